@@ -1,0 +1,17 @@
+import { PGlite } from '@electric-sql/pglite';
+let t=Date.now();
+const db = await PGlite.create();
+console.log('init', Date.now()-t);
+await db.exec(`create table c (id bigserial primary key, tags text[] not null default '{}', v bigint, ts timestamptz default now())`);
+const r = await db.query('insert into c (tags, v) values ($1, $2) returning *', [['a','b'], 5]);
+console.log(r.rows, typeof (r.rows[0] as any).id);
+await db.listen('x', (p) => console.log('notified', p));
+await db.exec(`select pg_notify('x','hi')`);
+await db.transaction(async (tx) => { await tx.query(`select pg_notify('x','tx')`); });
+t=Date.now();
+const dump = await db.dumpDataDir('gzip');
+console.log('dump', Date.now()-t, dump.size);
+t=Date.now();
+const db2 = await PGlite.create({ loadDataDir: dump });
+console.log('load', Date.now()-t, (await db2.query('select count(*) from c')).rows);
+const rr = await db2.query(`select version()`); console.log(rr.rows);

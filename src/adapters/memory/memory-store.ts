@@ -1,0 +1,150 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../../engine/clock.js';
+import { systemClock } from '../../engine/clock.js';
+import type { Entry } from '../../engine/entry.js';
+import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import { LfuMap } from './lfu-map.js';
+
+export type EvictionPolicy = 'lru' | 'lfu';
+
+export interface MemoryStoreOptions {
+  name?: string;
+  policy?: EvictionPolicy;
+  /** Most entries held; the least valuable is evicted beyond it. */
+  maxEntries?: number;
+  /** Most bytes held (sum of entry sizes). */
+  maxBytes?: number;
+  clock?: Clock;
+  /** Called for entries pushed out by the bounds (not for deletes or expiry). */
+  onEvict?: (key: string) => void;
+}
+
+/** The operations both eviction policies share. */
+interface EntryMap {
+  get(key: string): Entry | undefined;
+  peek(key: string): Entry | undefined;
+  set(key: string, entry: Entry): void;
+  delete(key: string): boolean;
+  clear(): void;
+  keys(): Iterable<string>;
+  readonly size: number;
+  readonly bytes: number;
+}
+
+function lruMap(maxEntries: number, maxBytes: number, onEvict?: (key: string) => void): EntryMap {
+  const lru = new LRUCache<string, Entry>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    sizeCalculation: (entry) => Math.max(1, entry.size),
+    dispose: onEvict ? (_value, key, reason) => reason === 'evict' && onEvict(key) : undefined,
+  });
+  return {
+    get: (key) => lru.get(key),
+    peek: (key) => lru.peek(key),
+    set: (key, entry) => void lru.set(key, entry),
+    delete: (key) => lru.delete(key),
+    clear: () => lru.clear(),
+    keys: () => lru.keys(),
+    get size() {
+      return lru.size;
+    },
+    get bytes() {
+      return lru.calculatedSize;
+    },
+  };
+}
+
+/**
+ * An in-process store bounded by entries and bytes, with LRU (lru-cache) or LFU eviction. It is
+ * the L1 of every node and the embedded L2 of a region. Besides the async `Store` seam it offers
+ * synchronous `peek`/`read`/`write`, which the engine uses for L1 so a hit never waits a tick.
+ */
+export class MemoryStore implements Store {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities = { inProcess: true, shared: false };
+  readonly policy: EvictionPolicy;
+  private readonly map: EntryMap;
+  private readonly clock: Clock;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.name = options.name ?? 'memory';
+    this.policy = options.policy ?? 'lru';
+    this.clock = options.clock ?? systemClock;
+    const maxEntries = options.maxEntries ?? 10_000;
+    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.map =
+      this.policy === 'lfu'
+        ? new LfuMap<Entry>({ maxEntries, maxBytes, sizeOf: (e) => Math.max(1, e.size), onEvict: options.onEvict })
+        : lruMap(maxEntries, maxBytes, options.onEvict);
+  }
+
+  /** Synchronous read that counts as a use (recency / frequency). Expired entries are dropped. */
+  read(key: string): Entry | undefined {
+    const entry = this.map.get(key);
+    if (entry !== undefined && entry.expiresAt <= this.clock.now()) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  /** Synchronous read that does not count as a use. */
+  peek(key: string): Entry | undefined {
+    const entry = this.map.peek(key);
+    return entry !== undefined && entry.expiresAt > this.clock.now() ? entry : undefined;
+  }
+
+  write(key: string, entry: Entry): void {
+    this.map.set(key, entry);
+  }
+
+  remove(key: string): boolean {
+    return this.map.delete(key);
+  }
+
+  get entries(): number {
+    return this.map.size;
+  }
+
+  get bytes(): number {
+    return this.map.bytes;
+  }
+
+  async get(key: string): Promise<Entry | undefined> {
+    return this.read(key);
+  }
+
+  async set(key: string, entry: Entry): Promise<void> {
+    this.map.set(key, entry);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.map.delete(key);
+  }
+
+  async clear(): Promise<void> {
+    this.map.clear();
+  }
+
+  async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
+    // Sorted so a page boundary (the last key returned) is a stable cursor while keys come and go.
+    const now = this.clock.now();
+    const keys: string[] = [];
+    for (const key of this.map.keys()) {
+      if (!key.startsWith(prefix) || (cursor !== undefined && key <= cursor)) continue;
+      const entry = this.map.peek(key);
+      if (entry && entry.expiresAt > now) keys.push(key);
+    }
+    keys.sort();
+    const page = keys.slice(0, limit);
+    return keys.length > limit ? { keys: page, cursor: page[page.length - 1] } : { keys: page };
+  }
+
+  async size(): Promise<{ entries: number; bytes: number }> {
+    return { entries: this.map.size, bytes: this.map.bytes };
+  }
+
+  async close(): Promise<void> {
+    this.map.clear();
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * The little of a SQL connection the origin needs. PGlite's `PGlite` and pg's `Pool` both fit,
+ * so the content queries and the outbox relay are written once for both.
+ */
+export interface SqlClient {
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  /** Calls `onNotify` on every NOTIFY on `channel`; resolves to an unlisten function. */
+  listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}

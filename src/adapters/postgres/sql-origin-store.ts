@@ -1,0 +1,66 @@
+import { FreshcacheError } from '../../engine/errors.js';
+import type { ContentInput, ContentPage, ContentPatch, ContentRecord, OriginStore } from '../../seams/origin-store.js';
+import type { ContentRow } from './content-schema.js';
+import { toContentRecord } from './content-schema.js';
+import type { SqlClient } from './sql-client.js';
+
+const COLUMNS = 'id, slug, title, body, tags, version, updated_at';
+
+/** The content API over SQL; the same queries run on PGlite and PostgreSQL. */
+export class SqlOriginStore implements OriginStore {
+  constructor(private readonly sql: SqlClient) {}
+
+  async get(id: number): Promise<ContentRecord | undefined> {
+    const { rows } = await this.run<ContentRow>(`SELECT ${COLUMNS} FROM content WHERE id = $1`, [id]);
+    return rows[0] ? toContentRecord(rows[0]) : undefined;
+  }
+
+  async list({ afterId = 0, limit, tag }: { afterId?: number; limit: number; tag?: string }): Promise<ContentPage> {
+    const { rows } = await this.run<ContentRow>(
+      `SELECT ${COLUMNS} FROM content WHERE id > $1 AND ($2::text IS NULL OR $2 = ANY(tags)) ORDER BY id LIMIT $3`,
+      [afterId, tag ?? null, limit + 1],
+    );
+    const items = rows.slice(0, limit).map(toContentRecord);
+    return rows.length > limit ? { items, cursor: items[items.length - 1]!.id } : { items };
+  }
+
+  async create(input: ContentInput): Promise<ContentRecord> {
+    const { rows } = await this.run<ContentRow>(
+      `INSERT INTO content (slug, title, body, tags) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [input.slug, input.title, input.body ?? '', input.tags ?? []],
+    );
+    return toContentRecord(rows[0]!);
+  }
+
+  async update(id: number, patch: ContentPatch): Promise<ContentRecord | undefined> {
+    const { rows } = await this.run<ContentRow>(
+      `UPDATE content SET slug = COALESCE($2, slug), title = COALESCE($3, title), body = COALESCE($4, body),
+         tags = COALESCE($5, tags) WHERE id = $1 RETURNING ${COLUMNS}`,
+      [id, patch.slug ?? null, patch.title ?? null, patch.body ?? null, patch.tags ?? null],
+    );
+    return rows[0] ? toContentRecord(rows[0]) : undefined;
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const { rows } = await this.run<{ id: number }>('DELETE FROM content WHERE id = $1 RETURNING id', [id]);
+    return rows.length > 0;
+  }
+
+  async execute(sql: string, params: unknown[] = []): Promise<void> {
+    await this.run(sql, params);
+  }
+
+  async close(): Promise<void> {
+    await this.sql.close();
+  }
+
+  private async run<R>(sql: string, params: unknown[]): Promise<{ rows: R[] }> {
+    try {
+      return await this.sql.query<R>(sql, params);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '23505') throw new FreshcacheError('conflict', 'a content record with this slug exists already', { cause: error });
+      throw new FreshcacheError('origin_unavailable', `origin query failed: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}

@@ -1,0 +1,65 @@
+import { MemoryStore } from './adapters/memory/memory-store.js';
+import type { EvictionPolicy } from './adapters/memory/memory-store.js';
+import type { Clock } from './engine/clock.js';
+import { systemClock } from './engine/clock.js';
+import { FreshcacheError } from './engine/errors.js';
+import type { Strategy } from './engine/tiered-cache.js';
+import { DEFAULTS, TieredCache } from './engine/tiered-cache.js';
+import type { Store } from './seams/store.js';
+import { CacheStats } from './engine/cache-stats.js';
+
+export interface CreateCacheOptions {
+  /** In-process tier. */
+  l1?: { policy?: EvictionPolicy; maxEntries?: number; maxBytes?: number };
+  /** Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. */
+  l2?: Store | 'memory';
+  strategy?: Strategy;
+  defaultTtlMs?: number;
+  maxTtlMs?: number;
+  maxStaleMs?: number;
+  loadTimeoutMs?: number;
+  maxKeyBytes?: number;
+  maxValueBytes?: number;
+  clock?: Clock;
+  onRevalidateError?: (key: string, error: unknown) => void;
+}
+
+/**
+ * The library face: a tiered cache with read-through, single flight, eager or lazy invalidation
+ * by key, tag and prefix, and a stale-set guard.
+ *
+ * ```ts
+ * const cache = createCache({ l1: { maxEntries: 10_000 }, defaultTtlMs: 60_000 });
+ * const user = await cache.getOrLoad(`user:${id}`, async (ctx) => {
+ *   const row = await db.user(id);
+ *   ctx.version = row.version;
+ *   ctx.tags = [`team:${row.teamId}`];
+ *   return row;
+ * });
+ * await cache.invalidate({ tags: ['team:7'] });
+ * ```
+ */
+export function createCache(options: CreateCacheOptions = {}): TieredCache {
+  const clock = options.clock ?? systemClock;
+  const positive = (name: string, value: number | undefined) => {
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+      throw new FreshcacheError('bad_request', `${name} must be a positive number, got ${value}`);
+    }
+  };
+  positive('l1.maxEntries', options.l1?.maxEntries);
+  positive('l1.maxBytes', options.l1?.maxBytes);
+  positive('defaultTtlMs', options.defaultTtlMs);
+  positive('maxTtlMs', options.maxTtlMs);
+  positive('loadTimeoutMs', options.loadTimeoutMs);
+  if (options.strategy !== undefined && options.strategy !== 'eager' && options.strategy !== 'lazy') {
+    throw new FreshcacheError('bad_request', `strategy must be "eager" or "lazy", got ${String(options.strategy)}`);
+  }
+  if ((options.defaultTtlMs ?? DEFAULTS.defaultTtlMs) > (options.maxTtlMs ?? DEFAULTS.maxTtlMs)) {
+    throw new FreshcacheError('bad_request', 'defaultTtlMs must not exceed maxTtlMs');
+  }
+  const stats = new CacheStats();
+  const l1 = new MemoryStore({ name: 'l1', clock, ...options.l1, onEvict: () => stats.l1Evictions++ });
+  const l2 =
+    options.l2 === 'memory' ? new MemoryStore({ name: 'l2', clock, maxEntries: 100_000, onEvict: () => stats.l2Evictions++ }) : options.l2;
+  return new TieredCache({ ...options, clock, stats, l1, l2 });
+}

@@ -1,0 +1,458 @@
+import { MemoryStore } from '../adapters/memory/memory-store.js';
+import type { Store } from '../seams/store.js';
+import { CacheStats } from './cache-stats.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import type { Entry } from './entry.js';
+import { entrySize, jsonByteLength } from './entry.js';
+import { FreshcacheError } from './errors.js';
+import type { InvalidationTargets, Mark } from './generations.js';
+import { Generations } from './generations.js';
+import { SingleFlight } from './single-flight.js';
+
+export type Strategy = 'eager' | 'lazy';
+/** HIT: fresh from a cache tier. MISS: read from the source. STALE: old value served while it is revalidated. */
+export type CacheState = 'HIT' | 'MISS' | 'STALE';
+export type Tier = 'l1' | 'l2' | 'origin';
+
+export interface Lookup<T = unknown> {
+  value: T;
+  state: CacheState;
+  tier: Tier;
+  version: number | undefined;
+  tags: readonly string[];
+  /** How old the value is: time since it was read from the source. */
+  ageMs: number;
+}
+
+/** What a loader may tell the cache about the value it returns. */
+export interface LoadContext {
+  readonly key: string;
+  /** The origin's version of the value; lets readers see which version they got. */
+  version?: number;
+  /** Tags the value belongs to; a purge of any of them invalidates it. */
+  tags?: string[];
+  ttlMs?: number;
+  staleAfterMs?: number;
+}
+
+export type Loader<T> = (context: LoadContext) => Promise<T> | T;
+
+export interface WriteOptions {
+  ttlMs?: number;
+  /** Serve STALE (and revalidate) after this long, until ttlMs. */
+  staleAfterMs?: number;
+  tags?: readonly string[];
+  version?: number;
+}
+
+export interface TieredCacheOptions {
+  /** Shown in errors and logs; the region name in a topology. */
+  name?: string;
+  l1?: MemoryStore;
+  l2?: Store;
+  clock?: Clock;
+  strategy?: Strategy;
+  /** Lazy strategy: an invalidated entry is served STALE for at most this long after the invalidation. */
+  maxStaleMs?: number;
+  defaultTtlMs?: number;
+  maxTtlMs?: number;
+  loadTimeoutMs?: number;
+  maxKeyBytes?: number;
+  maxValueBytes?: number;
+  stats?: CacheStats;
+  /** Called when a background revalidation fails (the stale value stays until it expires). */
+  onRevalidateError?: (key: string, error: unknown) => void;
+}
+
+/** An L1 entry remembers the sequence at which it was last found valid, so most hits check one number. */
+interface L1Entry extends Entry {
+  verifiedSeq: number;
+}
+
+type Verdict = 'fresh' | 'stale' | 'invalid';
+
+export const DEFAULTS = Object.freeze({
+  strategy: 'eager' as Strategy,
+  maxStaleMs: 30_000,
+  defaultTtlMs: 300_000,
+  maxTtlMs: 86_400_000,
+  loadTimeoutMs: 10_000,
+  maxKeyBytes: 512,
+  maxValueBytes: 1024 * 1024,
+});
+
+/**
+ * The engine: an in-process L1 over a shared L2, read-through with single flight, invalidated by
+ * key, tag or prefix through generation marks (O(1) per purge), guarded against stale sets.
+ */
+export class TieredCache {
+  readonly name: string;
+  readonly stats: CacheStats;
+  readonly l1: MemoryStore;
+  readonly l2: Store | undefined;
+  strategy: Strategy;
+  maxStaleMs: number;
+  defaultTtlMs: number;
+  private readonly clock: Clock;
+  private readonly generations = new Generations();
+  private readonly flights = new SingleFlight<Lookup>();
+  private readonly maxTtlMs: number;
+  private readonly loadTimeoutMs: number;
+  private readonly maxKeyBytes: number;
+  private readonly maxValueBytes: number;
+  private readonly onRevalidateError: (key: string, error: unknown) => void;
+  private lastPruneAt = 0;
+
+  constructor(options: TieredCacheOptions = {}) {
+    this.name = options.name ?? 'cache';
+    this.clock = options.clock ?? systemClock;
+    this.stats = options.stats ?? new CacheStats();
+    this.l1 =
+      options.l1 ?? new MemoryStore({ name: 'l1', clock: this.clock, onEvict: () => this.stats.l1Evictions++ });
+    this.l2 = options.l2;
+    this.strategy = options.strategy ?? DEFAULTS.strategy;
+    this.maxStaleMs = options.maxStaleMs ?? DEFAULTS.maxStaleMs;
+    this.defaultTtlMs = options.defaultTtlMs ?? DEFAULTS.defaultTtlMs;
+    this.maxTtlMs = options.maxTtlMs ?? DEFAULTS.maxTtlMs;
+    this.loadTimeoutMs = options.loadTimeoutMs ?? DEFAULTS.loadTimeoutMs;
+    this.maxKeyBytes = options.maxKeyBytes ?? DEFAULTS.maxKeyBytes;
+    this.maxValueBytes = options.maxValueBytes ?? DEFAULTS.maxValueBytes;
+    this.onRevalidateError = options.onRevalidateError ?? (() => {});
+  }
+
+  /** The value cached under `key` (fresh or STALE), without loading. */
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    const entry = this.l1.read(key) as L1Entry | undefined;
+    if (entry !== undefined && entry.verifiedSeq === this.generations.seq && entry.staleAt > this.clock.now()) {
+      this.stats.l1Hits++;
+      return Promise.resolve(entry.value as T);
+    }
+    return this.lookup<T>(key).then((found) => found?.value);
+  }
+
+  /** Like `get`, with where the value came from, its state, version and age. */
+  async lookup<T = unknown>(key: string): Promise<Lookup<T> | undefined> {
+    this.assertKey(key);
+    const fromL1 = this.readL1(key);
+    if (fromL1) return fromL1 as Lookup<T>;
+    const fromL2 = await this.readL2(key);
+    if (!fromL2) this.stats.misses++;
+    return fromL2 as Lookup<T> | undefined;
+  }
+
+  /** The cached value, or the loader's (cached for next time). Concurrent misses share one load. */
+  getOrLoad<T>(key: string, loader: Loader<T>, options: WriteOptions = {}): Promise<T> {
+    const entry = this.l1.read(key) as L1Entry | undefined;
+    if (entry !== undefined && entry.verifiedSeq === this.generations.seq && entry.staleAt > this.clock.now()) {
+      this.stats.l1Hits++;
+      return Promise.resolve(entry.value as T);
+    }
+    return this.lookupOrLoad(key, loader, options).then((found) => found.value);
+  }
+
+  /** Like `getOrLoad`, with where the value came from, its state, version and age. */
+  lookupOrLoad<T>(key: string, loader: Loader<T>, options: WriteOptions = {}): Promise<Lookup<T>> {
+    this.assertKey(key);
+    const fromL1 = this.readL1(key);
+    if (fromL1) {
+      if (fromL1.state === 'STALE') this.revalidate(key, loader, options);
+      return Promise.resolve(fromL1 as Lookup<T>);
+    }
+    return this.flights.run(key, () => this.missPath(key, loader as Loader<unknown>, options)) as Promise<Lookup<T>>;
+  }
+
+  /** Writes a value to L2 and L1. */
+  async set(key: string, value: unknown, options: WriteOptions = {}): Promise<void> {
+    this.assertKey(key);
+    const entry = this.makeEntry(key, value, options, this.generations.seq);
+    if (this.l2) await this.l2.set(key, entry);
+    this.writeL1(key, entry);
+  }
+
+  /** Removes a key from both tiers of this cache now (no invalidation event). */
+  async delete(key: string): Promise<boolean> {
+    this.assertKey(key);
+    const inL1 = this.l1.remove(key);
+    const inL2 = this.l2 ? await this.l2.delete(key) : false;
+    return inL1 || inL2;
+  }
+
+  /**
+   * Applies an invalidation now: O(1) per tag or prefix, O(1) per key. Eager: matching entries
+   * are gone for readers at once. Lazy: they are served STALE, revalidated on first read, and
+   * never after `maxStaleMs`. A fill whose read began before this is refused (stale-set guard).
+   */
+  async invalidate(targets: InvalidationTargets, version?: number): Promise<Mark> {
+    const mark = this.generations.apply(targets, this.clock.now(), version);
+    this.stats.invalidationsApplied++;
+    if (targets.all) this.stats.flushes++;
+    if (this.strategy === 'eager') {
+      // Keys are named one by one, so reclaiming their memory now costs what the purge already costs.
+      for (const key of targets.keys ?? []) {
+        this.l1.remove(key);
+        if (this.l2) await this.l2.delete(key);
+      }
+    }
+    this.pruneMarks();
+    return mark;
+  }
+
+  /** Keys whose entries an invalidation would hit now (a dry run: nothing changes). */
+  async matching(targets: InvalidationTargets, limit = 1000): Promise<{ keys: string[]; total: number }> {
+    const keys = new Set<string>();
+    const wanted = new Set(targets.keys ?? []);
+    const tags = new Set(targets.tags ?? []);
+    const prefixes = targets.prefixes ?? [];
+    const consider = (key: string, entry: Entry | undefined) => {
+      if (!entry || keys.has(key)) return;
+      if (targets.all || wanted.has(key) || prefixes.some((p) => key.startsWith(p)) || entry.tags.some((t) => tags.has(t))) {
+        keys.add(key);
+      }
+    };
+    for (const key of await this.allKeys()) {
+      consider(key, this.l1.peek(key) ?? (this.l2 ? await this.l2.get(key) : undefined));
+    }
+    const sorted = [...keys].sort();
+    return { keys: sorted.slice(0, limit), total: sorted.length };
+  }
+
+  /** A page of keys held in either tier, in key order. */
+  async scan(options: { prefix?: string; tag?: string; cursor?: string; limit: number }): Promise<{ keys: string[]; cursor?: string }> {
+    const keys: string[] = [];
+    let cursor = options.cursor;
+    // Pages of the union of both tiers; a tag filter may drop keys, so keep reading pages until full.
+    for (;;) {
+      const l1 = await this.l1.scan({ prefix: options.prefix, cursor, limit: options.limit });
+      const l2 = this.l2 ? await this.l2.scan({ prefix: options.prefix, cursor, limit: options.limit }) : { keys: [] };
+      const merged = [...new Set([...l1.keys, ...l2.keys])].sort().slice(0, options.limit);
+      for (const key of merged) {
+        if (keys.length === options.limit) break;
+        const found = await this.describe(key);
+        if (found && (options.tag === undefined || found.entry.tags.includes(options.tag))) keys.push(key);
+      }
+      const more = l1.cursor !== undefined || l2.cursor !== undefined;
+      const last = merged[merged.length - 1];
+      if (keys.length === options.limit) return { keys, cursor: keys[keys.length - 1] };
+      if (!more || last === undefined) return { keys };
+      cursor = last;
+    }
+  }
+
+  /** An entry's details for the key explorer: the entry, which tier holds it, and its state. */
+  async describe(key: string): Promise<{ entry: Entry; tier: 'l1' | 'l2'; state: 'fresh' | 'stale' | 'invalid' } | undefined> {
+    const inL1 = this.l1.peek(key);
+    if (inL1) return { entry: inL1, tier: 'l1', state: this.verdict(key, inL1, this.clock.now(), false) };
+    const inL2 = this.l2 ? await this.l2.get(key) : undefined;
+    if (inL2) return { entry: inL2, tier: 'l2', state: this.verdict(key, inL2, this.clock.now(), false) };
+    return undefined;
+  }
+
+  /** Empties both tiers. */
+  async clear(): Promise<void> {
+    this.l1.clear();
+    await this.l2?.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.l1.close();
+    await this.l2?.close();
+  }
+
+  /** Number of invalidation marks held (tags, prefixes, keys not yet pruned). */
+  get markCount(): number {
+    return this.generations.size;
+  }
+
+  /**
+   * Marks that no live entry or running load can predate are dead weight. Pruning walks every
+   * mark, so it runs at most once a minute to keep the purge itself O(1) amortised.
+   */
+  private pruneMarks(): void {
+    const now = this.clock.now();
+    if (now - this.lastPruneAt < 60_000) return;
+    this.lastPruneAt = now;
+    this.generations.prune(now - this.maxTtlMs - this.loadTimeoutMs);
+  }
+
+  private readL1(key: string): Lookup | undefined {
+    const entry = this.l1.read(key) as L1Entry | undefined;
+    if (entry === undefined) return undefined;
+    const now = this.clock.now();
+    const verdict = this.verdict(key, entry, now, true);
+    if (verdict === 'invalid') {
+      this.l1.remove(key);
+      return undefined;
+    }
+    if (verdict === 'stale') this.stats.staleServed++;
+    else this.stats.l1Hits++;
+    return this.toLookup(entry, verdict === 'stale' ? 'STALE' : 'HIT', 'l1', now);
+  }
+
+  private async readL2(key: string): Promise<Lookup | undefined> {
+    if (!this.l2) return undefined;
+    const entry = await this.l2.get(key);
+    if (entry === undefined) return undefined;
+    const now = this.clock.now();
+    const verdict = this.verdict(key, entry, now, false);
+    if (verdict === 'invalid') {
+      if (this.strategy === 'eager') await this.l2.delete(key);
+      return undefined;
+    }
+    this.writeL1(key, entry);
+    if (verdict === 'stale') this.stats.staleServed++;
+    else this.stats.l2Hits++;
+    return this.toLookup(entry, verdict === 'stale' ? 'STALE' : 'HIT', 'l2', now);
+  }
+
+  private async missPath(key: string, loader: Loader<unknown>, options: WriteOptions): Promise<Lookup> {
+    // Captured before reading L2 or the origin: an invalidation applied after this point is newer
+    // than whatever we are about to read.
+    const generation = this.generations.seq;
+    const fromL2 = await this.readL2(key);
+    if (fromL2) {
+      if (fromL2.state === 'STALE') queueMicrotask(() => this.revalidate(key, loader, options));
+      return fromL2;
+    }
+    this.stats.misses++;
+    return this.load(key, loader, options, generation);
+  }
+
+  private revalidate(key: string, loader: Loader<unknown>, options: WriteOptions): void {
+    if (this.flights.has(key)) return;
+    this.stats.revalidations++;
+    this.flights
+      .run(key, () => this.load(key, loader, options, this.generations.seq))
+      .catch((error: unknown) => this.onRevalidateError(key, error));
+  }
+
+  private async load(key: string, loader: Loader<unknown>, options: WriteOptions, generation: number): Promise<Lookup> {
+    const context: LoadContext = { key };
+    let value: unknown;
+    this.stats.originFetches++;
+    try {
+      value = await this.withTimeout(Promise.resolve(loader(context)), key);
+    } catch (error) {
+      this.stats.loadErrors++;
+      throw error;
+    }
+    const now = this.clock.now();
+    const entry = this.makeEntry(
+      key,
+      value,
+      {
+        ttlMs: context.ttlMs ?? options.ttlMs,
+        staleAfterMs: context.staleAfterMs ?? options.staleAfterMs,
+        tags: context.tags ?? options.tags,
+        version: context.version ?? options.version,
+      },
+      generation,
+    );
+    const lookup = this.toLookup(entry, 'MISS', 'origin', now);
+    if (this.isStaleSet(key, entry)) {
+      // The read began before an invalidation that matches it was applied: the value may predate
+      // the change. The callers waiting for it get it (it is as fresh as their request), the cache does not.
+      this.stats.staleSetsRefused++;
+      return lookup;
+    }
+    if (this.l2) await this.l2.set(key, entry);
+    this.writeL1(key, entry);
+    return lookup;
+  }
+
+  private isStaleSet(key: string, entry: Entry): boolean {
+    const mark = this.generations.newestFor(key, entry.tags);
+    return mark !== undefined && mark.seq > entry.generation;
+  }
+
+  private verdict(key: string, entry: Entry, now: number, isL1: boolean): Verdict {
+    if (entry.expiresAt <= now) return 'invalid';
+    const seq = this.generations.seq;
+    if (!isL1 || (entry as L1Entry).verifiedSeq !== seq) {
+      const mark = this.generations.newestFor(key, entry.tags);
+      if (mark !== undefined && mark.seq > entry.generation) {
+        return this.strategy === 'lazy' && now - mark.appliedAt <= this.maxStaleMs ? 'stale' : 'invalid';
+      }
+      if (isL1) (entry as L1Entry).verifiedSeq = seq;
+    }
+    return entry.staleAt <= now ? 'stale' : 'fresh';
+  }
+
+  private writeL1(key: string, entry: Entry): void {
+    // A copy: L1 keeps its own bookkeeping (verifiedSeq) and must not alias an L2 object.
+    const l1Entry: L1Entry = { ...entry, verifiedSeq: -1 };
+    this.l1.write(key, l1Entry);
+  }
+
+  private toLookup(entry: Entry, state: CacheState, tier: Tier, now: number): Lookup {
+    return { value: entry.value, state, tier, version: entry.version, tags: entry.tags, ageMs: Math.max(0, now - entry.createdAt) };
+  }
+
+  private makeEntry(key: string, value: unknown, options: WriteOptions, generation: number): Entry {
+    if (value === undefined) throw new FreshcacheError('bad_request', `cannot cache undefined for key "${key}"`);
+    const ttlMs = options.ttlMs ?? this.defaultTtlMs;
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > this.maxTtlMs) {
+      throw new FreshcacheError('invalid_ttl', `ttl must be between 1 ms and ${this.maxTtlMs} ms, got ${ttlMs}`);
+    }
+    const staleAfterMs = options.staleAfterMs;
+    if (staleAfterMs !== undefined && (!Number.isFinite(staleAfterMs) || staleAfterMs < 0)) {
+      throw new FreshcacheError('invalid_ttl', `staleAfter must be a non-negative number of ms, got ${staleAfterMs}`);
+    }
+    const valueBytes = jsonByteLength(value);
+    if (valueBytes > this.maxValueBytes) {
+      throw new FreshcacheError('value_too_large', `value of ${valueBytes} bytes is over the limit of ${this.maxValueBytes} bytes`);
+    }
+    const tags = options.tags ? [...options.tags] : [];
+    const now = this.clock.now();
+    return {
+      value,
+      version: options.version,
+      tags,
+      createdAt: now,
+      expiresAt: now + ttlMs,
+      staleAt: staleAfterMs === undefined ? now + ttlMs : now + Math.min(staleAfterMs, ttlMs),
+      size: entrySize(key, valueBytes, tags),
+      generation,
+    };
+  }
+
+  private async allKeys(): Promise<string[]> {
+    const keys = new Set<string>();
+    for (const store of [this.l1, this.l2]) {
+      if (!store) continue;
+      let cursor: string | undefined;
+      do {
+        const page = await store.scan({ cursor, limit: 1000 });
+        for (const key of page.keys) keys.add(key);
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    }
+    return [...keys];
+  }
+
+  private withTimeout<T>(promise: Promise<T>, key: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(
+        () => reject(new FreshcacheError('origin_unavailable', `loading "${key}" took longer than ${this.loadTimeoutMs} ms`)),
+        this.loadTimeoutMs,
+      );
+      promise.then(
+        (value) => {
+          timer.cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          timer.cancel();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private assertKey(key: string): void {
+    if (typeof key !== 'string' || key.length === 0) throw new FreshcacheError('invalid_key', 'key must be a non-empty string');
+    if (key.length > this.maxKeyBytes / 3 && Buffer.byteLength(key, 'utf8') > this.maxKeyBytes) {
+      throw new FreshcacheError('invalid_key', `key is longer than ${this.maxKeyBytes} bytes`);
+    }
+  }
+}

@@ -1,0 +1,237 @@
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import type { CacheStats } from '../engine/cache-stats.js';
+
+/** What the metrics read from a region when Prometheus scrapes. */
+export interface RegionMetricsSource {
+  name: string;
+  stats: CacheStats;
+  tiers(): { tier: 'l1' | 'l2'; entries: number; bytes: number }[];
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60];
+const QUANTILES = [0.5, 0.9, 0.95, 0.99];
+
+export interface Percentiles {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/**
+ * Prometheus metrics (prom-client) in a registry of their own, so several topologies (tests) never
+ * share counters. Engine counters are plain numbers read at scrape time: nothing on the hot path.
+ * Latency and lag are observed both into histograms (for Prometheus) and sliding-window
+ * summaries (for the p50/p90/p95/p99 of `/api/metrics`).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requestDuration: Histogram<'region' | 'route' | 'cache'>;
+  private readonly requestQuantiles: Summary<'region'>;
+  private readonly invalidationLag: Histogram<'region'>;
+  private readonly lagQuantiles: Summary<'region'>;
+  private readonly published: Counter<'source'>;
+  private readonly flushes: Counter<'region' | 'reason'>;
+
+  constructor(private readonly regions: () => RegionMetricsSource[]) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'freshcache_process_' });
+    const read = (pick: (s: CacheStats) => number) => () => this.regions().map((r) => ({ region: r.name, value: pick(r.stats) }));
+
+    const counterFrom = (name: string, help: string, pick: (s: CacheStats) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['region'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { region, value } of read(pick)()) this.inc({ region }, value);
+        },
+      });
+
+    const regionsRef = this.regions;
+    new Counter({
+      name: 'freshcache_cache_requests_total',
+      help: 'Cache lookups by region, tier that answered, and result.',
+      labelNames: ['region', 'tier', 'result'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of regionsRef()) {
+          this.inc({ region: r.name, tier: 'l1', result: 'hit' }, r.stats.l1Hits);
+          this.inc({ region: r.name, tier: 'l2', result: 'hit' }, r.stats.l2Hits);
+          this.inc({ region: r.name, tier: 'origin', result: 'miss' }, r.stats.misses);
+          this.inc({ region: r.name, tier: 'any', result: 'stale' }, r.stats.staleServed);
+        }
+      },
+    });
+    counterFrom('freshcache_stale_served_total', 'Reads answered with a STALE value.', (s) => s.staleServed);
+    counterFrom('freshcache_stale_sets_refused_total', 'Fills refused because an invalidation overtook their read.', (s) => s.staleSetsRefused);
+    counterFrom('freshcache_origin_fetches_total', 'Loads from the origin (after single flight).', (s) => s.originFetches);
+    counterFrom('freshcache_origin_errors_total', 'Loads from the origin that failed or timed out.', (s) => s.loadErrors);
+    counterFrom('freshcache_revalidations_total', 'Background revalidations of STALE entries.', (s) => s.revalidations);
+    counterFrom('freshcache_invalidations_applied_total', 'Invalidations applied by the region.', (s) => s.invalidationsApplied);
+    new Counter({
+      name: 'freshcache_evictions_total',
+      help: 'Entries evicted to stay within the bounds of a tier.',
+      labelNames: ['region', 'tier'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of regionsRef()) {
+          this.inc({ region: r.name, tier: 'l1' }, r.stats.l1Evictions);
+          this.inc({ region: r.name, tier: 'l2' }, r.stats.l2Evictions);
+        }
+      },
+    });
+    const tierGauge = (name: string, help: string, pick: (t: { entries: number; bytes: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['region', 'tier'],
+        registers,
+        collect() {
+          this.reset();
+          for (const r of regionsRef()) for (const t of r.tiers()) this.set({ region: r.name, tier: t.tier }, pick(t));
+        },
+      });
+    tierGauge('freshcache_entries', 'Entries held per tier.', (t) => t.entries);
+    tierGauge('freshcache_bytes', 'Bytes held per tier.', (t) => t.bytes);
+
+    this.requestDuration = new Histogram({
+      name: 'freshcache_edge_request_duration_seconds',
+      help: 'Edge read latency by region and cache result.',
+      labelNames: ['region', 'route', 'cache'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.requestQuantiles = new Summary({
+      name: 'freshcache_edge_request_duration_quantiles_seconds',
+      help: 'Edge read latency quantiles over the last minute.',
+      labelNames: ['region'],
+      percentiles: QUANTILES,
+      maxAgeSeconds: 60,
+      ageBuckets: 6,
+      registers,
+    });
+    this.invalidationLag = new Histogram({
+      name: 'freshcache_invalidation_lag_seconds',
+      help: 'From the origin commit (or purge request) to the invalidation applied in the region.',
+      labelNames: ['region'],
+      buckets: LAG_BUCKETS,
+      registers,
+    });
+    this.lagQuantiles = new Summary({
+      name: 'freshcache_invalidation_lag_quantiles_seconds',
+      help: 'Invalidation lag quantiles over the last five minutes.',
+      labelNames: ['region'],
+      percentiles: QUANTILES,
+      maxAgeSeconds: 300,
+      ageBuckets: 5,
+      registers,
+    });
+    this.published = new Counter({
+      name: 'freshcache_invalidations_published_total',
+      help: 'Invalidation events appended to the log, by source.',
+      labelNames: ['source'],
+      registers,
+    });
+    this.flushes = new Counter({
+      name: 'freshcache_flushes_total',
+      help: 'Whole-cache flushes of a region (a gap in the log, a switch to cdc).',
+      labelNames: ['region', 'reason'],
+      registers,
+    });
+  }
+
+  observeEdgeRequest(region: string, route: string, cache: string, seconds: number): void {
+    this.requestDuration.observe({ region, route, cache }, seconds);
+    this.requestQuantiles.observe({ region }, seconds);
+  }
+
+  observeInvalidationLag(region: string, seconds: number): void {
+    this.invalidationLag.observe({ region }, seconds);
+    this.lagQuantiles.observe({ region }, seconds);
+  }
+
+  countPublished(source: string): void {
+    this.published.inc({ source });
+  }
+
+  countFlush(region: string, reason: string): void {
+    this.flushes.inc({ region, reason });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The figures the dashboard and `/api/metrics` show, per region, with percentiles in ms. */
+  async snapshot(): Promise<{
+    regions: Record<string, { requests: Record<string, number>; hitRatio: number | null; latencyMs: Percentiles; invalidationLagMs: Percentiles; entries: Record<string, number>; bytes: Record<string, number> }>;
+  }> {
+    const latency = await percentilesByRegion(this.requestQuantiles);
+    const lag = await percentilesByRegion(this.lagQuantiles);
+    const regions: Awaited<ReturnType<Metrics['snapshot']>>['regions'] = {};
+    for (const r of this.regions()) {
+      const s = r.stats;
+      const lookups = s.l1Hits + s.l2Hits + s.misses + s.staleServed;
+      const entries: Record<string, number> = {};
+      const bytes: Record<string, number> = {};
+      for (const t of r.tiers()) {
+        entries[t.tier] = t.entries;
+        bytes[t.tier] = t.bytes;
+      }
+      regions[r.name] = {
+        requests: {
+          l1Hits: s.l1Hits,
+          l2Hits: s.l2Hits,
+          misses: s.misses,
+          staleServed: s.staleServed,
+          originFetches: s.originFetches,
+          originErrors: s.loadErrors,
+          staleSetsRefused: s.staleSetsRefused,
+          revalidations: s.revalidations,
+          invalidationsApplied: s.invalidationsApplied,
+          flushes: s.flushes,
+          l1Evictions: s.l1Evictions,
+          l2Evictions: s.l2Evictions,
+        },
+        hitRatio: lookups === 0 ? null : (s.l1Hits + s.l2Hits) / lookups,
+        latencyMs: latency[r.name] ?? emptyPercentiles(),
+        invalidationLagMs: lag[r.name] ?? emptyPercentiles(),
+        entries,
+        bytes,
+      };
+    }
+    return { regions };
+  }
+}
+
+function emptyPercentiles(): Percentiles {
+  return { count: 0, p50: null, p90: null, p95: null, p99: null };
+}
+
+async function percentilesByRegion(summary: Summary<'region'>): Promise<Record<string, Percentiles>> {
+  const out: Record<string, Percentiles> = {};
+  const { values } = await summary.get();
+  for (const sample of values) {
+    const region = String(sample.labels.region);
+    const p = (out[region] ??= emptyPercentiles());
+    const ms = Number.isFinite(sample.value) ? Math.round(sample.value * 1e6) / 1e3 : null;
+    const quantile = (sample.labels as Record<string, unknown>).quantile;
+    if (quantile === 0.5) p.p50 = ms;
+    else if (quantile === 0.9) p.p90 = ms;
+    else if (quantile === 0.95) p.p95 = ms;
+    else if (quantile === 0.99) p.p99 = ms;
+    else if (String(sample.metricName).endsWith('_count')) p.count = sample.value;
+  }
+  return out;
+}

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Topology } from '../topology/topology.js';
+import { registerErrorHandling } from './error-handling.js';
+import { cacheRoutes } from './routes/cache.js';
+import { contentRoutes } from './routes/content.js';
+import { edgeRoutes } from './routes/edge.js';
+import { eventRoutes } from './routes/events.js';
+import { healthRoutes } from './routes/health.js';
+import { invalidationRoutes } from './routes/invalidations.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { regionRoutes } from './routes/regions.js';
+
+export interface AppOptions {
+  topology: Topology;
+}
+
+/** The HTTP face of a topology, without `listen()`: tests drive it with `inject()`. */
+export async function buildApp({ topology }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps Fastify's generic logger type.
+    loggerInstance: topology.logger as FastifyBaseLogger,
+    bodyLimit: topology.config.limits.bodyLimitBytes,
+    // Keys may be up to maxKeyBytes long, URL-encoded up to three times that.
+    routerOptions: { maxParamLength: topology.config.limits.maxKeyBytes * 3 + 16 },
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    ajv: {
+      // Reject unknown properties instead of silently dropping them: a typo should be an error.
+      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
+    },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'freshcache',
+        version: '0.1.0',
+        description: 'A distributed cache that stays fresh. Errors are `{ "error": { "code", "message" } }`.',
+      },
+      tags: [
+        { name: 'cache', description: 'Key-value cache of one region' },
+        { name: 'invalidation', description: 'Purge by key, tag or prefix, and watch it propagate' },
+        { name: 'content', description: 'Content at the origin' },
+        { name: 'edge', description: 'Reads through a region' },
+        { name: 'regions', description: 'Regions, their delays and strategies' },
+        { name: 'ops', description: 'Health, metrics and events' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  for (const routes of [healthRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, contentRoutes, edgeRoutes, regionRoutes, eventRoutes]) {
+    await app.register(routes, { topology });
+  }
+  return app;
+}

@@ -1,0 +1,59 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ERROR_CATALOGUE, FreshcacheError } from '../engine/errors.js';
+import type { ErrorCode } from '../engine/errors.js';
+
+/** Fastify's own errors for bad requests, mapped onto the catalogue. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'bad_request',
+  FST_ERR_VALIDATION: 'bad_request',
+};
+
+export const errorSchema = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE) }, message: { type: 'string' } },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+export function toErrorBody(code: ErrorCode, message: string) {
+  return { error: { code, message } };
+}
+
+/** Every error leaves as `{ error: { code, message } }`; a bad request is never a 500. */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | FreshcacheError | Error, request, reply) => {
+    if (error instanceof FreshcacheError) {
+      if (error.status >= 500) request.log.error({ err: error }, error.message);
+      return reply.status(error.status).send(toErrorBody(error.code, error.message));
+    }
+    const fastifyError = error as FastifyError;
+    if (fastifyError.validation) {
+      const where = fastifyError.validationContext ?? 'request';
+      return reply.status(400).send(toErrorBody('bad_request', `${where}${fastifyError.message.replace(/^(body|params|querystring|headers)/, '')}`));
+    }
+    if (error instanceof SyntaxError || fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+      return reply.status(400).send(toErrorBody('bad_request', `body is not valid JSON: ${error.message}`));
+    }
+    const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+    if (mapped) return reply.status(ERROR_CATALOGUE[mapped].status).send(toErrorBody(mapped, error.message));
+    const status = fastifyError.statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return reply.status(status).send(toErrorBody(status === 404 ? 'not_found' : 'bad_request', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.status(500).send(toErrorBody('internal', `internal error (request id ${request.id})`));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(toErrorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+}

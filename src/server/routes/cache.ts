@@ -1,0 +1,134 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { FreshcacheError } from '../../engine/errors.js';
+import { DEFAULTS } from '../../engine/tiered-cache.js';
+import type { AppOptions } from '../app.js';
+import { setCacheHeaders } from '../cache-headers.js';
+import { errorSchema } from '../error-handling.js';
+import { TAG_PATTERN, checkKey, checkTags, checkTtlSeconds } from '../validation.js';
+
+const regionQuery = {
+  type: 'object',
+  properties: { region: { type: 'string', description: 'Region whose cache to use; the first region when absent.' } },
+  additionalProperties: false,
+} as const;
+
+const keyParams = { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] } as const;
+
+interface PutBody {
+  value: unknown;
+  ttl?: number;
+  staleAfter?: number;
+  tags?: string[];
+}
+
+export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+  const { maxKeyBytes } = topology.config.limits;
+  const regionOf = (name: string | undefined) => (name === undefined ? topology.regions.values().next().value! : topology.region(name));
+  const errors = { 400: errorSchema, 404: errorSchema, 413: errorSchema };
+
+  app.put<{ Params: { key: string }; Querystring: { region?: string }; Body: PutBody }>(
+    '/api/cache/:key',
+    {
+      schema: {
+        tags: ['cache'],
+        summary: 'Store a JSON value under a key',
+        params: keyParams,
+        querystring: regionQuery,
+        body: {
+          type: 'object',
+          properties: {
+            value: { description: 'Any JSON value (not null).' },
+            ttl: { type: 'number', description: 'Seconds until it expires; the region TTL when absent.' },
+            staleAfter: { type: 'number', description: 'Seconds after which it is served STALE and revalidated.' },
+            tags: { type: 'array', items: { type: 'string', pattern: TAG_PATTERN }, maxItems: 64 },
+          },
+          required: ['value'],
+          additionalProperties: false,
+        },
+        response: { ...errors },
+      },
+    },
+    async (request, reply) => {
+      const key = checkKey(request.params.key, maxKeyBytes);
+      const region = regionOf(request.query.region);
+      const { value, ttl, staleAfter, tags = [] } = request.body;
+      if (value === null || value === undefined) throw new FreshcacheError('bad_request', 'value must be a JSON value other than null');
+      const maxTtlMs = DEFAULTS.maxTtlMs;
+      await region.cache.set(key, value, {
+        ttlMs: checkTtlSeconds(ttl, maxTtlMs) ?? region.config.ttlMs,
+        staleAfterMs: staleAfter === undefined ? undefined : checkTtlSeconds(staleAfter, maxTtlMs),
+        tags: checkTags(tags),
+      });
+      return reply.status(201).send({ key, region: region.name, stored: true });
+    },
+  );
+
+  app.get<{ Params: { key: string }; Querystring: { region?: string } }>(
+    '/api/cache/:key',
+    { schema: { tags: ['cache'], summary: 'Read a key (X-Cache tells HIT or STALE)', params: keyParams, querystring: regionQuery, response: errors } },
+    async (request, reply) => {
+      const key = checkKey(request.params.key, maxKeyBytes);
+      const region = regionOf(request.query.region);
+      const found = await region.cache.lookup(key);
+      if (!found) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
+      setCacheHeaders(reply, region.name, found);
+      return { key, value: found.value, version: found.version ?? null, tags: found.tags, state: found.state, tier: found.tier, ageMs: found.ageMs };
+    },
+  );
+
+  app.delete<{ Params: { key: string }; Querystring: { region?: string } }>(
+    '/api/cache/:key',
+    { schema: { tags: ['cache'], summary: "Delete a key from one region's cache now", params: keyParams, querystring: regionQuery, response: errors } },
+    async (request, reply) => {
+      const key = checkKey(request.params.key, maxKeyBytes);
+      const region = regionOf(request.query.region);
+      if (!(await region.cache.delete(key))) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Querystring: { region?: string; prefix?: string; tag?: string; cursor?: string; limit?: number } }>(
+    '/api/cache',
+    {
+      schema: {
+        tags: ['cache'],
+        summary: 'Key explorer: keys by prefix or tag, a page at a time',
+        querystring: {
+          type: 'object',
+          properties: {
+            region: { type: 'string' },
+            prefix: { type: 'string', maxLength: 1536 },
+            tag: { type: 'string', pattern: TAG_PATTERN },
+            cursor: { type: 'string', maxLength: 1536 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+          },
+          additionalProperties: false,
+        },
+        response: errors,
+      },
+    },
+    async (request) => {
+      const region = regionOf(request.query.region);
+      const { prefix, tag, cursor, limit = 50 } = request.query;
+      const page = await region.cache.scan({ prefix, tag, cursor, limit });
+      const items = [];
+      for (const key of page.keys) {
+        const found = await region.cache.describe(key);
+        if (!found) continue;
+        const { entry } = found;
+        items.push({
+          key,
+          tier: found.tier,
+          state: found.state,
+          version: entry.version ?? null,
+          tags: entry.tags,
+          size: entry.size,
+          ageMs: Math.max(0, topology.clock.now() - entry.createdAt),
+          ttlMs: Math.max(0, entry.expiresAt - topology.clock.now()),
+          value: entry.value,
+        });
+      }
+      return { region: region.name, items, cursor: page.cursor ?? null };
+    },
+  );
+};

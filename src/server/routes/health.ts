@@ -1,0 +1,19 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { AppOptions } from '../app.js';
+
+export const healthRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+  app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }));
+
+  app.get('/ready', { schema: { tags: ['ops'], summary: 'Readiness: origin reachable and relay running' } }, async (_request, reply) => {
+    const checks: Record<string, 'ok' | string> = {};
+    try {
+      await topology.origin.list({ limit: 1 });
+      checks.origin = 'ok';
+    } catch (error) {
+      checks.origin = (error as Error).message;
+    }
+    checks.relay = topology.relay.isRunning ? 'ok' : 'stopped';
+    const ready = Object.values(checks).every((c) => c === 'ok');
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+};
