@@ -1,0 +1,245 @@
+import { describe, expect, it } from 'vitest';
+import { createCache } from '../../src/create-cache.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import { FreshcacheError } from '../../src/engine/errors.js';
+
+/** A loader whose result the test releases when it wants: a slow origin read, under control. */
+function deferredLoader<T>(value: T, meta: { version?: number; tags?: string[] } = {}) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let calls = 0;
+  const loader = async (ctx: { version?: number; tags?: string[] }) => {
+    calls++;
+    ctx.version = meta.version;
+    ctx.tags = meta.tags;
+    await gate;
+    return value;
+  };
+  return { loader, release, calls: () => calls };
+}
+
+describe('TieredCache read-through', () => {
+  it('misses once, fills L2 then L1, and hits after', async () => {
+    const cache = createCache({ l2: 'memory' });
+    let loads = 0;
+    const loader = async () => ({ n: ++loads });
+    const first = await cache.lookupOrLoad('k', loader);
+    expect(first).toMatchObject({ state: 'MISS', tier: 'origin', value: { n: 1 } });
+    expect(await cache.l2!.get('k')).toBeDefined();
+    expect(cache.l1.peek('k')).toBeDefined();
+    const second = await cache.lookupOrLoad('k', loader);
+    expect(second).toMatchObject({ state: 'HIT', tier: 'l1', value: { n: 1 } });
+    expect(loads).toBe(1);
+  });
+
+  it('promotes an L2 hit into L1', async () => {
+    const cache = createCache({ l2: 'memory' });
+    await cache.set('k', 'v', { version: 3 });
+    cache.l1.remove('k');
+    expect(await cache.lookup('k')).toMatchObject({ state: 'HIT', tier: 'l2', version: 3 });
+    expect(await cache.lookup('k')).toMatchObject({ state: 'HIT', tier: 'l1', version: 3 });
+  });
+
+  it('1000 concurrent misses for one key cause exactly one load', async () => {
+    const cache = createCache({ l2: 'memory' });
+    const slow = deferredLoader('value');
+    const reads = Array.from({ length: 1000 }, () => cache.getOrLoad('hot', slow.loader));
+    slow.release();
+    const values = await Promise.all(reads);
+    expect(slow.calls()).toBe(1);
+    expect(new Set(values)).toEqual(new Set(['value']));
+    expect(cache.stats.originFetches).toBe(1);
+  });
+
+  it('shares a failing load with every waiter and caches nothing', async () => {
+    const cache = createCache();
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      throw new Error('origin down');
+    };
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrLoad('k', failing)));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    expect(calls).toBe(1);
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  it('times out a load that never answers', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock, loadTimeoutMs: 1000 });
+    const pending = cache.getOrLoad('k', () => new Promise(() => {}));
+    await clock.advanceAsync(999);
+    let settled = false;
+    void pending.catch(() => (settled = true));
+    await clock.advanceAsync(0);
+    expect(settled).toBe(false);
+    await clock.advanceAsync(1);
+    await expect(pending).rejects.toMatchObject({ code: 'origin_unavailable' });
+  });
+
+  it('expires entries at their TTL', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock, l2: 'memory' });
+    await cache.set('k', 1, { ttlMs: 1000 });
+    clock.advance(999);
+    expect(await cache.get('k')).toBe(1);
+    clock.advance(1);
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  it('serves STALE after the soft expiry and revalidates once in the background', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock });
+    let loads = 0;
+    const loader = async () => ++loads;
+    await cache.getOrLoad('k', loader, { ttlMs: 10_000, staleAfterMs: 1000 });
+    clock.advance(1000);
+    const [a, b] = await Promise.all([cache.lookupOrLoad('k', loader), cache.lookupOrLoad('k', loader)]);
+    expect([a.state, b.state]).toEqual(['STALE', 'STALE']);
+    expect(a.value).toBe(1);
+    await clock.advanceAsync(0);
+    expect(loads).toBe(2);
+    expect(await cache.lookupOrLoad('k', loader)).toMatchObject({ state: 'HIT', value: 2 });
+  });
+
+  it('rejects bad keys, TTLs and oversized values with catalogue errors', async () => {
+    const cache = createCache({ maxValueBytes: 10 });
+    await expect(cache.set('', 1)).rejects.toMatchObject({ code: 'invalid_key' });
+    await expect(cache.set('€'.repeat(171), 1)).rejects.toMatchObject({ code: 'invalid_key' });
+    await expect(cache.set('k', 1, { ttlMs: -1 })).rejects.toMatchObject({ code: 'invalid_ttl' });
+    await expect(cache.set('k', 'x'.repeat(20))).rejects.toBeInstanceOf(FreshcacheError);
+    await expect(cache.set('k', 'x'.repeat(20))).rejects.toMatchObject({ code: 'value_too_large' });
+    expect(() => createCache({ strategy: 'sometimes' as never })).toThrow(/strategy/);
+  });
+});
+
+describe('invalidation', () => {
+  it('eager: a key invalidation removes the entry from both tiers at once', async () => {
+    const cache = createCache({ l2: 'memory' });
+    await cache.set('k', 1);
+    await cache.invalidate({ keys: ['k'] });
+    expect(cache.l1.peek('k')).toBeUndefined();
+    expect(await cache.l2!.get('k')).toBeUndefined();
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  it('a tag purge invalidates every tagged entry in both tiers and nothing else', async () => {
+    const cache = createCache({ l2: 'memory' });
+    await cache.set('a', 1, { tags: ['news'] });
+    await cache.set('b', 2, { tags: ['news', 'sport'] });
+    await cache.set('c', 3, { tags: ['sport'] });
+    cache.l1.remove('b'); // b now only in L2: the purge must reach it there too
+    await cache.invalidate({ tags: ['news'] });
+    expect(await cache.get('a')).toBeUndefined();
+    expect(await cache.get('b')).toBeUndefined();
+    expect(await cache.get('c')).toBe(3);
+  });
+
+  it('a prefix purge invalidates keys with that prefix only', async () => {
+    const cache = createCache();
+    for (const key of ['user:1', 'user:1:profile', 'user:2', 'users', 'team:1']) await cache.set(key, key);
+    await cache.invalidate({ prefixes: ['user:1'] });
+    expect(await cache.get('user:1')).toBeUndefined();
+    expect(await cache.get('user:1:profile')).toBeUndefined();
+    expect(await cache.get('user:2')).toBe('user:2');
+    expect(await cache.get('users')).toBe('users');
+    expect(await cache.get('team:1')).toBe('team:1');
+  });
+
+  it('a purge touches no entry: its cost does not grow with the matching keys', async () => {
+    const cache = createCache({ l1: { maxEntries: 20_000 } });
+    for (let i = 0; i < 10_000; i++) await cache.set(`k${i}`, i, { tags: ['all'] });
+    let reads = 0;
+    const l1 = cache.l1;
+    const original = l1.read.bind(l1);
+    l1.read = (key: string) => {
+      reads++;
+      return original(key);
+    };
+    await cache.invalidate({ tags: ['all'] });
+    await cache.invalidate({ prefixes: ['k'] });
+    expect(reads).toBe(0);
+    expect(cache.l1.entries).toBe(10_000); // reclaimed lazily, on read or eviction
+    expect(await cache.get('k5')).toBeUndefined();
+    expect(cache.l1.entries).toBe(9_999);
+  });
+
+  it('lazy: serves the old value STALE, revalidates once, and never past maxStaleMs', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock, strategy: 'lazy', maxStaleMs: 5000 });
+    let origin = 'v1';
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      return origin;
+    };
+    await cache.getOrLoad('k', loader);
+    origin = 'v2';
+    await cache.invalidate({ keys: ['k'] });
+    const stale = await cache.lookupOrLoad('k', loader);
+    expect(stale).toMatchObject({ state: 'STALE', value: 'v1' });
+    await clock.advanceAsync(0);
+    expect(loads).toBe(2);
+    expect(await cache.lookupOrLoad('k', loader)).toMatchObject({ state: 'HIT', value: 'v2' });
+
+    // With the origin failing, the stale value stops being served once maxStaleMs has passed.
+    origin = 'v3';
+    await cache.invalidate({ keys: ['k'] });
+    const failing = async () => {
+      throw new Error('origin down');
+    };
+    expect(await cache.lookupOrLoad('k', failing)).toMatchObject({ state: 'STALE', value: 'v2' });
+    await clock.advanceAsync(0);
+    clock.advance(5001);
+    await expect(cache.lookupOrLoad('k', failing)).rejects.toThrow('origin down');
+  });
+
+  it('refuses a stale set: a slow load that began before an invalidation does not fill the cache', async () => {
+    const cache = createCache({ l2: 'memory' });
+    const slow = deferredLoader('old', { version: 1 });
+    const read = cache.lookupOrLoad('k', slow.loader);
+    await Promise.resolve();
+    // The origin changes and its invalidation is applied while the old read is in flight.
+    await cache.invalidate({ keys: ['k'] }, 2);
+    slow.release();
+    const result = await read;
+    expect(result).toMatchObject({ state: 'MISS', value: 'old' }); // the waiting caller still gets an answer
+    expect(cache.stats.staleSetsRefused).toBe(1);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.l2!.get('k')).toBeUndefined();
+    expect(await cache.getOrLoad('k', async () => 'new')).toBe('new');
+  });
+
+  it('refuses a stale set through a tag the load only learns about when it returns', async () => {
+    const cache = createCache();
+    const slow = deferredLoader('old', { tags: ['news'] });
+    const read = cache.getOrLoad('article:1', slow.loader);
+    await Promise.resolve();
+    await cache.invalidate({ tags: ['news'] });
+    slow.release();
+    await read;
+    expect(cache.stats.staleSetsRefused).toBe(1);
+    expect(await cache.get('article:1')).toBeUndefined();
+  });
+
+  it('dry run lists matching keys in both tiers and purges nothing', async () => {
+    const cache = createCache({ l2: 'memory' });
+    await cache.set('a:1', 1, { tags: ['x'] });
+    await cache.set('a:2', 2);
+    await cache.set('b:1', 3, { tags: ['x'] });
+    cache.l1.remove('b:1');
+    expect(await cache.matching({ prefixes: ['a:'] })).toEqual({ keys: ['a:1', 'a:2'], total: 2 });
+    expect(await cache.matching({ tags: ['x'] })).toEqual({ keys: ['a:1', 'b:1'], total: 2 });
+    expect(await cache.get('a:1')).toBe(1);
+  });
+
+  it('forgets marks once no entry can be old enough to need them', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock, maxTtlMs: 10_000, defaultTtlMs: 10_000, loadTimeoutMs: 1000 });
+    await cache.invalidate({ tags: ['t'], prefixes: ['p:'] });
+    expect(cache.markCount).toBe(2);
+    clock.advance(120_000);
+    await cache.invalidate({ keys: ['other'] });
+    expect(cache.markCount).toBe(1);
+  });
+});

@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises';
+import { inject, onTestFinished } from 'vitest';
+import { createPgliteClient } from '../../src/adapters/postgres/pglite-client.js';
+import type { ConfigInput } from '../../src/config.js';
+import type { Clock } from '../../src/engine/clock.js';
+import { buildApp } from '../../src/server/app.js';
+import { Topology } from '../../src/topology/topology.js';
+
+/** A PGlite origin started from the run's snapshot; closed when the test ends. */
+export async function testSqlClient() {
+  const dump = await readFile(inject('pgliteSnapshot'));
+  const client = await createPgliteClient({ loadDataDir: new Blob([dump]) });
+  onTestFinished(() => client.close());
+  return client;
+}
+
+/**
+ * A whole embedded topology for one test, closed when the test ends. Jitter is off unless asked
+ * for, so a region's delay is exact and a test can step the fake clock to just before and after it.
+ */
+export async function testTopology(options: { config?: ConfigInput; clock?: Clock } = {}): Promise<Topology> {
+  const sql = await testSqlClient();
+  const config: ConfigInput = {
+    seed: false,
+    ...options.config,
+    regions: (options.config?.regions ?? [
+      { name: 'us-east', delayMs: 100 },
+      { name: 'eu-west', delayMs: 300 },
+      { name: 'ap-south', delayMs: 600 },
+    ]).map((r) => ({ jitter: 0, ...r })),
+  };
+  const topology = await Topology.create({ config, clock: options.clock, sql });
+  onTestFinished(() => topology.close());
+  return topology;
+}
+
+export async function testApp(options: Parameters<typeof testTopology>[0] = {}) {
+  const topology = await testTopology(options);
+  const app = await buildApp({ topology });
+  onTestFinished(() => app.close());
+  return { app, topology };
+}
