@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'dashboard/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'dashboard/', 'bench/.results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

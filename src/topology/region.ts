@@ -97,11 +97,14 @@ export class Region {
     return this.settings;
   }
 
-  /** Starts applying the log from its newest event: a new region's cache is empty, so nothing older can be stale in it. */
-  async start(): Promise<void> {
-    const afterId = await this.deps.log.lastId();
+  /**
+   * Starts applying the log after `afterId`. By default from its newest event: a new region's
+   * cache is empty, so nothing older can be stale in it. A node resuming from a saved position
+   * passes it; if the log no longer holds everything after it, the region flushes.
+   */
+  async start(afterId?: number): Promise<void> {
     this.subscription = this.deps.log.subscribe({
-      afterId,
+      afterId: afterId ?? (await this.deps.log.lastId()),
       onEvent: (event) => this.receive(event),
       onGap: () => void this.flush('log gap'),
     });

@@ -42,7 +42,6 @@ describe('propagation across regions', () => {
     let elapsed = 0;
     for (const [name, delay] of schedule) {
       await clock.advanceAsync(delay - 1 - elapsed);
-      elapsed = delay - 1;
       const justBefore = await readAll(topology, created.id);
       expect(justBefore[name]).toEqual({ state: 'HIT', title: 'v1', version: created.version });
       await clock.advanceAsync(1);

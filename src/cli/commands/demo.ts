@@ -49,13 +49,13 @@ freshcache is running at ${base}
   live events  ${base}/api/events
   regions      ${regions.map((r) => `${r.name} (${r.config.delayMs} ms)`).join(', ')}
 
-Try it — read through a region (MISS, then HIT), change the origin, and watch each region turn fresh:
-  curl -si ${base}/edge/eu-west/content/1 | grep -iE '^(x-cache|age)|title'
-  curl -s -X PUT ${base}/api/content/1 -H 'content-type: application/json' -d '{"title":"Edited at the origin"}'
-  for r in ${regions.map((r) => r.name).join(' ')}; do for t in 0 0.2 0.4 0.7; do sleep $t; curl -s ${base}/edge/$r/content/1 | grep -o '"title":"[^"]*"' | sed "s/^/$r +$t s: /"; done; done
-
-Purge by tag or prefix, and see when each region applied it:
-  curl -s -X POST ${base}/api/invalidate -H 'content-type: application/json' -d '{"tags":["news"]}'
+Try it (curl 7.84 or newer):
+1. Read article 1 through every region twice — MISS, then HIT:
+  for r in ${regions.map((r) => r.name).join(' ')}; do for i in 1 2; do curl -s -o /dev/null -w "$r %header{x-cache} v%header{x-cache-version}\\n" ${base}/edge/$r/content/1; done; done
+2. Change it at the origin, then watch each region turn fresh after its delay:
+  curl -s -o /dev/null -X PUT ${base}/api/content/1 -H 'content-type: application/json' -d '{"title":"Edited"}'; for t in 1 2 3 4 5 6 7; do sleep 0.1; echo "+$t"'00 ms:' $(for r in ${regions.map((r) => r.name).join(' ')}; do curl -s -o /dev/null -w "$r=%header{x-cache}/v%header{x-cache-version} " ${base}/edge/$r/content/1; done); done
+3. Purge a tag, and see when each region applied it:
+  id=$(curl -s -X POST ${base}/api/invalidate -H 'content-type: application/json' -d '{"tags":["news"]}' | grep -o '"id":[0-9]*' | cut -d: -f2); sleep 1; curl -s ${base}/api/invalidations/$id; echo
 
 Ctrl-C stops.`);
 

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
+import { resolveRegion } from '../../src/config.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import type { OriginStore } from '../../src/seams/origin-store.js';
+import { Region } from '../../src/topology/region.js';
+
+const noOrigin = {} as OriginStore; // these tests never read content
+
+describe('Region', () => {
+  it('applies each event after its delay ± jitter, and records when', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const applied: number[] = [];
+    // random() = 1 → the top of the jitter band: 100 ms + 10%.
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0.1 }), {
+      clock,
+      log,
+      origin: noOrigin,
+      random: () => 1,
+      onApplied: (a) => applied.push(a.appliedAt - a.event.publishedAt),
+    });
+    await region.start();
+    await region.cache.set('k', 1);
+    await log.publish({ keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: clock.now() });
+    await clock.advanceAsync(109);
+    expect(await region.cache.get('k')).toBe(1);
+    await clock.advanceAsync(1);
+    expect(await region.cache.get('k')).toBeUndefined();
+    expect(applied).toEqual([110]);
+  });
+
+  it('flushes everything it caches when the log cannot prove it saw every event since its position', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock, retain: 2 });
+    for (let i = 0; i < 5; i++) await log.publish({ keys: [`x${i}`], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    const flushes: string[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), {
+      clock,
+      log,
+      origin: noOrigin,
+      onFlushed: (_name, reason) => flushes.push(reason),
+    });
+    await region.cache.set('cached-before', 1);
+    await region.start(1); // resumes from event 1, but events 2 and 3 were trimmed
+    await clock.advanceAsync(0);
+    expect(flushes).toEqual(['log gap']);
+    expect(region.stats.flushes).toBe(1);
+    expect(await region.cache.get('cached-before')).toBeUndefined();
+  });
+
+  it('ignores CDC events in ttl mode but applies explicit purges', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0, mode: 'ttl' }), { clock, log, origin: noOrigin });
+    await region.start();
+    await region.cache.set('content:1', 'old');
+    await region.cache.set('page', 'p');
+    await log.publish({ keys: ['content:1'], tags: [], prefixes: [], source: 'cdc', version: 2, committedAt: 0 });
+    await log.publish({ keys: ['page'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await clock.advanceAsync(0);
+    expect(await region.cache.get('content:1')).toBe('old');
+    expect(await region.cache.get('page')).toBeUndefined();
+  });
+});
