@@ -159,7 +159,11 @@ export class TieredCache {
       if (fromL1.state === 'STALE') this.revalidate(key, loader, options);
       return Promise.resolve(fromL1 as Lookup<T>);
     }
-    return this.flights.run(key, () => this.missPath(key, loader as Loader<unknown>, options)) as Promise<Lookup<T>>;
+    return this.flights.run(key, () => this.missPath(key, loader as Loader<unknown>, options)).then((found) => {
+      // Revalidate once the miss path's own flight is over; the first waiter starts it, the rest join it.
+      if (found.state === 'STALE') this.revalidate(key, loader as Loader<unknown>, options);
+      return found;
+    }) as Promise<Lookup<T>>;
   }
 
   /** Writes a value to L2 and L1. */
@@ -225,13 +229,14 @@ export class TieredCache {
     for (;;) {
       const l1 = await this.l1.scan({ prefix: options.prefix, cursor, limit: options.limit });
       const l2 = this.l2 ? await this.l2.scan({ prefix: options.prefix, cursor, limit: options.limit }) : { keys: [] };
-      const merged = [...new Set([...l1.keys, ...l2.keys])].sort().slice(0, options.limit);
+      const union = [...new Set([...l1.keys, ...l2.keys])].sort();
+      const merged = union.slice(0, options.limit);
       for (const key of merged) {
         if (keys.length === options.limit) break;
         const found = await this.describe(key);
         if (found && (options.tag === undefined || found.entry.tags.includes(options.tag))) keys.push(key);
       }
-      const more = l1.cursor !== undefined || l2.cursor !== undefined;
+      const more = l1.cursor !== undefined || l2.cursor !== undefined || union.length > merged.length;
       const last = merged[merged.length - 1];
       if (keys.length === options.limit) return { keys, cursor: keys[keys.length - 1] };
       if (!more || last === undefined) return { keys };
@@ -310,10 +315,7 @@ export class TieredCache {
     // than whatever we are about to read.
     const generation = this.generations.seq;
     const fromL2 = await this.readL2(key);
-    if (fromL2) {
-      if (fromL2.state === 'STALE') queueMicrotask(() => this.revalidate(key, loader, options));
-      return fromL2;
-    }
+    if (fromL2) return fromL2;
     this.stats.misses++;
     return this.load(key, loader, options, generation);
   }

@@ -242,4 +242,40 @@ describe('invalidation', () => {
     await cache.invalidate({ keys: ['other'] });
     expect(cache.markCount).toBe(1);
   });
+
+  it('lazy: a STALE answer from L2 also starts exactly one revalidation', async () => {
+    const cache = createCache({ l2: 'memory', strategy: 'lazy', clock: new ManualClock() });
+    let loads = 0;
+    const loader = async () => ++loads;
+    await cache.getOrLoad('k', loader);
+    await cache.invalidate({ keys: ['k'] });
+    cache.l1.remove('k'); // only L2 holds the stale entry now
+    const answers = await Promise.all(Array.from({ length: 5 }, () => cache.lookupOrLoad('k', loader)));
+    expect(answers.map((a) => `${a.state}/${a.tier}/${a.value}`)).toEqual(Array(5).fill('STALE/l2/1'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(loads).toBe(2);
+    expect(await cache.lookupOrLoad('k', loader)).toMatchObject({ state: 'HIT', value: 2 });
+  });
+});
+
+describe('key explorer', () => {
+  it('pages through both tiers by prefix and tag, each matching key exactly once', async () => {
+    const cache = createCache({ l2: 'memory' });
+    const expected: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const key = `item:${String(i).padStart(2, '0')}`;
+      await cache.set(key, i, { tags: i % 3 === 0 ? ['third'] : [] });
+      if (i % 2 === 0) cache.l1.remove(key); // half the keys only in L2
+      if (i % 3 === 0) expected.push(key);
+    }
+    await cache.set('other', 0, { tags: ['third'] });
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await cache.scan({ prefix: 'item:', tag: 'third', cursor, limit: 4 });
+      seen.push(...page.keys);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    expect(seen).toEqual(expected);
+  });
 });
