@@ -7,7 +7,7 @@ export const ERROR_CATALOGUE = {
   invalid_key: { status: 400, description: 'A cache key is empty or longer than the key limit (512 bytes by default).' },
   invalid_ttl: { status: 400, description: 'A TTL is negative, not a number, or longer than the maximum TTL.' },
   invalid_pattern: { status: 400, description: 'A prefix pattern is empty or uses wildcards other than one trailing `*`.' },
-  invalid_tag: { status: 400, description: 'A tag is empty or too long.' },
+  invalid_tag: { status: 400, description: 'A tag is empty, longer than 128 characters, or uses characters outside A-Z a-z 0-9 : . _ / -.' },
   empty_invalidation: { status: 400, description: 'An invalidation names no keys, tags or prefixes.' },
   value_too_large: { status: 413, description: 'A cached value is larger than the value limit (1 MiB by default).' },
   body_too_large: { status: 413, description: 'The request body is larger than the body limit.' },
@@ -15,9 +15,7 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, description: 'No such route, key, content or invalidation.' },
   unknown_region: { status: 404, description: 'No region has that name.' },
   conflict: { status: 409, description: 'The change conflicts with existing data (for example a duplicate slug).' },
-  method_not_allowed: { status: 405, description: 'The route exists but not with this method.' },
   origin_unavailable: { status: 503, description: 'The origin could not be reached or failed.' },
-  not_ready: { status: 503, description: 'A dependency is not ready yet.' },
   internal: { status: 500, description: 'A bug: please report it with the request id.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

@@ -7,8 +7,8 @@
  * entry's key, one of its tags or one of its key's prefixes decides: a mark newer than the entry
  * invalidates it. Memory of invalidated entries is reclaimed when they are next read or evicted.
  *
- * Marks older than the longest an entry can live (max TTL + max stale) can no longer invalidate
- * anything and are pruned.
+ * Marks older than the longest an entry can live plus the longest a load can run (max TTL + load
+ * timeout) can no longer invalidate anything and are pruned.
  */
 export interface Mark {
   /** Region sequence at which the invalidation was applied. */
@@ -41,12 +41,14 @@ export class Generations {
     const mark: Mark = { seq: ++this.seq, appliedAt: now, version };
     for (const key of targets.keys ?? []) this.keyMarks.set(key, mark);
     for (const tag of targets.tags ?? []) this.tagMarks.set(tag, mark);
-    let lengthsChanged = false;
     for (const prefix of targets.prefixes ?? []) {
-      if (!this.prefixMarks.has(prefix)) lengthsChanged = true;
       this.prefixMarks.set(prefix, mark);
+      // Lengths are few (at most the key limit), so keeping them sorted costs nothing per purge.
+      if (!this.prefixLengths.includes(prefix.length)) {
+        this.prefixLengths.push(prefix.length);
+        this.prefixLengths.sort((a, b) => a - b);
+      }
     }
-    if (lengthsChanged) this.recomputePrefixLengths();
     if (targets.all) this.allMark = mark;
     return mark;
   }

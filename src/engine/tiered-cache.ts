@@ -335,7 +335,8 @@ export class TieredCache {
     try {
       value = await this.withTimeout(Promise.resolve(loader(context)), key);
     } catch (error) {
-      this.stats.loadErrors++;
+      // "No such record" is an answer from a healthy origin, not an origin failure.
+      if (!(error instanceof FreshcacheError && error.code === 'not_found')) this.stats.loadErrors++;
       throw error;
     }
     const now = this.clock.now();

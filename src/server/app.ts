@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Topology } from '../topology/topology.js';
-import { registerErrorHandling } from './error-handling.js';
+import { registerErrorHandling, toErrorBody } from './error-handling.js';
+import { validatorCompiler } from './validator-compiler.js';
 import { cacheRoutes } from './routes/cache.js';
 import { contentRoutes } from './routes/content.js';
 import { edgeRoutes } from './routes/edge.js';
@@ -28,11 +29,16 @@ export async function buildApp({ topology }: AppOptions): Promise<FastifyInstanc
     routerOptions: { maxParamLength: topology.config.limits.maxKeyBytes * 3 + 16 },
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    ajv: {
-      // Reject unknown properties instead of silently dropping them: a typo should be an error.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false },
+    // Errors the router raises before any route runs (a malformed URL, a key too long for a path).
+    frameworkErrors: (error, _request, reply) => {
+      const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const body = toErrorBody(tooLong ? 'invalid_key' : 'bad_request', tooLong ? 'a path parameter (key) is too long' : error.message);
+      void (reply as FastifyReply).status(400).send(body);
     },
   });
+  app.setValidatorCompiler(validatorCompiler);
+  // A text/plain body is not JSON: answer 415 rather than trying to validate a string as an object.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

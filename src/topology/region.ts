@@ -48,6 +48,8 @@ export interface RegionDeps {
   origin: OriginStore;
   /** The region's shared tier; an in-process memory store when absent. */
   l2?: Store;
+  /** Largest key and value the region's cache accepts (the engine's defaults when absent). */
+  limits?: { maxKeyBytes: number; maxValueBytes: number };
   random?: () => number;
   onApplied?: (applied: AppliedInvalidation) => void;
   onSettingsChanged?: (region: Region) => void;
@@ -87,6 +89,8 @@ export class Region {
       strategy: config.strategy,
       maxStaleMs: config.maxStaleMs,
       defaultTtlMs: config.ttlMs,
+      maxKeyBytes: deps.limits?.maxKeyBytes,
+      maxValueBytes: deps.limits?.maxValueBytes,
       l1: new MemoryStore({ name: 'l1', clock: deps.clock, ...config.l1, onEvict: () => stats.l1Evictions++ }),
       l2: deps.l2 ?? new MemoryStore({ name: 'l2', clock: deps.clock, ...config.l2, onEvict: () => stats.l2Evictions++ }),
       onRevalidateError: (key, error) => deps.onError?.(error, `revalidating ${key} in ${config.name}`),

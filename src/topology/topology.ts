@@ -98,6 +98,7 @@ export class Topology {
         clock,
         log,
         origin,
+        limits: config.limits,
         random: options.random,
         onApplied: (applied) => topology.onApplied(applied),
         onSettingsChanged: (r) => topology.events.emit('region.updated', { name: r.name, settings: { ...r.config } }),

@@ -53,7 +53,7 @@ Try it (curl 7.84 or newer):
 1. Read article 1 through every region twice — MISS, then HIT:
   for r in ${regions.map((r) => r.name).join(' ')}; do for i in 1 2; do curl -s -o /dev/null -w "$r %header{x-cache} v%header{x-cache-version}\\n" ${base}/edge/$r/content/1; done; done
 2. Change it at the origin, then watch each region turn fresh after its delay:
-  curl -s -o /dev/null -X PUT ${base}/api/content/1 -H 'content-type: application/json' -d '{"title":"Edited"}'; for t in 1 2 3 4 5 6 7; do sleep 0.1; echo "+$t"'00 ms:' $(for r in ${regions.map((r) => r.name).join(' ')}; do curl -s -o /dev/null -w "$r=%header{x-cache}/v%header{x-cache-version} " ${base}/edge/$r/content/1; done); done
+  curl -s -o /dev/null -X PUT ${base}/api/content/1 -H 'content-type: application/json' -d '{"title":"Edited"}'; s=$(date +%s%3N); for t in 1 2 3 4 5 6 7; do sleep 0.1; echo "+$(( $(date +%s%3N) - s )) ms:" $(for r in ${regions.map((r) => r.name).join(' ')}; do curl -s -o /dev/null -w "$r=%header{x-cache}/v%header{x-cache-version} " ${base}/edge/$r/content/1; done); done
 3. Purge a tag, and see when each region applied it:
   id=$(curl -s -X POST ${base}/api/invalidate -H 'content-type: application/json' -d '{"tags":["news"]}' | grep -o '"id":[0-9]*' | cut -d: -f2); sleep 1; curl -s ${base}/api/invalidations/$id; echo
 

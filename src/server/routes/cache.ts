@@ -39,8 +39,8 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
           properties: {
             value: { description: 'Any JSON value (not null).' },
             ttl: { type: 'number', description: 'Seconds until it expires; the region TTL when absent.' },
-            staleAfter: { type: 'number', description: 'Seconds after which it is served STALE and revalidated.' },
-            tags: { type: 'array', items: { type: 'string', pattern: TAG_PATTERN }, maxItems: 64 },
+            staleAfter: { type: 'number', description: 'Seconds after which reads answer X-Cache: STALE (until ttl). This API has no loader, so nothing refreshes it.' },
+            tags: { type: 'array', items: { type: 'string', description: `Pattern ${TAG_PATTERN}` }, maxItems: 64 },
           },
           required: ['value'],
           additionalProperties: false,

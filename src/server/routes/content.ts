@@ -3,13 +3,13 @@ import { FreshcacheError } from '../../engine/errors.js';
 import type { ContentInput, ContentPatch } from '../../seams/origin-store.js';
 import type { AppOptions } from '../app.js';
 import { errorSchema } from '../error-handling.js';
-import { TAG_PATTERN } from '../validation.js';
+import { TAG_PATTERN, checkTags } from '../validation.js';
 
 const fields = {
   slug: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,99}$' },
   title: { type: 'string', minLength: 1, maxLength: 200 },
   body: { type: 'string', maxLength: 100_000 },
-  tags: { type: 'array', items: { type: 'string', pattern: TAG_PATTERN }, maxItems: 20, uniqueItems: true },
+  tags: { type: 'array', items: { type: 'string', description: `Pattern ${TAG_PATTERN}` }, maxItems: 20 },
 } as const;
 
 const idParams = { type: 'object', properties: { id: { type: 'integer', minimum: 1, maximum: 9_007_199_254_740_991 } }, required: ['id'] } as const;
@@ -28,7 +28,7 @@ export const contentRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
       },
     },
     async (request, reply) => {
-      const record = await topology.createContent(request.body);
+      const record = await topology.createContent({ ...request.body, tags: checkTags(request.body.tags ?? []) });
       return reply.status(201).header('location', `/api/content/${record.id}`).send(record);
     },
   );
@@ -79,7 +79,8 @@ export const contentRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
       },
     },
     async (request) => {
-      const record = await topology.updateContent(request.params.id, request.body);
+      const patch = request.body.tags === undefined ? request.body : { ...request.body, tags: checkTags(request.body.tags) };
+      const record = await topology.updateContent(request.params.id, patch);
       if (!record) throw new FreshcacheError('not_found', `no content with id ${request.params.id}`);
       return record;
     },
