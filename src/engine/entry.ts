@@ -1,3 +1,5 @@
+import { FreshcacheError } from './errors.js';
+
 /** One cached value with everything freshcache needs to decide whether it may still be served. */
 export interface Entry<T = unknown> {
   value: T;
@@ -19,7 +21,13 @@ export interface Entry<T = unknown> {
 }
 
 export function jsonByteLength(value: unknown): number {
-  const json = JSON.stringify(value);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (error) {
+    // Cycles, BigInts, or nesting deep enough to overflow the stack: not a cacheable JSON value.
+    throw new FreshcacheError('bad_request', `value is not serialisable as JSON: ${(error as Error).message}`, { cause: error });
+  }
   return json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
 }
 
