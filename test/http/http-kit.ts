@@ -1,8 +1,6 @@
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createPgliteClient } from '../../src/adapters/postgres/pglite-client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { Clock } from '../../src/engine/clock.js';
@@ -10,7 +8,8 @@ import { ERROR_CATALOGUE } from '../../src/engine/errors.js';
 import type { ErrorCode } from '../../src/engine/errors.js';
 import { buildApp } from '../../src/server/app.js';
 import type { ContentRecord } from '../../src/seams/origin-store.js';
-import { Topology } from '../../src/topology/topology.js';
+import type { Topology } from '../../src/topology/topology.js';
+import { openTopology } from '../testkit/test-topology.js';
 
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
@@ -48,18 +47,7 @@ export interface BadRequestCase {
  * run against one server and check that nothing they did leaked into the state. Mirrors testApp().
  */
 export async function sharedApp(options: { config?: ConfigInput; clock?: Clock } = {}) {
-  const dump = await readFile(inject('pgliteSnapshot'));
-  const sql = await createPgliteClient({ loadDataDir: new Blob([dump]) });
-  const config: ConfigInput = {
-    seed: false,
-    ...options.config,
-    regions: (options.config?.regions ?? [
-      { name: 'us-east', delayMs: 100 },
-      { name: 'eu-west', delayMs: 300 },
-      { name: 'ap-south', delayMs: 600 },
-    ]).map((r) => ({ jitter: 0, ...r })),
-  };
-  const topology = await Topology.create({ config, clock: options.clock, sql });
+  const topology = await openTopology(options);
   const app = await buildApp({ topology });
   return {
     app,

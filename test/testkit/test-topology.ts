@@ -15,11 +15,13 @@ export async function testSqlClient() {
 }
 
 /**
- * A whole embedded topology for one test, closed when the test ends. Jitter is off unless asked
- * for, so a region's delay is exact and a test can step the fake clock to just before and after it.
+ * A whole embedded topology on a PGlite origin started from the run's snapshot. Jitter is off
+ * unless asked for, so a region's delay is exact and a test can step the fake clock to just
+ * before and after it. The caller closes it (see testTopology for the per-test version).
  */
-export async function testTopology(options: { config?: ConfigInput; clock?: Clock } = {}): Promise<Topology> {
-  const sql = await testSqlClient();
+export async function openTopology(options: { config?: ConfigInput; clock?: Clock } = {}): Promise<Topology> {
+  const dump = await readFile(inject('pgliteSnapshot'));
+  const sql = await createPgliteClient({ loadDataDir: new Blob([dump]) });
   const config: ConfigInput = {
     seed: false,
     ...options.config,
@@ -29,7 +31,12 @@ export async function testTopology(options: { config?: ConfigInput; clock?: Cloc
       { name: 'ap-south', delayMs: 600 },
     ]).map((r) => ({ jitter: 0, ...r })),
   };
-  const topology = await Topology.create({ config, clock: options.clock, sql });
+  return Topology.create({ config, clock: options.clock, sql });
+}
+
+/** openTopology(), closed when the test ends. */
+export async function testTopology(options: { config?: ConfigInput; clock?: Clock } = {}): Promise<Topology> {
+  const topology = await openTopology(options);
   onTestFinished(() => topology.close());
   return topology;
 }
