@@ -88,6 +88,14 @@ export class MemoryStore implements Store {
     return entry;
   }
 
+  /**
+   * Synchronous read that counts as a use and skips the expiry check: for a caller that checks
+   * expiry itself with a clock reading it already holds (the engine's hit path).
+   */
+  readUnchecked(key: string): Entry | undefined {
+    return this.map.get(key);
+  }
+
   /** Synchronous read that does not count as a use. */
   peek(key: string): Entry | undefined {
     const entry = this.map.peek(key);
