@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RecentWindow } from './recent-window.js';
 import type { CacheStats } from '../engine/cache-stats.js';
 
 /** What the metrics read from a region when Prometheus scrapes. */
@@ -10,7 +11,6 @@ export interface RegionMetricsSource {
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30, 60];
-const QUANTILES = [0.5, 0.9, 0.95, 0.99];
 
 export interface Percentiles {
   count: number;
@@ -23,15 +23,16 @@ export interface Percentiles {
 /**
  * Prometheus metrics (prom-client) in a registry of their own, so several topologies (tests) never
  * share counters. Engine counters are plain numbers read at scrape time: nothing on the hot path.
- * Latency and lag are observed both into histograms (for Prometheus) and sliding-window
- * summaries (for the p50/p90/p95/p99 of `/api/metrics`).
+ * Latency and lag are observed both into histograms (for Prometheus, which computes quantiles
+ * with histogram_quantile) and into windows of recent samples (the p50/p90/p95/p99 of `/api/metrics`).
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly requestDuration: Histogram<'region' | 'route' | 'cache'>;
-  private readonly requestQuantiles: Summary<'region'>;
   private readonly invalidationLag: Histogram<'region'>;
-  private readonly lagQuantiles: Summary<'region'>;
+  private readonly recentLatency = new Map<string, RecentWindow>();
+  private readonly recentLag = new Map<string, RecentWindow>();
+  private readonly durationChildren = new Map<string, { observe(value: number): void }>();
   private readonly published: Counter<'source'>;
   private readonly flushes: Counter<'region' | 'reason'>;
 
@@ -108,29 +109,11 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.requestQuantiles = new Summary({
-      name: 'freshcache_edge_request_duration_quantiles_seconds',
-      help: 'Edge read latency quantiles over the last minute.',
-      labelNames: ['region'],
-      percentiles: QUANTILES,
-      maxAgeSeconds: 60,
-      ageBuckets: 6,
-      registers,
-    });
     this.invalidationLag = new Histogram({
       name: 'freshcache_invalidation_lag_seconds',
       help: 'From the origin commit (or purge request) to the invalidation applied in the region.',
       labelNames: ['region'],
       buckets: LAG_BUCKETS,
-      registers,
-    });
-    this.lagQuantiles = new Summary({
-      name: 'freshcache_invalidation_lag_quantiles_seconds',
-      help: 'Invalidation lag quantiles over the last five minutes.',
-      labelNames: ['region'],
-      percentiles: QUANTILES,
-      maxAgeSeconds: 300,
-      ageBuckets: 5,
       registers,
     });
     this.published = new Counter({
@@ -148,13 +131,17 @@ export class Metrics {
   }
 
   observeEdgeRequest(region: string, route: string, cache: string, seconds: number): void {
-    this.requestDuration.observe({ region, route, cache }, seconds);
-    this.requestQuantiles.observe({ region }, seconds);
+    // Labelled children are cached: resolving labels per observation costs more than observing.
+    const id = `${region}\0${route}\0${cache}`;
+    let child = this.durationChildren.get(id);
+    if (!child) this.durationChildren.set(id, (child = this.requestDuration.labels({ region, route, cache })));
+    child.observe(seconds);
+    windowFor(this.recentLatency, region).observe(seconds);
   }
 
   observeInvalidationLag(region: string, seconds: number): void {
     this.invalidationLag.observe({ region }, seconds);
-    this.lagQuantiles.observe({ region }, seconds);
+    windowFor(this.recentLag, region).observe(seconds);
   }
 
   countPublished(source: string): void {
@@ -177,8 +164,6 @@ export class Metrics {
   async snapshot(): Promise<{
     regions: Record<string, { requests: Record<string, number>; hitRatio: number | null; latencyMs: Percentiles; invalidationLagMs: Percentiles; entries: Record<string, number>; bytes: Record<string, number> }>;
   }> {
-    const latency = await percentilesByRegion(this.requestQuantiles);
-    const lag = await percentilesByRegion(this.lagQuantiles);
     const regions: Awaited<ReturnType<Metrics['snapshot']>>['regions'] = {};
     for (const r of this.regions()) {
       const s = r.stats;
@@ -205,8 +190,8 @@ export class Metrics {
           l2Evictions: s.l2Evictions,
         },
         hitRatio: lookups === 0 ? null : (s.l1Hits + s.l2Hits) / lookups,
-        latencyMs: latency[r.name] ?? emptyPercentiles(),
-        invalidationLagMs: lag[r.name] ?? emptyPercentiles(),
+        latencyMs: this.recentLatency.get(r.name)?.percentiles() ?? emptyPercentiles(),
+        invalidationLagMs: this.recentLag.get(r.name)?.percentiles() ?? emptyPercentiles(),
         entries,
         bytes,
       };
@@ -219,19 +204,8 @@ function emptyPercentiles(): Percentiles {
   return { count: 0, p50: null, p90: null, p95: null, p99: null };
 }
 
-async function percentilesByRegion(summary: Summary<'region'>): Promise<Record<string, Percentiles>> {
-  const out: Record<string, Percentiles> = {};
-  const { values } = await summary.get();
-  for (const sample of values) {
-    const region = String(sample.labels.region);
-    const p = (out[region] ??= emptyPercentiles());
-    const ms = Number.isFinite(sample.value) ? Math.round(sample.value * 1e6) / 1e3 : null;
-    const quantile = (sample.labels as Record<string, unknown>).quantile;
-    if (quantile === 0.5) p.p50 = ms;
-    else if (quantile === 0.9) p.p90 = ms;
-    else if (quantile === 0.95) p.p95 = ms;
-    else if (quantile === 0.99) p.p99 = ms;
-    else if (String(sample.metricName).endsWith('_count')) p.count = sample.value;
-  }
-  return out;
+function windowFor(windows: Map<string, RecentWindow>, region: string): RecentWindow {
+  let window = windows.get(region);
+  if (!window) windows.set(region, (window = new RecentWindow()));
+  return window;
 }

@@ -99,6 +99,11 @@ describe('health, readiness, metrics and docs', () => {
   it('echoes a caller-given x-request-id, and makes one up otherwise', async () => {
     const { app } = await testApp();
     expect((await app.inject({ url: '/health', headers: { 'x-request-id': 'trace-123' } })).headers['x-request-id']).toBe('trace-123');
-    expect((await app.inject('/nope')).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    const first = (await app.inject('/nope')).headers['x-request-id'];
+    const second = (await app.inject('/health')).headers['x-request-id'];
+    // A per-process random prefix and a counter: unique across processes, cheap per request.
+    expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    expect(second).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+    expect(second).not.toBe(first);
   });
 });

@@ -3,7 +3,7 @@ import { FreshcacheError } from '../../engine/errors.js';
 import type { ContentInput, ContentPatch } from '../../seams/origin-store.js';
 import type { AppOptions } from '../app.js';
 import { errorSchema } from '../error-handling.js';
-import { TAG_PATTERN, checkTags } from '../validation.js';
+import { TAG_PATTERN, checkTags, contentRecordSchema } from '../validation.js';
 
 const fields = {
   slug: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,99}$' },
@@ -24,7 +24,7 @@ export const contentRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
         tags: ['content'],
         summary: 'Create content at the origin',
         body: { type: 'object', properties: fields, required: ['slug', 'title'], additionalProperties: false },
-        response: errors,
+        response: { 201: contentRecordSchema, ...errors },
       },
     },
     async (request, reply) => {
@@ -59,7 +59,7 @@ export const contentRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
 
   app.get<{ Params: { id: number } }>(
     '/api/content/:id',
-    { schema: { tags: ['content'], summary: 'Read content straight from the origin (no cache)', params: idParams, response: errors } },
+    { schema: { tags: ['content'], summary: 'Read content straight from the origin (no cache)', params: idParams, response: { 200: contentRecordSchema, ...errors } } },
     async (request) => {
       const record = await topology.origin.get(request.params.id);
       if (!record) throw new FreshcacheError('not_found', `no content with id ${request.params.id}`);
@@ -75,7 +75,7 @@ export const contentRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
         summary: 'Change content at the origin (fields not given stay as they are)',
         params: idParams,
         body: { type: 'object', properties: fields, additionalProperties: false, minProperties: 1 },
-        response: errors,
+        response: { 200: contentRecordSchema, ...errors },
       },
     },
     async (request) => {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { AppOptions } from '../app.js';
 import { setCacheHeaders } from '../cache-headers.js';
 import { errorSchema } from '../error-handling.js';
+import { contentRecordSchema } from '../validation.js';
 
 export const edgeRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
   app.get<{ Params: { region: string; id: number } }>(
@@ -16,7 +17,7 @@ export const edgeRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology
           properties: { region: { type: 'string' }, id: { type: 'integer', minimum: 1, maximum: 9_007_199_254_740_991 } },
           required: ['region', 'id'],
         },
-        response: { 404: errorSchema, 400: errorSchema, 503: errorSchema },
+        response: { 200: contentRecordSchema, 404: errorSchema, 400: errorSchema, 503: errorSchema },
       },
     },
     async (request, reply) => {

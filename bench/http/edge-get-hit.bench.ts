@@ -1,0 +1,89 @@
+import Fastify from 'fastify';
+import type { Result } from 'autocannon';
+import { createLogger } from '../../src/observability/logger.js';
+import { buildApp } from '../../src/server/app.js';
+import { Topology } from '../../src/topology/topology.js';
+import { autocannonRun } from '../lib/autocannon-run.js';
+import { formatCount, formatRatio, verdict } from '../lib/format.js';
+import type { Progress } from '../lib/progress.js';
+import type { Row } from '../lib/row.js';
+
+const PATH = '/edge/us-east/content/1';
+const CONNECTIONS = 50;
+const WARMUP_SEC = 1;
+const MEASURE_SEC = 5;
+const TARGET_RATIO = 0.85;
+const LOG_LEVEL = 'silent';
+
+/**
+ * Edge GET HIT over HTTP: the full freshcache server (topology + Fastify app) against a bare
+ * Fastify server returning the same JSON, under the same autocannon load, one after the other.
+ */
+export async function edgeGetHit(progress: Progress): Promise<Row[]> {
+  progress.update(0, 'starting the topology (embedded PGlite)');
+  // Silent logs: the scenario measures the cache and the HTTP stack, not pino writing to stdout.
+  const topology = await Topology.create({ config: { seed: true, port: 0 }, logger: createLogger({ level: LOG_LEVEL }) });
+  const edge = await buildApp({ topology });
+  const bare = Fastify({ logger: false });
+  try {
+    const edgeBase = await edge.listen({ host: '127.0.0.1', port: 0 });
+    // Twice: the first read loads from the origin (MISS), the second must be an L1 HIT.
+    await fetch(edgeBase + PATH);
+    const warm = await fetch(edgeBase + PATH);
+    if (warm.headers.get('x-cache') !== 'HIT') throw new Error(`${PATH} is not a HIT after warming: x-cache=${warm.headers.get('x-cache')}`);
+    const body = (await warm.json()) as object;
+    // Same route shape and the same object, so both servers do the same routing and serialisation.
+    bare.get('/edge/:region/content/:id', async () => body);
+    const bareBase = await bare.listen({ host: '127.0.0.1', port: 0 });
+
+    const region = topology.region('us-east');
+    const steps = 4;
+    let step = 0;
+    const load = async (label: string, url: string, durationSec: number): Promise<Result> => {
+      const at = step++;
+      return autocannonRun({
+        url,
+        connections: CONNECTIONS,
+        durationSec,
+        onTick: (fraction) => progress.update((at + Math.min(1, fraction)) / steps, label),
+      });
+    };
+    await load('warm-up freshcache edge', edgeBase + PATH, WARMUP_SEC);
+    const before = { ...region.stats };
+    const edgeResult = await load('freshcache edge', edgeBase + PATH, MEASURE_SEC);
+    const hits = region.stats.l1Hits - before.l1Hits;
+    const reads = hits + (region.stats.l2Hits - before.l2Hits) + (region.stats.misses - before.misses) + (region.stats.staleServed - before.staleServed);
+    await load('warm-up bare Fastify', bareBase + PATH, WARMUP_SEC);
+    const bareResult = await load('bare Fastify', bareBase + PATH, MEASURE_SEC);
+
+    const ratio = edgeResult.requests.average / bareResult.requests.average;
+    const row = (server: string, result: Result): Row => ({
+      server,
+      'req/s (mean)': formatCount(result.requests.average),
+      // autocannon reports percentiles in whole ms; the mean keeps the fraction.
+      'mean latency': `${result.latency.average.toFixed(2)} ms`,
+      'p50 latency': `${result.latency.p50} ms`,
+      'p99 latency': `${result.latency.p99} ms`,
+      requests: formatCount(result.requests.total),
+      'errors / non-2xx': `${result.errors} / ${result.non2xx}`,
+      'L1 hits': '—',
+      'edge / bare': '—',
+      target: '—',
+      met: '',
+    });
+    return [
+      {
+        ...row(`freshcache edge GET ${PATH}`, edgeResult),
+        'L1 hits': `${formatCount(hits)} of ${formatCount(reads)} reads`,
+        'edge / bare': formatRatio(ratio),
+        target: `≥ ${formatRatio(TARGET_RATIO)} of bare`,
+        met: verdict(ratio >= TARGET_RATIO),
+      },
+      row('bare Fastify 5, same JSON', bareResult),
+    ];
+  } finally {
+    await bare.close();
+    await edge.close();
+    await topology.close();
+  }
+}
