@@ -1,11 +1,14 @@
 import type { FastifyReply } from 'fastify';
 import type { Lookup } from '../engine/tiered-cache.js';
 
-/** The headers every edge response carries: where the answer came from and how old it is. */
+/**
+ * The headers every edge response carries: where the answer came from and how old it is. Only
+ * these four: each header is bytes on every response (the tier is in the JSON APIs' bodies).
+ */
 export function setCacheHeaders(reply: FastifyReply, region: string, lookup: Lookup): void {
+  reply.header('x-request-id', reply.request.id);
   reply.header('x-cache', lookup.state);
   reply.header('x-cache-region', region);
-  reply.header('x-cache-tier', lookup.tier);
   if (lookup.version !== undefined) reply.header('x-cache-version', String(lookup.version));
   reply.header('age', String(Math.floor(lookup.ageMs / 1000)));
 }

@@ -31,8 +31,9 @@ export function toErrorBody(code: ErrorCode, message: string) {
 /** Every error leaves as `{ error: { code, message } }`; a bad request is never a 500. */
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | FreshcacheError | Error, request, reply) => {
+    reply.header('x-request-id', request.id);
     if (error instanceof FreshcacheError) {
-      if (error.status >= 500) request.log.error({ err: error }, error.message);
+      if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, error.message);
       return reply.status(error.status).send(toErrorBody(error.code, error.message));
     }
     const fastifyError = error as FastifyError;
@@ -49,11 +50,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.status(status).send(toErrorBody(status === 404 ? 'not_found' : 'bad_request', error.message));
     }
-    request.log.error({ err: error }, 'unhandled error');
+    request.log.error({ err: error, reqId: request.id }, 'unhandled error');
     return reply.status(500).send(toErrorBody('internal', `internal error (request id ${request.id})`));
   });
 
   app.setNotFoundHandler((request, reply) => {
+    reply.header('x-request-id', request.id);
     reply.status(404).send(toErrorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 }

@@ -97,8 +97,15 @@ describe('health, readiness, metrics and docs', () => {
   });
 
   it('echoes a caller-given x-request-id, and makes one up otherwise', async () => {
-    const { app } = await testApp();
+    const { app, topology } = await testApp();
     expect((await app.inject({ url: '/health', headers: { 'x-request-id': 'trace-123' } })).headers['x-request-id']).toBe('trace-123');
+    // The edge read sets it itself (no hook on the hot path): on a hit and on an error alike.
+    const record = await topology.createContent({ slug: 'traced', title: 'T' });
+    const hit = await app.inject({ url: `/edge/us-east/content/${record.id}`, headers: { 'x-request-id': 'trace-edge' } });
+    expect(hit.statusCode).toBe(200);
+    expect(hit.headers['x-request-id']).toBe('trace-edge');
+    const missing = await app.inject({ url: '/edge/us-east/content/999999', headers: { 'x-request-id': 'trace-404' } });
+    expect([missing.statusCode, missing.headers['x-request-id']]).toEqual([404, 'trace-404']);
     const first = (await app.inject('/nope')).headers['x-request-id'];
     const second = (await app.inject('/health')).headers['x-request-id'];
     // A per-process random prefix and a counter: unique across processes, cheap per request.
