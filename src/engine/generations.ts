@@ -36,9 +36,13 @@ export class Generations {
   /** Distinct lengths of marked prefixes: a read checks one map lookup per length, not per prefix. */
   private prefixLengths: number[] = [];
   private allMark: Mark | undefined;
+  /** When each recent sequence was applied: appliedAt of seq n is times[n - timesBase]. */
+  private times: number[] = [];
+  private timesBase = 1;
 
   apply(targets: InvalidationTargets, now: number, version?: number): Mark {
     const mark: Mark = { seq: ++this.seq, appliedAt: now, version };
+    this.times.push(now);
     for (const key of targets.keys ?? []) this.keyMarks.set(key, mark);
     for (const tag of targets.tags ?? []) this.tagMarks.set(tag, mark);
     for (const prefix of targets.prefixes ?? []) {
@@ -70,6 +74,16 @@ export class Generations {
     return newest;
   }
 
+  /**
+   * When the first invalidation after sequence `seq` was applied: the earliest moment an entry
+   * read at `seq` can have gone stale. -Infinity when that is older than the pruning horizon.
+   * (Marks are overwritten by newer ones, so the matching mark's own time would restart the
+   * stale window on every purge; this bound never does.)
+   */
+  firstAppliedAfter(seq: number): number {
+    return this.times[seq + 1 - this.timesBase] ?? -Infinity;
+  }
+
   /** Forgets marks applied before `before`: no entry that old can still be served. */
   prune(before: number): number {
     let removed = 0;
@@ -82,6 +96,10 @@ export class Generations {
       }
     }
     if (this.allMark && this.allMark.appliedAt < before) this.allMark = undefined;
+    let drop = 0;
+    while (drop < this.times.length && this.times[drop]! < before) drop++;
+    this.times = this.times.slice(drop);
+    this.timesBase += drop;
     this.recomputePrefixLengths();
     return removed;
   }

@@ -72,6 +72,10 @@ interface L1Entry extends Entry {
 
 type Verdict = 'fresh' | 'stale' | 'invalid';
 
+/** Loads whose fill was refused, with the sequence of the invalidation that overtook them. */
+const refusals = new WeakMap<Lookup, number>();
+const MAX_REREADS = 3;
+
 export const DEFAULTS = Object.freeze({
   strategy: 'eager' as Strategy,
   maxStaleMs: 30_000,
@@ -103,6 +107,8 @@ export class TieredCache {
   private readonly maxValueBytes: number;
   private readonly onRevalidateError: (key: string, error: unknown) => void;
   private lastPruneAt = 0;
+  /** The longest TTL any entry got: no entry outlives it, so no older mark is needed. */
+  private longestTtlMs = 0;
 
   constructor(options: TieredCacheOptions = {}) {
     this.name = options.name ?? 'cache';
@@ -155,22 +161,41 @@ export class TieredCache {
 
   /** Like `getOrLoad`, with where the value came from, its state, version and age. */
   lookupOrLoad<T>(key: string, loader: Loader<T>, options: WriteOptions = {}): Promise<Lookup<T>> {
-    this.assertKey(key);
+    try {
+      this.assertKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.lookupOrLoadValid(key, loader as Loader<unknown>, options, 0) as Promise<Lookup<T>>;
+  }
+
+  private lookupOrLoadValid(key: string, loader: Loader<unknown>, options: WriteOptions, retries: number): Promise<Lookup> {
+    // A reader who arrives after an invalidation must not be handed a value read before it.
+    const arrival = this.generations.seq;
     const fromL1 = this.readL1(key);
     if (fromL1) {
       if (fromL1.state === 'STALE') this.revalidate(key, loader, options);
-      return Promise.resolve(fromL1 as Lookup<T>);
+      return Promise.resolve(fromL1);
     }
-    return this.flights.run(key, () => this.missPath(key, loader as Loader<unknown>, options)).then((found) => {
+    return this.flights.run(key, () => this.missPath(key, loader, options)).then((found) => {
       // Revalidate once the miss path's own flight is over; the first waiter starts it, the rest join it.
-      if (found.state === 'STALE') this.revalidate(key, loader as Loader<unknown>, options);
+      if (found.state === 'STALE') this.revalidate(key, loader, options);
+      // The flight read the source before an invalidation this reader already saw: read again.
+      // Bounded, so a key invalidated faster than it loads still answers.
+      const refusedBy = refusals.get(found);
+      if (refusedBy !== undefined && refusedBy <= arrival && retries < MAX_REREADS) {
+        return this.lookupOrLoadValid(key, loader, options, retries + 1);
+      }
       return found;
-    }) as Promise<Lookup<T>>;
+    });
   }
 
   /** Writes a value to L2 and L1. */
   async set(key: string, value: unknown, options: WriteOptions = {}): Promise<void> {
     this.assertKey(key);
+    // A load of this key in flight read the source before this write: make its fill a stale set.
+    // Only then, so that ordinary writes leave the sequence (and every L1 hit's fast path) alone.
+    if (this.flights.has(key)) this.generations.apply({ keys: [key] }, this.clock.now());
     const entry = this.makeEntry(key, value, options, this.generations.seq);
     if (this.l2) await this.l2.set(key, entry);
     this.writeL1(key, entry);
@@ -279,7 +304,7 @@ export class TieredCache {
     const now = this.clock.now();
     if (now - this.lastPruneAt < 60_000) return;
     this.lastPruneAt = now;
-    this.generations.prune(now - this.maxTtlMs - this.loadTimeoutMs);
+    this.generations.prune(now - this.longestTtlMs - this.loadTimeoutMs);
   }
 
   private readL1(key: string): Lookup | undefined {
@@ -354,20 +379,18 @@ export class TieredCache {
       generation,
     );
     const lookup = this.toLookup(entry, 'MISS', 'origin', now);
-    if (this.isStaleSet(key, entry)) {
+    const overtakenBy = this.generations.newestFor(key, entry.tags);
+    if (overtakenBy !== undefined && overtakenBy.seq > entry.generation) {
       // The read began before an invalidation that matches it was applied: the value may predate
-      // the change. The callers waiting for it get it (it is as fresh as their request), the cache does not.
+      // the change. Callers who asked before that invalidation get it (it is as fresh as their
+      // request); later ones read again (lookupOrLoadValid); the cache keeps nothing.
       this.stats.staleSetsRefused++;
+      refusals.set(lookup, overtakenBy.seq);
       return lookup;
     }
     if (this.l2) await this.l2.set(key, entry);
     this.writeL1(key, entry);
     return lookup;
-  }
-
-  private isStaleSet(key: string, entry: Entry): boolean {
-    const mark = this.generations.newestFor(key, entry.tags);
-    return mark !== undefined && mark.seq > entry.generation;
   }
 
   private verdict(key: string, entry: Entry, now: number, isL1: boolean): Verdict {
@@ -376,7 +399,8 @@ export class TieredCache {
     if (!isL1 || (entry as L1Entry).verifiedSeq !== seq) {
       const mark = this.generations.newestFor(key, entry.tags);
       if (mark !== undefined && mark.seq > entry.generation) {
-        return this.strategy === 'lazy' && now - mark.appliedAt <= this.maxStaleMs ? 'stale' : 'invalid';
+        const staleSince = this.generations.firstAppliedAfter(entry.generation);
+        return this.strategy === 'lazy' && now - staleSince <= this.maxStaleMs ? 'stale' : 'invalid';
       }
       if (isL1) (entry as L1Entry).verifiedSeq = seq;
     }
@@ -415,6 +439,7 @@ export class TieredCache {
     if (staleAfterMs !== undefined && (!Number.isFinite(staleAfterMs) || staleAfterMs < 0)) {
       throw new FreshcacheError('invalid_ttl', `staleAfter must be a non-negative number of ms, got ${staleAfterMs}`);
     }
+    if (ttlMs > this.longestTtlMs) this.longestTtlMs = ttlMs;
     const valueBytes = jsonByteLength(value);
     if (valueBytes > this.maxValueBytes) {
       throw new FreshcacheError('value_too_large', `value of ${valueBytes} bytes is over the limit of ${this.maxValueBytes} bytes`);

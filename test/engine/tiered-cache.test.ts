@@ -279,3 +279,48 @@ describe('key explorer', () => {
     expect(seen).toEqual(expected);
   });
 });
+
+describe('review regressions', () => {
+  it('lazy: the stale window starts at the first invalidation and later ones do not extend it', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock, strategy: 'lazy', maxStaleMs: 30_000 });
+    await cache.set('k', 'old', { tags: ['t'] });
+    await cache.invalidate({ tags: ['t'] });
+    for (let i = 0; i < 5; i++) {
+      clock.advance(20_000);
+      await cache.invalidate({ keys: ['k'] });
+    }
+    // 100 s after the first invalidation: far past maxStaleMs, so never served.
+    expect(await cache.lookup('k')).toBeUndefined();
+  });
+
+  it('a reader who arrives after an invalidation does not get a value read before it', async () => {
+    const cache = createCache();
+    const slow = deferredLoader('old');
+    const early = cache.lookupOrLoad('k', slow.loader);
+    await Promise.resolve();
+    await cache.invalidate({ keys: ['k'] });
+    const late = cache.lookupOrLoad('k', async () => 'new');
+    slow.release();
+    expect((await early).value).toBe('old'); // asked before the change: fine
+    expect((await late).value).toBe('new');
+  });
+
+  it('a set() during an in-flight load is not overwritten by the older loaded value', async () => {
+    const cache = createCache({ l2: 'memory' });
+    const slow = deferredLoader('loaded-before-write');
+    const read = cache.getOrLoad('k', slow.loader);
+    await Promise.resolve();
+    await cache.set('k', 'written');
+    slow.release();
+    await read;
+    expect(await cache.get('k')).toBe('written');
+  });
+
+  it('an invalid key is a rejected promise, never a synchronous throw', async () => {
+    const cache = createCache();
+    const pending = cache.getOrLoad('', async () => 1);
+    await expect(pending).rejects.toMatchObject({ code: 'invalid_key' });
+    await expect(cache.lookupOrLoad('', async () => 1)).rejects.toMatchObject({ code: 'invalid_key' });
+  });
+});
