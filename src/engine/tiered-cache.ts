@@ -75,6 +75,8 @@ type Verdict = 'fresh' | 'stale' | 'invalid';
 /** Loads whose fill was refused, with the sequence of the invalidation that overtook them. */
 const refusals = new WeakMap<Lookup, number>();
 const MAX_REREADS = 3;
+/** Keys the explorer examines per call, so a filter that matches nothing cannot stall the process. */
+const SCAN_BUDGET = 5000;
 
 export const DEFAULTS = Object.freeze({
   strategy: 'eager' as Strategy,
@@ -248,24 +250,29 @@ export class TieredCache {
     return { keys: sorted.slice(0, limit), total: sorted.length };
   }
 
-  /** A page of keys held in either tier, in key order. */
+  /**
+   * A page of keys held in either tier, in key order. A tag filter may skip many keys: at most
+   * SCAN_BUDGET keys are examined per call, and a page can come back short with a cursor to go on.
+   */
   async scan(options: { prefix?: string; tag?: string; cursor?: string; limit: number }): Promise<{ keys: string[]; cursor?: string }> {
     const keys: string[] = [];
     let cursor = options.cursor;
-    // Pages of the union of both tiers; a tag filter may drop keys, so keep reading pages until full.
+    let examined = 0;
     for (;;) {
-      const l1 = await this.l1.scan({ prefix: options.prefix, cursor, limit: options.limit });
-      const l2 = this.l2 ? await this.l2.scan({ prefix: options.prefix, cursor, limit: options.limit }) : { keys: [] };
+      const pageSize = Math.max(options.limit, 1000);
+      const l1 = await this.l1.scan({ prefix: options.prefix, cursor, limit: pageSize });
+      const l2 = this.l2 ? await this.l2.scan({ prefix: options.prefix, cursor, limit: pageSize }) : { keys: [] };
       const union = [...new Set([...l1.keys, ...l2.keys])].sort();
-      const merged = union.slice(0, options.limit);
+      const merged = union.slice(0, pageSize);
       for (const key of merged) {
-        if (keys.length === options.limit) break;
+        examined++;
         const found = await this.describe(key);
         if (found && (options.tag === undefined || found.entry.tags.includes(options.tag))) keys.push(key);
+        if (keys.length === options.limit) return { keys, cursor: key };
+        if (examined >= SCAN_BUDGET) return { keys, cursor: key };
       }
       const more = l1.cursor !== undefined || l2.cursor !== undefined || union.length > merged.length;
       const last = merged[merged.length - 1];
-      if (keys.length === options.limit) return { keys, cursor: keys[keys.length - 1] };
       if (!more || last === undefined) return { keys };
       cursor = last;
     }
@@ -459,12 +466,13 @@ export class TieredCache {
   }
 
   private async allKeys(): Promise<string[]> {
-    const keys = new Set<string>();
-    for (const store of [this.l1, this.l2]) {
-      if (!store) continue;
+    const keys = new Set<string>(this.l1.keys());
+    if (this.l2 instanceof MemoryStore) {
+      for (const key of this.l2.keys()) keys.add(key);
+    } else if (this.l2) {
       let cursor: string | undefined;
       do {
-        const page = await store.scan({ cursor, limit: 1000 });
+        const page = await this.l2.scan({ cursor, limit: 1000 });
         for (const key of page.keys) keys.add(key);
         cursor = page.cursor;
       } while (cursor !== undefined);

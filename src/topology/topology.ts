@@ -82,7 +82,11 @@ export class Topology {
     const logger = options.logger ?? createLogger();
     const sql = options.sql ?? (await createPgliteClient({ dataDir: config.origin.dataDir }));
     const origin = new SqlOriginStore(sql);
-    const log = new MemoryLog({ clock, retain: config.log.retain });
+    const log = new MemoryLog({
+      clock,
+      retain: config.log.retain,
+      onSubscriberError: (error, event) => logger.error({ err: error, event: event.id }, 'an invalidation subscriber failed; the others still got the event'),
+    });
     const feed = new OutboxFeed({
       sql,
       clock,

@@ -1,4 +1,16 @@
+import { expect, it } from 'vitest';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { invalidationLogContract } from './invalidation-log-contract.js';
 
 invalidationLogContract('MemoryLog', async ({ retain }) => new MemoryLog({ retain }));
+
+it('MemoryLog: a subscriber that throws does not keep the event from the others', async () => {
+  const errors: unknown[] = [];
+  const log = new MemoryLog({ onSubscriberError: (error) => errors.push(error) });
+  const seen: number[] = [];
+  log.subscribe({ afterId: 0, onEvent: () => { throw new Error('dashboard broke'); } });
+  log.subscribe({ afterId: 0, onEvent: (e) => seen.push(e.id) });
+  const event = await log.publish({ keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+  expect(seen).toEqual([event.id]);
+  expect(errors).toHaveLength(1);
+});

@@ -25,6 +25,8 @@ const cases: BadRequestCase[] = [
   { name: 'create with malformed JSON', ...create('{"slug": "new", '), status: 400, code: 'bad_request' },
   { name: 'create with a text/plain body', ...create(JSON.stringify({ slug: 'new', title: 'x' }), { headers: { 'content-type': 'text/plain' } }), status: 415, code: 'unsupported_media_type' },
   { name: 'create with a duplicate slug', ...create({ slug: 'one', title: 'again' }), status: 409, code: 'conflict' },
+  { name: 'create with a NUL character in the title', ...create({ slug: 'new', title: 'a\u0000b' }), status: 400, code: 'bad_request' },
+  { name: 'update with a NUL character in the body', ...update({ body: 'x\u0000' }), status: 400, code: 'bad_request' },
   // Update
   { name: 'update to a duplicate slug', ...update({ slug: 'one' }), status: 409, code: 'conflict' },
   { name: 'update with nothing', ...update({}), status: 400, code: 'bad_request' },
@@ -44,6 +46,7 @@ const cases: BadRequestCase[] = [
   { name: 'DELETE of an unknown content id', method: 'DELETE', url: '/api/content/424242', status: 404, code: 'not_found' },
   { name: 'content list limit=0', method: 'GET', url: '/api/content?limit=0', status: 400, code: 'bad_request' },
   { name: 'content list cursor=abc', method: 'GET', url: '/api/content?cursor=abc', status: 400, code: 'bad_request' },
+  { name: 'content list with a cursor beyond bigint', method: 'GET', url: '/api/content?cursor=100000000000000000000', status: 400, code: 'bad_request' },
   { name: 'content list with a bad tag', method: 'GET', url: '/api/content?tag=a%20b', status: 400, code: 'bad_request' },
   // Edge
   { name: 'edge read in an unknown region', method: 'GET', url: '/edge/mars/content/1', status: 404, code: 'unknown_region' },

@@ -6,6 +6,8 @@ export interface MemoryLogOptions {
   clock?: Clock;
   /** Events kept for late subscribers; older ones are trimmed. */
   retain?: number;
+  /** Told when a subscriber throws; delivery to the others goes on. */
+  onSubscriberError?: (error: unknown, event: InvalidationEvent) => void;
 }
 
 /**
@@ -19,17 +21,26 @@ export class MemoryLog implements InvalidationLog {
   private readonly events: InvalidationEvent[] = [];
   private readonly subscribers = new Set<(event: InvalidationEvent) => void>();
   private nextId = 1;
+  private readonly onSubscriberError: (error: unknown, event: InvalidationEvent) => void;
 
   constructor(options: MemoryLogOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.retain = options.retain ?? 10_000;
+    this.onSubscriberError = options.onSubscriberError ?? (() => {});
   }
 
   async publish(input: InvalidationInput): Promise<InvalidationEvent> {
     const event: InvalidationEvent = Object.freeze({ ...input, id: this.nextId++, publishedAt: this.clock.now() });
     this.events.push(event);
     if (this.events.length > this.retain) this.events.splice(0, this.events.length - this.retain);
-    for (const deliver of this.subscribers) deliver(event);
+    // One failing subscriber must not keep the event from the others: that would be a lost invalidation.
+    for (const deliver of this.subscribers) {
+      try {
+        deliver(event);
+      } catch (error) {
+        this.onSubscriberError(error, event);
+      }
+    }
     return event;
   }
 

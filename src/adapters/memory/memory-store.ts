@@ -110,6 +110,11 @@ export class MemoryStore implements Store {
     return this.map.delete(key);
   }
 
+  /** Every key held (expired ones included), in no particular order: for whole-store passes. */
+  keys(): Iterable<string> {
+    return this.map.keys();
+  }
+
   get entries(): number {
     return this.map.size;
   }

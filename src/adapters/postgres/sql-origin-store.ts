@@ -60,6 +60,9 @@ export class SqlOriginStore implements OriginStore {
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === '23505') throw new FreshcacheError('conflict', 'a content record with this slug exists already', { cause: error });
+      // SQLSTATE class 22 is "data exception": the input (a NUL character, a number out of
+      // range), not the origin, is at fault.
+      if (code?.startsWith('22')) throw new FreshcacheError('bad_request', `the origin refused the data: ${(error as Error).message}`, { cause: error });
       throw new FreshcacheError('origin_unavailable', `origin query failed: ${(error as Error).message}`, { cause: error });
     }
   }

@@ -42,7 +42,7 @@ export const contentRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
         querystring: {
           type: 'object',
           properties: {
-            cursor: { type: 'integer', minimum: 0 },
+            cursor: { type: 'integer', minimum: 0, maximum: 9_007_199_254_740_991 },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
             tag: { type: 'string', pattern: TAG_PATTERN },
           },
