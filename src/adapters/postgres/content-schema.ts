@@ -27,11 +27,6 @@ CREATE TABLE IF NOT EXISTS freshcache_outbox (
   committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
-CREATE TABLE IF NOT EXISTS freshcache_relay_position (
-  name    text PRIMARY KEY,
-  last_id bigint NOT NULL
-);
-
 CREATE OR REPLACE FUNCTION freshcache_content_version() RETURNS trigger AS $$
 BEGIN
   NEW.version := nextval('content_version_seq');

@@ -7,8 +7,6 @@ import type { SqlClient } from './sql-client.js';
 export interface OutboxFeedOptions {
   sql: SqlClient;
   clock?: Clock;
-  /** Names this reader's durable position (one row in freshcache_relay_position). */
-  name?: string;
   /** NOTIFY is only a wake-up call; this poll catches anything a lost notification would miss. */
   pollMs?: number;
   batchSize?: number;
@@ -25,18 +23,22 @@ interface OutboxRow {
 }
 
 /**
- * Change capture from a transactional outbox: reads outbox rows in id order after its stored
- * position, hands them over, and only then advances the position and deletes what was handed
- * over. After a restart it resumes from the stored position: at least once, never lost.
+ * Change capture from a transactional outbox, used as a queue: reads the oldest rows, hands them
+ * over, and only then deletes exactly the rows it handed over. The outbox itself is the durable
+ * position, so a restart resumes with whatever is left: at least once, never lost.
+ *
+ * It deliberately keeps no "last id" to read after: with concurrent writers, ids are taken in one
+ * order and committed in another, and a row with a smaller id that commits late would be skipped.
+ * Events can therefore arrive out of id order; applying them is order-independent (invariant 5).
  */
 export class OutboxFeed implements ChangeFeed {
   private readonly sql: SqlClient;
   private readonly clock: Clock;
-  private readonly name: string;
   private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly onError: (error: unknown) => void;
   private onChanges: ((changes: Change[]) => Promise<void>) | undefined;
+  /** Highest outbox id handed over so far (for reporting). */
   private lastId = 0;
   private pollTimer: Timer | undefined;
   private unlisten: (() => Promise<void>) | undefined;
@@ -47,7 +49,6 @@ export class OutboxFeed implements ChangeFeed {
   constructor(options: OutboxFeedOptions) {
     this.sql = options.sql;
     this.clock = options.clock ?? systemClock;
-    this.name = options.name ?? 'relay';
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 200;
     this.onError = options.onError ?? (() => {});
@@ -56,13 +57,14 @@ export class OutboxFeed implements ChangeFeed {
   async start(onChanges: (changes: Change[]) => Promise<void>): Promise<void> {
     this.onChanges = onChanges;
     this.stopped = false;
-    const { rows } = await this.sql.query<{ last_id: number | string }>(
-      'SELECT last_id FROM freshcache_relay_position WHERE name = $1',
-      [this.name],
-    );
-    this.lastId = rows[0] ? Number(rows[0].last_id) : 0;
-    this.unlisten = await this.sql.listen(OUTBOX_CHANNEL, () => this.wake());
-    this.pollTimer = this.clock.setInterval(() => this.wake(), this.pollMs);
+    const unlisten = await this.sql.listen(OUTBOX_CHANNEL, () => void this.wake());
+    if (this.stopped) {
+      // stop() was called while we were subscribing: undo instead of leaking the listener.
+      await unlisten();
+      return;
+    }
+    this.unlisten = unlisten;
+    this.pollTimer = this.clock.setInterval(() => void this.wake(), this.pollMs);
     await this.wake();
   }
 
@@ -87,6 +89,8 @@ export class OutboxFeed implements ChangeFeed {
       .catch((error: unknown) => this.onError(error))
       .finally(() => {
         this.draining = undefined;
+        // A wake-up that came after the drain's last look would otherwise wait for the next poll.
+        if (this.wakeAgain && !this.stopped) void this.wake();
       });
     return this.draining;
   }
@@ -96,20 +100,15 @@ export class OutboxFeed implements ChangeFeed {
       this.wakeAgain = false;
       while (!this.stopped) {
         const { rows } = await this.sql.query<OutboxRow>(
-          'SELECT id, content_id, op, tags, version, committed_at FROM freshcache_outbox WHERE id > $1 ORDER BY id LIMIT $2',
-          [this.lastId, this.batchSize],
+          'SELECT id, content_id, op, tags, version, committed_at FROM freshcache_outbox ORDER BY id LIMIT $1',
+          [this.batchSize],
         );
         if (rows.length === 0) break;
         const changes = rows.map(toChange);
         await this.onChanges!(changes);
-        const last = changes[changes.length - 1]!.position;
-        await this.sql.query(
-          `INSERT INTO freshcache_relay_position (name, last_id) VALUES ($1, $2)
-             ON CONFLICT (name) DO UPDATE SET last_id = EXCLUDED.last_id`,
-          [this.name, last],
-        );
-        this.lastId = last;
-        await this.sql.query('DELETE FROM freshcache_outbox WHERE id <= $1', [last]);
+        const ids = changes.map((c) => c.position);
+        await this.sql.query('DELETE FROM freshcache_outbox WHERE id = ANY($1::bigint[])', [ids]);
+        this.lastId = Math.max(this.lastId, ...ids);
       }
     } while (this.wakeAgain && !this.stopped);
   }

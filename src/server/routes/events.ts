@@ -11,14 +11,20 @@ const EVENT_NAMES: (keyof TopologyEventMap)[] = [
   'region.flushed',
 ];
 
-/** Server-sent events: the dashboard's live feed. A comment line every 15 s keeps proxies from closing it. */
+/**
+ * Server-sent events: the dashboard's live feed. A comment line every 15 s keeps proxies from
+ * closing it. A client that stops reading is dropped rather than buffered for without bound
+ * (it reconnects and reloads what it shows); every stream ends when the server closes.
+ */
 export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
-  // Streams never end by themselves: close them when the server closes, or shutdown would wait
-  // for every dashboard to disconnect.
-  const streams = new Set<ServerResponse>();
+  const streams = new Map<ServerResponse, () => void>();
   app.addHook('preClose', async () => {
-    for (const out of streams) out.end();
+    for (const [out, detach] of streams) {
+      detach();
+      out.end();
+    }
   });
+
   app.get('/api/events', { schema: { tags: ['ops'], summary: 'Live events (text/event-stream)' } }, (request, reply) => {
     reply.hijack();
     const out = reply.raw;
@@ -28,19 +34,33 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       connection: 'keep-alive',
       'x-request-id': request.id,
     });
-    streams.add(out);
-    out.write(`retry: 2000\n\n`);
+    const send = (chunk: string) => {
+      if (out.writableEnded || out.destroyed) return;
+      if (out.writableNeedDrain) {
+        detach();
+        out.destroy();
+        return;
+      }
+      out.write(chunk);
+    };
     const listeners = EVENT_NAMES.map((name) => {
-      const listener = (payload: unknown) => out.write(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
+      const listener = (payload: unknown) => send(`event: ${name}\ndata: ${JSON.stringify(payload)}\n\n`);
       topology.events.on(name, listener);
       return [name, listener] as const;
     });
-    const heartbeat = setInterval(() => out.write(': keep-alive\n\n'), 15_000);
+    const heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
     heartbeat.unref();
-    request.raw.on('close', () => {
-      streams.delete(out);
+    let detached = false;
+    function detach() {
+      if (detached) return;
+      detached = true;
       clearInterval(heartbeat);
       for (const [name, listener] of listeners) topology.events.off(name, listener);
-    });
+      streams.delete(out);
+    }
+    streams.set(out, detach);
+    out.on('close', detach);
+    out.on('error', detach);
+    send(`retry: 2000\n\n`);
   });
 };
