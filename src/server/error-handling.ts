@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { ERROR_CATALOGUE, FreshcacheError } from '../engine/errors.js';
 import type { ErrorCode } from '../engine/errors.js';
+import type { Logger } from '../observability/logger.js';
 
 /** Fastify's own errors for bad requests, mapped onto the catalogue. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -29,11 +30,11 @@ export function toErrorBody(code: ErrorCode, message: string) {
 }
 
 /** Every error leaves as `{ error: { code, message } }`; a bad request is never a 500. */
-export function registerErrorHandling(app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((error: FastifyError | FreshcacheError | Error, request, reply) => {
     reply.header('x-request-id', request.id);
     if (error instanceof FreshcacheError) {
-      if (error.status >= 500) request.log.error({ err: error, reqId: request.id }, error.message);
+      if (error.status >= 500) logger.error({ err: error, reqId: request.id, url: request.url }, error.message);
       return reply.status(error.status).send(toErrorBody(error.code, error.message));
     }
     const fastifyError = error as FastifyError;
@@ -50,7 +51,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.status(status).send(toErrorBody(status === 404 ? 'not_found' : 'bad_request', error.message));
     }
-    request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+    logger.error({ err: error, reqId: request.id, url: request.url }, 'unhandled error');
     return reply.status(500).send(toErrorBody('internal', `internal error (request id ${request.id})`));
   });
 
