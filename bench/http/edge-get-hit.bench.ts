@@ -39,7 +39,9 @@ export async function edgeGetHit(progress: Progress): Promise<Row[]> {
     bare.get('/edge/:region/content/:id', async () => body);
     // The same bytes on the wire: loopback and the client's parsing cost per byte, so this row
     // separates what freshcache's headers cost from what its cache path costs.
-    const sameHeaders = ['x-request-id', 'x-cache', 'x-cache-region', 'x-cache-version', 'age'].map((name) => [name, warm.headers.get(name) ?? ''] as const);
+    const sameHeaders = ['x-request-id', 'x-cache', 'x-cache-region', 'x-cache-version', 'age']
+      .map((name) => [name, warm.headers.get(name)] as const)
+      .filter((header): header is readonly [string, string] => header[1] !== null);
     bare.get('/with-headers/:region/content/:id', async (_request, reply) => {
       for (const [name, value] of sameHeaders) reply.header(name, value);
       return body;

@@ -96,7 +96,7 @@ describe('health, readiness, metrics and docs', () => {
     );
   });
 
-  it('echoes a caller-given x-request-id, and makes one up otherwise', async () => {
+  it('echoes a caller-given x-request-id; makes one up for errors; leaves it off untraceable successes', async () => {
     const { app, topology } = await testApp();
     expect((await app.inject({ url: '/health', headers: { 'x-request-id': 'trace-123' } })).headers['x-request-id']).toBe('trace-123');
     // The edge read sets it itself (no hook on the hot path): on a hit and on an error alike.
@@ -106,11 +106,14 @@ describe('health, readiness, metrics and docs', () => {
     expect(hit.headers['x-request-id']).toBe('trace-edge');
     const missing = await app.inject({ url: '/edge/us-east/content/999999', headers: { 'x-request-id': 'trace-404' } });
     expect([missing.statusCode, missing.headers['x-request-id']]).toEqual([404, 'trace-404']);
+    // Errors always carry one, made up when the caller sent none: a per-process prefix and a counter.
     const first = (await app.inject('/nope')).headers['x-request-id'];
-    const second = (await app.inject('/health')).headers['x-request-id'];
-    // A per-process random prefix and a counter: unique across processes, cheap per request.
+    const second = (await app.inject('/edge/us-east/content/999999')).headers['x-request-id'];
     expect(first).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
     expect(second).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
     expect(second).not.toBe(first);
+    // At info level a success is not logged, so an id on it would point nowhere: none is sent.
+    expect((await app.inject('/health')).headers['x-request-id']).toBeUndefined();
+    expect((await app.inject(`/edge/us-east/content/${record.id}`)).headers['x-request-id']).toBeUndefined();
   });
 });

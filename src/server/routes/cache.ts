@@ -71,7 +71,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       const region = regionOf(request.query.region);
       const found = await region.cache.lookup(key);
       if (!found) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
-      setCacheHeaders(reply, region.name, found);
+      setCacheHeaders(reply, region.name, found, topology.logger.isLevelEnabled('debug'));
       return { key, value: found.value, version: found.version ?? null, tags: found.tags, state: found.state, tier: found.tier, ageMs: found.ageMs };
     },
   );

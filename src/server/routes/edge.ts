@@ -5,6 +5,7 @@ import { errorSchema } from '../error-handling.js';
 import { contentRecordSchema } from '../validation.js';
 
 export const edgeRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+  const accessLog = topology.logger.isLevelEnabled('debug');
   app.get<{ Params: { region: string; id: number } }>(
     '/edge/:region/content/:id',
     {
@@ -24,7 +25,7 @@ export const edgeRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology
       const started = performance.now();
       const region = topology.region(request.params.region);
       const lookup = await region.readContent(request.params.id);
-      setCacheHeaders(reply, region.name, lookup);
+      setCacheHeaders(reply, region.name, lookup, accessLog);
       topology.metrics.observeEdgeRequest(region.name, 'content', lookup.state, (performance.now() - started) / 1000);
       return lookup.value;
     },
