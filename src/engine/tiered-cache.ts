@@ -206,6 +206,8 @@ export class TieredCache {
   /** Removes a key from both tiers of this cache now (no invalidation event). */
   async delete(key: string): Promise<boolean> {
     this.assertKey(key);
+    // As for set(): a load in flight must not put back what it read before this delete.
+    if (this.flights.has(key)) this.generations.apply({ keys: [key] }, this.clock.now());
     const inL1 = this.l1.remove(key);
     const inL2 = this.l2 ? await this.l2.delete(key) : false;
     return inL1 || inL2;

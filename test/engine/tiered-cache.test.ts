@@ -317,6 +317,20 @@ describe('review regressions', () => {
     expect(await cache.get('k')).toBe('written');
   });
 
+  it('a delete() during an in-flight load is not undone by the older loaded value', async () => {
+    const cache = createCache({ l2: 'memory' });
+    await cache.set('k', 'cached');
+    cache.l1.remove('k');
+    await cache.l2!.delete('k');
+    const slow = deferredLoader('loaded-before-delete');
+    const read = cache.getOrLoad('k', slow.loader);
+    await Promise.resolve();
+    await cache.delete('k');
+    slow.release();
+    await read;
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
   it('an invalid key is a rejected promise, never a synchronous throw', async () => {
     const cache = createCache();
     const pending = cache.getOrLoad('', async () => 1);
