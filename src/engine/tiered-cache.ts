@@ -141,6 +141,19 @@ export class TieredCache {
     return this.lookup<T>(key).then((found) => found?.value);
   }
 
+  /**
+   * A fresh L1 hit, synchronously, or undefined (absent, STALE, invalid, or only in L2): for a
+   * caller that answers the common case without a promise and sends the rest to `lookupOrLoad`.
+   */
+  peekFresh<T = unknown>(key: string): Lookup<T> | undefined {
+    const entry = this.l1.readUnchecked(key) as L1Entry | undefined;
+    if (entry === undefined || entry.verifiedSeq !== this.generations.seq) return undefined;
+    const now = this.clock.now();
+    if (entry.staleAt <= now) return undefined;
+    this.stats.l1Hits++;
+    return this.toLookup(entry, 'HIT', 'l1', now) as Lookup<T>;
+  }
+
   /** Like `get`, with where the value came from, its state, version and age. */
   async lookup<T = unknown>(key: string): Promise<Lookup<T> | undefined> {
     this.assertKey(key);
