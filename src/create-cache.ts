@@ -11,7 +11,11 @@ import { CacheStats } from './engine/cache-stats.js';
 export interface CreateCacheOptions {
   /** In-process tier. */
   l1?: { policy?: EvictionPolicy; maxEntries?: number; maxBytes?: number };
-  /** Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. */
+  /**
+   * Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. One store per
+   * cache for now: invalidation marks live in the cache object, so two caches sharing an L2 would
+   * not see each other's purges (marks in the shared store come with the Redis L2, issue 3).
+   */
   l2?: Store | 'memory';
   strategy?: Strategy;
   defaultTtlMs?: number;
