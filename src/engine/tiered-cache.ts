@@ -72,6 +72,14 @@ interface L1Entry extends Entry {
 
 type Verdict = 'fresh' | 'stale' | 'invalid';
 
+/** An entry as the key explorer shows it: which tier holds it and whether it may be served. */
+export interface Described {
+  key: string;
+  entry: Entry;
+  tier: 'l1' | 'l2';
+  state: Verdict;
+}
+
 /** Loads whose fill was refused, with the sequence of the invalidation that overtook them. */
 const refusals = new WeakMap<Lookup, number>();
 const MAX_REREADS = 3;
@@ -269,8 +277,8 @@ export class TieredCache {
    * A page of keys held in either tier, in key order. A tag filter may skip many keys: at most
    * SCAN_BUDGET keys are examined per call, and a page can come back short with a cursor to go on.
    */
-  async scan(options: { prefix?: string; tag?: string; cursor?: string; limit: number }): Promise<{ keys: string[]; cursor?: string }> {
-    const keys: string[] = [];
+  async scan(options: { prefix?: string; tag?: string; cursor?: string; limit: number }): Promise<{ items: Described[]; cursor?: string }> {
+    const items: Described[] = [];
     let cursor = options.cursor;
     let examined = 0;
     for (;;) {
@@ -282,23 +290,22 @@ export class TieredCache {
       for (const key of merged) {
         examined++;
         const found = await this.describe(key);
-        if (found && (options.tag === undefined || found.entry.tags.includes(options.tag))) keys.push(key);
-        if (keys.length === options.limit) return { keys, cursor: key };
-        if (examined >= SCAN_BUDGET) return { keys, cursor: key };
+        if (found && (options.tag === undefined || found.entry.tags.includes(options.tag))) items.push(found);
+        if (items.length === options.limit || examined >= SCAN_BUDGET) return { items, cursor: key };
       }
       const more = l1.cursor !== undefined || l2.cursor !== undefined || union.length > merged.length;
       const last = merged[merged.length - 1];
-      if (!more || last === undefined) return { keys };
+      if (!more || last === undefined) return { items };
       cursor = last;
     }
   }
 
   /** An entry's details for the key explorer: the entry, which tier holds it, and its state. */
-  async describe(key: string): Promise<{ entry: Entry; tier: 'l1' | 'l2'; state: 'fresh' | 'stale' | 'invalid' } | undefined> {
+  async describe(key: string): Promise<Described | undefined> {
     const inL1 = this.l1.peek(key);
-    if (inL1) return { entry: inL1, tier: 'l1', state: this.verdict(key, inL1, this.clock.now(), false) };
+    if (inL1) return { key, entry: inL1, tier: 'l1', state: this.verdict(key, inL1, this.clock.now(), false) };
     const inL2 = this.l2 ? await this.l2.get(key) : undefined;
-    if (inL2) return { entry: inL2, tier: 'l2', state: this.verdict(key, inL2, this.clock.now(), false) };
+    if (inL2) return { key, entry: inL2, tier: 'l2', state: this.verdict(key, inL2, this.clock.now(), false) };
     return undefined;
   }
 

@@ -3,13 +3,23 @@ import type { Lookup } from '../engine/tiered-cache.js';
 
 /**
  * The headers every edge response carries: where the answer came from and how old it is. Only
- * these four: each header is bytes on every response (the tier is in the JSON APIs' bodies).
+ * these: each header is bytes on every response (the tier is in the JSON APIs' bodies). The
+ * Fastify routes and the hit path (edge-hit-path.ts) both take them from here, so the two
+ * answers cannot drift apart. `requestId` is given only when it can be matched with something
+ * (see app.ts).
  */
+export function cacheHeaders(region: string, lookup: Lookup, requestId: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-cache': lookup.state,
+    'x-cache-region': region,
+    age: String(Math.floor(lookup.ageMs / 1000)),
+  };
+  if (lookup.version !== undefined) headers['x-cache-version'] = String(lookup.version);
+  if (requestId !== undefined) headers['x-request-id'] = requestId;
+  return headers;
+}
+
 export function setCacheHeaders(reply: FastifyReply, region: string, lookup: Lookup, alwaysEchoId: boolean): void {
-  // The request id only when it can be matched with something (see app.ts).
-  if (alwaysEchoId || reply.request.headers['x-request-id'] !== undefined) reply.header('x-request-id', reply.request.id);
-  reply.header('x-cache', lookup.state);
-  reply.header('x-cache-region', region);
-  if (lookup.version !== undefined) reply.header('x-cache-version', String(lookup.version));
-  reply.header('age', String(Math.floor(lookup.ageMs / 1000)));
+  const traced = alwaysEchoId || reply.request.headers['x-request-id'] !== undefined;
+  reply.headers(cacheHeaders(region, lookup, traced ? reply.request.id : undefined));
 }

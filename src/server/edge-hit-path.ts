@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContentRecord } from '../seams/origin-store.js';
+import { cacheHeaders } from './cache-headers.js';
 import { contentKey } from '../topology/region.js';
 import type { Topology } from '../topology/topology.js';
 
@@ -29,17 +30,12 @@ export function edgeHitPath(topology: Topology): (request: IncomingMessage, resp
     if (!hit) return false;
     let body = bodies.get(hit.value);
     if (body === undefined) bodies.set(hit.value, (body = JSON.stringify(hit.value)));
-    const headers: Record<string, string | number> = {
+    const traced = request.headers['x-request-id'];
+    response.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(body),
-      'x-cache': hit.state,
-      'x-cache-region': region.name,
-      age: Math.floor(hit.ageMs / 1000),
-    };
-    if (hit.version !== undefined) headers['x-cache-version'] = hit.version;
-    const traced = request.headers['x-request-id'];
-    if (typeof traced === 'string') headers['x-request-id'] = traced;
-    response.writeHead(200, headers);
+      ...cacheHeaders(region.name, hit, typeof traced === 'string' ? traced : undefined),
+    });
     response.end(body);
     topology.metrics.observeEdgeRequest(region.name, 'content', hit.state, (performance.now() - started) / 1000);
     return true;

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { MemoryLog } from '../adapters/memory/memory-log.js';
+import { MemoryStore } from '../adapters/memory/memory-store.js';
 import { createPgliteClient } from '../adapters/postgres/pglite-client.js';
 import { OutboxFeed } from '../adapters/postgres/outbox-feed.js';
 import type { SqlClient } from '../adapters/postgres/sql-client.js';
@@ -66,12 +67,13 @@ export class Topology {
       [...this.regions.values()].map((region) => ({
         name: region.name,
         stats: region.stats,
-        tiers: () => [
-          { tier: 'l1' as const, entries: region.cache.l1.entries, bytes: region.cache.l1.bytes },
-          ...(region.cache.l2 && region.cache.l2.capabilities.inProcess
-            ? [{ tier: 'l2' as const, entries: (region.cache.l2 as typeof region.cache.l1).entries, bytes: (region.cache.l2 as typeof region.cache.l1).bytes }]
-            : []),
-        ],
+        // Counts are read from in-process tiers only: a scrape must not walk a remote store.
+        tiers: () => {
+          const { l1, l2 } = region.cache;
+          const tiers: { tier: 'l1' | 'l2'; entries: number; bytes: number }[] = [{ tier: 'l1', entries: l1.entries, bytes: l1.bytes }];
+          if (l2 instanceof MemoryStore) tiers.push({ tier: 'l2', entries: l2.entries, bytes: l2.bytes });
+          return tiers;
+        },
       })),
     );
   }

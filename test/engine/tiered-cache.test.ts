@@ -273,7 +273,7 @@ describe('key explorer', () => {
     let cursor: string | undefined;
     do {
       const page = await cache.scan({ prefix: 'item:', tag: 'third', cursor, limit: 4 });
-      seen.push(...page.keys);
+      seen.push(...page.items.map((item) => item.key));
       cursor = page.cursor;
     } while (cursor !== undefined);
     expect(seen).toEqual(expected);

@@ -23,6 +23,7 @@ interface PutBody {
 
 export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
   const { maxKeyBytes } = topology.config.limits;
+  const accessLog = topology.logger.isLevelEnabled('debug');
   const regionOf = (name: string | undefined) => (name === undefined ? topology.regions.values().next().value! : topology.region(name));
   const errors = { 400: errorSchema, 404: errorSchema, 413: errorSchema };
 
@@ -71,7 +72,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       const region = regionOf(request.query.region);
       const found = await region.cache.lookup(key);
       if (!found) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
-      setCacheHeaders(reply, region.name, found, topology.logger.isLevelEnabled('debug'));
+      setCacheHeaders(reply, region.name, found, accessLog);
       return { key, value: found.value, version: found.version ?? null, tags: found.tags, state: found.state, tier: found.tier, ageMs: found.ageMs };
     },
   );
@@ -111,23 +112,18 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       const region = regionOf(request.query.region);
       const { prefix, tag, cursor, limit = 50 } = request.query;
       const page = await region.cache.scan({ prefix, tag, cursor, limit });
-      const items = [];
-      for (const key of page.keys) {
-        const found = await region.cache.describe(key);
-        if (!found) continue;
-        const { entry } = found;
-        items.push({
-          key,
-          tier: found.tier,
-          state: found.state,
-          version: entry.version ?? null,
-          tags: entry.tags,
-          size: entry.size,
-          ageMs: Math.max(0, topology.clock.now() - entry.createdAt),
-          ttlMs: Math.max(0, entry.expiresAt - topology.clock.now()),
-          value: entry.value,
-        });
-      }
+      const now = topology.clock.now();
+      const items = page.items.map(({ key, entry, tier, state }) => ({
+        key,
+        tier,
+        state,
+        version: entry.version ?? null,
+        tags: entry.tags,
+        size: entry.size,
+        ageMs: Math.max(0, now - entry.createdAt),
+        ttlMs: Math.max(0, entry.expiresAt - now),
+        value: entry.value,
+      }));
       return { region: region.name, items, cursor: page.cursor ?? null };
     },
   );
