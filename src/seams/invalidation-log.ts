@@ -13,28 +13,47 @@ export interface InvalidationInput {
 }
 
 export interface InvalidationEvent extends InvalidationInput {
-  /** Position in the log: increases with every event. */
+  /** Position in the log: 1, 2, 3… with no holes, so a reader can tell when it missed one. */
   id: number;
   publishedAt: number;
 }
 
 export interface Subscription {
-  close(): void;
+  /** Stops delivery; resolves once no more events will be delivered. */
+  close(): Promise<void>;
+}
+
+/**
+ * Why a reader cannot prove it saw every event: the log trimmed events it had not read, the log
+ * was lost and started again (a Redis without persistence restarted), or the reader was cut off
+ * from the log for longer than its bound.
+ */
+export type GapReason = 'trimmed' | 'reset' | 'disconnected';
+
+export interface GapInfo {
+  reason: GapReason;
+  afterId: number;
+  /** The oldest event the log still holds (0 when unknown, e.g. while cut off). */
+  oldestRetainedId: number;
 }
 
 export interface InvalidationLog {
   /** Appends an event and resolves with it once it is durable in the log. */
   publish(input: InvalidationInput): Promise<InvalidationEvent>;
   /**
-   * Delivers every event after `afterId` (0: from the oldest retained), in log order, then every
-   * new one. If events after `afterId` were already trimmed, `onGap` is called first: the
-   * subscriber cannot prove it saw everything and must flush what it caches.
+   * Fan-out: delivers every event after `afterId` (0: from the oldest retained), in log order,
+   * then every new one, to this subscriber. If events after `afterId` are gone, `onGap` is called
+   * before delivery goes on: the subscriber cannot prove it saw everything and must flush what it
+   * caches.
    */
-  subscribe(options: {
-    afterId: number;
-    onEvent: (event: InvalidationEvent) => void;
-    onGap?: (info: { afterId: number; oldestRetainedId: number }) => void;
-  }): Subscription;
+  subscribe(options: { afterId: number; onEvent: (event: InvalidationEvent) => void; onGap?: (info: GapInfo) => void }): Subscription;
+  /**
+   * Work sharing: each event published after the group was first created goes to one consumer
+   * of `group` (at least once). An event counts as done when `onEvent` resolves; one whose
+   * consumer fails or dies is delivered again, to this or another consumer of the group.
+   * Resolves once the group exists: every event published after that reaches it.
+   */
+  consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription>;
   /** The newest id, 0 when empty. */
   lastId(): Promise<number>;
   close(): Promise<void>;

@@ -1,54 +1,143 @@
-import { describe, expect, it } from 'vitest';
-import type { InvalidationEvent, InvalidationInput, InvalidationLog } from '../../src/seams/invalidation-log.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog } from '../../src/seams/invalidation-log.js';
 
 const input = (n: number): InvalidationInput => ({ keys: [`k${n}`], tags: [], prefixes: [], source: 'purge', committedAt: n });
 
-/** The contract every `InvalidationLog` keeps (memory now; Redis Streams later). */
-export function invalidationLogContract(name: string, make: (options: { retain: number }) => Promise<InvalidationLog>) {
+/** Collects what a reader is handed; `until` resolves once a condition holds (delivery may be asynchronous). */
+export function eventCollector() {
+  const events: InvalidationEvent[] = [];
+  const gaps: GapInfo[] = [];
+  let waiters: (() => void)[] = [];
+  const changed = () => {
+    for (const wake of waiters.splice(0)) wake();
+  };
+  return {
+    events,
+    gaps,
+    keys: () => events.map((e) => e.keys[0]),
+    onEvent: (event: InvalidationEvent) => {
+      events.push(event);
+      changed();
+    },
+    onGap: (gap: GapInfo) => {
+      gaps.push(gap);
+      changed();
+    },
+    async until(done: () => boolean): Promise<void> {
+      while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
+
+/** The contract every `InvalidationLog` keeps: memory and Redis Streams. */
+export function invalidationLogContract(name: string, make: (options: { retain: number; retryAfterMs: number }) => Promise<InvalidationLog>) {
+  const open = async (retain: number) => {
+    const log = await make({ retain, retryAfterMs: 100 });
+    onTestFinished(() => log.close());
+    return log;
+  };
+
   describe(`InvalidationLog contract: ${name}`, () => {
-    it('assigns increasing ids and delivers new events in order', async () => {
-      const log = await make({ retain: 100 });
-      const seen: InvalidationEvent[] = [];
-      log.subscribe({ afterId: await log.lastId(), onEvent: (e) => seen.push(e) });
+    it('assigns ids 1, 2, 3… without holes and delivers new events in order', async () => {
+      const log = await open(100);
+      const got = eventCollector();
+      log.subscribe({ afterId: await log.lastId(), ...got });
       const published = [];
       for (let i = 1; i <= 5; i++) published.push(await log.publish(input(i)));
-      expect(published.map((e) => e.id)).toEqual([...published.map((e) => e.id)].sort((a, b) => a - b));
-      expect(seen.map((e) => e.keys[0])).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
-      await log.close();
+      const first = published[0]!.id;
+      expect(published.map((e) => e.id)).toEqual([first, first + 1, first + 2, first + 3, first + 4]);
+      expect(await log.lastId()).toBe(first + 4);
+      await got.until(() => got.events.length === 5);
+      expect(got.keys()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
+      expect(got.events.map((e) => e.id)).toEqual(published.map((e) => e.id));
+      expect(got.events[0]).toMatchObject({ source: 'purge', committedAt: 1, publishedAt: published[0]!.publishedAt });
     });
 
     it('replays everything after a position to a late subscriber', async () => {
-      const log = await make({ retain: 100 });
+      const log = await open(100);
       const events = [];
       for (let i = 1; i <= 5; i++) events.push(await log.publish(input(i)));
-      const seen: string[] = [];
-      let gap = false;
-      log.subscribe({ afterId: events[1]!.id, onEvent: (e) => seen.push(e.keys[0]!), onGap: () => (gap = true) });
-      expect(seen).toEqual(['k3', 'k4', 'k5']);
-      expect(gap).toBe(false);
-      await log.close();
+      const got = eventCollector();
+      log.subscribe({ afterId: events[1]!.id, ...got });
+      await got.until(() => got.events.length === 3);
+      expect(got.keys()).toEqual(['k3', 'k4', 'k5']);
+      expect(got.gaps).toEqual([]);
     });
 
-    it('reports a gap when events after the position were trimmed', async () => {
-      const log = await make({ retain: 3 });
+    it('reports a gap, then delivers what is left, when events after the position were trimmed', async () => {
+      const log = await open(3);
       for (let i = 1; i <= 10; i++) await log.publish(input(i));
-      const gaps: { afterId: number; oldestRetainedId: number }[] = [];
-      const seen: string[] = [];
-      log.subscribe({ afterId: 2, onEvent: (e) => seen.push(e.keys[0]!), onGap: (g) => gaps.push(g) });
-      expect(gaps).toHaveLength(1);
-      expect(seen).toEqual(['k8', 'k9', 'k10']);
-      await log.close();
+      const got = eventCollector();
+      log.subscribe({ afterId: 2, ...got });
+      await got.until(() => got.events.length === 3);
+      expect(got.gaps).toEqual([{ reason: 'trimmed', afterId: 2, oldestRetainedId: 8 }]);
+      expect(got.keys()).toEqual(['k8', 'k9', 'k10']);
     });
 
-    it('stops delivering after close of the subscription', async () => {
-      const log = await make({ retain: 100 });
-      const seen: number[] = [];
-      const sub = log.subscribe({ afterId: 0, onEvent: (e) => seen.push(e.id) });
+    it('reports a reset when the position is beyond anything the log holds (the log was lost)', async () => {
+      const log = await open(100);
       await log.publish(input(1));
-      sub.close();
+      const got = eventCollector();
+      log.subscribe({ afterId: 500, ...got });
+      await got.until(() => got.gaps.length === 1);
+      expect(got.gaps[0]).toMatchObject({ reason: 'reset', afterId: 500 });
+      const next = await log.publish(input(2));
+      await got.until(() => got.events.some((e) => e.id === next.id));
+    });
+
+    it('stops delivering once the subscription is closed', async () => {
+      const log = await open(100);
+      const closing = eventCollector();
+      const staying = eventCollector();
+      const subscription = log.subscribe({ afterId: 0, ...closing });
+      log.subscribe({ afterId: 0, ...staying });
+      await log.publish(input(1));
+      await closing.until(() => closing.events.length === 1);
+      await subscription.close();
       await log.publish(input(2));
-      expect(seen).toHaveLength(1);
-      await log.close();
+      await staying.until(() => staying.events.length === 2);
+      expect(closing.keys()).toEqual(['k1']);
+    });
+
+    it('a consumer group hands each event to one of its consumers; every group gets every event', async () => {
+      const log = await open(100);
+      const handled = new Map<string, string[]>();
+      const done = eventCollector();
+      const consumer = async (group: string, name: string) =>
+        await log.consume({
+          group,
+          consumer: name,
+          onEvent: async (event) => {
+            handled.set(`${group}/${name}`, [...(handled.get(`${group}/${name}`) ?? []), event.keys[0]!]);
+            done.onEvent(event);
+          },
+        });
+      await consumer('us-east', 'node-1');
+      await consumer('us-east', 'node-2');
+      await consumer('eu-west', 'node-1');
+      for (let i = 1; i <= 6; i++) await log.publish(input(i));
+      await done.until(() => done.events.length === 12);
+      const usEast = [...(handled.get('us-east/node-1') ?? []), ...(handled.get('us-east/node-2') ?? [])];
+      expect(usEast.sort()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
+      expect(handled.get('eu-west/node-1')!.sort()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
+    });
+
+    it('a consumer group hands an event out again when its consumer failed on it', async () => {
+      const log = await open(100);
+      let failures = 1;
+      const done = eventCollector();
+      await log.consume({
+        group: 'g',
+        consumer: 'node-1',
+        onEvent: async (event) => {
+          if (event.keys[0] === 'k1' && failures-- > 0) throw new Error('L2 unreachable');
+          done.onEvent(event);
+        },
+      });
+      await log.publish(input(1));
+      await log.publish(input(2));
+      await done.until(() => done.keys().includes('k1') && done.keys().includes('k2'));
+      expect(done.keys().filter((k) => k === 'k1')).toHaveLength(1);
     });
   });
 }

@@ -2,7 +2,7 @@ import { expect, it } from 'vitest';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { invalidationLogContract } from './invalidation-log-contract.js';
 
-invalidationLogContract('MemoryLog', async ({ retain }) => new MemoryLog({ retain }));
+invalidationLogContract('MemoryLog', async ({ retain, retryAfterMs }) => new MemoryLog({ retain, retryAfterMs }));
 
 it('MemoryLog: a subscriber that throws does not keep the event from the others', async () => {
   const errors: unknown[] = [];

@@ -1,13 +1,26 @@
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
+import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
 
 export interface MemoryLogOptions {
   clock?: Clock;
   /** Events kept for late subscribers; older ones are trimmed. */
   retain?: number;
-  /** Told when a subscriber throws; delivery to the others goes on. */
+  /** A group consumer that failed on an event gets it again (or another consumer does) after this long. */
+  retryAfterMs?: number;
+  /** Told when a subscriber or consumer throws; delivery to the others goes on. */
   onSubscriberError?: (error: unknown, event: InvalidationEvent) => void;
+}
+
+type Consumer = (event: InvalidationEvent) => Promise<void>;
+
+interface Group {
+  name: string;
+  consumers: Consumer[];
+  /** Round robin over the consumers. */
+  next: number;
+  /** Events that came while the group had no consumer: handed out when one joins. */
+  waiting: InvalidationEvent[];
 }
 
 /**
@@ -20,12 +33,15 @@ export class MemoryLog implements InvalidationLog {
   private readonly retain: number;
   private readonly events: InvalidationEvent[] = [];
   private readonly subscribers = new Set<(event: InvalidationEvent) => void>();
+  private readonly groups = new Map<string, Group>();
   private nextId = 1;
+  private readonly retryAfterMs: number;
   private readonly onSubscriberError: (error: unknown, event: InvalidationEvent) => void;
 
   constructor(options: MemoryLogOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.retain = options.retain ?? 10_000;
+    this.retryAfterMs = options.retryAfterMs ?? 1_000;
     this.onSubscriberError = options.onSubscriberError ?? (() => {});
   }
 
@@ -41,20 +57,46 @@ export class MemoryLog implements InvalidationLog {
         this.onSubscriberError(error, event);
       }
     }
+    for (const group of this.groups.values()) this.handOut(group, event);
     return event;
   }
 
-  subscribe(options: {
-    afterId: number;
-    onEvent: (event: InvalidationEvent) => void;
-    onGap?: (info: { afterId: number; oldestRetainedId: number }) => void;
-  }): Subscription {
+  subscribe(options: { afterId: number; onEvent: (event: InvalidationEvent) => void; onGap?: (info: GapInfo) => void }): Subscription {
+    let afterId = options.afterId;
+    if (afterId > this.nextId - 1) {
+      // A position this log never reached belongs to a log that was lost.
+      options.onGap?.({ reason: 'reset', afterId, oldestRetainedId: 0 });
+      afterId = 0;
+    }
     const oldest = this.events[0]?.id ?? this.nextId;
-    if (options.afterId + 1 < oldest) options.onGap?.({ afterId: options.afterId, oldestRetainedId: oldest });
-    for (const event of this.events) if (event.id > options.afterId) options.onEvent(event);
+    if (afterId + 1 < oldest) options.onGap?.({ reason: 'trimmed', afterId, oldestRetainedId: oldest });
+    for (const event of this.events) if (event.id > afterId) options.onEvent(event);
     const deliver = (event: InvalidationEvent) => options.onEvent(event);
     this.subscribers.add(deliver);
-    return { close: () => void this.subscribers.delete(deliver) };
+    return {
+      close: async () => {
+        this.subscribers.delete(deliver);
+      },
+    };
+  }
+
+  async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription> {
+    let group = this.groups.get(options.group);
+    if (!group) {
+      group = { name: options.group, consumers: [], next: 0, waiting: [] };
+      this.groups.set(options.group, group);
+    }
+    const consumer: Consumer = (event) => options.onEvent(event);
+    group.consumers.push(consumer);
+    // Events that waited for a consumer (or for a healthy one) go out now.
+    for (const event of group.waiting.splice(0)) this.handOut(group, event);
+    const joined = group;
+    return {
+      close: async () => {
+        const index = joined.consumers.indexOf(consumer);
+        if (index >= 0) joined.consumers.splice(index, 1);
+      },
+    };
   }
 
   async lastId(): Promise<number> {
@@ -63,5 +105,23 @@ export class MemoryLog implements InvalidationLog {
 
   async close(): Promise<void> {
     this.subscribers.clear();
+    this.groups.clear();
+  }
+
+  private handOut(group: Group, event: InvalidationEvent): void {
+    const name = group.name;
+    if (group.consumers.length === 0) {
+      group.waiting.push(event);
+      return;
+    }
+    const consumer = group.consumers[group.next++ % group.consumers.length]!;
+    Promise.resolve()
+      .then(() => consumer(event))
+      .catch((error: unknown) => {
+        this.onSubscriberError(error, event);
+        this.clock.setTimeout(() => {
+          if (this.groups.get(name) === group) this.handOut(group, event);
+        }, this.retryAfterMs);
+      });
   }
 }

@@ -1,0 +1,275 @@
+import type { Cluster, Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import type { Clock, Timer } from '../../engine/clock.js';
+import { systemClock } from '../../engine/clock.js';
+import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
+
+export interface RedisStreamLogOptions {
+  redis: Redis | Cluster;
+  /** Prefix of the log's keys. They share one hash slot (`<namespace>{log}:…`), so the publish script runs in a cluster. */
+  namespace?: string;
+  /** Events kept for late readers (exact MAXLEN): a reader further behind than this reports a gap. */
+  retain?: number;
+  clock?: Clock;
+  /** A reader cut off from Redis for this long reports a gap: its cache may have missed invalidations. */
+  maxDisconnectedMs?: number;
+  /** Longest a blocking read waits before it looks again (and notices a dead connection). */
+  blockMs?: number;
+  /** A group consumer's unacknowledged event is handed out again after this long. */
+  claimAfterMs?: number;
+  batchSize?: number;
+  onError?: (error: unknown, context: string) => void;
+}
+
+/**
+ * Appends one event with the next id. Ids are the stream's own ids (`n-0`), so they are the plain
+ * numbers 1, 2, 3… the seam promises: a reader that sees n+2 after n knows it missed one.
+ * KEYS: stream, counter, epoch. ARGV: event JSON, retain, a fresh epoch.
+ * If the counter is gone but the stream is not, numbering continues after the stream's last
+ * entry; if both are gone (a Redis without persistence restarted), the log starts a new epoch so
+ * that readers whose cursor belongs to the old one can tell.
+ */
+const PUBLISH = `
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  if #last > 0 then
+    n = tonumber(string.match(last[1][1], '^(%d+)')) + 1
+    redis.call('SET', KEYS[2], n)
+  else
+    redis.call('SET', KEYS[3], ARGV[3])
+  end
+end
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = ARGV[3]
+  redis.call('SET', KEYS[3], epoch)
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], n .. '-0', 'e', ARGV[1])
+return n
+`;
+
+type StreamEntry = [id: string, fields: string[]];
+
+interface Loop {
+  closed: boolean;
+  connection: Redis | Cluster;
+  done: Promise<void>;
+  wake?: () => void;
+}
+
+/**
+ * The invalidation log on Redis Streams. `subscribe` is the fan-out every node reads for its L1,
+ * each from its own cursor; `consume` is a consumer group (one per region) that applies each
+ * event to the region's shared L2 once, with a dead consumer's pending events claimed by a live
+ * one (XAUTOCLAIM). Each reader blocks on a connection of its own, so it never stalls the shared
+ * connection that serves cache reads.
+ */
+export class RedisStreamLog implements InvalidationLog {
+  private readonly redis: Redis | Cluster;
+  private readonly clock: Clock;
+  private readonly retain: number;
+  private readonly maxDisconnectedMs: number;
+  private readonly blockMs: number;
+  private readonly claimAfterMs: number;
+  private readonly batchSize: number;
+  private readonly onError: (error: unknown, context: string) => void;
+  private readonly streamKey: string;
+  private readonly counterKey: string;
+  private readonly epochKey: string;
+  private readonly loops = new Set<Loop>();
+
+  constructor(options: RedisStreamLogOptions) {
+    this.redis = options.redis;
+    this.clock = options.clock ?? systemClock;
+    this.retain = options.retain ?? 10_000;
+    this.maxDisconnectedMs = options.maxDisconnectedMs ?? 5_000;
+    this.blockMs = options.blockMs ?? 1_000;
+    this.claimAfterMs = options.claimAfterMs ?? 5_000;
+    this.batchSize = options.batchSize ?? 500;
+    this.onError = options.onError ?? (() => {});
+    const namespace = options.namespace ?? 'freshcache:';
+    if (/[{}]/.test(namespace)) throw new Error(`log namespace must not contain braces (it would change the hash slot): "${namespace}"`);
+    this.streamKey = `${namespace}{log}:events`;
+    this.counterKey = `${namespace}{log}:last`;
+    this.epochKey = `${namespace}{log}:epoch`;
+  }
+
+  async publish(input: InvalidationInput): Promise<InvalidationEvent> {
+    const publishedAt = this.clock.now();
+    const body = JSON.stringify({ ...input, publishedAt });
+    const id = (await this.redis.eval(PUBLISH, 3, this.streamKey, this.counterKey, this.epochKey, body, this.retain, randomUUID())) as number;
+    return Object.freeze({ ...input, id, publishedAt });
+  }
+
+  async lastId(): Promise<number> {
+    return Number((await this.redis.get(this.counterKey)) ?? 0);
+  }
+
+  subscribe(options: { afterId: number; onEvent: (event: InvalidationEvent) => void; onGap?: (info: GapInfo) => void }): Subscription {
+    const onGap = options.onGap ?? (() => {});
+    let cursor = options.afterId;
+    let epoch: string | undefined;
+    /** After a failure the log may have been lost meanwhile: check before reading on. */
+    let mustCheckEpoch = true;
+    return this.run('reading the invalidation log', async (loop) => {
+      if (mustCheckEpoch) {
+        const [storedEpoch, last] = await Promise.all([loop.connection.get(this.epochKey), loop.connection.get(this.counterKey)]);
+        const lost = (epoch !== undefined && storedEpoch !== epoch) || Number(last ?? 0) < cursor;
+        if (lost) {
+          onGap({ reason: 'reset', afterId: cursor, oldestRetainedId: 0 });
+          cursor = 0;
+        }
+        epoch = storedEpoch ?? undefined;
+        mustCheckEpoch = false;
+      }
+      const reply = (await loop.connection.xread('COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', this.streamKey, `${cursor}-0`)) as
+        | [string, StreamEntry[]][]
+        | null;
+      if (loop.closed) return;
+      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+        const event = decode(id, fields);
+        if (event.id !== cursor + 1) onGap({ reason: 'trimmed', afterId: cursor, oldestRetainedId: event.id });
+        cursor = event.id;
+        try {
+          options.onEvent(event);
+        } catch (error) {
+          this.onError(error, `an invalidation subscriber failed on event ${event.id}`);
+        }
+      }
+    }, (cutOff) => {
+      mustCheckEpoch = true;
+      if (cutOff) onGap({ reason: 'disconnected', afterId: cursor, oldestRetainedId: 0 });
+    });
+  }
+
+  async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription> {
+    const { group, consumer } = options;
+    // A new group starts at the end of the log: its region's L2 holds nothing older to delete.
+    await this.redis.xgroup('CREATE', this.streamKey, group, '$', 'MKSTREAM').catch((error: Error) => {
+      if (!error.message.includes('BUSYGROUP')) throw error;
+    });
+    /** First the events this consumer name was handed before (a restart) and never acknowledged. */
+    let ownPendingDone = false;
+    let lastClaimAt = -Infinity;
+    const handle = async (connection: Redis | Cluster, entries: StreamEntry[]) => {
+      await Promise.all(
+        entries.map(async ([id, fields]) => {
+          try {
+            await options.onEvent(decode(id, fields));
+            await connection.xack(this.streamKey, group, id);
+          } catch (error) {
+            // Left pending: XAUTOCLAIM hands it out again after claimAfterMs.
+            this.onError(error, `group ${group} could not apply event ${id}`);
+          }
+        }),
+      );
+    };
+    return this.run(`consuming the invalidation log as ${group}/${consumer}`, async (loop) => {
+      const { connection } = loop;
+      if (!ownPendingDone) {
+        const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'STREAMS', this.streamKey, '0')) as
+          | [string, StreamEntry[]][]
+          | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        await handle(connection, entries);
+        if (entries.length < this.batchSize) ownPendingDone = true;
+        return;
+      }
+      const now = this.clock.now();
+      if (now - lastClaimAt >= this.claimAfterMs) {
+        lastClaimAt = now;
+        const [, claimed] = (await connection.xautoclaim(this.streamKey, group, consumer, this.claimAfterMs, '0-0', 'COUNT', this.batchSize)) as [
+          string,
+          StreamEntry[],
+        ];
+        await handle(connection, claimed.filter((entry) => entry !== null));
+      }
+      const block = Math.min(this.blockMs, this.claimAfterMs);
+      const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'BLOCK', block, 'STREAMS', this.streamKey, '>')) as
+        | [string, StreamEntry[]][]
+        | null;
+      if (!loop.closed) await handle(connection, reply?.[0]?.[1] ?? []);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.loops].map((loop) => this.stop(loop)));
+  }
+
+  /**
+   * Runs `step` until closed, on a connection of its own. A failing step is retried with backoff;
+   * `onFailure(cutOff)` hears every failure, with cutOff true once per `maxDisconnectedMs` spent
+   * failing, so a reader can say it may have missed events while it was cut off.
+   */
+  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean) => void): Subscription {
+    const connection = this.readerConnection();
+    const loop: Loop = { closed: false, connection, done: Promise.resolve() };
+    loop.done = (async () => {
+      let failingSince: number | undefined;
+      let backoffMs = 50;
+      while (!loop.closed) {
+        try {
+          await step(loop);
+          failingSince = undefined;
+          backoffMs = 50;
+        } catch (error) {
+          if (loop.closed) break;
+          const now = this.clock.now();
+          failingSince ??= now;
+          const cutOff = now - failingSince >= this.maxDisconnectedMs;
+          if (cutOff) failingSince = now;
+          this.onError(error, context);
+          onFailure?.(cutOff);
+          await this.pause(loop, backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 1_000);
+        }
+      }
+    })();
+    this.loops.add(loop);
+    return { close: () => this.stop(loop) };
+  }
+
+  /**
+   * A blocking read holds its connection, so each reader gets its own and never stalls the one
+   * that serves cache reads. A command fails after one reconnect attempt instead of queueing
+   * (the loop retries and counts how long it has been cut off), and a read on a connection that
+   * went silent fails after its block time plus a margin.
+   */
+  private readerConnection(): Redis | Cluster {
+    const override = { maxRetriesPerRequest: 1, commandTimeout: this.blockMs + 2_000 };
+    return 'nodes' in this.redis && typeof this.redis.nodes === 'function'
+      ? (this.redis as Cluster).duplicate(undefined, { redisOptions: override })
+      : (this.redis as Redis).duplicate(override);
+  }
+
+  private async stop(loop: Loop): Promise<void> {
+    if (!loop.closed) {
+      loop.closed = true;
+      loop.wake?.();
+      // Ends a blocking read at once (it rejects, and the closed loop exits).
+      loop.connection.disconnect();
+    }
+    await loop.done;
+    this.loops.delete(loop);
+  }
+
+  private pause(loop: Loop, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer: Timer = this.clock.setTimeout(() => {
+        loop.wake = undefined;
+        resolve();
+      }, ms);
+      loop.wake = () => {
+        timer.cancel();
+        resolve();
+      };
+    });
+  }
+}
+
+function decode(id: string, fields: string[]): InvalidationEvent {
+  const body = fields[fields.indexOf('e') + 1];
+  if (body === undefined) throw new Error(`invalidation log entry ${id} has no event body`);
+  return Object.freeze({ ...(JSON.parse(body) as Omit<InvalidationEvent, 'id'>), id: Number(id.split('-')[0]) });
+}

@@ -1,0 +1,59 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { RedisStreamLog } from '../../src/adapters/redis/redis-stream-log.js';
+import type { RedisServer } from '../testkit/redis-server.js';
+import { startRedis } from '../testkit/redis-server.js';
+import { eventCollector, invalidationLogContract } from './invalidation-log-contract.js';
+
+/** The InvalidationLog contract, unchanged, against a real redis-server this file starts. */
+let server: RedisServer;
+let client: Redis;
+let logs = 0;
+
+beforeAll(async () => {
+  server = await startRedis();
+  client = new Redis(server.url);
+});
+
+afterAll(async () => {
+  client?.disconnect();
+  await server?.stop();
+});
+
+// Each test its own namespace, so tests never see each other's events.
+invalidationLogContract('RedisStreamLog (standalone)', async ({ retain, retryAfterMs }) =>
+  new RedisStreamLog({ redis: client, retain, claimAfterMs: retryAfterMs, namespace: `t${++logs}:` }),
+);
+
+describe('RedisStreamLog on Redis', () => {
+  const input = (key: string) => ({ keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
+
+  it("hands a dead consumer's unacknowledged events to a live consumer of its group", async () => {
+    const namespace = `claim${++logs}:`;
+    const log = new RedisStreamLog({ redis: client, namespace, claimAfterMs: 200, blockMs: 100 });
+    onTestFinished(() => log.close());
+    const stream = `${namespace}{log}:events`;
+    await client.xgroup('CREATE', stream, 'us-east', '$', 'MKSTREAM');
+    await log.publish(input('k1'));
+    // The dead node: it read the event as a group member and was killed before acknowledging it.
+    const taken = (await client.xreadgroup('GROUP', 'us-east', 'dead', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, unknown[]][];
+    expect(taken[0]![1]).toHaveLength(1);
+    // A live node joins later: the event is no longer new, so only a claim can bring it.
+    const live = eventCollector();
+    await log.consume({ group: 'us-east', consumer: 'live', onEvent: async (event) => live.onEvent(event) });
+    await live.until(() => live.keys().includes('k1'));
+    expect(live.keys()).toEqual(['k1']);
+  });
+
+  it('numbers on after the last entry if its counter key was lost (never reusing an id)', async () => {
+    const namespace = `counter${++logs}:`;
+    const log = new RedisStreamLog({ redis: client, namespace });
+    onTestFinished(() => log.close());
+    await log.publish(input('a'));
+    const second = await log.publish(input('b'));
+    await client.del(`${namespace}{log}:last`);
+    const third = await log.publish(input('c'));
+    expect(third.id).toBe(second.id + 1);
+    expect(await log.lastId()).toBe(third.id);
+  });
+});
