@@ -9,10 +9,22 @@
  *
  * Marks older than the longest an entry can live plus the longest a load can run (max TTL + load
  * timeout) can no longer invalidate anything and are pruned.
+ *
+ * A shared tier (a region's Redis, read by several nodes) needs a clock all nodes agree on, and a
+ * node's own sequence is not one. The invalidation log's position is: every node applies the same
+ * events in the same order. So invalidations that come from the log also record their position,
+ * an entry written to a shared tier carries the position its reader had reached instead of its
+ * sequence (`positionAt`), and a node reading it back turns that position into its own sequence
+ * (`seqAtPosition`): the sequence at which it applied that position. Whatever this node applied
+ * after that position then invalidates the entry, exactly as for its own entries. An entry older
+ * than the node's memory (`trustedFrom`: where it started, resumed after a gap, or pruned to)
+ * cannot be judged and counts as invalid.
  */
 export interface Mark {
   /** Region sequence at which the invalidation was applied. */
   seq: number;
+  /** The log position this cache had reached when the mark was applied (its own, for a log event). */
+  position: number;
   /** When it was applied (region clock). */
   appliedAt: number;
   /** The origin version that caused it, when known. */
@@ -39,10 +51,23 @@ export class Generations {
   /** When each recent sequence was applied: appliedAt of seq n is times[n - timesBase]. */
   private times: number[] = [];
   private timesBase = 1;
+  /** Newest log position applied. Log positions only grow, so they order events across nodes. */
+  position = 0;
+  /** Entries of a shared tier read before this position cannot be judged: this cache did not see, or no longer remembers, every event since. */
+  trustedFrom = 0;
+  /** The sequence at which each recent log position was applied, in order (positions and seqs both ascending). */
+  private positioned: { position: number; seq: number; appliedAt: number }[] = [];
 
-  apply(targets: InvalidationTargets, now: number, version?: number): Mark {
-    const mark: Mark = { seq: ++this.seq, appliedAt: now, version };
+  /**
+   * Records an invalidation. `position`: the log event it comes from (positions must be applied in
+   * log order); absent for a local one (a flush, a write racing a load).
+   */
+  apply(targets: InvalidationTargets, now: number, options: { version?: number; position?: number } = {}): Mark {
+    const { version, position } = options;
+    if (position !== undefined && position > this.position) this.position = position;
+    const mark: Mark = { seq: ++this.seq, position: this.position, appliedAt: now, version };
     this.times.push(now);
+    if (position !== undefined) this.positioned.push({ position: this.position, seq: mark.seq, appliedAt: now });
     for (const key of targets.keys ?? []) this.keyMarks.set(key, mark);
     for (const tag of targets.tags ?? []) this.tagMarks.set(tag, mark);
     for (const prefix of targets.prefixes ?? []) {
@@ -84,6 +109,38 @@ export class Generations {
     return this.times[seq + 1 - this.timesBase] ?? -Infinity;
   }
 
+  /**
+   * Entries of a shared tier read before `position` count as invalid from now on: after a gap in
+   * the log, at a start, or when the log was lost (Infinity until the new log's first event). Call
+   * it after the flush mark, so that a load begun before it keeps its old position.
+   */
+  distrustBefore(position: number, now: number): void {
+    this.trustedFrom = position;
+    if (Number.isFinite(position) && position > this.position) {
+      this.position = position;
+      this.positioned.push({ position, seq: this.seq, appliedAt: now });
+    }
+  }
+
+  /** The log position this cache had reached at sequence `seq`, for an entry written to a shared tier. */
+  positionAt(seq: number): number {
+    const found = lastAtOrBefore(this.positioned, (p) => p.seq <= seq);
+    // Older than anything remembered: position 0 makes the entry untrusted, never fresher than it is.
+    return found?.position ?? 0;
+  }
+
+  /**
+   * This cache's sequence for an entry of a shared tier read at log `position`: the sequence at
+   * which this cache applied that position (so every later invalidation here is newer than the
+   * entry), the current one if this cache has not reached it yet, or undefined when the entry is
+   * older than what this cache can judge.
+   */
+  seqAtPosition(position: number): number | undefined {
+    if (position < this.trustedFrom) return undefined;
+    if (position >= this.position) return this.seq;
+    return lastAtOrBefore(this.positioned, (p) => p.position <= position)?.seq;
+  }
+
   /** Forgets marks applied before `before`: no entry that old can still be served. */
   prune(before: number): number {
     let removed = 0;
@@ -100,6 +157,13 @@ export class Generations {
     while (drop < this.times.length && this.times[drop]! < before) drop++;
     this.times = this.times.slice(drop);
     this.timesBase += drop;
+    let forgotten = 0;
+    while (forgotten < this.positioned.length && this.positioned[forgotten]!.appliedAt < before) forgotten++;
+    if (forgotten > 0) {
+      // Marks up to this position are gone: a shared entry read before it can no longer be judged.
+      this.trustedFrom = Math.max(this.trustedFrom, this.positioned[forgotten - 1]!.position);
+      this.positioned = this.positioned.slice(forgotten);
+    }
     this.recomputePrefixLengths();
     return removed;
   }
@@ -111,4 +175,16 @@ export class Generations {
   private recomputePrefixLengths(): void {
     this.prefixLengths = [...new Set([...this.prefixMarks.keys()].map((p) => p.length))].sort((a, b) => a - b);
   }
+}
+
+/** The last item for which `test` holds, in an array where it holds for a prefix (binary search). */
+function lastAtOrBefore<T>(items: readonly T[], test: (item: T) => boolean): T | undefined {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (test(items[middle]!)) low = middle + 1;
+    else high = middle;
+  }
+  return low === 0 ? undefined : items[low - 1];
 }

@@ -105,6 +105,8 @@ export class TieredCache {
   readonly stats: CacheStats;
   readonly l1: MemoryStore;
   readonly l2: Store | undefined;
+  /** L2 is read by other nodes too: its entries carry log positions instead of this cache's sequence. */
+  private readonly sharedL2: boolean;
   strategy: Strategy;
   maxStaleMs: number;
   defaultTtlMs: number;
@@ -127,6 +129,7 @@ export class TieredCache {
     this.l1 =
       options.l1 ?? new MemoryStore({ name: 'l1', clock: this.clock, onEvict: () => this.stats.l1Evictions++ });
     this.l2 = options.l2;
+    this.sharedL2 = options.l2?.capabilities.shared ?? false;
     this.strategy = options.strategy ?? DEFAULTS.strategy;
     this.maxStaleMs = options.maxStaleMs ?? DEFAULTS.maxStaleMs;
     this.defaultTtlMs = options.defaultTtlMs ?? DEFAULTS.defaultTtlMs;
@@ -220,7 +223,7 @@ export class TieredCache {
     // Only then, so that ordinary writes leave the sequence (and every L1 hit's fast path) alone.
     if (this.flights.has(key)) this.generations.apply({ keys: [key] }, this.clock.now());
     const entry = this.makeEntry(key, value, options, this.generations.seq);
-    if (this.l2) await this.l2.set(key, entry);
+    if (this.l2) await this.writeL2(key, entry);
     this.writeL1(key, entry);
   }
 
@@ -238,20 +241,47 @@ export class TieredCache {
    * Applies an invalidation now: O(1) per tag or prefix, O(1) per key. Eager: matching entries
    * are gone for readers at once. Lazy: they are served STALE, revalidated on first read, and
    * never after `maxStaleMs`. A fill whose read began before this is refused (stale-set guard).
+   * `position`: the log event it comes from, applied in log order (it dates entries of a shared
+   * L2). `l2: false` leaves the named keys in L2 to whoever applies the event to L2 once for all
+   * nodes (a region's consumer group); reads judge them by the mark either way.
    */
-  async invalidate(targets: InvalidationTargets, version?: number): Promise<Mark> {
-    const mark = this.generations.apply(targets, this.clock.now(), version);
+  async invalidate(targets: InvalidationTargets, options: { version?: number; position?: number; l2?: boolean } = {}): Promise<Mark> {
+    const mark = this.generations.apply(targets, this.clock.now(), options);
     this.stats.invalidationsApplied++;
     if (targets.all) this.stats.flushes++;
     if (this.strategy === 'eager') {
       // Keys are named one by one, so reclaiming their memory now costs what the purge already costs.
+      const inL2 = this.l2 !== undefined && options.l2 !== false;
       for (const key of targets.keys ?? []) {
         this.l1.remove(key);
-        if (this.l2) await this.l2.delete(key);
+        if (inL2) await this.l2!.delete(key);
       }
     }
     this.pruneMarks();
     return mark;
+  }
+
+  /**
+   * Drops everything this cache can no longer vouch for: every entry it holds, every load in
+   * flight, and the entries of a shared L2 read before log position `trustFrom` (default: the
+   * position reached). After a gap in the log pass the first position still held; Infinity
+   * distrusts every shared entry until `trustFrom` is called with a real position.
+   */
+  async flush(trustFrom?: number): Promise<Mark> {
+    const mark = await this.invalidate({ all: true });
+    this.l1.clear();
+    this.generations.distrustBefore(trustFrom ?? this.generations.position, this.clock.now());
+    return mark;
+  }
+
+  /** Trusts shared entries read at or after `position` again (the first event of a new log). */
+  trustFrom(position: number): void {
+    this.generations.distrustBefore(position, this.clock.now());
+  }
+
+  /** The newest log position this cache applied. */
+  get position(): number {
+    return this.generations.position;
   }
 
   /** Keys whose entries an invalidation would hit now (a dry run: nothing changes). */
@@ -304,8 +334,8 @@ export class TieredCache {
   async describe(key: string): Promise<Described | undefined> {
     const inL1 = this.l1.peek(key);
     if (inL1) return { key, entry: inL1, tier: 'l1', state: this.verdict(key, inL1, this.clock.now(), false) };
-    const inL2 = this.l2 ? await this.l2.get(key) : undefined;
-    if (inL2) return { key, entry: inL2, tier: 'l2', state: this.verdict(key, inL2, this.clock.now(), false) };
+    const inL2 = await this.fromL2(key);
+    if (inL2) return { key, entry: inL2, tier: 'l2', state: inL2.generation < 0 ? 'invalid' : this.verdict(key, inL2, this.clock.now(), false) };
     return undefined;
   }
 
@@ -351,13 +381,12 @@ export class TieredCache {
   }
 
   private async readL2(key: string): Promise<Lookup | undefined> {
-    if (!this.l2) return undefined;
-    const entry = await this.l2.get(key);
+    const entry = await this.fromL2(key);
     if (entry === undefined) return undefined;
     const now = this.clock.now();
-    const verdict = this.verdict(key, entry, now, false);
+    const verdict = entry.generation < 0 ? 'invalid' : this.verdict(key, entry, now, false);
     if (verdict === 'invalid') {
-      if (this.strategy === 'eager') await this.l2.delete(key);
+      if (this.strategy === 'eager') await this.l2!.delete(key);
       return undefined;
     }
     this.writeL1(key, entry);
@@ -417,9 +446,23 @@ export class TieredCache {
       refusals.set(lookup, overtakenBy.seq);
       return lookup;
     }
-    if (this.l2) await this.l2.set(key, entry);
+    if (this.l2) await this.writeL2(key, entry);
     this.writeL1(key, entry);
     return lookup;
+  }
+
+  /**
+   * An L2 entry with its generation in this cache's sequence. A shared L2 stores log positions
+   * (other nodes wrote them); one older than this cache can judge gets generation -1: invalid.
+   */
+  private async fromL2(key: string): Promise<Entry | undefined> {
+    const entry = this.l2 ? await this.l2.get(key) : undefined;
+    if (entry === undefined || !this.sharedL2) return entry;
+    return { ...entry, generation: this.generations.seqAtPosition(entry.generation) ?? -1 };
+  }
+
+  private writeL2(key: string, entry: Entry): Promise<void> {
+    return this.l2!.set(key, this.sharedL2 ? { ...entry, generation: this.generations.positionAt(entry.generation) } : entry);
   }
 
   private verdict(key: string, entry: Entry, now: number, isL1: boolean): Verdict {

@@ -13,7 +13,10 @@ export interface InvalidationInput {
 }
 
 export interface InvalidationEvent extends InvalidationInput {
-  /** Position in the log: 1, 2, 3… with no holes, so a reader can tell when it missed one. */
+  /**
+   * Position in the log: consecutive integers, so a reader can tell when it missed one. They only
+   * grow, even across a log that was lost and started again (the Redis log then starts far above).
+   */
   id: number;
   publishedAt: number;
 }

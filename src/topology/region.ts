@@ -5,9 +5,11 @@ import type { Clock } from '../engine/clock.js';
 import { FreshcacheError } from '../engine/errors.js';
 import type { Lookup, Strategy } from '../engine/tiered-cache.js';
 import { TieredCache } from '../engine/tiered-cache.js';
-import type { InvalidationEvent, InvalidationLog, Subscription } from '../seams/invalidation-log.js';
+import { hostname } from 'node:os';
+import type { GapInfo, InvalidationEvent, InvalidationLog, Subscription } from '../seams/invalidation-log.js';
 import type { ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { Store } from '../seams/store.js';
+import { DelayLine } from './delay-line.js';
 
 /** `cdc`: the origin's changes invalidate. `ttl`: they do not; entries only expire (the classic stale cache). */
 export type FreshnessMode = 'cdc' | 'ttl';
@@ -46,8 +48,10 @@ export interface RegionDeps {
   clock: Clock;
   log: InvalidationLog;
   origin: OriginStore;
-  /** The region's shared tier; an in-process memory store when absent. */
+  /** The region's L2; an in-process memory store when absent. A shared one (Redis) makes this node one of several. */
   l2?: Store;
+  /** This node's name in its region's consumer group (default: host and process id). */
+  nodeId?: string;
   /** Largest key and value the region's cache accepts (the engine's defaults when absent). */
   limits?: { maxKeyBytes: number; maxValueBytes: number };
   random?: () => number;
@@ -73,14 +77,23 @@ export class Region {
   private settings: RegionSettings;
   private readonly deps: RegionDeps;
   private readonly random: () => number;
-  private subscription: Subscription | undefined;
-  private readonly pending = new Set<{ cancel(): void }>();
+  private readonly subscriptions: Subscription[] = [];
+  /** Invalidations on their way to this node's L1, and to the region's L2 (consumer group). */
+  private readonly toL1: DelayLine;
+  private readonly toL2: DelayLine;
+  private readonly sharedL2: boolean;
+  /** The newest event received, applied or not: a switch to cdc distrusts the shared L2 before it. */
+  private lastReceivedId = 0;
+  /** The log was lost: shared entries are distrusted until the new log's first event says where it starts. */
+  private awaitingNewLog = false;
 
   constructor(config: RegionConfig, deps: RegionDeps) {
     this.name = config.name;
     this.deps = deps;
     this.random = deps.random ?? Math.random;
     this.settings = pickSettings(config);
+    this.toL1 = new DelayLine(deps.clock);
+    this.toL2 = new DelayLine(deps.clock);
     const stats = this.stats;
     this.cache = new TieredCache({
       name: config.name,
@@ -95,6 +108,7 @@ export class Region {
       l2: deps.l2 ?? new MemoryStore({ name: 'l2', clock: deps.clock, ...config.l2, onEvict: () => stats.l2Evictions++ }),
       onRevalidateError: (key, error) => deps.onError?.(error, `revalidating ${key} in ${config.name}`),
     });
+    this.sharedL2 = this.cache.l2?.capabilities.shared ?? false;
   }
 
   get config(): Readonly<RegionSettings> {
@@ -102,22 +116,50 @@ export class Region {
   }
 
   /**
-   * Starts applying the log after `afterId`. By default from its newest event: a new region's
-   * cache is empty, so nothing older can be stale in it. A node resuming from a saved position
-   * passes it; if the log no longer holds everything after it, the region flushes.
+   * Starts applying the log. A node with an L2 of its own starts at the log's newest event: its
+   * cache is empty, so nothing older can be stale in it. A node sharing its region's L2 first
+   * replays what the log still holds, at once and silently, so that it can judge the entries other
+   * nodes wrote (an entry older than the replay counts as invalid); it is ready when it has caught
+   * up. It then also joins its region's consumer group, which applies each event to the shared L2
+   * once for all the region's nodes.
    */
-  async start(afterId?: number): Promise<void> {
-    this.subscription = this.deps.log.subscribe({
-      afterId: afterId ?? (await this.deps.log.lastId()),
-      onEvent: (event) => this.receive(event),
-      onGap: () => void this.flush('log gap'),
-    });
+  async start(): Promise<void> {
+    const { log } = this.deps;
+    const lastId = await log.lastId();
+    let caughtUp = () => {};
+    const ready = new Promise<void>((resolve) => (caughtUp = resolve));
+    const catchUpTo = this.sharedL2 ? lastId : 0;
+    if (!this.sharedL2) this.cache.trustFrom(lastId);
+    this.subscriptions.push(
+      log.subscribe({
+        afterId: this.sharedL2 ? 0 : lastId,
+        onEvent: (event) => {
+          this.receive(event, catchUpTo);
+          if (event.id >= catchUpTo) caughtUp();
+        },
+        onGap: (gap) => {
+          this.onGap(gap);
+          if (gap.reason === 'reset') caughtUp();
+        },
+      }),
+    );
+    if (catchUpTo > 0) await ready;
+    if (this.sharedL2) {
+      this.subscriptions.push(
+        await log.consume({
+          group: `region:${this.name}`,
+          consumer: this.deps.nodeId ?? `${hostname()}:${process.pid}`,
+          onEvent: (event) => this.toL2.push(this.propagationDelay(), () => this.applyToL2(event)),
+        }),
+      );
+    }
   }
 
   async stop(): Promise<void> {
-    this.subscription?.close();
-    for (const timer of this.pending) timer.cancel();
-    this.pending.clear();
+    const subscriptions = this.subscriptions.splice(0);
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    this.toL1.cancel();
+    this.toL2.cancel();
   }
 
   /** Reads one content record through this region's cache. */
@@ -138,7 +180,7 @@ export class Region {
     this.cache.maxStaleMs = this.settings.maxStaleMs;
     this.cache.defaultTtlMs = this.settings.ttlMs;
     // In ttl mode this region ignored the origin's changes, so anything it holds may be stale.
-    if (switchedToCdc) void this.flush('switched to cdc');
+    if (switchedToCdc) void this.flush('switched to cdc', this.lastReceivedId);
     this.deps.onSettingsChanged?.(this);
   }
 
@@ -148,26 +190,60 @@ export class Region {
     return Math.max(0, delayMs * (1 + jitter * (2 * this.random() - 1)));
   }
 
-  private receive(event: InvalidationEvent): void {
-    const timer = this.deps.clock.setTimeout(() => {
-      this.pending.delete(timer);
-      this.apply(event).catch((error: unknown) => this.deps.onError?.(error, `applying invalidation ${event.id} in ${this.name}`));
-    }, this.propagationDelay());
-    this.pending.add(timer);
+  private receive(event: InvalidationEvent, catchUpTo: number): void {
+    this.lastReceivedId = Math.max(this.lastReceivedId, event.id);
+    if (this.awaitingNewLog) {
+      this.awaitingNewLog = false;
+      this.cache.trustFrom(event.id - 1);
+    }
+    if (event.id <= catchUpTo) {
+      // Catching up at start: old events are past due, and they only date what the shared L2 holds.
+      this.cache
+        .invalidate(targetsOf(event), { version: event.version, position: event.id, l2: false })
+        .catch((error: unknown) => this.deps.onError?.(error, `replaying invalidation ${event.id} in ${this.name}`));
+      return;
+    }
+    this.toL1
+      .push(this.propagationDelay(), () => this.apply(event))
+      .catch((error: unknown) => this.deps.onError?.(error, `applying invalidation ${event.id} in ${this.name}`));
   }
 
   private async apply(event: InvalidationEvent): Promise<void> {
-    const skipped = this.settings.mode === 'ttl' && event.source === 'cdc';
+    const skipped = this.skips(event);
     if (!skipped) {
-      await this.cache.invalidate({ keys: event.keys, tags: event.tags, prefixes: event.prefixes }, event.version);
+      // With a shared L2 the region's consumer group deletes the keys there, once for all nodes.
+      await this.cache.invalidate(targetsOf(event), { version: event.version, position: event.id, l2: !this.sharedL2 });
     }
     this.deps.onApplied?.({ region: this.name, event, appliedAt: this.deps.clock.now(), skipped });
   }
 
-  private async flush(reason: string): Promise<void> {
-    await this.cache.invalidate({ all: true });
+  /** The consumer group's share: named keys leave the shared L2 (eager only; lazy keeps them to serve STALE). */
+  private async applyToL2(event: InvalidationEvent): Promise<void> {
+    if (this.skips(event) || this.settings.strategy === 'lazy') return;
+    for (const key of event.keys) await this.cache.l2!.delete(key);
+  }
+
+  /** In ttl mode the origin's changes are ignored: entries only expire. */
+  private skips(event: InvalidationEvent): boolean {
+    return this.settings.mode === 'ttl' && event.source === 'cdc';
+  }
+
+  private onGap(gap: GapInfo): void {
+    // Trimmed: everything from the oldest retained event on will be seen. Reset: nothing is known
+    // until the new log's first event arrives. Cut off: what comes after the position reached.
+    if (gap.reason === 'reset') this.awaitingNewLog = true;
+    const trustFrom = gap.reason === 'trimmed' ? gap.oldestRetainedId - 1 : gap.reason === 'reset' ? Infinity : undefined;
+    void this.flush(`log ${gap.reason}`, trustFrom);
+  }
+
+  private async flush(reason: string, trustFrom?: number): Promise<void> {
+    await this.cache.flush(trustFrom);
     this.deps.onFlushed?.(this.name, reason);
   }
+}
+
+function targetsOf(event: InvalidationEvent) {
+  return { keys: event.keys, tags: event.tags, prefixes: event.prefixes };
 }
 
 function pickSettings(config: RegionConfig): RegionSettings {

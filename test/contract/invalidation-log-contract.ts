@@ -38,7 +38,7 @@ export function invalidationLogContract(name: string, make: (options: { retain: 
   };
 
   describe(`InvalidationLog contract: ${name}`, () => {
-    it('assigns ids 1, 2, 3… without holes and delivers new events in order', async () => {
+    it('assigns consecutive ids and delivers new events in order', async () => {
       const log = await open(100);
       const got = eventCollector();
       log.subscribe({ afterId: await log.lastId(), ...got });
@@ -66,23 +66,38 @@ export function invalidationLogContract(name: string, make: (options: { retain: 
 
     it('reports a gap, then delivers what is left, when events after the position were trimmed', async () => {
       const log = await open(3);
-      for (let i = 1; i <= 10; i++) await log.publish(input(i));
+      const ids: number[] = [];
+      for (let i = 1; i <= 10; i++) ids.push((await log.publish(input(i))).id);
       const got = eventCollector();
-      log.subscribe({ afterId: 2, ...got });
+      log.subscribe({ afterId: ids[1]!, ...got });
       await got.until(() => got.events.length === 3);
-      expect(got.gaps).toEqual([{ reason: 'trimmed', afterId: 2, oldestRetainedId: 8 }]);
+      expect(got.gaps).toEqual([{ reason: 'trimmed', afterId: ids[1], oldestRetainedId: ids[7] }]);
       expect(got.keys()).toEqual(['k8', 'k9', 'k10']);
     });
 
     it('reports a reset when the position is beyond anything the log holds (the log was lost)', async () => {
       const log = await open(100);
-      await log.publish(input(1));
+      const first = await log.publish(input(1));
       const got = eventCollector();
-      log.subscribe({ afterId: 500, ...got });
+      log.subscribe({ afterId: first.id + 500, ...got });
       await got.until(() => got.gaps.length === 1);
-      expect(got.gaps[0]).toMatchObject({ reason: 'reset', afterId: 500 });
+      expect(got.gaps[0]).toMatchObject({ reason: 'reset', afterId: first.id + 500 });
       const next = await log.publish(input(2));
       await got.until(() => got.events.some((e) => e.id === next.id));
+    });
+
+    it('delivers from the start of the log, with no gap, to a subscriber at position 0', async () => {
+      const log = await open(100);
+      const got = eventCollector();
+      log.subscribe({ afterId: 0, ...got });
+      await log.publish(input(1));
+      await log.publish(input(2));
+      await got.until(() => got.events.length === 2);
+      const late = eventCollector();
+      log.subscribe({ afterId: 0, ...late });
+      await late.until(() => late.events.length === 2);
+      expect([got.keys(), late.keys()]).toEqual([['k1', 'k2'], ['k1', 'k2']]);
+      expect([...got.gaps, ...late.gaps]).toEqual([]);
     });
 
     it('stops delivering once the subscription is closed', async () => {

@@ -60,7 +60,7 @@ async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) 
       case 'write': {
         const version = origin.get(step.key)! + 1;
         origin.set(step.key, version);
-        await cache.invalidate({ keys: [step.key] }, version);
+        await cache.invalidate({ keys: [step.key] }, { version });
         break;
       }
       case 'purgeTag':
@@ -71,7 +71,7 @@ async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) 
         break;
       case 'replayOld':
         // A duplicate or late event carrying an old version: must never make anything staler.
-        await cache.invalidate({ keys: [step.key] }, 0);
+        await cache.invalidate({ keys: [step.key] }, { version: 0 });
         break;
       case 'dropL1':
         cache.l1.remove(step.key);

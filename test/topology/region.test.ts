@@ -30,23 +30,26 @@ describe('Region', () => {
     expect(applied).toEqual([110]);
   });
 
-  it('flushes everything it caches when the log cannot prove it saw every event since its position', async () => {
+  it('applies events in log order even when jitter would reorder them', async () => {
     const clock = new ManualClock();
-    const log = new MemoryLog({ clock, retain: 2 });
-    for (let i = 0; i < 5; i++) await log.publish({ keys: [`x${i}`], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
-    const flushes: string[] = [];
-    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), {
+    const log = new MemoryLog({ clock });
+    const applied: number[] = [];
+    let draw = 0;
+    // The first event draws the top of the band (110 ms), the second the bottom (90 ms).
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0.1 }), {
       clock,
       log,
       origin: noOrigin,
-      onFlushed: (_name, reason) => flushes.push(reason),
+      random: () => (draw++ === 0 ? 1 : 0),
+      onApplied: (a) => applied.push(a.event.id),
     });
-    await region.cache.set('cached-before', 1);
-    await region.start(1); // resumes from event 1, but events 2 and 3 were trimmed
-    await clock.advanceAsync(0);
-    expect(flushes).toEqual(['log gap']);
-    expect(region.stats.flushes).toBe(1);
-    expect(await region.cache.get('cached-before')).toBeUndefined();
+    await region.start();
+    const first = await log.publish({ keys: ['a'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await clock.advanceAsync(1);
+    const second = await log.publish({ keys: ['b'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await clock.advanceAsync(200);
+    expect(applied).toEqual([first.id, second.id]);
+    expect(region.cache.position).toBe(second.id);
   });
 
   it('ignores CDC events in ttl mode but applies explicit purges', async () => {

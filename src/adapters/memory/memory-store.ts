@@ -9,6 +9,11 @@ export type EvictionPolicy = 'lru' | 'lfu';
 
 export interface MemoryStoreOptions {
   name?: string;
+  /**
+   * Handed to several caches in this process, as nodes share a region's Redis: the caches then
+   * date its entries by log position. For tests and the simulator.
+   */
+  shared?: boolean;
   policy?: EvictionPolicy;
   /** Most entries held; the least valuable is evicted beyond it. */
   maxEntries?: number;
@@ -61,13 +66,14 @@ function lruMap(maxEntries: number, maxBytes: number, onEvict?: (key: string) =>
  */
 export class MemoryStore implements Store {
   readonly name: string;
-  readonly capabilities: StoreCapabilities = { inProcess: true, shared: false };
+  readonly capabilities: StoreCapabilities;
   readonly policy: EvictionPolicy;
   private readonly map: EntryMap;
   private readonly clock: Clock;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.name = options.name ?? 'memory';
+    this.capabilities = { inProcess: true, shared: options.shared ?? false };
     this.policy = options.policy ?? 'lru';
     this.clock = options.clock ?? systemClock;
     const maxEntries = options.maxEntries ?? 10_000;

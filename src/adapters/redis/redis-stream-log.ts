@@ -1,5 +1,4 @@
 import type { Cluster, Redis } from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
@@ -22,12 +21,14 @@ export interface RedisStreamLogOptions {
 }
 
 /**
- * Appends one event with the next id. Ids are the stream's own ids (`n-0`), so they are the plain
- * numbers 1, 2, 3… the seam promises: a reader that sees n+2 after n knows it missed one.
- * KEYS: stream, counter, epoch. ARGV: event JSON, retain, a fresh epoch.
- * If the counter is gone but the stream is not, numbering continues after the stream's last
- * entry; if both are gone (a Redis without persistence restarted), the log starts a new epoch so
- * that readers whose cursor belongs to the old one can tell.
+ * Appends one event with the next id. Ids are the stream's own ids (`n-0`), so they are the
+ * consecutive integers the seam promises: a reader that sees n+2 after n knows it missed one.
+ * KEYS: stream, counter, first id (the log's identity). ARGV: event JSON, retain.
+ * A new log is numbered from the server's clock in microseconds, not from 1: if the log is lost
+ * (a Redis without persistence restarted) its successor's ids are still larger than any id a node
+ * remembers, so positions only grow and a node can tell it is reading a new log. If only the
+ * counter is gone, numbering continues after the stream's last entry. Numbers are formatted with
+ * %d: Lua would otherwise print them in exponent form.
  */
 const PUBLISH = `
 local n = redis.call('INCR', KEYS[2])
@@ -35,17 +36,17 @@ if n == 1 then
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   if #last > 0 then
     n = tonumber(string.match(last[1][1], '^(%d+)')) + 1
-    redis.call('SET', KEYS[2], n)
   else
-    redis.call('SET', KEYS[3], ARGV[3])
+    local t = redis.call('TIME')
+    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', KEYS[3], string.format('%d', n))
   end
+  redis.call('SET', KEYS[2], string.format('%d', n))
 end
-local epoch = redis.call('GET', KEYS[3])
-if not epoch then
-  epoch = ARGV[3]
-  redis.call('SET', KEYS[3], epoch)
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  redis.call('SET', KEYS[3], string.format('%d', n))
 end
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], n .. '-0', 'e', ARGV[1])
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], string.format('%d-0', n), 'e', ARGV[1])
 return n
 `;
 
@@ -76,7 +77,7 @@ export class RedisStreamLog implements InvalidationLog {
   private readonly onError: (error: unknown, context: string) => void;
   private readonly streamKey: string;
   private readonly counterKey: string;
-  private readonly epochKey: string;
+  private readonly firstIdKey: string;
   private readonly loops = new Set<Loop>();
 
   constructor(options: RedisStreamLogOptions) {
@@ -92,13 +93,13 @@ export class RedisStreamLog implements InvalidationLog {
     if (/[{}]/.test(namespace)) throw new Error(`log namespace must not contain braces (it would change the hash slot): "${namespace}"`);
     this.streamKey = `${namespace}{log}:events`;
     this.counterKey = `${namespace}{log}:last`;
-    this.epochKey = `${namespace}{log}:epoch`;
+    this.firstIdKey = `${namespace}{log}:first`;
   }
 
   async publish(input: InvalidationInput): Promise<InvalidationEvent> {
     const publishedAt = this.clock.now();
     const body = JSON.stringify({ ...input, publishedAt });
-    const id = (await this.redis.eval(PUBLISH, 3, this.streamKey, this.counterKey, this.epochKey, body, this.retain, randomUUID())) as number;
+    const id = (await this.redis.eval(PUBLISH, 3, this.streamKey, this.counterKey, this.firstIdKey, body, this.retain)) as number;
     return Object.freeze({ ...input, id, publishedAt });
   }
 
@@ -109,25 +110,35 @@ export class RedisStreamLog implements InvalidationLog {
   subscribe(options: { afterId: number; onEvent: (event: InvalidationEvent) => void; onGap?: (info: GapInfo) => void }): Subscription {
     const onGap = options.onGap ?? (() => {});
     let cursor = options.afterId;
-    let epoch: string | undefined;
+    /** The first id of the log the cursor belongs to: it changes when the log is lost and started again. */
+    let logFirstId: number | undefined;
     /** After a failure the log may have been lost meanwhile: check before reading on. */
-    let mustCheckEpoch = true;
+    let mustCheckLog = true;
     return this.run('reading the invalidation log', async (loop) => {
-      if (mustCheckEpoch) {
-        const [storedEpoch, last] = await Promise.all([loop.connection.get(this.epochKey), loop.connection.get(this.counterKey)]);
-        const lost = (epoch !== undefined && storedEpoch !== epoch) || Number(last ?? 0) < cursor;
+      if (mustCheckLog) {
+        const [first, last] = await Promise.all([loop.connection.get(this.firstIdKey), loop.connection.get(this.counterKey)]);
+        const firstId = first === null ? undefined : Number(first);
+        const lost = (logFirstId !== undefined && firstId !== logFirstId) || Number(last ?? 0) < cursor;
         if (lost) {
           onGap({ reason: 'reset', afterId: cursor, oldestRetainedId: 0 });
           cursor = 0;
         }
-        epoch = storedEpoch ?? undefined;
-        mustCheckEpoch = false;
+        logFirstId = firstId;
+        // Position 0 means "from the start of the log", which is just before its first id.
+        if (cursor === 0 && firstId !== undefined) cursor = firstId - 1;
+        mustCheckLog = false;
       }
       const reply = (await loop.connection.xread('COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', this.streamKey, `${cursor}-0`)) as
         | [string, StreamEntry[]][]
         | null;
       if (loop.closed) return;
-      for (const [id, fields] of reply?.[0]?.[1] ?? []) {
+      const entries = reply?.[0]?.[1] ?? [];
+      if (cursor === 0 && entries.length > 0) {
+        // The log was empty when we looked: learn where it starts before judging the first id.
+        mustCheckLog = true;
+        return;
+      }
+      for (const [id, fields] of entries) {
         const event = decode(id, fields);
         if (event.id !== cursor + 1) onGap({ reason: 'trimmed', afterId: cursor, oldestRetainedId: event.id });
         cursor = event.id;
@@ -138,7 +149,7 @@ export class RedisStreamLog implements InvalidationLog {
         }
       }
     }, (cutOff) => {
-      mustCheckEpoch = true;
+      mustCheckLog = true;
       if (cutOff) onGap({ reason: 'disconnected', afterId: cursor, oldestRetainedId: 0 });
     });
   }

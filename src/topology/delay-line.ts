@@ -1,0 +1,53 @@
+import type { Clock, Timer } from '../engine/clock.js';
+
+interface Item {
+  dueAt: number;
+  run: () => void;
+}
+
+/**
+ * A link with latency that keeps order: each item runs `delayMs` after it was pushed, but never
+ * before the item pushed ahead of it. Jitter then stretches the gaps between invalidations without
+ * reordering them, as a network link does, so a region applies the log in log order (its cache
+ * relies on positions arriving in order). One timer, for the head of the line: timers due at the
+ * same instant are not promised to fire in the order they were made.
+ */
+export class DelayLine {
+  private readonly items: Item[] = [];
+  private timer: Timer | undefined;
+  private lastDueAt = -Infinity;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** Starts `work` after `delayMs`, after everything pushed before it started; resolves with its result. */
+  push<T>(delayMs: number, work: () => Promise<T>): Promise<T> {
+    const dueAt = Math.max(this.clock.now() + delayMs, this.lastDueAt);
+    this.lastDueAt = dueAt;
+    return new Promise<T>((resolve, reject) => {
+      this.items.push({ dueAt, run: () => void work().then(resolve, reject) });
+      if (this.items.length === 1) this.arm();
+    });
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  /** Drops everything not yet started (their promises never settle: the work did not happen). */
+  cancel(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.items.length = 0;
+  }
+
+  private arm(): void {
+    const head = this.items[0];
+    if (!head) return;
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = undefined;
+      const now = this.clock.now();
+      while (this.items.length > 0 && this.items[0]!.dueAt <= now) this.items.shift()!.run();
+      this.arm();
+    }, Math.max(0, head.dueAt - this.clock.now()));
+  }
+}
