@@ -6,7 +6,9 @@ set -euo pipefail
 
 missing=()
 ls -d /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server redis-tools)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli forms the test Redis Cluster (redis-cli --cluster create).
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 

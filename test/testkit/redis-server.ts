@@ -1,47 +1,133 @@
 import { spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { freePort } from './free-port.js';
 
+export interface RedisServerOptions {
+  /**
+   * Start in cluster mode, with its nodes.conf in the server's temp folder. The cluster bus
+   * listens on port + 10000, so that port must be free too.
+   */
+  cluster?: boolean;
+}
+
 export interface RedisServer {
+  host: string;
   port: number;
   url: string;
+  /** SIGKILL, as a crash would: no shutdown, clients see the connection drop. The folder stays. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and folder (after `kill`), and waits until it is ready. */
+  restart(): Promise<void>;
+  /** SIGSTOP: the process freezes with its connections open, so commands hang instead of failing. */
+  pause(): void;
+  /** SIGCONT after `pause`. */
+  resume(): void;
+  /** Kills the server and deletes its folder. */
   stop(): Promise<void>;
 }
+
+type RedisProcess = ChildProcessByStdio<null, Readable, Readable>;
+
+const HOST = '127.0.0.1';
+/** Another process may take a port between our check and the server's bind: try another one. */
+const BIND_ATTEMPTS = 5;
 
 /**
  * A throwaway redis-server on a free port in a temp folder, without persistence; `stop()` kills
  * it and deletes the folder. Never the machine's own Redis on 6379.
  */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'freshcache-redis-'));
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.once('error', (error) =>
-      reject(new Error(`cannot start redis-server (${error.message}): apt-get install -y redis-server`)),
-    );
-    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${output}`)));
-  });
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
+  let child: RedisProcess | undefined;
+  let port = 0;
+  try {
+    for (let attempt = 1; child === undefined; attempt++) {
+      port = options.cluster ? await freePortWithBus() : await freePort();
+      try {
+        child = await spawnRedis(port, dir, options);
+      } catch (error) {
+        if (!(error instanceof PortTakenError) || attempt === BIND_ATTEMPTS) throw error;
       }
+    }
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  let current: RedisProcess = child;
+  const kill = async () => {
+    if (current.exitCode !== null || current.signalCode !== null) return;
+    const exited = new Promise((resolve) => current.once('exit', resolve));
+    current.kill('SIGKILL');
+    await exited;
+  };
+  return {
+    host: HOST,
+    port,
+    url: `redis://${HOST}:${port}`,
+    kill,
+    restart: async () => {
+      await kill();
+      current = await spawnRedis(port, dir, options);
+    },
+    pause: () => void current.kill('SIGSTOP'),
+    resume: () => void current.kill('SIGCONT'),
+    stop: async () => {
+      // SIGKILL also ends a paused (SIGSTOPped) process.
+      await kill();
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+class PortTakenError extends Error {}
+
+async function spawnRedis(port: number, dir: string, options: RedisServerOptions): Promise<RedisProcess> {
+  const args = ['--port', String(port), '--bind', HOST, '--save', '', '--appendonly', 'no', '--dir', dir];
+  if (options.cluster) {
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
+  }
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      // Only the start-up output is kept, for the error message; the rest is drained and dropped.
+      if (output.length < 64_000) output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        child.off('exit', onExit);
+        resolve();
+      }
+    };
+    const onExit = (code: number | null) => {
+      if (output.includes('Address already in use')) reject(new PortTakenError(`port ${port} is taken`));
+      else reject(new Error(`redis-server exited with ${code}: ${output}`));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', (error) => reject(new Error(`cannot start redis-server (${error.message}): apt-get install -y redis-server`)));
+  });
+  return child;
+}
+
+/** A free port whose cluster-bus port (port + 10000) is free as well. */
+async function freePortWithBus(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await freePort();
+    if (port + 10_000 <= 65_535 && (await isPortFree(port + 10_000))) return port;
+  }
+  throw new Error('found no free port whose cluster-bus port (port + 10000) is free too');
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
+  });
 }

@@ -1,21 +1,28 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../engine/entry.js';
 import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
 
 export interface RedisStoreOptions {
   redis: Redis | Cluster;
-  /** Namespace of this store's keys, so several stores (regions) share one Redis. */
+  /**
+   * Namespace of this store's keys, so several stores (regions) share one Redis. No braces: the
+   * cache key is the hash tag (see redis-keys.ts).
+   */
   prefix?: string;
   clock?: Clock;
   name?: string;
 }
 
 /**
- * The shared tier (L2) on Redis. An entry is one JSON string with its version, tags and expiry;
- * Redis expires it at its hard expiry (PX), and reads also check the expiry against the engine's
- * clock, so a store behaves the same under a fake clock.
+ * The shared tier (L2) on Redis, standalone or Cluster. An entry is one JSON string with its
+ * version, tags and expiry, at `<prefix>{<key>}` (redis-keys.ts), so the entry and the companion
+ * keys other adapters keep for it share a hash slot. Redis expires it at its hard expiry (PX), and
+ * reads also check the expiry against the engine's clock, so a store behaves the same under a
+ * fake clock.
  *
  * Listing keys (`scan`, `size`, `clear`) walks the namespace with SCAN: O(keys), meant for the
  * key explorer and admin, never for the read path. `scan` sorts what it finds so that a cursor
@@ -31,12 +38,13 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     this.redis = options.redis;
     this.prefix = options.prefix ?? 'freshcache:';
+    assertNamespace(this.prefix);
     this.clock = options.clock ?? systemClock;
     this.name = options.name ?? 'redis';
   }
 
   async get(key: string): Promise<Entry | undefined> {
-    const json = await this.redis.get(this.prefix + key);
+    const json = await this.redis.get(slotKey(this.prefix, key));
     if (json === null) return undefined;
     const entry = JSON.parse(json) as Entry;
     return entry.expiresAt > this.clock.now() ? entry : undefined;
@@ -45,20 +53,20 @@ export class RedisStore implements Store {
   async set(key: string, entry: Entry): Promise<void> {
     const ttlMs = Math.ceil(entry.expiresAt - this.clock.now());
     if (ttlMs <= 0) {
-      await this.redis.del(this.prefix + key);
+      await this.redis.del(slotKey(this.prefix, key));
       return;
     }
-    await this.redis.set(this.prefix + key, JSON.stringify(entry), 'PX', ttlMs);
+    await this.redis.set(slotKey(this.prefix, key), JSON.stringify(entry), 'PX', ttlMs);
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.redis.del(this.prefix + key)) > 0;
+    return (await this.redis.del(slotKey(this.prefix, key))) > 0;
   }
 
   async clear(): Promise<void> {
     const keys = await this.namespaceKeys('');
     // One key per command: in a cluster, a multi-key DEL must stay within one hash slot.
-    for (const key of keys) await this.redis.unlink(this.prefix + key);
+    for (const key of keys) await this.redis.unlink(slotKey(this.prefix, key));
   }
 
   async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
@@ -91,22 +99,21 @@ export class RedisStore implements Store {
 
   /** Keys of this namespace (without the namespace) that start with `prefix`. */
   private async namespaceKeys(prefix: string): Promise<string[]> {
-    const pattern = escapeGlob(this.prefix + prefix) + '*';
-    const nodes = 'nodes' in this.redis && typeof this.redis.nodes === 'function' ? this.redis.nodes('master') : [this.redis as Redis];
+    const pattern = entryPattern(this.prefix, prefix);
+    // A cluster's keys are spread over its masters, and SCAN walks one node.
+    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
     const found = new Set<string>();
     for (const node of nodes) {
       let cursor = '0';
       do {
         const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        for (const key of batch) found.add(key.slice(this.prefix.length));
+        for (const name of batch) {
+          const key = keyFromSlotKey(this.prefix, name);
+          if (key !== undefined) found.add(key);
+        }
         cursor = next;
       } while (cursor !== '0');
     }
     return [...found];
   }
-}
-
-/** Redis MATCH is a glob: a literal prefix must have its special characters escaped. */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

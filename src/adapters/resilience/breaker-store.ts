@@ -1,0 +1,205 @@
+import type { Entry } from '../../engine/entry.js';
+import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
+
+export interface BreakerStoreOptions {
+  /** The store to guard, typically the shared tier (RedisStore). */
+  store: Store;
+  /** Default: a CircuitBreaker with its defaults, named after the store. */
+  breaker?: CircuitBreaker;
+  /** Deletes remembered for replay after recovery; past this the store flushes instead. Default 10,000. */
+  maxPendingDeletes?: number;
+  /** Time limit for scan, size and clear, which walk the whole namespace. Default 30 s. */
+  adminTimeoutMs?: number;
+  /**
+   * Receives the errors this store hides from its caller: a read that became a miss, a write
+   * that was dropped, a replay that failed. Fail-fast rejections while open are not reported
+   * (they are one state change, not one error per call).
+   */
+  onError?: (error: unknown, operation: 'get' | 'set' | 'replay') => void;
+}
+
+/**
+ * A Store that keeps working while the store it wraps is unreachable, through a CircuitBreaker.
+ * A shared tier is an optimisation: when Redis is down, a node serves from L1 and the origin,
+ * and uses Redis again once it answers (the breaker probes by itself).
+ *
+ *   get    a failure, a timeout or an open breaker is a miss: the engine loads from the origin.
+ *   set    a failure or an open breaker skips the write: a fill that is not kept costs a miss.
+ *   delete see below.
+ *   scan, size, clear   reject (CircuitOpenError while open): an admin asking for a listing
+ *          must not get an empty one that looks true.
+ *
+ * A delete that does not reach Redis is an invalidation that did not happen in the shared tier.
+ * This node's generation marks still refuse the old entry, but the entry stays in Redis, where
+ * any node without those marks (one started after the invalidation, or one whose marks were
+ * pruned) would serve it as fresh, up to its TTL. Dropping the delete silently would be unsafe,
+ * so a failed delete:
+ *   - rejects, so the caller knows the shared tier did not change;
+ *   - is remembered, and replayed as soon as the breaker closes;
+ *   - until then, this node reads the key as a miss (and retries the delete on each read), so
+ *     it never serves the value it failed to delete;
+ *   - past `maxPendingDeletes` remembered keys, memory stays bounded by forgetting them all and
+ *     clearing the whole store on recovery instead (a cache flush is always safe; it costs
+ *     misses). Until that flush succeeds every read is a miss and writes are skipped.
+ * What is remembered lives in this process: a node that restarts during an outage forgets its
+ * pending deletes. Marks kept in Redis itself are what closes that gap (architecture.md, "L2
+ * marks live in the process").
+ */
+export class BreakerStore implements Store {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  readonly breaker: CircuitBreaker;
+  private readonly inner: Store;
+  private readonly maxPendingDeletes: number;
+  private readonly adminTimeoutMs: number;
+  private readonly onError: ((error: unknown, operation: 'get' | 'set' | 'replay') => void) | undefined;
+  /** Key → stamp of its latest failed delete: a delete that began before that stamp cannot settle it. */
+  private readonly pending = new Map<string, number>();
+  private stamp = 0;
+  /** More deletes failed than could be remembered: only a clear of the whole store settles them. */
+  private flushNeeded = false;
+  /** Deletes lost (forgotten) so far; a clear that began before the latest one does not settle it. */
+  private lost = 0;
+  private replaying: Promise<void> | undefined;
+  private readonly unsubscribe: () => void;
+
+  constructor(options: BreakerStoreOptions) {
+    this.inner = options.store;
+    this.name = options.store.name;
+    this.capabilities = options.store.capabilities;
+    this.breaker = options.breaker ?? new CircuitBreaker({ name: options.store.name });
+    this.maxPendingDeletes = options.maxPendingDeletes ?? 10_000;
+    this.adminTimeoutMs = options.adminTimeoutMs ?? 30_000;
+    this.onError = options.onError;
+    this.unsubscribe = this.breaker.onStateChange((change) => {
+      if (change.to === 'closed') void this.replayDeletes();
+    });
+  }
+
+  /** Keys whose delete failed and has not been replayed yet. */
+  get pendingDeletes(): number {
+    return this.pending.size;
+  }
+
+  /** True when more deletes failed than could be remembered, until a clear succeeds. */
+  get flushPending(): boolean {
+    return this.flushNeeded;
+  }
+
+  async get(key: string): Promise<Entry | undefined> {
+    if (this.flushNeeded) {
+      // Reads are what keeps a node busy; let them drive the flush, which is also the probe
+      // when the breaker is half-open. Without this a flush that failed once while closed
+      // would never be retried, and every read would miss for ever.
+      if (this.breaker.state !== 'open') void this.replayDeletes();
+      return undefined;
+    }
+    if (this.pending.has(key)) {
+      await this.settle(key).catch((error: unknown) => this.report(error, 'get'));
+      return undefined;
+    }
+    try {
+      return await this.breaker.run(() => this.inner.get(key));
+    } catch (error) {
+      this.report(error, 'get');
+      return undefined;
+    }
+  }
+
+  async set(key: string, entry: Entry): Promise<void> {
+    // A flush is due: whatever is written now would be cleared by it.
+    if (this.flushNeeded) return;
+    try {
+      await this.breaker.run(() => this.inner.set(key, entry));
+    } catch (error) {
+      this.report(error, 'set');
+    }
+  }
+
+  /** Rejects when the delete did not reach the store; it is then remembered and replayed (see above). */
+  async delete(key: string): Promise<boolean> {
+    const before = this.pending.get(key);
+    try {
+      const existed = await this.breaker.run(() => this.inner.delete(key));
+      if (before !== undefined && this.pending.get(key) === before) this.pending.delete(key);
+      return existed;
+    } catch (error) {
+      this.remember(key);
+      throw error;
+    }
+  }
+
+  async clear(): Promise<void> {
+    const stampAtStart = this.stamp;
+    const lostAtStart = this.lost;
+    await this.breaker.run(() => this.inner.clear(), { timeoutMs: this.adminTimeoutMs });
+    // Everything remembered before the clear began is gone from the store now.
+    for (const [key, stamp] of this.pending) if (stamp <= stampAtStart) this.pending.delete(key);
+    if (this.lost === lostAtStart) this.flushNeeded = false;
+  }
+
+  scan(options: ScanOptions): Promise<ScanPage> {
+    return this.breaker.run(() => this.inner.scan(options), { timeoutMs: this.adminTimeoutMs });
+  }
+
+  size(): Promise<{ entries: number; bytes: number }> {
+    return this.breaker.run(() => this.inner.size(), { timeoutMs: this.adminTimeoutMs });
+  }
+
+  async close(): Promise<void> {
+    this.unsubscribe();
+    await this.inner.close();
+  }
+
+  /**
+   * Replays the remembered deletes (or the flush that replaces them) while the breaker stays
+   * closed. Runs by itself each time the breaker closes; resolves when that replay is done.
+   */
+  replayDeletes(): Promise<void> {
+    this.replaying ??= this.replay().finally(() => {
+      this.replaying = undefined;
+    });
+    return this.replaying;
+  }
+
+  private async replay(): Promise<void> {
+    try {
+      if (this.flushNeeded) await this.clear();
+      for (const key of [...this.pending.keys()]) {
+        if (this.breaker.state !== 'closed') return;
+        await this.settle(key);
+      }
+    } catch (error) {
+      // The breaker counted the failure; the next close replays what is left.
+      this.report(error, 'replay');
+    }
+  }
+
+  /** Deletes a remembered key; forgets it unless a newer delete of it failed meanwhile. */
+  private async settle(key: string): Promise<void> {
+    const stamp = this.pending.get(key);
+    await this.breaker.run(() => this.inner.delete(key));
+    if (stamp !== undefined && this.pending.get(key) === stamp) this.pending.delete(key);
+  }
+
+  private remember(key: string): void {
+    if (this.flushNeeded) {
+      this.lost++;
+      return;
+    }
+    if (!this.pending.has(key) && this.pending.size >= this.maxPendingDeletes) {
+      this.flushNeeded = true;
+      this.lost++;
+      this.pending.clear();
+      return;
+    }
+    // Delete first so the map's order stays the order of the latest failures.
+    this.pending.delete(key);
+    this.pending.set(key, ++this.stamp);
+  }
+
+  private report(error: unknown, operation: 'get' | 'set' | 'replay'): void {
+    if (!(error instanceof CircuitOpenError)) this.onError?.(error, operation);
+  }
+}

@@ -1,0 +1,188 @@
+import type { Clock, Timer } from '../../engine/clock.js';
+import { systemClock } from '../../engine/clock.js';
+
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface StateChange {
+  breaker: string;
+  from: BreakerState;
+  to: BreakerState;
+  at: number;
+  /** The failure that opened the breaker. */
+  cause?: unknown;
+}
+
+export interface CircuitBreakerOptions {
+  /** Names the breaker in errors and state changes (e.g. the store it guards). */
+  name?: string;
+  /** Consecutive failures that open the breaker. Default 5. */
+  failureThreshold?: number;
+  /** A call that has not settled after this long counts as failed, and its caller stops waiting. Default 500. */
+  callTimeoutMs?: number;
+  /** How long the breaker fails fast before it lets one probe through. Default 5000. */
+  openMs?: number;
+  clock?: Clock;
+  /**
+   * Whether an error says the dependency is unhealthy. Errors it rejects (say, "no such key")
+   * pass through without counting, and prove the dependency answered. Default: every error.
+   */
+  isFailure?: (error: unknown) => boolean;
+}
+
+/** Thrown instead of calling while the breaker is open, or while its one probe is in flight. */
+export class CircuitOpenError extends Error {
+  readonly breaker: string;
+  constructor(breaker: string, message: string) {
+    super(message);
+    this.name = 'CircuitOpenError';
+    this.breaker = breaker;
+  }
+}
+
+/** A call that took longer than `callTimeoutMs`. It may still complete later; nobody waits for it. */
+export class CallTimeoutError extends Error {
+  readonly timeoutMs: number;
+  constructor(breaker: string, timeoutMs: number) {
+    super(`${breaker}: call timed out after ${timeoutMs} ms`);
+    this.name = 'CallTimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Stops calling a dependency that keeps failing, and tries it again by itself.
+ *
+ *   closed     calls go through; `failureThreshold` consecutive failures (an error, or no answer
+ *              within `callTimeoutMs`) open the breaker.
+ *   open       calls fail at once with CircuitOpenError, for `openMs`; then half-open.
+ *   half-open  one call goes through as a probe, the others fail fast. Its success closes the
+ *              breaker, its failure opens it again for another `openMs`.
+ *
+ * Hand-written rather than opossum (the well-kept Node library): opossum opens on an error
+ * *percentage* over a rolling window of real-time buckets and runs its timers on the global
+ * clock, so it cannot be driven by the engine's Clock and its tests would need fake timers. The
+ * behaviour wanted here (consecutive failures, one probe) is this one small state machine.
+ *
+ * Outcomes are counted only for the state they were admitted in: a slow call that started
+ * before the breaker opened cannot close it, nor count against the next closed period.
+ */
+export class CircuitBreaker {
+  readonly name: string;
+  private readonly failureThreshold: number;
+  private readonly callTimeoutMs: number;
+  private readonly openMs: number;
+  private readonly clock: Clock;
+  private readonly isFailure: (error: unknown) => boolean;
+  private readonly listeners = new Set<(change: StateChange) => void>();
+  private current: BreakerState = 'closed';
+  /** Changes with every transition: outcomes from an earlier one are ignored. */
+  private epoch = 0;
+  private failures = 0;
+  private probing = false;
+  private openedAt = 0;
+  private halfOpenTimer: Timer | undefined;
+
+  constructor(options: CircuitBreakerOptions = {}) {
+    this.name = options.name ?? 'breaker';
+    this.failureThreshold = options.failureThreshold ?? 5;
+    this.callTimeoutMs = options.callTimeoutMs ?? 500;
+    this.openMs = options.openMs ?? 5_000;
+    this.clock = options.clock ?? systemClock;
+    this.isFailure = options.isFailure ?? (() => true);
+    if (!(Number.isInteger(this.failureThreshold) && this.failureThreshold >= 1)) throw new RangeError(`failureThreshold must be an integer ≥ 1, got ${this.failureThreshold}`);
+    if (!(this.callTimeoutMs > 0)) throw new RangeError(`callTimeoutMs must be > 0, got ${this.callTimeoutMs}`);
+    if (!(this.openMs > 0)) throw new RangeError(`openMs must be > 0, got ${this.openMs}`);
+  }
+
+  get state(): BreakerState {
+    return this.current;
+  }
+
+  /**
+   * Calls `fn` unless the breaker is open, bounded by `callTimeoutMs` (or `timeoutMs` for this
+   * call: admin work that walks many keys needs longer than a read). Rejects with
+   * CircuitOpenError without calling, with CallTimeoutError, or with `fn`'s own error.
+   */
+  run<T>(fn: () => Promise<T>, options: { timeoutMs?: number } = {}): Promise<T> {
+    if (this.current === 'open' || (this.current === 'half-open' && this.probing)) {
+      return Promise.reject(this.openError());
+    }
+    const probe = this.current === 'half-open';
+    if (probe) this.probing = true;
+    const epoch = this.epoch;
+    let call: Promise<T>;
+    try {
+      call = fn();
+    } catch (error) {
+      call = Promise.reject(error);
+    }
+    return this.bounded(call, options.timeoutMs ?? this.callTimeoutMs).then(
+      (value) => {
+        this.succeeded(epoch);
+        return value;
+      },
+      (error: unknown) => {
+        if (error instanceof CallTimeoutError || this.isFailure(error)) this.failed(epoch, error);
+        else this.succeeded(epoch);
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Calls `listener` after every transition, for a metric or a log line. Returns the
+   * unsubscribe function. A listener runs inside the call that caused the transition, so it
+   * must not throw.
+   */
+  onStateChange(listener: (change: StateChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private succeeded(epoch: number): void {
+    if (epoch !== this.epoch) return;
+    if (this.current === 'half-open') this.transition('closed');
+    else this.failures = 0;
+  }
+
+  private failed(epoch: number, error: unknown): void {
+    if (epoch !== this.epoch) return;
+    if (this.current === 'half-open' || ++this.failures >= this.failureThreshold) this.transition('open', error);
+  }
+
+  private transition(to: BreakerState, cause?: unknown): void {
+    const from = this.current;
+    this.current = to;
+    this.epoch++;
+    this.failures = 0;
+    this.probing = false;
+    this.halfOpenTimer?.cancel();
+    this.halfOpenTimer = undefined;
+    const at = this.clock.now();
+    if (to === 'open') {
+      this.openedAt = at;
+      this.halfOpenTimer = this.clock.setTimeout(() => this.transition('half-open'), this.openMs);
+    }
+    const change: StateChange = cause === undefined ? { breaker: this.name, from, to, at } : { breaker: this.name, from, to, at, cause };
+    for (const listener of this.listeners) listener(change);
+  }
+
+  private bounded<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
+    if (!Number.isFinite(timeoutMs)) return call;
+    let timer: Timer | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => reject(new CallTimeoutError(this.name, timeoutMs)), timeoutMs);
+    });
+    // Promise.race subscribes to `call`, so a call that fails after its timeout is not an
+    // unhandled rejection.
+    return Promise.race([call, timeout]).finally(() => timer?.cancel());
+  }
+
+  private openError(): CircuitOpenError {
+    if (this.current === 'half-open') {
+      return new CircuitOpenError(this.name, `${this.name}: circuit half-open, a probe is in flight; failing fast`);
+    }
+    const retryIn = Math.max(0, this.openedAt + this.openMs - this.clock.now());
+    return new CircuitOpenError(this.name, `${this.name}: circuit open after repeated failures; failing fast, next probe in ${retryIn} ms`);
+  }
+}
