@@ -1,10 +1,24 @@
+import { hostname } from 'node:os';
 import { FreshcacheError } from './engine/errors.js';
 import type { FreshnessMode, RegionConfig, TierConfig } from './topology/region.js';
 import type { Strategy } from './engine/tiered-cache.js';
 
+/** A Redis server, or the seed nodes of a Redis Cluster. */
+export type RedisTarget = { url: string } | { cluster: { host: string; port: number }[] };
+
+export type OriginConfig = { kind: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string };
+/** How the relay learns of the origin's changes: the outbox table (PGlite or PostgreSQL), or PostgreSQL's WAL. */
+export type CaptureConfig = { kind: 'outbox' } | { kind: 'wal'; slot: string };
+export type LogConfig = { kind: 'memory'; retain: number } | { kind: 'redis'; redis: RedisTarget; retain: number; namespace: string };
+export type L2Config = { kind: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace: string };
+
 export interface FreshcacheConfig {
   port: number;
   host: string;
+  /** This process's name: its consumer name in each region's group, and in logs. */
+  nodeId: string;
+  /** What this process runs: edge nodes for these regions, and/or a relay candidate. */
+  roles: { regions: string[]; relay: boolean };
   regions: RegionConfig[];
   limits: {
     maxKeyBytes: number;
@@ -12,9 +26,12 @@ export interface FreshcacheConfig {
     /** Largest request body accepted; a little over maxValueBytes so a max-size value still fits with its JSON. */
     bodyLimitBytes: number;
   };
-  origin: { kind: 'pglite'; dataDir?: string };
-  relay: { pollMs: number };
-  log: { retain: number };
+  origin: OriginConfig;
+  capture: CaptureConfig;
+  /** `electionMs`: how often a standby relay tries to take over (PostgreSQL only). */
+  relay: { pollMs: number; electionMs: number };
+  log: LogConfig;
+  l2: L2Config;
   /** Seed the origin with sample content when it is empty. */
   seed: boolean;
 }
@@ -24,11 +41,15 @@ export type RegionInput = Partial<Omit<RegionConfig, 'l1' | 'l2'>> & { name: str
 export interface ConfigInput {
   port?: number;
   host?: string;
+  nodeId?: string;
+  roles?: { regions?: string[]; relay?: boolean };
   regions?: RegionInput[];
   limits?: Partial<FreshcacheConfig['limits']>;
-  origin?: Partial<FreshcacheConfig['origin']>;
+  origin?: { kind?: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string };
+  capture?: { kind: 'outbox' } | { kind: 'wal'; slot?: string };
   relay?: Partial<FreshcacheConfig['relay']>;
-  log?: Partial<FreshcacheConfig['log']>;
+  log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string };
+  l2?: { kind?: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace?: string };
   seed?: boolean;
 }
 
@@ -54,18 +75,26 @@ const REGION_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 /** Fills in defaults, validates once, and freezes: nothing deeper re-checks configuration. */
 export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfig> {
   const maxValueBytes = input.limits?.maxValueBytes ?? 1024 * 1024;
+  const regions = (input.regions ?? DEFAULT_REGIONS.map((r) => ({ ...r }))).map(resolveRegion);
   const config: FreshcacheConfig = {
     port: input.port ?? 3000,
     host: input.host ?? '127.0.0.1',
-    regions: (input.regions ?? DEFAULT_REGIONS.map((r) => ({ ...r }))).map(resolveRegion),
+    nodeId: input.nodeId ?? `${hostname()}:${process.pid}`,
+    roles: { regions: input.roles?.regions ?? regions.map((r) => r.name), relay: input.roles?.relay ?? true },
+    regions,
     limits: {
       maxKeyBytes: input.limits?.maxKeyBytes ?? 512,
       maxValueBytes,
       bodyLimitBytes: input.limits?.bodyLimitBytes ?? maxValueBytes + 64 * 1024,
     },
-    origin: { kind: 'pglite', ...input.origin },
-    relay: { pollMs: input.relay?.pollMs ?? 1000 },
-    log: { retain: input.log?.retain ?? 10_000 },
+    origin: input.origin?.kind === 'postgres' ? { kind: 'postgres', url: input.origin.url } : { kind: 'pglite', dataDir: input.origin?.dataDir },
+    capture: input.capture?.kind === 'wal' ? { kind: 'wal', slot: input.capture.slot ?? 'freshcache_relay' } : { kind: 'outbox' },
+    relay: { pollMs: input.relay?.pollMs ?? 1000, electionMs: input.relay?.electionMs ?? 1000 },
+    log:
+      input.log?.kind === 'redis'
+        ? { kind: 'redis', redis: input.log.redis, retain: input.log.retain ?? 10_000, namespace: input.log.namespace ?? 'freshcache:' }
+        : { kind: 'memory', retain: input.log?.retain ?? 10_000 },
+    l2: input.l2?.kind === 'redis' ? { kind: 'redis', redis: input.l2.redis, namespace: input.l2.namespace ?? 'freshcache:l2:' } : { kind: 'memory' },
     seed: input.seed ?? true,
   };
   check(Number.isInteger(config.port) && config.port >= 0 && config.port < 65536, `port must be 0..65535, got ${config.port}`);
@@ -79,6 +108,20 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
   check(config.limits.bodyLimitBytes >= config.limits.maxValueBytes, 'bodyLimitBytes must be at least maxValueBytes');
   check(config.relay.pollMs >= 10, 'relay.pollMs must be at least 10');
   check(config.log.retain >= 1, 'log.retain must be at least 1');
+  check(config.relay.electionMs >= 10, 'relay.electionMs must be at least 10');
+  check(config.nodeId.length > 0 && config.nodeId.length <= 128, 'nodeId must be 1..128 characters');
+  for (const name of config.roles.regions) check(names.has(name), `roles.regions names "${name}", which is not a configured region`);
+  check(config.capture.kind !== 'wal' || config.origin.kind === 'postgres', 'capture "wal" needs a postgres origin (PGlite has no logical replication)');
+  check(config.capture.kind !== 'wal' || /^[a-z_][a-z0-9_]{0,55}$/.test(config.capture.slot), 'capture.slot must be a lowercase SQL name');
+  // Nodes sharing an L2 must hear the same invalidations in the same order: one log for all.
+  check(config.l2.kind !== 'redis' || config.log.kind === 'redis', 'a redis L2 (shared by processes) needs the redis log');
+  const distributed = config.log.kind === 'redis' && config.origin.kind === 'postgres';
+  check(
+    distributed || (config.roles.relay && config.roles.regions.length === config.regions.length),
+    'running only some roles needs the shared parts: a redis log and a postgres origin',
+  );
+  if (config.log.kind === 'redis') checkRedisTarget(config.log.redis, 'log.redis');
+  if (config.l2.kind === 'redis') checkRedisTarget(config.l2.redis, 'l2.redis');
   return deepFreeze(config);
 }
 
@@ -108,6 +151,15 @@ export function validateRegionSettings(region: Partial<RegionConfig>): void {
     check(tier.policy === 'lru' || tier.policy === 'lfu', 'tier policy must be lru or lfu');
     check(Number.isInteger(tier.maxEntries) && tier.maxEntries > 0, 'tier maxEntries must be a positive integer');
     check(Number.isFinite(tier.maxBytes) && tier.maxBytes > 0, 'tier maxBytes must be positive');
+  }
+}
+
+function checkRedisTarget(target: RedisTarget, where: string): void {
+  if ('url' in target) {
+    check(/^rediss?:\/\//.test(target.url), `${where}.url must start with redis:// or rediss://`);
+  } else {
+    check(Array.isArray(target.cluster) && target.cluster.length > 0, `${where}.cluster must list at least one node`);
+    for (const node of target.cluster) check(typeof node.host === 'string' && Number.isInteger(node.port), `${where}.cluster nodes need host and port`);
   }
 }
 

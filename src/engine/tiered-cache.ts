@@ -252,10 +252,19 @@ export class TieredCache {
     if (this.strategy === 'eager') {
       // Keys are named one by one, so reclaiming their memory now costs what the purge already costs.
       const inL2 = this.l2 !== undefined && options.l2 !== false;
+      const failures: unknown[] = [];
       for (const key of targets.keys ?? []) {
         this.l1.remove(key);
-        if (inL2) await this.l2!.delete(key);
+        // One unreachable key must not keep the others in L2: try each, then report.
+        if (inL2) await this.l2!.delete(key).catch((error: unknown) => failures.push(error));
       }
+      this.pruneMarks();
+      if (failures.length > 0) {
+        throw new FreshcacheError('store_unavailable', `${failures.length} of the purged keys could not be deleted from L2; reads still refuse them`, {
+          cause: failures[0],
+        });
+      }
+      return mark;
     }
     this.pruneMarks();
     return mark;

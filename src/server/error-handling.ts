@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { CallTimeoutError, CircuitOpenError } from '../adapters/resilience/circuit-breaker.js';
 import { ERROR_CATALOGUE, FreshcacheError } from '../engine/errors.js';
 import type { ErrorCode } from '../engine/errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -50,6 +51,9 @@ export function registerErrorHandling(app: FastifyInstance, logger: Logger): voi
     const status = fastifyError.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.status(status).send(toErrorBody(status === 404 ? 'not_found' : 'bad_request', error.message));
+    }
+    if (error instanceof CircuitOpenError || error instanceof CallTimeoutError) {
+      return reply.status(503).send(toErrorBody('store_unavailable', `the shared tier is unavailable: ${error.message}`));
     }
     logger.error({ err: error, reqId: request.id, url: request.url }, 'unhandled error');
     return reply.status(500).send(toErrorBody('internal', `internal error (request id ${request.id})`));

@@ -1,10 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { MemoryLog } from '../adapters/memory/memory-log.js';
 import { MemoryStore } from '../adapters/memory/memory-store.js';
-import { createPgliteClient } from '../adapters/postgres/pglite-client.js';
-import { OutboxFeed } from '../adapters/postgres/outbox-feed.js';
 import type { SqlClient } from '../adapters/postgres/sql-client.js';
-import { SqlOriginStore } from '../adapters/postgres/sql-origin-store.js';
 import type { ConfigInput, FreshcacheConfig } from '../config.js';
 import { resolveConfig } from '../config.js';
 import type { Clock } from '../engine/clock.js';
@@ -14,13 +10,16 @@ import type { InvalidationTargets } from '../engine/generations.js';
 import { createLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import type { InvalidationEvent } from '../seams/invalidation-log.js';
+import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
 import type { ContentInput, ContentPatch, ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
 import { Region } from './region.js';
 import type { RegionSettings } from './region.js';
 import { Relay } from './relay.js';
+import { RelayLeader } from './relay-leader.js';
+import type { TopologyParts } from './build-parts.js';
+import { buildParts } from './build-parts.js';
 import { SAMPLE_CONTENT } from './sample-content.js';
 
 /** What the dashboard hears over server-sent events. */
@@ -42,25 +41,51 @@ export interface TopologyOptions {
 }
 
 /**
- * The whole system in one process on embedded parts: origin (PGlite) with its outbox, the relay,
- * the invalidation log and one edge node per region. The HTTP server and the CLI are faces of it.
+ * What one process runs: by default the whole system on embedded parts (origin on PGlite with its
+ * outbox, the relay, the invalidation log, one edge node per region); configured with PostgreSQL
+ * and Redis, the roles it is given (edge nodes for some regions, a relay candidate). The HTTP
+ * server and the CLI are faces of it.
  */
 export class Topology {
   readonly events = new EventEmitter<TopologyEventMap>();
   readonly regions = new Map<string, Region>();
   readonly tracker: InvalidationTracker;
   readonly metrics: Metrics;
+  readonly origin: OriginStore;
+  readonly log: InvalidationLog;
+  /** The relay of this process, when it is a relay candidate; it runs while this process leads. */
+  readonly relay: Relay | undefined;
+  private readonly leader: RelayLeader | undefined;
+  private watcher: { close(): Promise<void> } | undefined;
   private closed = false;
 
   private constructor(
     readonly config: Readonly<FreshcacheConfig>,
     readonly clock: Clock,
     readonly logger: Logger,
-    readonly origin: OriginStore,
-    readonly log: MemoryLog,
-    readonly relay: Relay,
-    private readonly sql: SqlClient,
+    private readonly parts: TopologyParts,
   ) {
+    this.origin = parts.origin;
+    this.log = parts.log;
+    const feed = parts.feed;
+    this.relay = feed ? new Relay({ feed, log: parts.log }) : undefined;
+    const relay = this.relay;
+    if (relay && parts.election) {
+      this.leader = new RelayLeader({
+        connectionString: parts.election.connectionString,
+        electionMs: config.relay.electionMs,
+        clock,
+        onElected: async () => {
+          logger.info({ node: config.nodeId }, 'this process leads: relaying the origin\'s changes');
+          await relay.start();
+        },
+        onDeposed: async () => {
+          logger.warn({ node: config.nodeId }, 'this process lost the relay lock; standing by');
+          await relay.stop();
+        },
+        onError: (error) => logger.debug({ err: error }, 'relay election could not reach the origin; retrying'),
+      });
+    }
     this.events.setMaxListeners(1000);
     this.tracker = new InvalidationTracker(() => [...this.regions.keys()]);
     this.metrics = new Metrics(() =>
@@ -82,45 +107,52 @@ export class Topology {
     const config = resolveConfig(options.config);
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? createLogger();
-    const sql = options.sql ?? (await createPgliteClient({ dataDir: config.origin.dataDir }));
-    const origin = new SqlOriginStore(sql);
-    const log = new MemoryLog({
-      clock,
-      retain: config.log.retain,
-      onSubscriberError: (error, event) => logger.error({ err: error, event: event.id }, 'an invalidation subscriber failed; the others still got the event'),
-    });
-    const feed = new OutboxFeed({
-      sql,
-      clock,
-      pollMs: config.relay.pollMs,
-      onError: (error) => logger.error({ err: error }, 'relay could not read the outbox; it retries on the next wake-up'),
-    });
-    const relay = new Relay({ feed, log });
-    const topology: Topology = new Topology(config, clock, logger, origin, log, relay, sql);
-    // One watcher of the log sees every event, whoever published it (relay or purge).
-    log.subscribe({ afterId: 0, onEvent: (event) => topology.onPublished(event) });
-    for (const regionConfig of config.regions) {
+    const parts = await buildParts({ config, clock, logger, sql: options.sql });
+    const topology: Topology = new Topology(config, clock, logger, parts);
+    try {
+      await topology.start(options.random);
+    } catch (error) {
+      await topology.close();
+      throw error;
+    }
+    return topology;
+  }
+
+  private async start(random: (() => number) | undefined): Promise<void> {
+    const { config, clock, logger, parts } = this;
+    // One watcher of the log sees every event from now on, whoever published it (a relay, a purge on any node).
+    this.watcher = parts.log.subscribe({ afterId: await parts.log.lastId(), onEvent: (event) => this.onPublished(event) });
+    for (const regionConfig of config.regions.filter((r) => config.roles.regions.includes(r.name))) {
       const region = new Region(regionConfig, {
         clock,
-        log,
-        origin,
+        log: parts.log,
+        origin: parts.origin,
+        l2: parts.sharedL2(regionConfig.name),
+        nodeId: config.nodeId,
         limits: config.limits,
-        random: options.random,
-        onApplied: (applied) => topology.onApplied(applied),
-        onSettingsChanged: (r) => topology.events.emit('region.updated', { name: r.name, settings: { ...r.config } }),
+        random,
+        onApplied: (applied) => this.onApplied(applied),
+        onSettingsChanged: (r) => this.events.emit('region.updated', { name: r.name, settings: { ...r.config } }),
         onError: (error, context) => logger.warn({ err: error }, context),
         onFlushed: (name, reason) => {
-          topology.metrics.countFlush(name, reason);
+          this.metrics.countFlush(name, reason);
           logger.warn({ region: name, reason }, 'region flushed its cache');
-          topology.events.emit('region.flushed', { name, reason });
+          this.events.emit('region.flushed', { name, reason });
         },
       });
-      topology.regions.set(region.name, region);
+      this.regions.set(region.name, region);
       await region.start();
     }
-    if (config.seed) await topology.seed();
-    await relay.start();
-    return topology;
+    if (config.seed) await this.seed();
+    if (this.leader) await this.leader.start();
+    else await this.relay?.start();
+  }
+
+  /** The relay role of this process: relaying, waiting for the lock, stopped, or none here. */
+  get relayState(): 'running' | 'standby' | 'stopped' | undefined {
+    if (!this.relay) return undefined;
+    if (this.relay.isRunning) return 'running';
+    return this.leader && !this.closed ? 'standby' : 'stopped';
   }
 
   region(name: string): Region {
@@ -163,13 +195,14 @@ export class Topology {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.relay.stop();
+    if (this.leader) await this.leader.stop();
+    else await this.relay?.stop();
+    await this.watcher?.close();
     for (const region of this.regions.values()) {
       await region.stop();
       await region.cache.close();
     }
-    await this.log.close();
-    await this.sql.close();
+    await this.parts.close();
     this.events.removeAllListeners();
   }
 

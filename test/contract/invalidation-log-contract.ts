@@ -7,7 +7,7 @@ const input = (n: number): InvalidationInput => ({ keys: [`k${n}`], tags: [], pr
 export function eventCollector() {
   const events: InvalidationEvent[] = [];
   const gaps: GapInfo[] = [];
-  let waiters: (() => void)[] = [];
+  const waiters: (() => void)[] = [];
   const changed = () => {
     for (const wake of waiters.splice(0)) wake();
   };

@@ -11,7 +11,7 @@ describe('health, readiness, metrics and docs', () => {
     const ready = await app.inject('/ready');
     expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ready', checks: { origin: 'ok', relay: 'ok' } }]);
 
-    await topology.relay.stop();
+    await topology.relay!.stop();
     const notReady = await app.inject('/ready');
     expect([notReady.statusCode, notReady.json()]).toEqual([503, { status: 'not_ready', checks: { origin: 'ok', relay: 'stopped' } }]);
   });
