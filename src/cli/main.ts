@@ -1,18 +1,30 @@
 #!/usr/bin/env node
 import { demo, demoHelp } from './commands/demo.js';
+import { serve, serveHelp } from './commands/serve.js';
+import { up, upHelp } from './commands/up.js';
 
 const HELP = `freshcache — a distributed cache that stays fresh
 
 Usage:
-  freshcache demo [options]   run origin, relay, three regions and the HTTP API in one process
+  freshcache demo [options]        run origin, relay, three regions and the HTTP API in one process
+  freshcache serve --config FILE   run the roles a config file names, on PostgreSQL and Redis
+  freshcache up [options]          start redis-server, PostgreSQL, a relay and node processes locally
 
-${demoHelp}`;
+${demoHelp}
+
+${serveHelp}
+
+${upHelp}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'demo':
       return demo(rest);
+    case 'serve':
+      return serve(rest);
+    case 'up':
+      return up(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -28,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => {
     // PGlite and pending sockets can hold the loop open after a clean stop; the work is done.
-    if (process.argv[2] === 'demo') process.exit(process.exitCode ?? 0);
+    if (['demo', 'serve', 'up'].includes(process.argv[2] ?? '')) process.exit(process.exitCode ?? 0);
   },
   (error: unknown) => {
     console.error(`freshcache: ${(error as Error).message}`);

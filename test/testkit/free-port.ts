@@ -1,14 +1,2 @@
-import { createServer } from 'node:net';
-
-/** A port free on 127.0.0.1 right now (listen on 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+// The test kit uses the same local servers as `freshcache up`.
+export * from '../../src/tools/free-port.js';

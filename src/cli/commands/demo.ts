@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { buildApp } from '../../server/app.js';
 import { startWorkload } from '../../tools/workload.js';
 import { createTopology } from '../../topology/topology.js';
+import { untilSignal } from '../until-signal.js';
 
 export const demoHelp = `freshcache demo [--port N] [--host H] [--workload] [--rate N]
 
@@ -73,11 +74,7 @@ Ctrl-C stops.`);
     : undefined;
   if (workload) console.log(`\nWorkload: ${rate} ops/s, Zipf over ${items.length} articles, 2% writes.`);
 
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilSignal();
   console.log('\nStopping…');
   workload?.stop();
   await app.close();

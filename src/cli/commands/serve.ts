@@ -1,0 +1,35 @@
+import { parseArgs } from 'node:util';
+import { ENV_OVERRIDES, loadConfigFile } from '../../config-file.js';
+import { buildApp } from '../../server/app.js';
+import { createTopology } from '../../topology/topology.js';
+import { untilSignal } from '../until-signal.js';
+
+export const serveHelp = `freshcache serve --config FILE
+
+Runs the roles FILE names (edge nodes for some regions, a relay candidate) on the adapters it
+names (PostgreSQL or PGlite, Redis or memory), with the HTTP API. FILE is JSON; its schema is in
+docs/operations.md. Environment variables override it:
+${Object.entries(ENV_OVERRIDES)
+  .map(([name, what]) => `  ${name.padEnd(24)} ${what}`)
+  .join('\n')}`;
+
+export async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } } });
+  if (values.help) {
+    console.log(serveHelp);
+    return;
+  }
+  if (!values.config) throw new Error(`serve needs --config FILE\n\n${serveHelp}`);
+  const input = await loadConfigFile(values.config);
+  const topology = await createTopology({ config: input });
+  const app = await buildApp({ topology });
+  await app.listen({ port: topology.config.port, host: topology.config.host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : topology.config.port;
+  const roles = [...topology.config.roles.regions, ...(topology.config.roles.relay ? ['relay'] : [])].join(', ') || 'API only';
+  // One line a supervisor (or `freshcache up`) can wait for.
+  console.log(`freshcache ${topology.config.nodeId} serving ${roles} at http://${topology.config.host}:${port}`);
+  await untilSignal();
+  await app.close();
+  await topology.close();
+}

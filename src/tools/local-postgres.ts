@@ -1,0 +1,73 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
+
+const run = promisify(execFile);
+const ROOT = '/usr/lib/postgresql';
+
+export interface PostgresServer {
+  url: string;
+  port: number;
+  /** An immediate stop (as a crash: clients lose their connections) and a start on the same port and data. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The newest PostgreSQL server binaries on the machine, or undefined (Debian: apt-get install postgresql). */
+export function postgresBinaries(): string | undefined {
+  if (!existsSync(ROOT)) return undefined;
+  const versions = readdirSync(ROOT)
+    .filter((v) => existsSync(join(ROOT, v, 'bin', 'pg_ctl')))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] === undefined ? undefined : join(ROOT, versions[0], 'bin');
+}
+
+/**
+ * A PostgreSQL of our own (tests, `freshcache up`): initdb in a temp folder, started on a free port with logical
+ * replication enabled, stopped and deleted by `stop()`. Postgres refuses to run as root, so as
+ * root it runs as the `postgres` user.
+ */
+export async function startPostgres(): Promise<PostgresServer> {
+  const bin = postgresBinaries();
+  // Never a skip: in CI a test that cannot run must fail (scripts/ensure-test-deps.sh installs them).
+  if (!bin) throw new Error('PostgreSQL server binaries not found: apt-get install -y postgresql');
+  const dir = await mkdtemp(join(tmpdir(), 'freshcache-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: gid } = await run('id', ['-g', 'postgres']);
+    await chown(dir, Number(stdout.trim()), Number(gid.trim()));
+  }
+  const as = (command: string, args: string[]) =>
+    asRoot ? run('runuser', ['-u', 'postgres', '--', join(bin, command), ...args]) : run(join(bin, command), args);
+  const data = join(dir, 'data');
+  await as('initdb', ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const port = await freePort();
+  const options = [
+    `-p ${port}`,
+    '-c listen_addresses=127.0.0.1',
+    `-k ${dir}`,
+    '-c wal_level=logical',
+    '-c max_replication_slots=10',
+    '-c max_wal_senders=10',
+    '-c fsync=off',
+  ].join(' ');
+  const start = () => as('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', options, 'start']);
+  await start();
+  return {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    restart: async () => {
+      await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      await start();
+    },
+    stop: async () => {
+      await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
