@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,8 @@ import { DEFAULT_REGIONS } from '../../config.js';
 import { freePort } from '../../tools/free-port.js';
 import { postgresBinaries, startPostgres } from '../../tools/local-postgres.js';
 import { startRedis } from '../../tools/local-redis.js';
+import type { ServeProcess } from '../../tools/serve-process.js';
+import { spawnServe, stopServe } from '../../tools/serve-process.js';
 import { untilSignal } from '../until-signal.js';
 
 export const upHelp = `freshcache up [--nodes N] [--capture wal|outbox] [--port N]
@@ -21,12 +22,6 @@ processes per region (us-east, eu-west, ap-south).
   --nodes N        node processes per region (default 1)
   --capture KIND   change capture: wal (logical replication, default) or outbox
   --port N         port of the control process (default 3000; nodes take free ports)`;
-
-interface Started {
-  name: string;
-  url: string;
-  child: ChildProcess;
-}
 
 export async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -76,10 +71,12 @@ export async function up(argv: string[]): Promise<void> {
     await writeFile(controlConfig, JSON.stringify({ ...shared, seed: true }, null, 2));
     await writeFile(nodeConfig, JSON.stringify({ ...shared, seed: false }, null, 2));
 
-    const started: Started[] = [];
+    const started: ServeProcess[] = [];
+    // The same entry point this process runs (dist/cli/main.js, or src under tsx).
+    const entry = [...process.execArgv, process.argv[1]!];
     const launch = async (name: string, config: string, env: Record<string, string>) => {
-      const node = await spawnServe(name, config, env);
-      cleanups.push(() => stopChild(node.child));
+      const node = await spawnServe({ name, entry, config, env, onStderr: (text) => process.stderr.write(`[${name}] ${text}`) });
+      cleanups.push(() => stopServe(node));
       started.push(node);
       return node;
     };
@@ -139,38 +136,10 @@ async function checkBinaries(): Promise<void> {
   }
 }
 
-/** Starts `freshcache serve` as a child process and waits for its "serving … at URL" line. */
-function spawnServe(name: string, config: string, env: Record<string, string>): Promise<Started> {
-  // The same entry point this process runs (dist/cli/main.js, or src under tsx).
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, 'serve', '--config', config], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      if (output.length < 64_000) output += chunk.toString();
-      const match = /serving .* at (http:\/\/\S+)/.exec(output);
-      if (match) {
-        child.stdout.off('data', onData);
-        child.off('exit', onExit);
-        // Keep draining its output so a full pipe never blocks it; show its warnings and errors.
-        child.stdout.resume();
-        child.stderr.on('data', (line: Buffer) => process.stderr.write(`[${name}] ${line.toString()}`));
-        resolve({ name, url: match[1]!, child });
-      }
-    };
-    const onExit = (code: number | null) => reject(new Error(`${name} exited with ${code} before it was ready:\n${output}`));
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', onExit);
-  });
-}
-
 /** Set once `up` is stopping: children exiting then are expected. */
 let stopping = false;
 
-function firstExit(started: Started[]): Promise<void> {
+function firstExit(started: ServeProcess[]): Promise<void> {
   return new Promise((resolve) => {
     for (const node of started) {
       node.child.once('exit', (code, signal) => {
@@ -180,14 +149,4 @@ function firstExit(started: Started[]): Promise<void> {
       });
     }
   });
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  // A process that does not stop in time is killed: Ctrl-C must always end `up`.
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
 }
