@@ -57,3 +57,30 @@ describe('RedisStreamLog on Redis', () => {
     expect(await log.lastId()).toBe(third.id);
   });
 });
+
+describe('RedisStreamLog when Redis goes away', () => {
+  const input = (key: string) => ({ keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
+
+  it('a reader cut off longer than its bound reports a gap; a log lost with a restart is a reset, and numbering goes on above the old ids', async () => {
+    const own = await startRedis(); // no persistence: a restart loses the log
+    onTestFinished(() => own.stop());
+    const redis = new Redis(own.url, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    onTestFinished(() => redis.disconnect());
+    const log = new RedisStreamLog({ redis, maxDisconnectedMs: 300, blockMs: 100 });
+    onTestFinished(() => log.close());
+    const got = eventCollector();
+    log.subscribe({ afterId: 0, ...got });
+    const before = await log.publish(input('a'));
+    await got.until(() => got.events.length === 1);
+
+    await own.kill();
+    await got.until(() => got.gaps.some((g) => g.reason === 'disconnected'));
+    await own.restart();
+    await got.until(() => got.gaps.some((g) => g.reason === 'reset'));
+    const after = await log.publish(input('b'));
+    expect(after.id).toBeGreaterThan(before.id);
+    await got.until(() => got.keys().includes('b'));
+    expect(got.gaps.map((g) => g.reason)).toContain('disconnected');
+  });
+});

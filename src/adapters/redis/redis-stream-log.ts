@@ -249,9 +249,14 @@ export class RedisStreamLog implements InvalidationLog {
    */
   private readerConnection(): Redis | Cluster {
     const override = { maxRetriesPerRequest: 1, commandTimeout: this.blockMs + 2_000 };
-    return 'nodes' in this.redis && typeof this.redis.nodes === 'function'
-      ? (this.redis as Cluster).duplicate(undefined, { redisOptions: override })
-      : (this.redis as Redis).duplicate(override);
+    const connection =
+      'nodes' in this.redis && typeof this.redis.nodes === 'function'
+        ? (this.redis as Cluster).duplicate(undefined, { redisOptions: override })
+        : (this.redis as Redis).duplicate(override);
+    // Connection errors reach the loop as failed commands (counted, backed off, reported); without
+    // a listener ioredis would also print every failed reconnect.
+    connection.on('error', () => {});
+    return connection;
   }
 
   private async stop(loop: Loop): Promise<void> {

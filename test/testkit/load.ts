@@ -1,0 +1,94 @@
+import type pg from 'pg';
+import type { ServeProcess } from '../../src/tools/serve-process.js';
+
+export interface Read {
+  node: string;
+  region: string;
+  id: number;
+  state: string | null;
+  version: number;
+  startedAt: number;
+}
+
+export interface LoadReport {
+  reads: number;
+  failedReads: number;
+  writes: number;
+  failedWrites: number;
+  /** Fresh answers (HIT or MISS) older than a commit made more than `staleAfterMs` before the read began. */
+  staleReads: Read[];
+}
+
+/** Reads one content record through a node; undefined when the node did not answer 200. */
+export async function readThrough(node: ServeProcess, region: string, id: number): Promise<Read | undefined> {
+  const startedAt = Date.now();
+  try {
+    const response = await fetch(`${node.url}/edge/${region}/content/${id}`, { signal: AbortSignal.timeout(5_000) });
+    await response.arrayBuffer();
+    if (response.status !== 200) return undefined;
+    return { node: node.name, region, id, state: response.headers.get('x-cache'), version: Number(response.headers.get('x-cache-version')), startedAt };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A bounded read/write load while a fault happens: writers UPDATE content in SQL, readers read it
+ * through every node. Each commit is remembered with when it returned, so every read can be
+ * judged: a fresh answer older than a commit that returned more than `staleAfterMs` before the
+ * read began is a stale read (the bound: the region's delay plus a margin).
+ */
+export function startLoad(options: {
+  sql: pg.Pool;
+  ids: number[];
+  nodes: () => { node: ServeProcess; region: string; staleAfterMs: number }[];
+  writesPerSecond?: number;
+  readers?: number;
+}) {
+  const commits = new Map<number, { version: number; at: number }[]>();
+  const report: LoadReport = { reads: 0, failedReads: 0, writes: 0, failedWrites: 0, staleReads: [] };
+  let running = true;
+  let counter = 0;
+  const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
+
+  const writer = (async () => {
+    const pauseMs = 1000 / (options.writesPerSecond ?? 20);
+    while (running) {
+      const id = pick(options.ids);
+      try {
+        const { rows } = await options.sql.query<{ version: string }>('UPDATE content SET title = $2 WHERE id = $1 RETURNING version', [id, `load ${++counter}`]);
+        const at = Date.now();
+        commits.set(id, [...(commits.get(id) ?? []), { version: Number(rows[0]!.version), at }]);
+        report.writes++;
+      } catch {
+        report.failedWrites++; // PostgreSQL restarting
+      }
+      await new Promise((resolve) => setTimeout(resolve, pauseMs)); // pacing the load, not synchronising
+    }
+  })();
+
+  const readers = Array.from({ length: options.readers ?? 4 }, async () => {
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, 5)); // pacing: leave the 2 cores to the system under test
+      const target = pick(options.nodes());
+      const read = await readThrough(target.node, target.region, pick(options.ids));
+      if (!read) {
+        report.failedReads++;
+        continue;
+      }
+      report.reads++;
+      if (read.state === 'STALE') continue;
+      const newer = (commits.get(read.id) ?? []).some((c) => c.version > read.version && c.at < read.startedAt - target.staleAfterMs);
+      if (newer) report.staleReads.push(read);
+    }
+  });
+
+  return {
+    report,
+    async stop(): Promise<LoadReport> {
+      running = false;
+      await Promise.all([writer, ...readers]);
+      return report;
+    },
+  };
+}
