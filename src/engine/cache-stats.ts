@@ -11,6 +11,8 @@ export class CacheStats {
   loadErrors = 0;
   staleSetsRefused = 0;
   revalidations = 0;
+  /** Misses answered by another node's fill, waited for under its lease instead of loading. */
+  leaseWaits = 0;
   l1Evictions = 0;
   l2Evictions = 0;
   invalidationsApplied = 0;

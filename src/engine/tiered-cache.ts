@@ -1,5 +1,5 @@
 import { MemoryStore } from '../adapters/memory/memory-store.js';
-import type { Store } from '../seams/store.js';
+import type { FillLeases, Store } from '../seams/store.js';
 import { CacheStats } from './cache-stats.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -410,8 +410,55 @@ export class TieredCache {
     const generation = this.generations.seq;
     const fromL2 = await this.readL2(key);
     if (fromL2) return fromL2;
+    const leases = this.sharedL2 ? this.l2?.leases : undefined;
+    if (leases) return this.leasedMiss(key, loader, options, leases);
     this.stats.misses++;
     return this.load(key, loader, options, generation);
+  }
+
+  /**
+   * A miss on an L2 shared by the region's nodes: one node takes the key's lease and loads; the
+   * others wait for its fill (single flight across nodes). Waiting polls L2 with backoff, bounded
+   * by the load timeout, and a holder that fails or dies frees the lease (release, or its expiry)
+   * for the next node. If the shared tier cannot be reached, this node loads by itself.
+   */
+  private async leasedMiss(key: string, loader: Loader<unknown>, options: WriteOptions, leases: FillLeases): Promise<Lookup> {
+    const deadline = this.clock.now() + this.loadTimeoutMs;
+    let waitMs = 2;
+    for (;;) {
+      const generation = this.generations.seq;
+      let token: string | undefined;
+      try {
+        token = await leases.acquire(key, this.loadTimeoutMs);
+      } catch {
+        break;
+      }
+      if (token !== undefined) {
+        // Another node may have filled the key between our miss and our lease: look once more.
+        // (An entry this node judges invalid does not count: it loads, under the lease.)
+        const filledMeanwhile = await this.readL2(key);
+        if (filledMeanwhile) {
+          await leases.release(key, token).catch(() => {});
+          return filledMeanwhile;
+        }
+        this.stats.misses++;
+        return this.load(key, loader, options, generation, { leases, token });
+      }
+      await this.pause(waitMs);
+      waitMs = Math.min(waitMs * 2, 50);
+      const filled = await this.readL2(key);
+      if (filled) {
+        this.stats.leaseWaits++;
+        return filled;
+      }
+      if (this.clock.now() >= deadline) break;
+    }
+    this.stats.misses++;
+    return this.load(key, loader, options, this.generations.seq);
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
   }
 
   private revalidate(key: string, loader: Loader<unknown>, options: WriteOptions): void {
@@ -422,13 +469,21 @@ export class TieredCache {
       .catch((error: unknown) => this.onRevalidateError(key, error));
   }
 
-  private async load(key: string, loader: Loader<unknown>, options: WriteOptions, generation: number): Promise<Lookup> {
+  private async load(
+    key: string,
+    loader: Loader<unknown>,
+    options: WriteOptions,
+    generation: number,
+    lease?: { leases: FillLeases; token: string },
+  ): Promise<Lookup> {
     const context: LoadContext = { key };
     let value: unknown;
     this.stats.originFetches++;
     try {
       value = await this.withTimeout(Promise.resolve(loader(context)), key);
     } catch (error) {
+      // Let the next node try at once rather than wait for the lease to expire.
+      lease?.leases.release(key, lease.token).catch(() => {});
       // "No such record" is an answer from a healthy origin, not an origin failure.
       if (!(error instanceof FreshcacheError && error.code === 'not_found')) this.stats.loadErrors++;
       throw error;
@@ -453,9 +508,22 @@ export class TieredCache {
       // request); later ones read again (lookupOrLoadValid); the cache keeps nothing.
       this.stats.staleSetsRefused++;
       refusals.set(lookup, overtakenBy.seq);
+      lease?.leases.release(key, lease.token).catch(() => {});
       return lookup;
     }
-    if (this.l2) await this.writeL2(key, entry);
+    if (lease) {
+      const filled = await lease.leases
+        .fill(key, lease.token, { ...entry, generation: this.generations.positionAt(entry.generation) })
+        .catch(() => undefined);
+      if (filled === false) {
+        // The lease was revoked: a set or an invalidation reached the shared tier after this read
+        // began. Answer the callers who asked before it, keep nothing.
+        this.stats.staleSetsRefused++;
+        return lookup;
+      }
+    } else if (this.l2) {
+      await this.writeL2(key, entry);
+    }
     this.writeL1(key, entry);
     return lookup;
   }

@@ -72,6 +72,7 @@ export class Metrics {
     counterFrom('freshcache_stale_served_total', 'Reads answered with a STALE value.', (s) => s.staleServed);
     counterFrom('freshcache_stale_sets_refused_total', 'Fills refused because an invalidation overtook their read.', (s) => s.staleSetsRefused);
     counterFrom('freshcache_origin_fetches_total', 'Loads from the origin (after single flight).', (s) => s.originFetches);
+    counterFrom('freshcache_lease_waits_total', "Misses answered by another node's fill, waited for under its lease.", (s) => s.leaseWaits);
     counterFrom('freshcache_origin_errors_total', 'Loads from the origin that failed or timed out.', (s) => s.loadErrors);
     counterFrom('freshcache_revalidations_total', 'Background revalidations of STALE entries.', (s) => s.revalidations);
     counterFrom('freshcache_invalidations_applied_total', 'Invalidations applied by the region.', (s) => s.invalidationsApplied);

@@ -24,12 +24,29 @@ export interface ScanPage {
 }
 
 /**
+ * Fill leases of a shared store: when several nodes miss the same key at once, one of them takes
+ * the key's lease and loads it from the origin; the others wait for its fill. A lease also
+ * guards against stale sets across nodes: a `set` or `delete` of the key (an invalidation
+ * applied to the shared tier) revokes it, so a fill read before that change is not written.
+ */
+export interface FillLeases {
+  /** Takes the key's lease for `ttlMs`; resolves its token, or undefined when another node holds it. */
+  acquire(key: string, ttlMs: number): Promise<string | undefined>;
+  /** Writes `entry` only if `token` still holds the key's lease, and releases it; resolves whether it wrote. */
+  fill(key: string, token: string, entry: Entry): Promise<boolean>;
+  /** Gives the lease up without writing (the load failed), if `token` still holds it. */
+  release(key: string, token: string): Promise<void>;
+}
+
+/**
  * A tier of cached entries (L1 or L2). Stores keep entries as given; deciding whether an entry is
  * fresh (expiry, invalidation) is the engine's work, so every store behaves the same.
  */
 export interface Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
+  /** Present on a store shared by several nodes. `set` and `delete` of a key revoke its lease. */
+  readonly leases?: FillLeases;
   /** The entry, or undefined when absent. Never returns an entry past its `expiresAt`. */
   get(key: string): Promise<Entry | undefined>;
   /** Stores the entry, replacing any previous one. May evict others to stay within bounds. */

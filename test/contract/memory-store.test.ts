@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import { entry, storeContract } from './store-contract.js';
+import { entry, fillLeaseContract, storeContract } from './store-contract.js';
 
 for (const policy of ['lru', 'lfu'] as const) {
   storeContract(`MemoryStore (${policy})`, async (clock) => new MemoryStore({ policy, clock }), () => new ManualClock());
@@ -24,6 +24,9 @@ for (const policy of ['lru', 'lfu'] as const) {
     });
   });
 }
+
+storeContract('MemoryStore (shared)', async (clock) => new MemoryStore({ clock, shared: true }), () => new ManualClock());
+fillLeaseContract('MemoryStore (shared)', async (clock) => new MemoryStore({ clock, shared: true }), () => new ManualClock());
 
 describe('eviction policies differ as named', () => {
   it('LRU evicts the least recently used, LFU the least frequently used', async () => {

@@ -6,7 +6,7 @@ import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { startRedis } from '../testkit/redis-server.js';
-import { entry, storeContract } from './store-contract.js';
+import { entry, fillLeaseContract, storeContract } from './store-contract.js';
 
 /**
  * The Store contract, unchanged, against a real redis-server and a real 3-node Redis Cluster
@@ -59,6 +59,7 @@ for (const topology of topologies) {
     });
 
     storeContract(`RedisStore (${topology.name})`, async (clock) => new RedisStore({ redis: client, clock, prefix: namespace() }), () => new ManualClock());
+    fillLeaseContract(`RedisStore (${topology.name})`, async (clock) => new RedisStore({ redis: client, clock, prefix: namespace() }), () => new ManualClock(Date.now()));
 
     it('Redis itself expires an entry at its hard expiry', async () => {
       const clock = new ManualClock(Date.now());

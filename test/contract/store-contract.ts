@@ -77,3 +77,48 @@ export function storeContract(name: string, make: (clock: ManualClock) => Promis
     });
   });
 }
+
+/** The contract of `Store.leases`, for every store shared by several nodes (memory shared, Redis, Redis Cluster). */
+export function fillLeaseContract(name: string, make: (clock: ManualClock) => Promise<Store>, newClock: () => ManualClock) {
+  describe(`Fill lease contract: ${name}`, () => {
+    const setup = async () => {
+      const clock = newClock();
+      const store = await make(clock);
+      if (!store.leases) throw new Error(`${name} has no fill leases`);
+      return { clock, store, leases: store.leases };
+    };
+
+    it('one holder at a time; its fill writes the entry and frees the lease', async () => {
+      const { clock, store, leases } = await setup();
+      const token = await leases.acquire('k', 10_000);
+      expect(token).toEqual(expect.any(String));
+      expect(await leases.acquire('k', 10_000)).toBeUndefined();
+      expect(await leases.acquire('other', 10_000)).toEqual(expect.any(String));
+      expect(await leases.fill('k', token!, entry('filled', {}, clock))).toBe(true);
+      expect((await store.get('k'))?.value).toBe('filled');
+      expect(await leases.acquire('k', 10_000)).toEqual(expect.any(String));
+    });
+
+    it('a set or a delete of the key revokes the lease: the fill read before it is refused', async () => {
+      const { clock, store, leases } = await setup();
+      const beforeSet = (await leases.acquire('a', 10_000))!;
+      await store.set('a', entry('newer', {}, clock));
+      expect(await leases.fill('a', beforeSet, entry('older', {}, clock))).toBe(false);
+      expect((await store.get('a'))?.value).toBe('newer');
+
+      const beforeDelete = (await leases.acquire('b', 10_000))!;
+      await store.delete('b');
+      expect(await leases.fill('b', beforeDelete, entry('older', {}, clock))).toBe(false);
+      expect(await store.get('b')).toBeUndefined();
+    });
+
+    it('release frees the lease for the next node; a stranger token releases nothing', async () => {
+      const { leases } = await setup();
+      const token = (await leases.acquire('k', 10_000))!;
+      await leases.release('k', 'not-the-holder');
+      expect(await leases.acquire('k', 10_000)).toBeUndefined();
+      await leases.release('k', token);
+      expect(await leases.acquire('k', 10_000)).toEqual(expect.any(String));
+    });
+  });
+}

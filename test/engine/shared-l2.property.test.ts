@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import type { Clock } from '../../src/engine/clock.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { InvalidationTargets } from '../../src/engine/generations.js';
 import type { Strategy } from '../../src/engine/tiered-cache.js';
 import { TieredCache } from '../../src/engine/tiered-cache.js';
 
 /**
- * Several nodes of one region share an L2, and each applies the invalidation log at its own pace.
+ * Several nodes of one region share an L2 (with fill leases: one node loads a key that all miss),
+ * and each applies the invalidation log at its own pace.
  * Entries one node writes are read by the others, so they are dated by log position. Whatever
  * order fast-check picks for reads, loads, writes, purges and each node's progress through the
  * log, no node may answer fresh with a value older than an invalidation it has applied, and once
@@ -54,8 +56,29 @@ function covers(targets: InvalidationTargets, k: Key): boolean {
   );
 }
 
+/**
+ * Time stands still, except that short timers (a node waiting for another node's fill lease)
+ * fire when the scheduler chooses, interleaved with everything else. Long ones (load timeouts)
+ * never fire: no load here is slow, it is only scheduled late.
+ */
+function schedulerClock(scheduler: fc.Scheduler): Clock {
+  const still = new ManualClock();
+  return {
+    now: () => still.now(),
+    setTimeout: (fn, ms) => {
+      if (ms >= 1_000) return still.setTimeout(fn, ms);
+      let cancelled = false;
+      void scheduler.schedule(Promise.resolve(), `timer ${ms} ms`).then(() => {
+        if (!cancelled) fn();
+      });
+      return { cancel: () => void (cancelled = true) };
+    },
+    setInterval: (fn, ms) => still.setInterval(fn, ms),
+  };
+}
+
 async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) {
-  const clock = new ManualClock();
+  const clock = schedulerClock(scheduler);
   const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
   const newNode = (i: number) => new TieredCache({ name: `n${i}`, clock, l2, strategy, maxStaleMs: 60_000 });
   const nodes = Array.from({ length: NODES }, (_, i) => newNode(i));
@@ -156,4 +179,28 @@ describe('shared L2 across nodes (property)', () => {
       );
     });
   }
+});
+
+describe('single flight across the nodes of a region (property)', () => {
+  it('concurrent misses for one key on any number of nodes cause one load', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 5 }), async (scheduler, readersPerNode) => {
+        const clock = schedulerClock(scheduler);
+        const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
+        let loads = 0;
+        const reads = readersPerNode.flatMap((readers, i) => {
+          const node = new TieredCache({ name: `n${i}`, clock, l2 });
+          return Array.from({ length: readers }, () =>
+            node.getOrLoad('k', () => {
+              loads++;
+              return scheduler.schedule(Promise.resolve('v'), 'load');
+            }),
+          );
+        });
+        await scheduler.waitFor(Promise.all(reads));
+        expect(loads).toBe(1);
+      }),
+      { numRuns: 200 },
+    );
+  });
 });

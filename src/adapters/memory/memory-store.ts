@@ -4,6 +4,7 @@ import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../engine/entry.js';
 import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { LfuMap } from './lfu-map.js';
+import { MemoryLeases } from './memory-leases.js';
 
 export type EvictionPolicy = 'lru' | 'lfu';
 
@@ -67,6 +68,7 @@ function lruMap(maxEntries: number, maxBytes: number, onEvict?: (key: string) =>
 export class MemoryStore implements Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
+  readonly leases: MemoryLeases | undefined;
   readonly policy: EvictionPolicy;
   private readonly map: EntryMap;
   private readonly clock: Clock;
@@ -76,6 +78,7 @@ export class MemoryStore implements Store {
     this.capabilities = { inProcess: true, shared: options.shared ?? false };
     this.policy = options.policy ?? 'lru';
     this.clock = options.clock ?? systemClock;
+    this.leases = options.shared ? new MemoryLeases(this.clock, (key, entry) => this.map.set(key, entry)) : undefined;
     const maxEntries = options.maxEntries ?? 10_000;
     const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.map =
@@ -134,10 +137,12 @@ export class MemoryStore implements Store {
   }
 
   async set(key: string, entry: Entry): Promise<void> {
+    this.leases?.revoke(key);
     this.map.set(key, entry);
   }
 
   async delete(key: string): Promise<boolean> {
+    this.leases?.revoke(key);
     return this.map.delete(key);
   }
 

@@ -19,11 +19,17 @@ export interface WalFeedOptions {
   retryMs?: number;
   maxRetryMs?: number;
   onError?: (error: unknown) => void;
-  /** Called after the slot's confirmed position moved: after a batch, or on an idle keepalive. */
+  /**
+   * Called after each status update sent to the server, with the position it confirms: after a
+   * batch, or on a keepalive (idle: its LSN; busy: the unchanged position, so it repeats).
+   */
   onAcknowledge?: (position: number, cause: 'changes' | 'keepalive') => void;
+  /** How long stop() waits for the server to end the stream before cutting the connection. */
+  closeTimeoutMs?: number;
 }
 
 interface OpenTransaction {
+  xid: number;
   committedAt: number;
   changes: Omit<Change, 'position'>[];
   outboxIds: string[];
@@ -36,15 +42,16 @@ interface Session {
   /** Transactions received but not yet acknowledged. */
   pending: number;
   ended: boolean;
-  /** Why it ended, for start() to report when the first connection fails. */
-  error?: unknown;
   closed: Promise<void>;
   close: () => void;
+  /** Settles when the server has ended the stream (START_REPLICATION completed or failed). */
+  streaming: Promise<void>;
 }
 
 type RowMessage = Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete;
 
 const NAME = /^[a-z_][a-z0-9_]{0,55}$/;
+const CONTENT_TABLE = 'content';
 const OUTBOX_TABLE = 'freshcache_outbox';
 
 /**
@@ -62,6 +69,7 @@ export class WalFeed implements ChangeFeed {
   private readonly clock: Clock;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
+  private readonly closeTimeoutMs: number;
   private readonly onError: (error: unknown) => void;
   private readonly onAcknowledge: (position: number, cause: 'changes' | 'keepalive') => void;
   private onChanges: ((changes: Change[]) => Promise<void>) | undefined;
@@ -73,8 +81,8 @@ export class WalFeed implements ChangeFeed {
   private undeleted: string[] = [];
   private failures = 0;
   private retryTimer: Timer | undefined;
-  /** Reconnecting only makes sense once a first session proved the configuration works. */
-  private live = false;
+  /** Sessions still shutting down: stop() waits for them, so the slot is free when it resolves. */
+  private readonly closing = new Set<Promise<void>>();
   private stopped = true;
 
   constructor(options: WalFeedOptions) {
@@ -91,21 +99,24 @@ export class WalFeed implements ChangeFeed {
     this.clock = options.clock ?? systemClock;
     this.retryMs = options.retryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.onError = options.onError ?? (() => {});
     this.onAcknowledge = options.onAcknowledge ?? (() => {});
   }
 
-  /** Resolves once streaming; rejects if setup or the first connection fails (later ones are retried). */
+  /**
+   * Rejects if the setup fails. Resolves once the first connection is streaming or has failed: a
+   * failed connection, then or later, goes to `onError` and is retried until stop(). A standby
+   * relay taking over must not give up because the old leader's walsender still holds the slot
+   * for a moment ("slot is active"); and the slot already captures every change meanwhile.
+   */
   async start(onChanges: (changes: Change[]) => Promise<void>): Promise<void> {
     this.onChanges = onChanges;
     this.stopped = false;
-    this.live = false;
     this.failures = 0;
     await this.setup();
     this.acked = await this.confirmedFlush();
-    const session = await this.openSession();
-    if (session.ended && !this.stopped) throw session.error;
-    this.live = true;
+    await this.openSession();
   }
 
   /** Lets the batch in hand finish (and be acknowledged), then closes the stream. The slot stays. */
@@ -116,11 +127,8 @@ export class WalFeed implements ChangeFeed {
     await this.chain;
     const session = this.session;
     this.session = undefined;
-    if (session && !session.ended) {
-      session.ended = true;
-      session.close();
-      await session.service.destroy();
-    }
+    if (session && !session.ended) void this.close(session, true);
+    await Promise.all(this.closing);
   }
 
   async position(): Promise<number> {
@@ -197,7 +205,7 @@ END $$`);
     );
     let close = () => {};
     const closed = new Promise<void>((resolve) => (close = resolve));
-    const session: Session = { service, open: undefined, pending: 0, ended: false, closed, close };
+    const session: Session = { service, open: undefined, pending: 0, ended: false, closed, close, streaming: closed };
     this.session = session;
     service.on('data', (lsn: string, message: Pgoutput.Message) => {
       // A throw here would unwind into pg's socket handler and crash the process.
@@ -213,16 +221,13 @@ END $$`);
     const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [...this.publications] });
     // 0/0 asks the server to start at the slot's confirmed position: the slot alone decides what
     // is redelivered. The promise settles only when the stream ends.
-    service.subscribe(plugin, this.slotName, '0/0').then(
+    session.streaming = service.subscribe(plugin, this.slotName, '0/0').then(
       () => this.end(session, new Error('WalFeed: the replication stream ended')),
       (error: unknown) => this.end(session, error),
     );
     await Promise.race([started, closed]);
-    if (this.stopped && !session.ended) {
-      // stop() ran while we were connecting and found no session to close.
-      session.ended = true;
-      await service.destroy();
-    }
+    // stop() ran while we were connecting and found no session to close.
+    if (this.stopped && !session.ended) await this.close(session, true);
     return session;
   }
 
@@ -230,17 +235,22 @@ END $$`);
     if (session.ended) return;
     switch (message.tag) {
       case 'begin':
-        // Microseconds since the Unix epoch: far below 2^53, so Number() is exact.
-        session.open = { committedAt: Math.floor(Number(message.commitTime) / 1000), changes: [], outboxIds: [] };
+        session.open = {
+          xid: message.xid >>> 0, // read as a signed int32
+          // Microseconds since the Unix epoch: far below 2^53, so Number() is exact.
+          committedAt: Math.floor(Number(message.commitTime) / 1000),
+          changes: [],
+          outboxIds: [],
+        };
         return;
       case 'insert':
       case 'update':
       case 'delete': {
         if (!session.open) throw new Error(`WalFeed: ${message.tag} outside a transaction at ${lsn}`);
-        if (message.relation.name === OUTBOX_TABLE) {
-          if (message.tag === 'insert') session.open.outboxIds.push(String(message.new.id));
-        } else {
+        if (message.relation.name === CONTENT_TABLE) {
           session.open.changes.push(toChange(message, session.open.committedAt));
+        } else if (message.relation.name === OUTBOX_TABLE && message.tag === 'insert') {
+          session.open.outboxIds.push(String(message.new.id));
         }
         return;
       }
@@ -264,12 +274,13 @@ END $$`);
     // After stop(), only the batch already in the handler finishes; the rest waits in the slot.
     if (session.ended || this.stopped) return;
     try {
+      await this.awaitVisible(transaction.xid);
       if (transaction.changes.length > 0) {
         await this.onChanges!(transaction.changes.map((change) => ({ ...change, position })));
       }
     } catch (error) {
       // Not acknowledged: the next session starts again at this transaction.
-      this.end(session, error);
+      this.end(session, error, true);
       return;
     }
     // Before the acknowledgement, so that a crash in between leaves no outbox row behind: the
@@ -278,6 +289,25 @@ END $$`);
     session.pending--;
     if (session.ended) return;
     this.acknowledge(session, position, 'changes');
+  }
+
+  /**
+   * The commit record reaches the WAL, and so this feed, a moment before the committing backend
+   * makes the transaction visible to other snapshots. Handed over in that moment, an invalidation
+   * could be applied and the origin re-read while the old row is still what readers see, and
+   * the old row cached as fresh; the outbox delete would miss the rows too (seen in testing).
+   * So wait until the transaction has left the running set; that is nearly always at once.
+   */
+  private async awaitVisible(xid: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const { rows } = await this.sql.query<{ running: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS x
+                         WHERE x::text::bigint % 4294967296 = $1) AS running`,
+        [xid],
+      );
+      if (!rows[0]?.running) return;
+      if (attempt >= 1000) throw new Error(`WalFeed: transaction ${xid} committed but is still not visible`);
+    }
   }
 
   /**
@@ -307,41 +337,84 @@ END $$`);
     // publications, so without this the slot would hold that WAL forever.
     const idle = session.open === undefined && session.pending === 0;
     const position = parseLsn(lsn);
-    console.log('DEBUG hb', lsn, position, shouldRespond, idle, this.acked, session.pending);
     if (idle && position > this.acked) {
       this.acknowledge(session, position, 'keepalive');
     } else if (shouldRespond && this.acked > 0) {
-      // Busy: answer so the server does not time the connection out, but confirm nothing new.
-      void session.service.acknowledge(formatLsn(this.acked - 1)).catch((error: unknown) => this.end(session, error));
+      // Busy (or nothing new): answer so the server does not time the connection out, but
+      // confirm nothing new.
+      this.sendStatus(session, this.acked, 'keepalive');
     }
   }
 
   private acknowledge(session: Session, position: number, cause: 'changes' | 'keepalive'): void {
     if (position <= this.acked) return;
-    // The library reports "lsn + 1" as flushed, while the server takes the value as the first
-    // byte not yet confirmed: give it one less so the slot confirms exactly `position`.
-    void session.service.acknowledge(formatLsn(position - 1)).catch((error: unknown) => this.end(session, error));
     this.acked = position;
     this.failures = 0;
+    this.sendStatus(session, position, cause);
+  }
+
+  private sendStatus(session: Session, position: number, cause: 'changes' | 'keepalive'): void {
+    // The library reports "lsn + 1" as flushed, while the server takes the value as the first
+    // byte not yet confirmed (and skips a commit that starts before it): give it one less so the
+    // slot confirms exactly `position`.
+    void session.service.acknowledge(formatLsn(position - 1)).catch((error: unknown) => this.end(session, error));
     this.onAcknowledge(position, cause);
   }
 
-  private end(session: Session, error: unknown): void {
+  /**
+   * Ends a session and, unless stopped, opens the next one after a backoff. `graceful` when the
+   * connection still works (a failed handler): the stream is then ended properly, so the server
+   * has released the slot before the next session asks for it.
+   */
+  private end(session: Session, error: unknown, graceful = false): void {
     if (session.ended) return;
-    session.ended = true;
-    session.error = error;
-    session.close();
-    void session.service.destroy().catch(() => {});
+    const closing = this.close(session, graceful);
     if (this.session !== session) return;
     this.session = undefined;
-    if (this.stopped || !this.live) return;
+    if (this.stopped) return;
     this.onError(error);
     const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** this.failures++);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      // A failure here ends that session too, which schedules the next attempt.
-      if (!this.stopped) this.openSession().catch((failure: unknown) => this.onError(failure));
+      void closing.then(() => {
+        // A failure here ends that session too, which schedules the next attempt.
+        if (!this.stopped) return this.openSession();
+      }).catch((failure: unknown) => this.onError(failure));
     }, delay);
+  }
+
+  /**
+   * Closing the socket alone leaves the server's walsender holding the slot for a moment, and a
+   * restart or `dropWalSlot` right after fails with "slot is active". A CopyDone instead makes the
+   * server end START_REPLICATION, which releases the slot before it completes.
+   */
+  private close(session: Session, graceful: boolean): Promise<void> {
+    session.ended = true;
+    session.close();
+    const closing = this.endStream(session, graceful).finally(() => this.closing.delete(closing));
+    this.closing.add(closing);
+    return closing;
+  }
+
+  private async endStream(session: Session, graceful: boolean): Promise<void> {
+    if (graceful) {
+      // The library exposes no way to end the copy; its connection is pg's Connection.
+      const connection = (session.service as unknown as { _connection?: { endCopyFrom(): void } | null })._connection;
+      if (connection) {
+        try {
+          connection.endCopyFrom();
+        } catch {
+          // The connection broke meanwhile: there is nothing left to end gracefully.
+        }
+        let timer: Timer | undefined;
+        await Promise.race([
+          session.streaming,
+          new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, this.closeTimeoutMs))),
+        ]);
+        timer?.cancel();
+      }
+    }
+    await session.service.destroy().catch(() => {});
   }
 }
 

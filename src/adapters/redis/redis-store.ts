@@ -5,6 +5,20 @@ import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../engine/entry.js';
 import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
+import { LEASE_SUFFIX, RedisLeases } from './redis-leases.js';
+
+/** KEYS: entry, lease. ARGV: entry JSON, ttl ms. A write revokes a fill lease in progress. */
+const SET = `
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+`;
+
+/** KEYS: entry, lease. Resolves whether the entry was there. */
+const DELETE = `
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+return existed
+`;
 
 export interface RedisStoreOptions {
   redis: Redis | Cluster;
@@ -31,6 +45,7 @@ export interface RedisStoreOptions {
 export class RedisStore implements Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities = { inProcess: false, shared: true };
+  readonly leases: RedisLeases;
   private readonly redis: Redis | Cluster;
   private readonly prefix: string;
   private readonly clock: Clock;
@@ -41,6 +56,7 @@ export class RedisStore implements Store {
     assertNamespace(this.prefix);
     this.clock = options.clock ?? systemClock;
     this.name = options.name ?? 'redis';
+    this.leases = new RedisLeases(this.redis, this.prefix, this.clock);
   }
 
   async get(key: string): Promise<Entry | undefined> {
@@ -53,14 +69,14 @@ export class RedisStore implements Store {
   async set(key: string, entry: Entry): Promise<void> {
     const ttlMs = Math.ceil(entry.expiresAt - this.clock.now());
     if (ttlMs <= 0) {
-      await this.redis.del(slotKey(this.prefix, key));
+      await this.delete(key);
       return;
     }
-    await this.redis.set(slotKey(this.prefix, key), JSON.stringify(entry), 'PX', ttlMs);
+    await this.redis.eval(SET, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), JSON.stringify(entry), ttlMs);
   }
 
   async delete(key: string): Promise<boolean> {
-    return (await this.redis.del(slotKey(this.prefix, key))) > 0;
+    return ((await this.redis.eval(DELETE, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX))) as number) > 0;
   }
 
   async clear(): Promise<void> {

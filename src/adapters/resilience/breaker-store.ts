@@ -1,5 +1,5 @@
 import type { Entry } from '../../engine/entry.js';
-import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import type { FillLeases, ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 
 export interface BreakerStoreOptions {
@@ -50,6 +50,8 @@ export class BreakerStore implements Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
   readonly breaker: CircuitBreaker;
+  /** The inner store's leases through the breaker; a failure rejects, and the engine then loads without one. */
+  readonly leases: FillLeases | undefined;
   private readonly inner: Store;
   private readonly maxPendingDeletes: number;
   private readonly adminTimeoutMs: number;
@@ -72,6 +74,13 @@ export class BreakerStore implements Store {
     this.maxPendingDeletes = options.maxPendingDeletes ?? 10_000;
     this.adminTimeoutMs = options.adminTimeoutMs ?? 30_000;
     this.onError = options.onError;
+    const leases = options.store.leases;
+    this.leases = leases && {
+      acquire: (key, ttlMs) => this.breaker.run(() => leases.acquire(key, ttlMs)),
+      // A key with a delete still owed must not be filled: the fill could outlive the delete's replay.
+      fill: async (key, token, entry) => !this.flushNeeded && !this.pending.has(key) && (await this.breaker.run(() => leases.fill(key, token, entry))),
+      release: (key, token) => this.breaker.run(() => leases.release(key, token)),
+    };
     this.unsubscribe = this.breaker.onStateChange((change) => {
       if (change.to === 'closed') void this.replayDeletes();
     });
