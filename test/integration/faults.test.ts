@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killServe } from '../../src/tools/serve-process.js';
 import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
 import { Deployment, openEvents } from '../testkit/deployment.js';
@@ -33,6 +33,14 @@ beforeAll(async () => {
   sentinel = created[0]!;
   ids = created.slice(1);
 }, 120_000);
+
+afterEach((context) => {
+  // A process that died tells why on its stderr: show it with the failure.
+  if (context.task.result?.state === 'fail') {
+    const processes = [...deployment.relays, ...deployment.nodes].map((p) => `${p.name} ${p.url} exit=${p.child.exitCode ?? p.child.signalCode ?? 'running'}`);
+    console.error([...processes, deployment.stderr.join('').slice(-8_000)].join('\n'));
+  }
+});
 
 afterAll(async () => {
   await deployment?.stop();
@@ -108,10 +116,11 @@ async function flushCount(): Promise<number> {
 
 describe('faults under load (real processes, Redis, PostgreSQL)', () => {
   it('kill -9 a node: its region goes on through the other node, and the node restarts fresh', async () => {
-    await underLoad('kill -9 us-east-1', async (report) => {
-      await killServe(deployment.nodesOf('us-east')[0]!);
-      await waitForReads(report, report.reads + 200); // the region answers through us-east-2 meanwhile
-      await deployment.startProcess('us-east-1', 'us-east');
+    await underLoad('kill -9 a us-east node', async (report) => {
+      const victim = deployment.nodesOf('us-east')[0]!;
+      await killServe(victim);
+      await waitForReads(report, report.reads + 200); // the region answers through its other node meanwhile
+      await deployment.startProcess(victim.name, 'us-east');
     });
   });
 
