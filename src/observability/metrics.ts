@@ -155,6 +155,56 @@ export class Metrics {
     this.published.inc({ source });
   }
 
+  /**
+   * Gauges of the distributed parts, read when Prometheus scrapes: whether this process relays,
+   * how much WAL its replication slot holds back, and the state of each circuit breaker.
+   */
+  watchParts(parts: {
+    /** Absent in a process without the relay role. */
+    relay?: () => 'running' | 'standby' | 'stopped' | undefined;
+    slotLagBytes?: () => Promise<number>;
+    breakers: () => { name: string; state: string }[];
+  }): void {
+    const registers = [this.registry];
+    const relay = parts.relay;
+    if (relay) {
+      new Gauge({
+        name: 'freshcache_relay_running',
+        help: 'Whether this relay candidate is the active relay (1) or a standby or stopped (0).',
+        registers,
+        collect() {
+          this.set(relay() === 'running' ? 1 : 0);
+        },
+      });
+    }
+    const slotLag = parts.slotLagBytes;
+    if (slotLag) {
+      new Gauge({
+        name: 'freshcache_wal_slot_lag_bytes',
+        help: 'WAL the relay\'s replication slot holds back: current WAL position minus what the slot confirmed.',
+        registers,
+        async collect() {
+          // A scrape while PostgreSQL is down shows no value rather than failing the whole scrape.
+          const bytes = await slotLag().catch(() => undefined);
+          this.reset();
+          if (bytes !== undefined) this.set(bytes);
+        },
+      });
+    }
+    new Gauge({
+      name: 'freshcache_circuit_breaker_state',
+      help: 'Circuit breakers in front of the shared tier: 1 for the state each is in (closed, open, half-open).',
+      labelNames: ['breaker', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const breaker of parts.breakers()) {
+          for (const state of ['closed', 'open', 'half-open']) this.set({ breaker: breaker.name, state }, breaker.state === state ? 1 : 0);
+        }
+      },
+    });
+  }
+
   countFlush(region: string, reason: string): void {
     this.flushes.inc({ region, reason });
   }

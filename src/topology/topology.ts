@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { MemoryStore } from '../adapters/memory/memory-store.js';
+import { WalFeed } from '../adapters/postgres/wal-feed.js';
 import type { SqlClient } from '../adapters/postgres/sql-client.js';
 import type { ConfigInput, FreshcacheConfig } from '../config.js';
 import { resolveConfig } from '../config.js';
@@ -120,6 +121,12 @@ export class Topology {
 
   private async start(random: (() => number) | undefined): Promise<void> {
     const { config, clock, logger, parts } = this;
+    const feed = parts.feed;
+    this.metrics.watchParts({
+      relay: this.relay ? () => this.relayState : undefined,
+      slotLagBytes: feed instanceof WalFeed ? () => feed.lagBytes() : undefined,
+      breakers: () => parts.breakers.map((breaker) => ({ name: breaker.name, state: breaker.state })),
+    });
     // One watcher of the log sees every event from now on, whoever published it (a relay, a purge on any node).
     this.watcher = parts.log.subscribe({ afterId: await parts.log.lastId(), onEvent: (event) => this.onPublished(event) });
     for (const regionConfig of config.regions.filter((r) => config.roles.regions.includes(r.name))) {

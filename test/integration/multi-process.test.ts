@@ -62,4 +62,14 @@ describe.each(['wal', 'outbox'] as const)('multi-process deployment on Redis and
       await Promise.all(streams.map((stream) => stream.close()));
     }
   });
+
+  it('metrics show which process relays, the WAL slot lag, and each shared-tier circuit breaker', async () => {
+    const relay = await (await fetch(`${deployment.relays[0]!.url}/metrics`)).text();
+    expect(relay).toMatch(/^freshcache_relay_running 1$/m);
+    if (capture === 'wal') expect(relay).toMatch(/^freshcache_wal_slot_lag_bytes \d+$/m);
+    else expect(relay).not.toMatch(/freshcache_wal_slot_lag_bytes \d/);
+    const node = await (await fetch(`${deployment.nodes[0]!.url}/metrics`)).text();
+    expect(node).not.toMatch(/^freshcache_relay_running /m); // not a relay candidate
+    expect(node).toMatch(/^freshcache_circuit_breaker_state\{breaker="l2:[a-z-]+",state="closed"\} 1$/m);
+  });
 });
