@@ -7,6 +7,11 @@ export interface Scenario {
   title: string;
   /** What the scenario measures and how, for the README. */
   measures: string;
+  /**
+   * What the latest numbers mean, written by hand after a run (a missed target and why). Markdown,
+   * shown under the table; it names the run it was written for, since the table changes with every run.
+   */
+  notes?: string;
   /** Extra node flags for the child process that runs it. */
   nodeFlags: string[];
   /** Imported lazily, so the runner loads no library it is not about to measure. */
@@ -51,5 +56,33 @@ export const scenarios: Scenario[] = [
     ].join('\n'),
     nodeFlags: ['--max-old-space-size=4096', '--expose-gc'],
     run: (progress) => import('./purge/tag-purge.bench.js').then((m) => m.tagPurge(progress)),
+  },
+  {
+    name: 'l2-redis-get-hit',
+    title: 'L2 get hit on Redis: engine vs raw ioredis',
+    measures: [
+      'A redis-server of its own (`startRedis()`, a free port, no persistence) and one ioredis connection from `createRedisConnection({ url })`, as a node makes it (auto-pipelining off, the ioredis default, for every subject).',
+      '`TieredCache` with a `RedisStore` L2 holds N = 10,000 keys (small objects), filled with `set()`; Redis holds exactly those 10,000 keys.',
+      'Every engine read must reach L2, so the engine gets an L1 of one entry (`MemoryStore({ maxEntries: 1 })`): each `get` misses L1, reads Redis, parses and checks the entry, and promotes it into L1, evicting the previous one. That promotion is what an L2 hit costs in a node whose L1 is full; nothing outside the engine touches L1. The stats are checked after the run: every engine read was an L2 hit (no L1 hit, no miss, no STALE).',
+      'Rows form a ladder, each adding one layer to the row before, so the differences say what each layer costs: raw `redis.get(key)` of the same Redis keys (`slotKey(prefix, key)`) on the same connection (the baseline of the target); the same plus `JSON.parse` of the reply; `RedisStore.get` alone (key, parse, expiry check); the engine over the `RedisStore`; the engine over `BreakerStore(RedisStore)` whose `CircuitBreaker` has no call timeout (`callTimeoutMs: Infinity`, which arms no timer per call: not a deployed setting, it isolates the timer); and the engine over `BreakerStore(RedisStore)` with a default `CircuitBreaker` (500 ms call timeout), which is how a deployment runs it (`src/topology/build-parts.ts`). No breaker may change state during the run.',
+      'CPU per read: this process\'s `process.cpuUsage()` (user + system) and redis-server\'s `INFO cpu`, over the warm-up and all rounds, divided by the reads.',
+      'Each subject keeps 50 reads in flight (each lane starts its next read when its last one settled), reading the keys in turn. After a 1 s warm-up per subject, 8 rounds of 1 s, subjects taking turns round by round; the table shows the median ops/s over the rounds. Mean latency is 50 ÷ ops/s (Little\'s law). redis-server runs on the same machine and shares its cores.',
+    ].join('\n'),
+    nodeFlags: ['--expose-gc'],
+    run: (progress) => import('./l2/redis-get-hit.bench.js').then((m) => m.redisGetHit(progress)),
+  },
+  {
+    name: 'propagation-commit-to-applied',
+    title: 'Commit → applied per region, WAL and outbox, on real PostgreSQL and Redis',
+    measures: [
+      'A PostgreSQL 15 (`startPostgres()`, wal_level=logical, fsync off, synchronous_commit on) and a redis-server (`startRedis()`) of its own, on free ports in temp folders; both stopped and deleted at the end.',
+      'Two in-process topologies (`createTopology`), one per capture path, each on a database of its own (`CREATE DATABASE bench_wal`, `bench_outbox`): origin `postgres`, capture `wal` (a slot of its own, dropped at the end with `dropWalSlot`) or `outbox` (trigger + NOTIFY, `relay.pollMs` 1000), log and L2 on the one Redis (a namespace per path), regions us-east 100 ms, eu-west 300 ms, ap-south 600 ms with jitter 0, `seed: false`.',
+      'A separate `pg` client makes the changes straight in SQL: `UPDATE content SET title = … WHERE id = … RETURNING version` over 50 rows, one every 20 ms on a fixed schedule (a rate far below what either path carries, so this measures latency, not a queue).',
+      '30 warm-up UPDATEs per path are not recorded; then 3 rounds of 100 UPDATEs per path, the paths taking turns (wal, outbox, wal, …) so drifting load falls on both; each batch waits (for the events, bounded at 10 s) until every region applied all of it. 300 recorded UPDATEs per path.',
+      'Heard on `topology.events` `invalidation.applied`: `status.regions[region].lagMs` is applied − committedAt, where committedAt is the origin\'s commit time (WAL: the commit timestamp pgoutput reports; outbox: `clock_timestamp()` when the trigger wrote the row, just before the commit) and applied is `Date.now()` when the region\'s L1 applied it (the region\'s consumer group deletes the key from the shared L2 on its own delay line; that is not in this number). The region\'s configured delay is subtracted; what is left is the path: capture, relay, the Redis log, the region\'s reader, the delay timer\'s own lateness and the apply. Same machine, same clock; both ends have 1 ms resolution.',
+      'Percentiles are nearest-rank over the 300 UPDATEs (p99 is the 297th smallest). An UPDATE not applied in a region counts against that row\'s target. The last row of each path is the relay alone: publishedAt − committedAt.',
+    ].join('\n'),
+    nodeFlags: [],
+    run: (progress) => import('./propagation/commit-to-applied.bench.js').then((m) => m.commitToApplied(progress)),
   },
 ];

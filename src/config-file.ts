@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import type { ConfigInput } from './config.js';
 import { FreshcacheError } from './engine/errors.js';
 
@@ -139,7 +140,7 @@ export function parseConfig(text: string, env: Record<string, string | undefined
   }
   const input = applyEnv(document, env);
   if (!validate(input)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+    const problems = (validate.errors ?? []).map(describeProblem).join('; ');
     throw new FreshcacheError('bad_request', `${source} is invalid: ${problems}`);
   }
   return input;
@@ -155,8 +156,37 @@ export async function loadConfigFile(path: string, env: Record<string, string | 
   return parseConfig(text, env, path);
 }
 
+/** Ajv's message for an unknown property leaves out its name, which is the one thing a reader needs (a typo). */
+function describeProblem(error: ErrorObject): string {
+  const path = error.instancePath || '/';
+  if (error.keyword === 'additionalProperties') return `${path} must NOT have additional property "${String(error.params.additionalProperty)}"`;
+  return `${path} ${error.message}`;
+}
+
+/**
+ * Checked here rather than left to the schema, whose message would blame the file for a value
+ * that came from the environment.
+ */
+const ENV_FORMATS: Partial<Record<keyof typeof ENV_OVERRIDES, { valid: (value: string) => boolean; expected: string }>> = {
+  FRESHCACHE_PORT: { valid: (value) => /^\d{1,5}$/.test(value) && Number(value) <= 65535, expected: 'a port number (0..65535)' },
+  FRESHCACHE_POSTGRES_URL: { valid: (value) => /^postgres(ql)?:\/\//.test(value), expected: 'a postgres:// or postgresql:// URL' },
+  FRESHCACHE_REDIS_URL: { valid: (value) => /^rediss?:\/\//.test(value), expected: 'a redis:// or rediss:// URL' },
+  FRESHCACHE_CAPTURE: { valid: (value) => value === 'outbox' || value === 'wal', expected: 'outbox or wal' },
+};
+
+function checkEnv(env: Record<string, string | undefined>): void {
+  for (const [name, format] of Object.entries(ENV_FORMATS)) {
+    const value = env[name];
+    // An empty value counts as unset, as it does where the overrides are applied (except the port,
+    // where it would silently mean "any free port").
+    if (value === undefined || (value === '' && name !== 'FRESHCACHE_PORT')) continue;
+    if (!format.valid(value)) throw new FreshcacheError('bad_request', `environment variable ${name} must be ${format.expected}, got ${JSON.stringify(value)}`);
+  }
+}
+
 function applyEnv(document: unknown, env: Record<string, string | undefined>): unknown {
   if (typeof document !== 'object' || document === null || Array.isArray(document)) return document;
+  checkEnv(env);
   const input = { ...(document as Record<string, unknown>) };
   if (env.FRESHCACHE_PORT !== undefined) input.port = Number(env.FRESHCACHE_PORT);
   if (env.FRESHCACHE_HOST) input.host = env.FRESHCACHE_HOST;

@@ -120,8 +120,14 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
     distributed || (config.roles.relay && config.roles.regions.length === config.regions.length),
     'running only some roles needs the shared parts: a redis log and a postgres origin',
   );
-  if (config.log.kind === 'redis') checkRedisTarget(config.log.redis, 'log.redis');
-  if (config.l2.kind === 'redis') checkRedisTarget(config.l2.redis, 'l2.redis');
+  if (config.log.kind === 'redis') {
+    checkRedisTarget(config.log.redis, 'log.redis');
+    checkNamespace(config.log.namespace, 'log.namespace');
+  }
+  if (config.l2.kind === 'redis') {
+    checkRedisTarget(config.l2.redis, 'l2.redis');
+    checkNamespace(config.l2.namespace, 'l2.namespace');
+  }
   return deepFreeze(config);
 }
 
@@ -161,6 +167,11 @@ function checkRedisTarget(target: RedisTarget, where: string): void {
     check(Array.isArray(target.cluster) && target.cluster.length > 0, `${where}.cluster must list at least one node`);
     for (const node of target.cluster) check(typeof node.host === 'string' && Number.isInteger(node.port), `${where}.cluster nodes need host and port`);
   }
+}
+
+/** The Redis adapters refuse such a namespace too, but only once they are built, after the origin is connected. */
+function checkNamespace(namespace: string, where: string): void {
+  check(!/[{}]/.test(namespace), `${where} must not contain braces (they would change which part of each key Redis hashes), got "${namespace}"`);
 }
 
 function check(condition: boolean, message: string): asserts condition {

@@ -16,8 +16,12 @@ const HOW_TO_RUN = `## How to run
 
 \`\`\`sh
 npm run bench              # every scenario, then rewrites this file
-npm run bench -- l1        # only scenarios whose name contains "l1" (also: http, purge)
+npm run bench -- l1        # only scenarios whose name contains "l1" (also: http, purge, l2, propagation)
 \`\`\`
+
+\`l2-redis-get-hit\` and \`propagation-commit-to-applied\` start a redis-server and a PostgreSQL of their own
+(\`src/tools/local-redis.ts\`, \`src/tools/local-postgres.ts\`: free ports, temp folders, stopped at the end), so
+they need the server binaries on the machine: \`bash scripts/ensure-test-deps.sh\` installs them with apt.
 
 Each scenario runs in a node process of its own (\`node --import tsx bench/run-scenario.ts <name>\`), so the heap,
 JIT state and GC pressure of one never leak into the next; progress goes to stderr. The latest rows of every
@@ -53,6 +57,7 @@ export function renderReadme(scenarios: readonly Scenario[], results: Record<str
       '**Latest results.**',
       '',
       measured,
+      ...(scenario.notes ? ['', '**Reading the numbers.**', '', scenario.notes] : []),
     ].join('\n');
   });
   return [

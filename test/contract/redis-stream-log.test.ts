@@ -1,6 +1,10 @@
 import { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createRedisConnection } from '../../src/adapters/redis/redis-connection.js';
 import { RedisStreamLog } from '../../src/adapters/redis/redis-stream-log.js';
+import type { RedisCluster } from '../testkit/redis-cluster.js';
+import { startRedisCluster } from '../testkit/redis-cluster.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 import { startRedis } from '../testkit/redis-server.js';
 import { eventCollector, invalidationLogContract } from './invalidation-log-contract.js';
@@ -24,6 +28,36 @@ afterAll(async () => {
 invalidationLogContract('RedisStreamLog (standalone)', async ({ retain, retryAfterMs }) =>
   new RedisStreamLog({ redis: client, retain, claimAfterMs: retryAfterMs, namespace: `t${++logs}:` }),
 );
+
+/**
+ * The same contract on a 3-node Redis Cluster (one for the file): the log's keys share one hash
+ * slot, and each reader blocks on a duplicate of the Cluster client.
+ */
+describe('RedisStreamLog on a Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let clusterClient: Cluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    clusterClient = createRedisConnection({ cluster: cluster.nodes });
+    if (clusterClient.status !== 'ready') await new Promise((resolve) => clusterClient.once('ready', resolve));
+  });
+
+  afterAll(async () => {
+    clusterClient?.disconnect();
+    await cluster?.stop();
+  });
+
+  invalidationLogContract('RedisStreamLog (cluster)', async ({ retain, retryAfterMs }) =>
+    new RedisStreamLog({ redis: clusterClient, retain, claimAfterMs: retryAfterMs, namespace: `c${++logs}:` }),
+  );
+
+  it('keeps all of its keys in one hash slot (CLUSTER KEYSLOT)', async () => {
+    const namespace = `slot${++logs}:`;
+    const slots = await Promise.all(['events', 'last', 'first'].map((name) => clusterClient.cluster('KEYSLOT', `${namespace}{log}:${name}`)));
+    expect(new Set(slots).size).toBe(1);
+  });
+});
 
 describe('RedisStreamLog on Redis', () => {
   const input = (key: string) => ({ keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
