@@ -1,0 +1,115 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+
+/** `freshcache up` as a user runs it: everything it starts answers, and Ctrl-C stops all of it. */
+const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+
+function runUp(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'up', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const waiters: (() => void)[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const wake of waiters.splice(0)) wake();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  return {
+    child,
+    exited,
+    output: () => output,
+    async until(text: string): Promise<void> {
+      while (!output.includes(text)) {
+        if (child.exitCode !== null) throw new Error(`up exited before printing "${text}":\n${output}`);
+        await new Promise<void>((wake) => waiters.push(wake));
+      }
+    },
+  };
+}
+
+describe('freshcache up', () => {
+  it('starts Redis, PostgreSQL, a relay and a node per region that serve reads, and stops all of it on Ctrl-C', async () => {
+    const up = runUp(['--port', '0', '--capture', 'outbox']);
+    try {
+      await up.until('Ctrl-C stops everything');
+      const control = /control \(API, relay\)\s+(http:\/\/\S+)/.exec(up.output())![1]!;
+      const node = /us-east-1\s+(http:\/\/\S+)/.exec(up.output())![1]!;
+      expect((await fetch(`${control}/ready`)).status).toBe(200);
+      const read = await fetch(`${node}/edge/us-east/content/1`);
+      expect(read.status).toBe(200);
+      expect(read.headers.get('x-cache')).toBe('MISS');
+      const pids = await childPids(up.child.pid!);
+      expect(pids.length).toBeGreaterThanOrEqual(5); // redis-server, control, three nodes (pg_ctl daemonizes postgres)
+      const servers = [/redis\s+redis:\/\/([\d.]+):(\d+)/, /postgres\s+postgres:\/\/\S*@([\d.]+):(\d+)/].map((pattern) => {
+        const [, host, port] = pattern.exec(up.output())!;
+        return { host: host!, port: Number(port) };
+      });
+      expect(await Promise.all(servers.map(accepts))).toEqual([true, true]);
+
+      up.child.kill('SIGINT');
+      expect(await up.exited).toBe(0);
+      expect(up.output()).toContain('Stopped.');
+      const alive = pids.filter(isAlive);
+      expect(await Promise.all(alive.map(describePid))).toEqual([]);
+      expect(await Promise.all(servers.map(accepts))).toEqual([false, false]);
+    } finally {
+      if (up.child.exitCode === null) up.child.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('names the package to install when a server binary is missing', async () => {
+    // A PATH with node but without redis-server.
+    const bin = await mkdtemp(join(tmpdir(), 'freshcache-path-'));
+    await symlink(process.execPath, join(bin, 'node'));
+    onTestFinished(() => rm(bin, { recursive: true, force: true }));
+    const up = runUp([], { ...process.env, PATH: bin });
+    expect(await up.exited).toBe(1);
+    expect(up.output()).toMatch(/needs .*redis-server.*apt-get install -y .*redis-server/);
+  });
+});
+
+/** Direct children of a process (Linux /proc), to check later that none survived. */
+async function childPids(pid: number): Promise<number[]> {
+  const { readFile, readdir } = await import('node:fs/promises');
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent === pid) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+async function describePid(pid: number): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '?');
+  return `${pid} ${cmdline.replace(/\0/g, ' ')} ${stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)}`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether something listens on host:port. */
+function accepts({ host, port }: { host: string; port: number }): Promise<boolean> {
+  return new Promise((resolveAccepts) => {
+    const socket = connect(port, host);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveAccepts(true);
+    });
+    socket.once('error', () => resolveAccepts(false));
+  });
+}
