@@ -58,7 +58,11 @@ describe('freshcache up', () => {
       expect(await Promise.all(alive.map(describePid))).toEqual([]);
       expect(await Promise.all(servers.map(accepts))).toEqual([false, false]);
     } finally {
-      if (up.child.exitCode === null) up.child.kill('SIGKILL');
+      // Never SIGKILL `up` itself: its servers and nodes would outlive it. Ask it to stop.
+      if (up.child.exitCode === null) {
+        up.child.kill('SIGINT');
+        await up.exited;
+      }
     }
   }, 120_000);
 

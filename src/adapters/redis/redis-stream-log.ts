@@ -251,7 +251,8 @@ export class RedisStreamLog implements InvalidationLog {
     const override = { maxRetriesPerRequest: 1, commandTimeout: this.blockMs + 2_000 };
     const connection =
       'nodes' in this.redis && typeof this.redis.nodes === 'function'
-        ? (this.redis as Cluster).duplicate(undefined, { redisOptions: override })
+        ? // duplicate() replaces redisOptions instead of merging: keep the parent's (timeouts, auth, TLS).
+          (this.redis as Cluster).duplicate(undefined, { redisOptions: { ...(this.redis as Cluster).options.redisOptions, ...override } })
         : (this.redis as Redis).duplicate(override);
     // Connection errors reach the loop as failed commands (counted, backed off, reported); without
     // a listener ioredis would also print every failed reconnect.
