@@ -1,0 +1,249 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { pino } from 'pino';
+import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
+import { dropWalSlot } from '../../src/adapters/postgres/wal-feed.js';
+import type { RegionInput } from '../../src/config.js';
+import type { PostgresServer } from '../../src/tools/local-postgres.js';
+import { startPostgres } from '../../src/tools/local-postgres.js';
+import type { RedisServer } from '../../src/tools/local-redis.js';
+import { startRedis } from '../../src/tools/local-redis.js';
+import type { Logger } from '../../src/observability/logger.js';
+import type { Topology } from '../../src/topology/topology.js';
+import { createTopology } from '../../src/topology/topology.js';
+import { formatCount, verdict } from '../lib/format.js';
+import { percentile } from '../lib/percentile.js';
+import type { Progress } from '../lib/progress.js';
+import type { Row } from '../lib/row.js';
+
+type Capture = 'wal' | 'outbox';
+
+const REGIONS = [
+  { name: 'us-east', delayMs: 100, jitter: 0 },
+  { name: 'eu-west', delayMs: 300, jitter: 0 },
+  { name: 'ap-south', delayMs: 600, jitter: 0 },
+] as const satisfies readonly RegionInput[];
+const CAPTURES: readonly Capture[] = ['wal', 'outbox'];
+/** Content rows the UPDATEs take turns on. */
+const ROWS = 50;
+/** Not recorded: connections, JIT and the slot's first decoding warm up on these. */
+const WARMUP_UPDATES = 30;
+/** Rounds taken in turn (wal, outbox, wal, …), so drifting machine load falls on both paths. */
+const ROUNDS = 3;
+const UPDATES_PER_ROUND = 100;
+/** One UPDATE every PACE_MS: far below what either path can carry, so this measures latency, not a queue. */
+const PACE_MS = 20;
+/** A batch not applied everywhere by then is reported with what arrived (the slowest region is 600 ms behind). */
+const SETTLE_TIMEOUT_MS = 10_000;
+const TARGET_P99_MS = 20;
+
+/** One capture path: its own database, topology (relay + 3 regions) and SQL connection for the UPDATEs. */
+interface Path {
+  capture: Capture;
+  topology: Topology;
+  logger: Logger;
+  /** The writer: UPDATEs straight in SQL, as any application or psql would make them. */
+  writer: pg.Client;
+  /** Per origin version: commit → on the log, and commit → applied in each region. */
+  seen: Map<number, { onLogMs: number; lagMs: Map<string, number> }>;
+  /** Versions whose lag is reported. */
+  recorded: number[];
+  /** Called after every applied event, so a batch can wait for its last one without polling. */
+  wake: () => void;
+  slot: string | undefined;
+  dropSlot: () => Promise<void>;
+}
+
+/**
+ * Commit → applied per region: UPDATEs made straight in SQL on a real PostgreSQL, captured by the
+ * WAL (logical replication) or by the outbox table, relayed to the invalidation log on a real
+ * Redis and applied by three regions after their configured delay. Reported per path and region:
+ * the time the invalidation took beyond the region's delay.
+ */
+export async function commitToApplied(progress: Progress): Promise<Row[]> {
+  progress.update(0, 'starting PostgreSQL and redis-server');
+  let postgres: PostgresServer | undefined;
+  let redis: RedisServer | undefined;
+  const paths: Path[] = [];
+  try {
+    postgres = await startPostgres();
+    redis = await startRedis();
+    for (const capture of CAPTURES) {
+      progress.update(0.02, `starting the ${capture} topology`);
+      paths.push(await openPath(capture, postgres, redis));
+    }
+
+    const totalUpdates = CAPTURES.length * (WARMUP_UPDATES + ROUNDS * UPDATES_PER_ROUND);
+    let done = 0;
+    const drive = async (path: Path, count: number, record: boolean, label: string) => {
+      const versions = await paced(path, count, () => progress.update(0.05 + 0.9 * (++done / totalUpdates), `${path.capture}: ${label}`));
+      await settled(path, versions);
+      if (record) path.recorded.push(...versions);
+    };
+    for (const path of paths) await drive(path, WARMUP_UPDATES, false, 'warm-up');
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const path of paths) await drive(path, UPDATES_PER_ROUND, true, `round ${round}/${ROUNDS}`);
+    }
+    progress.update(0.97, 'closing the topologies');
+    return paths.flatMap(rowsOf);
+  } finally {
+    // Every step runs even if one before it failed: servers and the slot must not outlive the run.
+    const report = (what: string) => (error: unknown) => process.stderr.write(`[propagation] ${what} failed: ${String(error)}\n`);
+    for (const path of paths) {
+      // Closing is not measured. It warns about things that are normal at shutdown: the relay
+      // "lost" its lock, and each region's consumer group cannot acknowledge the events still in
+      // its L2 delay line once its Redis connection is closed (they stay pending, for a claim).
+      path.logger.level = 'error';
+      await path.topology.close().catch(report(`closing the ${path.capture} topology`));
+      await path.writer.end().catch(report(`closing the ${path.capture} writer`));
+      await path.dropSlot().catch(report(`dropping slot ${path.slot}`));
+    }
+    await redis?.stop().catch(report('stopping redis-server'));
+    await postgres?.stop().catch(report('stopping PostgreSQL'));
+  }
+}
+
+async function openPath(capture: Capture, postgres: PostgresServer, redis: RedisServer): Promise<Path> {
+  // A database of its own per path, as the contract tests do: neither sees the other's rows or outbox.
+  const database = `bench_${capture}`;
+  const admin = new pg.Client({ connectionString: postgres.url });
+  try {
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  const url = postgres.url.replace(/\/postgres$/, `/${database}`);
+  const slot = capture === 'wal' ? `bench_wal_${process.pid}` : undefined;
+  // Warnings and errors only, to stderr: stdout stays clean and a problem still shows.
+  const logger = pino({ name: `freshcache-${capture}`, level: 'warn' }, pino.destination(2));
+  const topology = await createTopology({
+    config: {
+      nodeId: `bench-${capture}`,
+      origin: { kind: 'postgres', url },
+      capture: slot ? { kind: 'wal', slot } : { kind: 'outbox' },
+      // One redis-server for both paths: a namespace each keeps their logs and L2s apart.
+      log: { kind: 'redis', redis: { url: redis.url }, namespace: `bench:${capture}:` },
+      l2: { kind: 'redis', redis: { url: redis.url }, namespace: `bench:${capture}:l2:` },
+      regions: REGIONS.map((r) => ({ ...r })),
+      seed: false,
+      relay: { pollMs: 1000 },
+    },
+    logger,
+  });
+  const writer = new pg.Client({ connectionString: url });
+  const path: Path = {
+    capture,
+    topology,
+    logger,
+    writer,
+    seen: new Map(),
+    recorded: [],
+    wake: () => {},
+    slot,
+    dropSlot: async () => {
+      if (!slot) return;
+      const sql = await createPgClient({ connectionString: url, max: 1 });
+      try {
+        await dropWalSlot(sql, slot);
+      } finally {
+        await sql.close();
+      }
+    },
+  };
+  try {
+    if (topology.relayState !== 'running') throw new Error(`${capture}: the relay is ${topology.relayState}, expected running`);
+    topology.events.on('invalidation.applied', (status) => {
+      if (status.source !== 'cdc' || status.version === undefined) return;
+      const lagMs = status.regions[status.region]?.lagMs;
+      if (lagMs === null || lagMs === undefined) return;
+      let seen = path.seen.get(status.version);
+      if (!seen) path.seen.set(status.version, (seen = { onLogMs: status.publishedAt - status.committedAt, lagMs: new Map() }));
+      if (!seen.lagMs.has(status.region)) seen.lagMs.set(status.region, lagMs);
+      path.wake();
+    });
+    await writer.connect();
+    await writer.query(`INSERT INTO content (slug, title, tags) SELECT 'item-' || i, 'Item ' || i, ARRAY['bench'] FROM generate_series(1, ${ROWS}) AS i`);
+  } catch (error) {
+    await topology.close();
+    await writer.end().catch(() => {});
+    await path.dropSlot();
+    throw error;
+  }
+  return path;
+}
+
+/** `count` UPDATEs, one every PACE_MS on a fixed schedule (a late one does not push the rest back); resolves their versions. */
+async function paced(path: Path, count: number, onEach: () => void): Promise<number[]> {
+  const versions: number[] = [];
+  const { rows: ids } = await path.writer.query<{ id: string }>('SELECT id FROM content ORDER BY id LIMIT $1', [ROWS]);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const wait = started + i * PACE_MS - performance.now();
+    if (wait > 0) await sleep(wait);
+    const { rows } = await path.writer.query<{ version: string }>('UPDATE content SET title = $2 WHERE id = $1 RETURNING version', [
+      ids[i % ids.length]!.id,
+      `title ${path.capture} ${versions.length}`,
+    ]);
+    versions.push(Number(rows[0]!.version));
+    onEach();
+  }
+  return versions;
+}
+
+/** Resolves once every region applied every one of `versions`, or after SETTLE_TIMEOUT_MS (the rows then show fewer applied). */
+async function settled(path: Path, versions: readonly number[]): Promise<void> {
+  const complete = () => versions.every((v) => (path.seen.get(v)?.lagMs.size ?? 0) === REGIONS.length);
+  if (complete()) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(finish, SETTLE_TIMEOUT_MS);
+    function finish() {
+      clearTimeout(timer);
+      path.wake = () => {};
+      resolve();
+    }
+    path.wake = () => {
+      if (complete()) finish();
+    };
+  });
+}
+
+function rowsOf(path: Path): Row[] {
+  const driven = path.recorded.length;
+  const label = path.capture === 'wal' ? 'WAL (logical replication, pgoutput)' : 'outbox (trigger + NOTIFY, poll 1 s)';
+  const row = (region: string, what: string, samples: number[], target: boolean): Row => {
+    const p99 = percentile(samples, 0.99);
+    return {
+      path: label,
+      region,
+      measured: what,
+      count: `${formatCount(samples.length)} of ${formatCount(driven)}`,
+      p50: ms(percentile(samples, 0.5)),
+      p99: ms(p99),
+      max: ms(Math.max(...samples)),
+      target: target ? `p99 ≤ ${TARGET_P99_MS} ms` : '—',
+      // Events that never arrived count against the target too.
+      met: target ? verdict(samples.length === driven && p99 <= TARGET_P99_MS) : '',
+    };
+  };
+  const rows = REGIONS.map((region) =>
+    row(
+      `${region.name} (delay ${region.delayMs} ms)`,
+      `applied − committed − ${region.delayMs} ms`,
+      path.recorded
+        .map((v) => path.seen.get(v)?.lagMs.get(region.name))
+        .filter((lag): lag is number => lag !== undefined)
+        .map((lag) => lag - region.delayMs),
+      true,
+    ),
+  );
+  const onLog = path.recorded.map((v) => path.seen.get(v)?.onLogMs).filter((lag): lag is number => lag !== undefined);
+  rows.push(row('— (the relay, before any delay)', 'published to the log − committed', onLog, false));
+  return rows;
+}
+
+/** Both ends of every figure are millisecond timestamps (Date.now(), the commit time floored to ms): show whole ms. */
+function ms(value: number): string {
+  return Number.isFinite(value) ? `${value.toFixed(0)} ms` : '—';
+}
