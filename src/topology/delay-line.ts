@@ -3,6 +3,15 @@ import type { Clock, Timer } from '../engine/clock.js';
 interface Item {
   dueAt: number;
   run: () => void;
+  cancel: () => void;
+}
+
+/** What a pushed item's promise rejects with when the line is cancelled before the item ran. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled before it ran');
+    this.name = 'CancelledError';
+  }
 }
 
 /**
@@ -24,7 +33,7 @@ export class DelayLine {
     const dueAt = Math.max(this.clock.now() + delayMs, this.lastDueAt);
     this.lastDueAt = dueAt;
     return new Promise<T>((resolve, reject) => {
-      this.items.push({ dueAt, run: () => void work().then(resolve, reject) });
+      this.items.push({ dueAt, run: () => void work().then(resolve, reject), cancel: () => reject(new CancelledError()) });
       if (this.items.length === 1) this.arm();
     });
   }
@@ -33,11 +42,11 @@ export class DelayLine {
     return this.items.length;
   }
 
-  /** Drops everything not yet started (their promises never settle: the work did not happen). */
+  /** Drops everything not yet started; their promises reject with CancelledError (the work did not happen). */
   cancel(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    this.items.length = 0;
+    for (const item of this.items.splice(0)) item.cancel();
   }
 
   private arm(): void {

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import type { GapInfo, InvalidationEvent, InvalidationLog, Subscription } from '../seams/invalidation-log.js';
 import type { ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { Store } from '../seams/store.js';
-import { DelayLine } from './delay-line.js';
+import { CancelledError, DelayLine } from './delay-line.js';
 
 /** `cdc`: the origin's changes invalidate. `ttl`: they do not; entries only expire (the classic stale cache). */
 export type FreshnessMode = 'cdc' | 'ttl';
@@ -156,10 +156,12 @@ export class Region {
   }
 
   async stop(): Promise<void> {
-    const subscriptions = this.subscriptions.splice(0);
-    await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    // Events still on their way are dropped first: the group's are left unacknowledged, so
+    // another node of the region claims them; waiting them out would hold the stop for a delay.
     this.toL1.cancel();
     this.toL2.cancel();
+    const subscriptions = this.subscriptions.splice(0);
+    await Promise.all(subscriptions.map((subscription) => subscription.close()));
   }
 
   /** Reads one content record through this region's cache. */
@@ -203,9 +205,9 @@ export class Region {
         .catch((error: unknown) => this.deps.onError?.(error, `replaying invalidation ${event.id} in ${this.name}`));
       return;
     }
-    this.toL1
-      .push(this.propagationDelay(), () => this.apply(event))
-      .catch((error: unknown) => this.deps.onError?.(error, `applying invalidation ${event.id} in ${this.name}`));
+    this.toL1.push(this.propagationDelay(), () => this.apply(event)).catch((error: unknown) => {
+      if (!(error instanceof CancelledError)) this.deps.onError?.(error, `applying invalidation ${event.id} in ${this.name}`);
+    });
   }
 
   private async apply(event: InvalidationEvent): Promise<void> {

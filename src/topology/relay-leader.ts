@@ -9,8 +9,8 @@ export interface RelayLeaderOptions {
   electionMs: number;
   /** Runs when this process becomes the leader (start the relay). */
   onElected: () => Promise<void>;
-  /** Runs when it lost the lock with its connection (stop the relay: another may lead now). */
-  onDeposed: () => Promise<void>;
+  /** Runs when it stops leading (stop the relay): `lost` when the lock went with its connection, `stopped` on stop(). */
+  onDeposed: (why: 'lost' | 'stopped') => Promise<void>;
   clock?: Clock;
   /** Relays of different deployments on one database need different names. */
   name?: string;
@@ -56,7 +56,7 @@ export class RelayLeader {
     this.client = undefined;
     if (this.leading) {
       this.leading = false;
-      await this.options.onDeposed();
+      await this.options.onDeposed('stopped');
     }
     // Closing the session releases the lock for the standbys.
     await client?.end().catch(() => {});
@@ -100,7 +100,7 @@ export class RelayLeader {
       if (this.leading) {
         // The session is gone and the lock with it: someone else may lead already.
         this.leading = false;
-        this.options.onDeposed().catch((e: unknown) => this.options.onError?.(e));
+        this.options.onDeposed('lost').catch((e: unknown) => this.options.onError?.(e));
       }
       this.schedule();
     };

@@ -80,8 +80,8 @@ export class Topology {
           logger.info({ node: config.nodeId }, 'this process leads: relaying the origin\'s changes');
           await relay.start();
         },
-        onDeposed: async () => {
-          logger.warn({ node: config.nodeId }, 'this process lost the relay lock; standing by');
+        onDeposed: async (why) => {
+          if (why === 'lost') logger.warn({ node: config.nodeId }, 'this process lost the relay lock; standing by');
           await relay.stop();
         },
         onError: (error) => logger.debug({ err: error }, 'relay election could not reach the origin; retrying'),

@@ -52,6 +52,20 @@ describe('Region', () => {
     expect(region.cache.position).toBe(second.id);
   });
 
+  it('stops without waiting for events still on their way, and never applies them', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const errors: unknown[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 600 }), { clock, log, origin: noOrigin, onError: (e) => errors.push(e) });
+    await region.start();
+    await region.cache.set('k', 1);
+    await log.publish({ keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await region.stop(); // resolves with the clock standing still: nothing waits for the delay
+    await clock.advanceAsync(1_000);
+    expect(await region.cache.get('k')).toBe(1);
+    expect(errors).toEqual([]); // a cancelled apply is not an error
+  });
+
   it('ignores CDC events in ttl mode but applies explicit purges', async () => {
     const clock = new ManualClock();
     const log = new MemoryLog({ clock });

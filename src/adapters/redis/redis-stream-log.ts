@@ -163,15 +163,15 @@ export class RedisStreamLog implements InvalidationLog {
     /** First the events this consumer name was handed before (a restart) and never acknowledged. */
     let ownPendingDone = false;
     let lastClaimAt = -Infinity;
-    const handle = async (connection: Redis | Cluster, entries: StreamEntry[]) => {
+    const handle = async (loop: Loop, entries: StreamEntry[]) => {
       await Promise.all(
         entries.map(async ([id, fields]) => {
           try {
             await options.onEvent(decode(id, fields));
-            await connection.xack(this.streamKey, group, id);
+            await loop.connection.xack(this.streamKey, group, id);
           } catch (error) {
-            // Left pending: XAUTOCLAIM hands it out again after claimAfterMs.
-            this.onError(error, `group ${group} could not apply event ${id}`);
+            // Left pending: XAUTOCLAIM hands it out again after claimAfterMs. Closing is not a failure.
+            if (!loop.closed) this.onError(error, `group ${group} could not apply event ${id}`);
           }
         }),
       );
@@ -183,7 +183,7 @@ export class RedisStreamLog implements InvalidationLog {
           | [string, StreamEntry[]][]
           | null;
         const entries = reply?.[0]?.[1] ?? [];
-        await handle(connection, entries);
+        await handle(loop, entries);
         if (entries.length < this.batchSize) ownPendingDone = true;
         return;
       }
@@ -194,13 +194,13 @@ export class RedisStreamLog implements InvalidationLog {
           string,
           StreamEntry[],
         ];
-        await handle(connection, claimed.filter((entry) => entry !== null));
+        await handle(loop, claimed.filter((entry) => entry !== null));
       }
       const block = Math.min(this.blockMs, this.claimAfterMs);
       const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'BLOCK', block, 'STREAMS', this.streamKey, '>')) as
         | [string, StreamEntry[]][]
         | null;
-      if (!loop.closed) await handle(connection, reply?.[0]?.[1] ?? []);
+      if (!loop.closed) await handle(loop, reply?.[0]?.[1] ?? []);
     });
   }
 
