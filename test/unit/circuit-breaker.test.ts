@@ -161,6 +161,33 @@ describe('CircuitBreaker', () => {
     expect(breaker.state).toBe('open');
   });
 
+  it('calls in flight together each time out at their own deadline, and answered ones never do', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 10 });
+    const first = breaker.run(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    clock.advance(30);
+    let answer = (_value: string) => {};
+    const second = breaker.run(() => new Promise<string>((resolve) => (answer = resolve)));
+    clock.advance(30);
+    const third = breaker.run(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    clock.advance(10);
+    answer('in time');
+    expect(await second).toBe('in time');
+    clock.advance(29); // t = 99
+    const settled: string[] = [];
+    void first.then(() => settled.push('first'));
+    void third.then(() => settled.push('third'));
+    await Promise.resolve();
+    expect(settled).toEqual([]);
+    clock.advance(1); // t = 100: the first call's deadline
+    expect(await first).toBeInstanceOf(CallTimeoutError);
+    expect(settled).toEqual(['first']);
+    clock.advance(59); // t = 159
+    await Promise.resolve();
+    expect(settled).toEqual(['first']);
+    clock.advance(1); // t = 160: the third call's deadline
+    expect(await third).toBeInstanceOf(CallTimeoutError);
+  });
+
   it('a per-call timeout overrides callTimeoutMs', async () => {
     const { clock, breaker } = setup();
     const slow = breaker.run(() => new Promise<never>(() => {}), { timeoutMs: 5_000 }).catch((e: unknown) => e);

@@ -66,6 +66,12 @@ export class CallTimeoutError extends Error {
  * Outcomes are counted only for the state they were admitted in: a slow call that started
  * before the breaker opened cannot close it, nor count against the next closed period.
  */
+interface Watch {
+  deadline: number;
+  settled: boolean;
+  reject: (error: unknown) => void;
+}
+
 export class CircuitBreaker {
   readonly name: string;
   private readonly failureThreshold: number;
@@ -81,6 +87,10 @@ export class CircuitBreaker {
   private probing = false;
   private openedAt = 0;
   private halfOpenTimer: Timer | undefined;
+  /** Calls with the default timeout, oldest first, from `watchHead` on. */
+  private readonly watched: Watch[] = [];
+  private watchHead = 0;
+  private watchTimer: Timer | undefined;
 
   constructor(options: CircuitBreakerOptions = {}) {
     this.name = options.name ?? 'breaker';
@@ -167,8 +177,60 @@ export class CircuitBreaker {
     for (const listener of this.listeners) listener(change);
   }
 
+  /**
+   * Bounds a call in time. Calls with the default timeout all last the same, so their deadlines
+   * come in the order the calls started: one timer, for the oldest call still running, watches
+   * them all. A timer per call (armed and cleared on every Redis read) measured 7 % of an L2
+   * hit's throughput. A call with its own timeout gets a timer of its own.
+   */
   private bounded<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
     if (!Number.isFinite(timeoutMs)) return call;
+    if (timeoutMs !== this.callTimeoutMs) return this.boundedByOwnTimer(call, timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const watch: Watch = { deadline: this.clock.now() + timeoutMs, settled: false, reject };
+      this.watched.push(watch);
+      if (this.watchTimer === undefined) this.armWatch();
+      call.then(
+        (value) => {
+          watch.settled = true;
+          resolve(value);
+        },
+        (error: unknown) => {
+          watch.settled = true;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** Arms the one timer for the oldest call still running; times out every call past its deadline. */
+  private armWatch(): void {
+    while (this.watchHead < this.watched.length && this.watched[this.watchHead]!.settled) this.watchHead++;
+    if (this.watchHead > 1024 && this.watchHead * 2 > this.watched.length) {
+      this.watched.splice(0, this.watchHead);
+      this.watchHead = 0;
+    }
+    const head = this.watched[this.watchHead];
+    if (head === undefined) {
+      this.watched.length = 0;
+      this.watchHead = 0;
+      this.watchTimer = undefined;
+      return;
+    }
+    this.watchTimer = this.clock.setTimeout(() => {
+      const now = this.clock.now();
+      for (; this.watchHead < this.watched.length; this.watchHead++) {
+        const watch = this.watched[this.watchHead]!;
+        if (watch.settled) continue;
+        if (watch.deadline > now) break;
+        watch.settled = true;
+        watch.reject(new CallTimeoutError(this.name, this.callTimeoutMs));
+      }
+      this.armWatch();
+    }, Math.max(0, head.deadline - this.clock.now()));
+  }
+
+  private boundedByOwnTimer<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
     let timer: Timer | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.clock.setTimeout(() => reject(new CallTimeoutError(this.name, timeoutMs)), timeoutMs);
