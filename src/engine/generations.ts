@@ -115,6 +115,8 @@ export class Generations {
    * it after the flush mark, so that a load begun before it keeps its old position.
    */
   distrustBefore(position: number, now: number): void {
+    // Never lowered: trust, once withdrawn from older entries, is not given back by a later call.
+    if (position < this.trustedFrom && Number.isFinite(this.trustedFrom)) return;
     this.trustedFrom = position;
     if (Number.isFinite(position) && position > this.position) {
       this.position = position;
@@ -161,8 +163,10 @@ export class Generations {
     while (forgotten < this.positioned.length && this.positioned[forgotten]!.appliedAt < before) forgotten++;
     if (forgotten > 0) {
       // Marks up to this position are gone: a shared entry read before it can no longer be judged.
+      // The last forgotten record stays as the anchor that maps that position to its sequence, so
+      // entries read at it (after a quiet spell, most of them) are still judged, not all reloaded.
       this.trustedFrom = Math.max(this.trustedFrom, this.positioned[forgotten - 1]!.position);
-      this.positioned = this.positioned.slice(forgotten);
+      this.positioned = this.positioned.slice(forgotten - 1);
     }
     this.recomputePrefixLengths();
     return removed;

@@ -395,9 +395,15 @@ export class TieredCache {
     const now = this.clock.now();
     const verdict = entry.generation < 0 ? 'invalid' : this.verdict(key, entry, now, false);
     if (verdict === 'invalid') {
-      if (this.strategy === 'eager') await this.l2!.delete(key);
+      // Reclaiming it is housekeeping: a read that cannot delete still answers (from the origin);
+      // a store that failed to delete remembers it (BreakerStore), and marks refuse it meanwhile.
+      if (this.strategy === 'eager') await this.l2!.delete(key).catch(() => {});
       return undefined;
     }
+    // Another node may have given it a longer TTL than any this node handed out: keep the marks
+    // that can still invalidate it (pruning goes by the longest TTL this cache holds).
+    const ttlLeft = entry.expiresAt - now;
+    if (ttlLeft > this.longestTtlMs) this.longestTtlMs = Math.min(ttlLeft, this.maxTtlMs);
     this.writeL1(key, entry);
     if (verdict === 'stale') this.stats.staleServed++;
     else this.stats.l2Hits++;
@@ -436,13 +442,17 @@ export class TieredCache {
       if (token !== undefined) {
         // Another node may have filled the key between our miss and our lease: look once more.
         // (An entry this node judges invalid does not count: it loads, under the lease.)
-        const filledMeanwhile = await this.readL2(key);
-        if (filledMeanwhile) {
-          await leases.release(key, token).catch(() => {});
-          return filledMeanwhile;
+        const lease = { leases, token, filled: false };
+        try {
+          const filledMeanwhile = await this.readL2(key);
+          if (filledMeanwhile) return filledMeanwhile;
+          this.stats.misses++;
+          return await this.load(key, loader, options, generation, lease);
+        } finally {
+          // Every way out but a fill (which released it) frees the lease now, so the region's
+          // other nodes need not wait for it to expire.
+          if (!lease.filled) leases.release(key, token).catch(() => {});
         }
-        this.stats.misses++;
-        return this.load(key, loader, options, generation, { leases, token });
       }
       await this.pause(waitMs);
       waitMs = Math.min(waitMs * 2, 50);
@@ -474,7 +484,7 @@ export class TieredCache {
     loader: Loader<unknown>,
     options: WriteOptions,
     generation: number,
-    lease?: { leases: FillLeases; token: string },
+    lease?: { leases: FillLeases; token: string; filled: boolean },
   ): Promise<Lookup> {
     const context: LoadContext = { key };
     let value: unknown;
@@ -482,8 +492,6 @@ export class TieredCache {
     try {
       value = await this.withTimeout(Promise.resolve(loader(context)), key);
     } catch (error) {
-      // Let the next node try at once rather than wait for the lease to expire.
-      lease?.leases.release(key, lease.token).catch(() => {});
       // "No such record" is an answer from a healthy origin, not an origin failure.
       if (!(error instanceof FreshcacheError && error.code === 'not_found')) this.stats.loadErrors++;
       throw error;
@@ -508,13 +516,13 @@ export class TieredCache {
       // request); later ones read again (lookupOrLoadValid); the cache keeps nothing.
       this.stats.staleSetsRefused++;
       refusals.set(lookup, overtakenBy.seq);
-      lease?.leases.release(key, lease.token).catch(() => {});
       return lookup;
     }
     if (lease) {
       const filled = await lease.leases
         .fill(key, lease.token, { ...entry, generation: this.generations.positionAt(entry.generation) })
         .catch(() => undefined);
+      lease.filled = filled === true;
       if (filled === false) {
         // The lease was revoked: a set or an invalidation reached the shared tier after this read
         // began. Answer the callers who asked before it, keep nothing.

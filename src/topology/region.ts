@@ -84,8 +84,13 @@ export class Region {
   private readonly sharedL2: boolean;
   /** The newest event received, applied or not: a switch to cdc distrusts the shared L2 before it. */
   private lastReceivedId = 0;
-  /** The log was lost: shared entries are distrusted until the new log's first event says where it starts. */
-  private awaitingNewLog = false;
+  /**
+   * Shared entries are distrusted (the log was lost, or this node was cut off from it) until an
+   * event above this id arrives: from there on this node has seen every event again.
+   */
+  private distrustedUntilAbove: number | undefined;
+  /** Still replaying the retained log at start. */
+  private catchingUp = false;
 
   constructor(config: RegionConfig, deps: RegionDeps) {
     this.name = config.name;
@@ -129,6 +134,7 @@ export class Region {
     let caughtUp = () => {};
     const ready = new Promise<void>((resolve) => (caughtUp = resolve));
     const catchUpTo = this.sharedL2 ? lastId : 0;
+    this.catchingUp = catchUpTo > 0;
     if (!this.sharedL2) this.cache.trustFrom(lastId);
     this.subscriptions.push(
       log.subscribe({
@@ -138,12 +144,19 @@ export class Region {
           if (event.id >= catchUpTo) caughtUp();
         },
         onGap: (gap) => {
+          if (this.catchingUp && gap.reason === 'trimmed') {
+            // Starting up with an empty L1: nothing to flush. Entries older than what the log
+            // still holds can no longer be judged, which is all a trimmed log means here.
+            this.cache.trustFrom(gap.oldestRetainedId - 1);
+            return;
+          }
           this.onGap(gap);
           if (gap.reason === 'reset') caughtUp();
         },
       }),
     );
-    if (catchUpTo > 0) await ready;
+    if (this.catchingUp) await ready;
+    this.catchingUp = false;
     if (this.sharedL2) {
       this.subscriptions.push(
         await log.consume({
@@ -194,8 +207,8 @@ export class Region {
 
   private receive(event: InvalidationEvent, catchUpTo: number): void {
     this.lastReceivedId = Math.max(this.lastReceivedId, event.id);
-    if (this.awaitingNewLog) {
-      this.awaitingNewLog = false;
+    if (this.distrustedUntilAbove !== undefined && event.id > this.distrustedUntilAbove) {
+      this.distrustedUntilAbove = undefined;
       this.cache.trustFrom(event.id - 1);
     }
     if (event.id <= catchUpTo) {
@@ -231,11 +244,16 @@ export class Region {
   }
 
   private onGap(gap: GapInfo): void {
-    // Trimmed: everything from the oldest retained event on will be seen. Reset: nothing is known
-    // until the new log's first event arrives. Cut off: what comes after the position reached.
-    if (gap.reason === 'reset') this.awaitingNewLog = true;
-    const trustFrom = gap.reason === 'trimmed' ? gap.oldestRetainedId - 1 : gap.reason === 'reset' ? Infinity : undefined;
-    void this.flush(`log ${gap.reason}`, trustFrom);
+    if (gap.reason === 'trimmed') {
+      // Everything from the oldest retained event on will be seen.
+      void this.flush('log trimmed', gap.oldestRetainedId - 1);
+      return;
+    }
+    // Reset (the log was lost) or cut off: nothing newer than what this node saw is known. Shared
+    // entries are distrusted until an event beyond everything seen before arrives (a restored
+    // log may replay old ids first).
+    this.distrustedUntilAbove = Math.max(this.distrustedUntilAbove ?? 0, this.lastReceivedId);
+    void this.flush(`log ${gap.reason}`, Infinity);
   }
 
   private async flush(reason: string, trustFrom?: number): Promise<void> {

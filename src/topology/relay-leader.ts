@@ -74,7 +74,15 @@ export class RelayLeader {
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.name]);
       if (rows[0]?.locked && !this.stopped) {
         this.leading = true;
-        await this.options.onElected();
+        try {
+          await this.options.onElected();
+        } catch (error) {
+          // It could not start relaying: give the lock back so that a standby (or this process,
+          // at its next try) can. Session locks are re-entrant, so keeping it would block all.
+          this.leading = false;
+          await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.name]).catch(() => {});
+          throw error;
+        }
         return; // leading until the connection is lost
       }
     } catch (error) {

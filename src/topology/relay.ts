@@ -19,8 +19,9 @@ export class Relay {
 
   async start(): Promise<void> {
     if (this.running) return;
-    this.running = true;
+    // Running only once the feed really started: a failed start must be retried, not reported as running.
     await this.options.feed.start((changes) => this.publish(changes));
+    this.running = true;
   }
 
   async stop(): Promise<void> {

@@ -84,7 +84,7 @@ export class Topology {
           if (why === 'lost') logger.warn({ node: config.nodeId }, 'this process lost the relay lock; standing by');
           await relay.stop();
         },
-        onError: (error) => logger.debug({ err: error }, 'relay election could not reach the origin; retrying'),
+        onError: (error) => logger.warn({ err: error }, 'relay election or relay start failed; retrying'),
       });
     }
     this.events.setMaxListeners(1000);

@@ -104,4 +104,26 @@ describe('over a real socket', () => {
     clearTimeout(guard);
     expect(outcome).toBe('closed');
   });
+
+  it('keeps a reading client through a burst bigger than the socket buffer, and drops one that stopped reading', async () => {
+    const { app, topology } = await testApp({ config: { regions: [{ name: 'r1', delayMs: 5 }] } });
+    const base = await listen(app);
+    const reading = await openEvents(base);
+    const stalled = await openEvents(base); // never read from here on
+    // A relay catching up: 2,000 events (about 600 KB) at once.
+    const burst = { region: 'r1', settings: { padding: 'x'.repeat(300) } } as never;
+    for (let i = 0; i < 2_000; i++) topology.events.emit('region.updated', burst);
+    let received = 0;
+    for await (const event of serverSentEvents(reading.res.body!)) {
+      if (event.event === 'region.updated' && ++received === 2_000) break;
+    }
+    expect(received).toBe(2_000);
+    // More than a megabyte waiting for the stalled client: it is dropped, not buffered for ever.
+    for (let i = 0; i < 6_000; i++) topology.events.emit('region.updated', burst);
+    const stalledEnds = (async () => {
+      for await (const event of serverSentEvents(stalled.res.body!)) void event;
+      return 'ended';
+    })().catch(() => 'ended');
+    expect(await stalledEnds).toBe('ended');
+  });
 });

@@ -108,6 +108,7 @@ export async function openEvents(url: string) {
   if (!response.ok || !response.body) throw new Error(`GET ${url}: ${response.status}`);
   const events: { name: string; data: unknown }[] = [];
   let waiters: (() => void)[] = [];
+  let ended = false;
   const reading = (async () => {
     const decoder = new TextDecoder();
     let buffer = '';
@@ -123,7 +124,12 @@ export async function openEvents(url: string) {
       }
       for (const wake of waiters.splice(0)) wake();
     }
-  })().catch(() => {});
+  })()
+    .catch(() => {})
+    .finally(() => {
+      ended = true;
+      for (const wake of waiters.splice(0)) wake();
+    });
   return {
     events,
     async next<T>(name: string, test: (data: T) => boolean): Promise<T> {
@@ -132,6 +138,8 @@ export async function openEvents(url: string) {
           const event = events[seen]!;
           if (event.name === name && test(event.data as T)) return event.data as T;
         }
+        // A stream the server ended can bring nothing more: fail now instead of hanging.
+        if (ended) throw new Error(`${url} ended before a "${name}" event that matches`);
         await new Promise<void>((wake) => waiters.push(wake));
       }
     },

@@ -3,6 +3,9 @@ import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { resolveRegion } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { OriginStore } from '../../src/seams/origin-store.js';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { TieredCache } from '../../src/engine/tiered-cache.js';
+import type { GapInfo } from '../../src/seams/invalidation-log.js';
 import { Region } from '../../src/topology/region.js';
 
 const noOrigin = {} as OriginStore; // these tests never read content
@@ -64,6 +67,49 @@ describe('Region', () => {
     await clock.advanceAsync(1_000);
     expect(await region.cache.get('k')).toBe(1);
     expect(errors).toEqual([]); // a cancelled apply is not an error
+  });
+
+  it('a node sharing its L2 replays the retained log at start without a flush, and refuses entries older than it', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock, retain: 2 });
+    const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
+    const writer = new TieredCache({ clock, l2 });
+    await writer.set('old', 'written at position 0');
+    for (let i = 0; i < 5; i++) await log.publish({ keys: [`x${i}`], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    const flushes: string[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2, onFlushed: (_n, why) => flushes.push(why) });
+    await region.start();
+    expect(flushes).toEqual([]);
+    expect(region.cache.position).toBe(5);
+    expect(await region.cache.lookup('old')).toBeUndefined(); // events 1-3 are gone: it cannot be judged
+    await region.stop();
+  });
+
+  it('a node cut off from the log flushes, and distrusts the shared L2 until the log reaches it again', async () => {
+    const clock = new ManualClock();
+    const gaps: ((info: GapInfo) => void)[] = [];
+    const log = new (class extends MemoryLog {
+      override subscribe(options: Parameters<MemoryLog['subscribe']>[0]) {
+        if (options.onGap) gaps.push(options.onGap);
+        return super.subscribe(options);
+      }
+    })({ clock });
+    const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
+    const other = new TieredCache({ clock, l2 });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2 });
+    await region.start();
+    await other.set('k', 'v');
+    expect((await region.cache.lookup('k'))?.value).toBe('v');
+    for (const onGap of gaps) onGap({ reason: 'disconnected', afterId: 0, oldestRetainedId: 0 });
+    await clock.advanceAsync(0);
+    expect(await region.cache.lookup('k')).toBeUndefined(); // flushed L1, and L2 is not trusted either
+    const next = await log.publish({ keys: ['x'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await clock.advanceAsync(0);
+    expect(region.cache.position).toBe(next.id);
+    await other.invalidate({ keys: ['x'] }, { position: next.id });
+    await other.set('k', 'v2'); // written after the node is back in step
+    expect((await region.cache.lookup('k'))?.value).toBe('v2');
+    await region.stop();
   });
 
   it('ignores CDC events in ttl mode but applies explicit purges', async () => {

@@ -157,9 +157,11 @@ export class RedisStreamLog implements InvalidationLog {
   async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription> {
     const { group, consumer } = options;
     // A new group starts at the end of the log: its region's L2 holds nothing older to delete.
-    await this.redis.xgroup('CREATE', this.streamKey, group, '$', 'MKSTREAM').catch((error: Error) => {
-      if (!error.message.includes('BUSYGROUP')) throw error;
-    });
+    const createGroup = (connection: Redis | Cluster) =>
+      connection.xgroup('CREATE', this.streamKey, group, '$', 'MKSTREAM').catch((error: Error) => {
+        if (!error.message.includes('BUSYGROUP')) throw error;
+      });
+    await createGroup(this.redis);
     /** First the events this consumer name was handed before (a restart) and never acknowledged. */
     let ownPendingDone = false;
     let lastClaimAt = -Infinity;
@@ -176,8 +178,14 @@ export class RedisStreamLog implements InvalidationLog {
         }),
       );
     };
+    let recreate = false;
     return this.run(`consuming the invalidation log as ${group}/${consumer}`, async (loop) => {
       const { connection } = loop;
+      if (recreate) {
+        // The log was lost with its groups (a Redis without persistence restarted): start again.
+        await createGroup(connection);
+        recreate = false;
+      }
       if (!ownPendingDone) {
         const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'STREAMS', this.streamKey, '0')) as
           | [string, StreamEntry[]][]
@@ -201,6 +209,8 @@ export class RedisStreamLog implements InvalidationLog {
         | [string, StreamEntry[]][]
         | null;
       if (!loop.closed) await handle(loop, reply?.[0]?.[1] ?? []);
+    }, (_cutOff, error) => {
+      if (error instanceof Error && error.message.includes('NOGROUP')) recreate = true;
     });
   }
 
@@ -210,28 +220,29 @@ export class RedisStreamLog implements InvalidationLog {
 
   /**
    * Runs `step` until closed, on a connection of its own. A failing step is retried with backoff;
-   * `onFailure(cutOff)` hears every failure, with cutOff true once per `maxDisconnectedMs` spent
-   * failing, so a reader can say it may have missed events while it was cut off.
+   * `onFailure(cutOff)` hears every failure, with cutOff true once per `maxDisconnectedMs` since
+   * the last step that worked, so a reader can say it may have missed events while it was cut off.
    */
-  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean) => void): Subscription {
+  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error: unknown) => void): Subscription {
     const connection = this.readerConnection();
     const loop: Loop = { closed: false, connection, done: Promise.resolve() };
     loop.done = (async () => {
-      let failingSince: number | undefined;
+      // Cut off counts from the last read that worked, not the first that failed: a read that
+      // hangs until its command timeout is time without news too.
+      let lastOkAt = this.clock.now();
       let backoffMs = 50;
       while (!loop.closed) {
         try {
           await step(loop);
-          failingSince = undefined;
+          lastOkAt = this.clock.now();
           backoffMs = 50;
         } catch (error) {
           if (loop.closed) break;
           const now = this.clock.now();
-          failingSince ??= now;
-          const cutOff = now - failingSince >= this.maxDisconnectedMs;
-          if (cutOff) failingSince = now;
+          const cutOff = now - lastOkAt >= this.maxDisconnectedMs;
+          if (cutOff) lastOkAt = now; // report once per interval
           this.onError(error, context);
-          onFailure?.(cutOff);
+          onFailure?.(cutOff, error);
           await this.pause(loop, backoffMs);
           backoffMs = Math.min(backoffMs * 2, 1_000);
         }

@@ -48,16 +48,26 @@ export async function up(argv: string[]): Promise<void> {
   const stopAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => console.error(`  ${(error as Error).message}`));
   };
+  // Listening from the first step: a Ctrl-C during initdb or while nodes start must still stop
+  // what was started, not kill this process and leave PostgreSQL and Redis running.
+  const signalled = untilSignal();
+  let interrupted = false;
+  void signalled.then(() => (interrupted = true));
+  const stopIfInterrupted = () => {
+    if (interrupted) throw new Error('interrupted');
+  };
   try {
     const dir = await mkdtemp(join(tmpdir(), 'freshcache-up-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     process.stdout.write('Starting redis-server… ');
     const redis = await startRedis({ durable: true });
     cleanups.push(() => redis.stop());
+    stopIfInterrupted();
     console.log(redis.url);
     process.stdout.write('Starting PostgreSQL (initdb)… ');
     const postgres = await startPostgres();
     cleanups.push(() => postgres.stop());
+    stopIfInterrupted();
     console.log(postgres.url.replace(/^postgres:\/\/[^@]*@/, 'postgres://'));
 
     const shared: ConfigInput = {
@@ -81,7 +91,9 @@ export async function up(argv: string[]): Promise<void> {
       return node;
     };
     await launch('control', controlConfig, { FRESHCACHE_ROLES: 'relay', FRESHCACHE_PORT: String(port), FRESHCACHE_NODE_ID: 'control' });
-    await Promise.all(
+    stopIfInterrupted();
+    // All settle before going on, so that a node that fails never leaves a sibling unstopped.
+    const launches = await Promise.allSettled(
       DEFAULT_REGIONS.flatMap((region) =>
         Array.from({ length: nodes }, async (_, i) =>
           launch(`${region.name}-${i + 1}`, nodeConfig, {
@@ -92,6 +104,9 @@ export async function up(argv: string[]): Promise<void> {
         ),
       ),
     );
+    const failed = launches.find((launched) => launched.status === 'rejected');
+    if (failed) throw failed.reason;
+    stopIfInterrupted();
 
     const control = started[0]!;
     started.sort((a, b) => (a.name === 'control' ? -1 : b.name === 'control' ? 1 : a.name.localeCompare(b.name)));
@@ -108,7 +123,7 @@ ${started
 Edit content through the control process (PUT ${control.url}/api/content/1) or straight in SQL
 (psql ${postgres.url} -c "UPDATE content SET title = 'psql' WHERE id = 1"),
 and read it through any node. Ctrl-C stops everything.`);
-    await Promise.race([untilSignal(), firstExit(started)]);
+    await Promise.race([signalled, firstExit(started)]);
   } finally {
     stopping = true;
     // A second Ctrl-C (or the terminal signalling the whole group) must not cut the clean-up

@@ -3,6 +3,8 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TopologyEventMap } from '../../topology/topology.js';
 import type { AppOptions } from '../app.js';
 
+const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 const EVENT_NAMES: (keyof TopologyEventMap)[] = [
   'invalidation.published',
   'invalidation.applied',
@@ -36,7 +38,9 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     });
     const send = (chunk: string) => {
       if (out.writableEnded || out.destroyed) return;
-      if (out.writableNeedDrain) {
+      // A burst (a relay catching up) may fill the socket's buffer for a moment; a client that
+      // lets a whole megabyte pile up has stopped reading.
+      if (out.writableLength > MAX_BUFFERED_BYTES) {
         detach();
         out.destroy();
         return;
