@@ -21,8 +21,9 @@ export interface ServeOptions {
 /** Starts `freshcache serve` as a child process and resolves once it prints where it serves. */
 export function spawnServe(options: ServeOptions): Promise<ServeProcess> {
   const child = spawn(process.execPath, [...options.entry, 'serve', '--config', options.config], {
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // The child stops when this process dies and its stdin pipe closes (see serve.ts).
+    env: { ...process.env, ...options.env, FRESHCACHE_STOP_WITH_PARENT: '1' },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
     let output = '';

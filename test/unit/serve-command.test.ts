@@ -14,8 +14,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FRESHCACHE_')));
 }
 
-function runServe(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+function runServe(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -132,5 +132,13 @@ describe('freshcache serve', () => {
     serve.child.kill('SIGTERM');
     expect(await serve.exit()).toEqual({ code: 0, signal: null });
     expect(serve.stderr()).toBe('');
+  });
+
+  it('started with FRESHCACHE_STOP_WITH_PARENT, stops cleanly when its parent goes (its stdin closes)', async () => {
+    const file = await configFile('orphan.json', JSON.stringify({ port: 0, seed: false }));
+    const serve = runServe(['--config', file], { FRESHCACHE_STOP_WITH_PARENT: '1' });
+    await serve.untilStdout(/serving .* at http/);
+    serve.child.stdin!.end(); // what the kernel does to the pipe when the parent dies, even by SIGKILL
+    expect(await serve.exit()).toEqual({ code: 0, signal: null });
   });
 });

@@ -27,6 +27,12 @@ export async function serve(argv: string[]): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : topology.config.port;
   const roles = [...topology.config.roles.regions, ...(topology.config.roles.relay ? ['relay'] : [])].join(', ') || 'API only';
+  if (process.env.FRESHCACHE_STOP_WITH_PARENT === '1') {
+    // Started by `freshcache up` (or a test) with a pipe on stdin: when that parent dies, even by
+    // SIGKILL, the pipe closes, and this process stops instead of running on as an orphan.
+    process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
+    process.stdin.resume();
+  }
   // One line a supervisor (or `freshcache up`) can wait for.
   console.log(`freshcache ${topology.config.nodeId} serving ${roles} at http://${topology.config.host}:${port}`);
   await untilSignal();
