@@ -99,7 +99,8 @@ export class RelayLeader {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.options.connectionString });
+    // Bounded, so that a black-holed origin cannot hold a campaign (or stop()) for ever.
+    const client = new pg.Client({ connectionString: this.options.connectionString, connectionTimeoutMillis: 5_000 });
     const lost = (error?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;

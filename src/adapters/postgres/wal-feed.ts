@@ -306,7 +306,9 @@ END $$`);
         [xid],
       );
       if (!rows[0]?.running) return;
-      if (attempt >= 1000) throw new Error(`WalFeed: transaction ${xid} committed but is still not visible`);
+      if (attempt >= 200) throw new Error(`WalFeed: transaction ${xid} committed but is still not visible`);
+      // Yield between looks rather than hammer the origin (visibility usually follows at once).
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(1 + attempt, 10)));
     }
   }
 

@@ -165,6 +165,7 @@ export class RedisStreamLog implements InvalidationLog {
     /** First the events this consumer name was handed before (a restart) and never acknowledged. */
     let ownPendingDone = false;
     let lastClaimAt = -Infinity;
+    let claimCursor = '0-0';
     const handle = async (loop: Loop, entries: StreamEntry[]) => {
       await Promise.all(
         entries.map(async ([id, fields]) => {
@@ -196,12 +197,14 @@ export class RedisStreamLog implements InvalidationLog {
         return;
       }
       const now = this.clock.now();
-      if (now - lastClaimAt >= this.claimAfterMs) {
-        lastClaimAt = now;
-        const [, claimed] = (await connection.xautoclaim(this.streamKey, group, consumer, this.claimAfterMs, '0-0', 'COUNT', this.batchSize)) as [
+      if (claimCursor !== '0-0' || now - lastClaimAt >= this.claimAfterMs) {
+        if (claimCursor === '0-0') lastClaimAt = now;
+        // A backlog larger than a batch is claimed batch by batch, following XAUTOCLAIM's cursor.
+        const [next, claimed] = (await connection.xautoclaim(this.streamKey, group, consumer, this.claimAfterMs, claimCursor, 'COUNT', this.batchSize)) as [
           string,
           StreamEntry[],
         ];
+        claimCursor = next;
         await handle(loop, claimed.filter((entry) => entry !== null));
       }
       const block = Math.min(this.blockMs, this.claimAfterMs);
