@@ -12,9 +12,10 @@ export interface CreateCacheOptions {
   /** In-process tier. */
   l1?: { policy?: EvictionPolicy; maxEntries?: number; maxBytes?: number };
   /**
-   * Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. One store per
-   * cache for now: invalidation marks live in the cache object, so two caches sharing an L2 would
-   * not see each other's purges (marks in the shared store come with the Redis L2, issue 3).
+   * Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. Caches sharing
+   * one L2 (a store with `capabilities.shared`) judge its entries by invalidation-log position:
+   * feed every cache the same log events, with `invalidate(targets, { position })`, as a
+   * topology's regions do (docs/architecture.md, "A shared L2").
    */
   l2?: Store | 'memory';
   strategy?: Strategy;

@@ -106,15 +106,7 @@ export async function commitToApplied(progress: Progress): Promise<Row[]> {
 
 async function openPath(capture: Capture, postgres: PostgresServer, redis: RedisServer): Promise<Path> {
   // A database of its own per path, as the contract tests do: neither sees the other's rows or outbox.
-  const database = `bench_${capture}`;
-  const admin = new pg.Client({ connectionString: postgres.url });
-  try {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-  } finally {
-    await admin.end().catch(() => {});
-  }
-  const url = postgres.url.replace(/\/postgres$/, `/${database}`);
+  const url = await postgres.createDatabase(`bench_${capture}`);
   const slot = capture === 'wal' ? `bench_wal_${process.pid}` : undefined;
   // Warnings and errors only, to stderr: stdout stays clean and a problem still shows.
   const logger = pino({ name: `freshcache-${capture}`, level: 'warn' }, pino.destination(2));

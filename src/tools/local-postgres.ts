@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,8 @@ const ROOT = '/usr/lib/postgresql';
 export interface PostgresServer {
   url: string;
   port: number;
+  /** Creates an empty database and resolves its URL (a database per test, per benchmark path). */
+  createDatabase(name: string): Promise<string>;
   /** An immediate stop (as a crash: clients lose their connections) and a start on the same port and data. */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -58,9 +61,21 @@ export async function startPostgres(): Promise<PostgresServer> {
   ].join(' ');
   const start = () => as('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', options, 'start']);
   await start();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     port,
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    url,
+    createDatabase: async (name) => {
+      if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE DATABASE ${name}`);
+      } finally {
+        await admin.end().catch(() => {});
+      }
+      return url.replace(/\/postgres$/, `/${name}`);
+    },
     restart: async () => {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
       await start();

@@ -49,21 +49,20 @@ export function spawnServe(options: ServeOptions): Promise<ServeProcess> {
 }
 
 /** SIGTERM, and SIGKILL if it has not stopped within `graceMs`. */
-export async function stopServe(node: ServeProcess, graceMs = 5_000): Promise<void> {
-  const { child } = node;
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
+export function stopServe(node: ServeProcess, graceMs = 5_000): Promise<void> {
+  return signalAndWait(node.child, 'SIGTERM', graceMs);
 }
 
 /** SIGKILL, as a crash: no clean-up of any kind. */
-export async function killServe(node: ServeProcess): Promise<void> {
-  const { child } = node;
+export function killServe(node: ServeProcess): Promise<void> {
+  return signalAndWait(node.child, 'SIGKILL', Infinity);
+}
+
+async function signalAndWait(child: ChildProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
+  child.kill(signal);
+  const timer = Number.isFinite(graceMs) ? setTimeout(() => child.kill('SIGKILL'), graceMs) : undefined;
   await exited;
+  clearTimeout(timer);
 }

@@ -38,10 +38,6 @@ export class DelayLine {
     });
   }
 
-  get length(): number {
-    return this.items.length;
-  }
-
   /** Drops everything not yet started; their promises reject with CancelledError (the work did not happen). */
   cancel(): void {
     this.timer?.cancel();

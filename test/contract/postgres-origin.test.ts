@@ -24,11 +24,7 @@ afterAll(async () => {
 });
 
 async function freshClient() {
-  const name = `t${++databases}`;
-  const admin = await createPgClient({ connectionString: server.url, max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.close();
-  const client = await createPgClient({ connectionString: server.url.replace(/\/postgres$/, `/${name}`) });
+  const client = await createPgClient({ connectionString: await server.createDatabase(`t${++databases}`) });
   onTestFinished(() => client.close());
   return client;
 }

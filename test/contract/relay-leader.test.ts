@@ -18,7 +18,7 @@ afterAll(async () => {
 
 /** Resolves once `done()` holds, re-checking on every election event. */
 let wake = () => {};
-async function until(_events: string[], done: () => boolean): Promise<void> {
+async function until(done: () => boolean): Promise<void> {
   while (!done()) await new Promise<void>((resolve) => (wake = resolve));
 }
 
@@ -72,7 +72,7 @@ describe('RelayLeader on PostgreSQL', () => {
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`);
     await b.deposed;
     // Then exactly one candidate leads again: c, which was waiting, or b, campaigning anew.
-    await until(events, () => events.filter((e) => e.endsWith('elected')).length === 3);
+    await until(() => events.filter((e) => e.endsWith('elected')).length === 3);
     expect([b.leader.isLeader, c.leader.isLeader].filter(Boolean)).toHaveLength(1);
   });
 });

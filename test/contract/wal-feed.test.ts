@@ -70,10 +70,7 @@ function collector() {
 
 async function freshDatabase() {
   const name = `w${++databases}`;
-  const admin = await createPgClient({ connectionString: server.url, max: 1 });
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.close();
-  const url = server.url.replace(/\/postgres$/, `/${name}`);
+  const url = await server.createDatabase(name);
   const sql = await createPgClient({ connectionString: url });
   const slotName = `freshcache_${name}`;
   const feeds: WalFeed[] = [];

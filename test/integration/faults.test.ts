@@ -5,6 +5,8 @@ import { Deployment, openEvents } from '../testkit/deployment.js';
 import type { LoadReport } from '../testkit/load.js';
 import { readThrough, startLoad } from '../testkit/load.js';
 
+type Load = ReturnType<typeof startLoad>;
+
 /**
  * Faults under a read/write load, on a real multi-process deployment (two relay candidates, two
  * nodes per region, WAL capture): kill -9 a node, kill -9 the relay mid-stream, restart Redis,
@@ -56,11 +58,11 @@ function targets() {
 }
 
 /** Runs `fault` under load, then proves every node fresh, and reports what the load saw. */
-async function underLoad(name: string, fault: (report: LoadReport) => Promise<void>): Promise<LoadReport> {
+async function underLoad(name: string, fault: (load: Load) => Promise<void>): Promise<LoadReport> {
   const load = startLoad({ sql: deployment.sql, ids, nodes: targets });
-  await waitForReads(load.report, 200);
-  await fault(load.report);
-  await waitForReads(load.report, load.report.reads + 200);
+  await load.untilReads(200);
+  await fault(load);
+  await load.untilReads(load.report.reads + 200);
   const report = await load.stop();
   await expectFreshEverywhere();
   const flushes = await flushCount();
@@ -69,11 +71,6 @@ async function underLoad(name: string, fault: (report: LoadReport) => Promise<vo
       `${report.staleReads.length} stale reads during the fault, ${flushes} flushes so far`,
   );
   return report;
-}
-
-/** The load's own progress is the clock here: wait until it has done this many reads. */
-async function waitForReads(report: LoadReport, count: number): Promise<void> {
-  while (report.reads < count) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 /**
@@ -117,29 +114,29 @@ async function flushCount(): Promise<number> {
 // A fault and the recovery after it take seconds: backoffs, the breaker's open time, a takeover.
 describe('faults under load (real processes, Redis, PostgreSQL)', { timeout: 90_000 }, () => {
   it('kill -9 a node: its region goes on through the other node, and the node restarts fresh', async () => {
-    await underLoad('kill -9 a us-east node', async (report) => {
+    await underLoad('kill -9 a us-east node', async (load) => {
       const victim = deployment.nodesOf('us-east')[0]!;
       await killServe(victim);
-      await waitForReads(report, report.reads + 200); // the region answers through its other node meanwhile
+      await load.untilReads(load.report.reads + 200); // the region answers through its other node meanwhile
       await deployment.startProcess(victim.name, 'us-east');
     });
   });
 
   it('kill -9 the relay mid-stream: the standby takes the lock and resumes from the slot, losing nothing', async () => {
-    await underLoad('kill -9 the leading relay', async (report) => {
+    await underLoad('kill -9 the leading relay', async (load) => {
       await killServe(deployment.relays[0]!);
-      await waitForReads(report, report.reads + 200); // writes go on while the standby takes over
+      await load.untilReads(load.report.reads + 200); // writes go on while the standby takes over
     });
     const ready = (await (await fetch(`${deployment.relays[1]!.url}/ready`)).json()) as { checks: { relay: string } };
     expect(ready.checks.relay).toBe('ok');
   });
 
   it('Redis down: nodes serve from L1 and the origin meanwhile, and recover by themselves when it returns', async () => {
-    await underLoad('Redis down, then back', async (report) => {
+    await underLoad('Redis down, then back', async (load) => {
       await deployment.redis.kill();
-      const failedBefore = report.failedReads;
-      await waitForReads(report, report.reads + 300); // reads go on without Redis: L1 and the origin
-      expect(report.failedReads - failedBefore).toBe(0);
+      const failedBefore = load.report.failedReads;
+      await load.untilReads(load.report.reads + 300); // reads go on without Redis: L1 and the origin
+      expect(load.report.failedReads - failedBefore).toBe(0);
       await deployment.redis.restart();
     });
   });

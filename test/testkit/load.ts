@@ -49,6 +49,7 @@ export function startLoad(options: {
   const report: LoadReport = { reads: 0, failedReads: 0, writes: 0, failedWrites: 0, staleReads: [] };
   let running = true;
   let counter = 0;
+  let readWaiters: (() => void)[] = [];
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
 
   const writer = (async () => {
@@ -77,6 +78,7 @@ export function startLoad(options: {
         continue;
       }
       report.reads++;
+      for (const wake of readWaiters.splice(0)) wake();
       if (read.state === 'STALE') continue;
       const newer = (commits.get(read.id) ?? []).some((c) => c.version > read.version && c.at < read.startedAt - target.staleAfterMs);
       if (newer) report.staleReads.push(read);
@@ -85,7 +87,12 @@ export function startLoad(options: {
 
   return {
     report,
+    /** Resolves once the readers have done `count` successful reads: the load's progress is the clock of a fault test. */
+    async untilReads(count: number): Promise<void> {
+      while (report.reads < count) await new Promise<void>((wake) => readWaiters.push(wake));
+    },
     async stop(): Promise<LoadReport> {
+      readWaiters = [];
       running = false;
       await Promise.all([writer, ...readers]);
       return report;
