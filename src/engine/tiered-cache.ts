@@ -149,6 +149,11 @@ export class TieredCache {
       this.stats.l1Hits++;
       return Promise.resolve(entry.value as T);
     }
+    // Not in L1 at all: straight to L2, without building the Lookup `lookup` would make.
+    if (entry === undefined) {
+      this.assertKey(key);
+      return this.valueFromL2(key) as Promise<T | undefined>;
+    }
     return this.lookup<T>(key).then((found) => found?.value);
   }
 
@@ -390,24 +395,55 @@ export class TieredCache {
   }
 
   private async readL2(key: string): Promise<Lookup | undefined> {
-    const entry = await this.fromL2(key);
-    if (entry === undefined) return undefined;
+    const stored = this.l2 === undefined ? undefined : await this.l2.get(key);
+    if (stored === undefined) return undefined;
     const now = this.clock.now();
-    const verdict = entry.generation < 0 ? 'invalid' : this.verdict(key, entry, now, false);
-    if (verdict === 'invalid') {
-      // Reclaiming it is housekeeping: a read that cannot delete still answers (from the origin);
-      // a store that failed to delete remembers it (BreakerStore), and marks refuse it meanwhile.
-      if (this.strategy === 'eager') await this.l2!.delete(key).catch(() => {});
-      return undefined;
+    const state = this.admitFromL2(key, stored, now);
+    if (state !== undefined) return this.toLookup(stored, state, 'l2', now);
+    await this.reclaimFromL2(key);
+    return undefined;
+  }
+
+  /** `readL2` for `get`, which wants only the value: the L2 hit path, kept to one async frame. */
+  private async valueFromL2(key: string): Promise<unknown> {
+    const stored = this.l2 === undefined ? undefined : await this.l2.get(key);
+    if (stored !== undefined) {
+      if (this.admitFromL2(key, stored, this.clock.now()) !== undefined) return stored.value;
+      await this.reclaimFromL2(key);
     }
+    this.stats.misses++;
+    return undefined;
+  }
+
+  /**
+   * Judges an entry read from L2. One that may be served is copied into L1 (dated in this cache's
+   * sequence) and counted, and the result says how it is served. Undefined: it may not be served.
+   */
+  private admitFromL2(key: string, stored: Entry, now: number): CacheState | undefined {
+    const generation = this.sharedL2 ? this.datedGeneration(stored.generation) : stored.generation;
+    if (generation < 0) return undefined;
+    const verdict = this.verdict(key, stored, now, false, generation);
+    if (verdict === 'invalid') return undefined;
     // Another node may have given it a longer TTL than any this node handed out: keep the marks
     // that can still invalidate it (pruning goes by the longest TTL this cache holds).
-    const ttlLeft = entry.expiresAt - now;
+    const ttlLeft = stored.expiresAt - now;
     if (ttlLeft > this.longestTtlMs) this.longestTtlMs = Math.min(ttlLeft, this.maxTtlMs);
-    this.writeL1(key, entry);
-    if (verdict === 'stale') this.stats.staleServed++;
-    else this.stats.l2Hits++;
-    return this.toLookup(entry, verdict === 'stale' ? 'STALE' : 'HIT', 'l2', now);
+    this.writeL1(key, stored, generation);
+    if (verdict === 'stale') {
+      this.stats.staleServed++;
+      return 'STALE';
+    }
+    this.stats.l2Hits++;
+    return 'HIT';
+  }
+
+  /**
+   * Reclaiming an entry that may not be served is housekeeping: a read that cannot delete still
+   * answers (from the origin); a store that failed to delete remembers it (BreakerStore), and
+   * marks refuse it meanwhile.
+   */
+  private async reclaimFromL2(key: string): Promise<void> {
+    if (this.strategy === 'eager') await this.l2!.delete(key).catch(() => {});
   }
 
   private async missPath(key: string, loader: Loader<unknown>, options: WriteOptions): Promise<Lookup> {
@@ -543,20 +579,26 @@ export class TieredCache {
   private async fromL2(key: string): Promise<Entry | undefined> {
     const entry = this.l2 ? await this.l2.get(key) : undefined;
     if (entry === undefined || !this.sharedL2) return entry;
-    return { ...entry, generation: this.generations.seqAtPosition(entry.generation) ?? -1 };
+    return { ...entry, generation: this.datedGeneration(entry.generation) };
+  }
+
+  /** A shared L2 entry's log position as a sequence of this cache; -1 when older than it can judge. */
+  private datedGeneration(position: number): number {
+    return this.generations.seqAtPosition(position) ?? -1;
   }
 
   private writeL2(key: string, entry: Entry): Promise<void> {
     return this.l2!.set(key, this.sharedL2 ? { ...entry, generation: this.generations.positionAt(entry.generation) } : entry);
   }
 
-  private verdict(key: string, entry: Entry, now: number, isL1: boolean): Verdict {
+  /** `generation`: the entry's own, or what an L2 entry's position is in this cache's sequence. */
+  private verdict(key: string, entry: Entry, now: number, isL1: boolean, generation = entry.generation): Verdict {
     if (entry.expiresAt <= now) return 'invalid';
     const seq = this.generations.seq;
     if (!isL1 || (entry as L1Entry).verifiedSeq !== seq) {
       const mark = this.generations.newestFor(key, entry.tags);
-      if (mark !== undefined && mark.seq > entry.generation) {
-        const staleSince = this.generations.firstAppliedAfter(entry.generation);
+      if (mark !== undefined && mark.seq > generation) {
+        const staleSince = this.generations.firstAppliedAfter(generation);
         return this.strategy === 'lazy' && now - staleSince <= this.maxStaleMs ? 'stale' : 'invalid';
       }
       if (isL1) (entry as L1Entry).verifiedSeq = seq;
@@ -564,7 +606,7 @@ export class TieredCache {
     return entry.staleAt <= now ? 'stale' : 'fresh';
   }
 
-  private writeL1(key: string, entry: Entry): void {
+  private writeL1(key: string, entry: Entry, generation = entry.generation): void {
     // A copy: L1 keeps its own bookkeeping (verifiedSeq) and must not alias an L2 object.
     // Built field by field, not spread: every L1 entry then shares one hidden class and the hit
     // path stays monomorphic (a spread copy measured 2-3x slower to read).
@@ -576,7 +618,7 @@ export class TieredCache {
       expiresAt: entry.expiresAt,
       staleAt: entry.staleAt,
       size: entry.size,
-      generation: entry.generation,
+      generation,
       verifiedSeq: -1,
     };
     this.l1.write(key, l1Entry);

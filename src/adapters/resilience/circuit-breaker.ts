@@ -68,6 +68,8 @@ export class CallTimeoutError extends Error {
  */
 interface Watch {
   deadline: number;
+  /** The breaker's epoch when the call was admitted. */
+  epoch: number;
   settled: boolean;
   reject: (error: unknown) => void;
 }
@@ -126,14 +128,16 @@ export class CircuitBreaker {
     } catch (error) {
       call = Promise.reject(error);
     }
-    return this.bounded(call, options.timeoutMs ?? this.callTimeoutMs).then(
+    const timeoutMs = options.timeoutMs ?? this.callTimeoutMs;
+    if (timeoutMs === this.callTimeoutMs && Number.isFinite(timeoutMs)) return this.boundedByWatch(call, epoch);
+    const bounded = Number.isFinite(timeoutMs) ? this.boundedByOwnTimer(call, timeoutMs) : call;
+    return bounded.then(
       (value) => {
         this.succeeded(epoch);
         return value;
       },
       (error: unknown) => {
-        if (error instanceof CallTimeoutError || this.isFailure(error)) this.failed(epoch, error);
-        else this.succeeded(epoch);
+        this.settledWith(epoch, error);
         throw error;
       },
     );
@@ -153,6 +157,12 @@ export class CircuitBreaker {
     if (epoch !== this.epoch) return;
     if (this.current === 'half-open') this.transition('closed');
     else this.failures = 0;
+  }
+
+  /** Counts a call that failed with `error`: against the breaker, unless `isFailure` says it proves health. */
+  private settledWith(epoch: number, error: unknown): void {
+    if (error instanceof CallTimeoutError || this.isFailure(error)) this.failed(epoch, error);
+    else this.succeeded(epoch);
   }
 
   private failed(epoch: number, error: unknown): void {
@@ -178,42 +188,62 @@ export class CircuitBreaker {
   }
 
   /**
-   * Bounds a call in time. Calls with the default timeout all last the same, so their deadlines
-   * come in the order the calls started: one timer, for the oldest call still running, watches
-   * them all. A timer per call (armed and cleared on every Redis read) measured 7 % of an L2
-   * hit's throughput. A call with its own timeout gets a timer of its own.
+   * Bounds a call with the default timeout and counts its outcome, in one promise: this wraps
+   * every Redis read, so it allocates no more than it must. Such calls all last the same, so
+   * their deadlines come in the order they started: one timer, for the oldest call still
+   * running, watches them all. A timer per call (armed and cleared on every Redis read) measured
+   * 7 % of an L2 hit's throughput. A call with its own timeout gets a timer of its own.
    */
-  private bounded<T>(call: Promise<T>, timeoutMs: number): Promise<T> {
-    if (!Number.isFinite(timeoutMs)) return call;
-    if (timeoutMs !== this.callTimeoutMs) return this.boundedByOwnTimer(call, timeoutMs);
+  private boundedByWatch<T>(call: Promise<T>, epoch: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const watch: Watch = { deadline: this.clock.now() + timeoutMs, settled: false, reject };
+      const watch: Watch = { deadline: this.clock.now() + this.callTimeoutMs, epoch, settled: false, reject };
       this.watched.push(watch);
       if (this.watchTimer === undefined) this.armWatch();
       call.then(
         (value) => {
-          watch.settled = true;
+          if (watch.settled) return;
+          this.unwatch(watch);
+          this.succeeded(epoch);
           resolve(value);
         },
         (error: unknown) => {
-          watch.settled = true;
+          if (watch.settled) return;
+          this.unwatch(watch);
+          this.settledWith(epoch, error);
           reject(error);
         },
       );
     });
   }
 
-  /** Arms the one timer for the oldest call still running; times out every call past its deadline. */
-  private armWatch(): void {
-    while (this.watchHead < this.watched.length && this.watched[this.watchHead]!.settled) this.watchHead++;
-    if (this.watchHead > 1024 && this.watchHead * 2 > this.watched.length) {
-      this.watched.splice(0, this.watchHead);
+  /**
+   * Marks a watched call settled and lets go of the settled calls at the head of the queue. Calls
+   * on one connection settle in about the order they started, so the queue stays short. Left for
+   * the timer to sweep, a settled call (and the value its promise holds) lived for a whole call
+   * timeout, long enough to reach the old generation: that garbage cost 6 % of L2 hit throughput.
+   */
+  private unwatch(watch: Watch): void {
+    watch.settled = true;
+    this.dropSettledWatches();
+  }
+
+  private dropSettledWatches(): void {
+    const watched = this.watched;
+    while (this.watchHead < watched.length && watched[this.watchHead]!.settled) this.watchHead++;
+    if (this.watchHead === watched.length) {
+      watched.length = 0;
+      this.watchHead = 0;
+    } else if (this.watchHead > 1024 && this.watchHead * 2 > watched.length) {
+      watched.splice(0, this.watchHead);
       this.watchHead = 0;
     }
+  }
+
+  /** Arms the one timer for the oldest call still running; times out every call past its deadline. */
+  private armWatch(): void {
+    this.dropSettledWatches();
     const head = this.watched[this.watchHead];
     if (head === undefined) {
-      this.watched.length = 0;
-      this.watchHead = 0;
       this.watchTimer = undefined;
       return;
     }
@@ -224,7 +254,9 @@ export class CircuitBreaker {
         if (watch.settled) continue;
         if (watch.deadline > now) break;
         watch.settled = true;
-        watch.reject(new CallTimeoutError(this.name, this.callTimeoutMs));
+        const error = new CallTimeoutError(this.name, this.callTimeoutMs);
+        this.failed(watch.epoch, error);
+        watch.reject(error);
       }
       this.armWatch();
     }, Math.max(0, head.deadline - this.clock.now()));
