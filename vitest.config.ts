@@ -1,3 +1,4 @@
+import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -14,6 +15,19 @@ export default defineConfig({
           exclude: ['test/integration/**'],
           // Two cores: PGlite instances are CPU-heavy, so more workers only add contention.
           maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // The dashboard's component tests: React in jsdom, no server (the browser tests in
+        // test/integration/dashboard.browser.test.ts run the built dashboard on a real server).
+        plugins: [react()],
+        test: {
+          name: 'dashboard',
+          root: 'dashboard',
+          include: ['test/**/*.test.tsx'],
+          environment: 'jsdom',
+          testTimeout: 15_000,
           sequence: { groupOrder: 0 },
         },
       },

@@ -1,0 +1,103 @@
+import { Link, Route, Router, Switch, useRoute } from 'wouter';
+import { useHashLocation } from 'wouter/use-hash-location';
+import type { ReactNode } from 'react';
+import { ErrorMessage } from './components/ErrorMessage';
+import { NotEnabled } from './components/NotEnabled';
+import { ServicesProvider, useApi, useAsync, useStreamState } from './lib/api-context';
+import type { Services } from './lib/api-context';
+import { InfoContext } from './lib/info-context';
+import { ContentPage } from './pages/content/ContentPage';
+import { InvalidationsPage } from './pages/invalidations/InvalidationsPage';
+import { KeysPage } from './pages/keys/KeysPage';
+import { OverviewPage } from './pages/overview/OverviewPage';
+import { RegionsPage } from './pages/regions/RegionsPage';
+
+const PAGES = [
+  { path: '/', label: 'Overview' },
+  { path: '/regions', label: 'Regions' },
+  { path: '/content', label: 'Content' },
+  { path: '/keys', label: 'Keys' },
+  { path: '/invalidations', label: 'Invalidations' },
+  { path: '/cluster', label: 'Cluster' },
+  { path: '/warming', label: 'Warming' },
+  { path: '/audit', label: 'Audit' },
+];
+
+function NavLink({ path, children }: { path: string; children: ReactNode }) {
+  const [active] = useRoute(path);
+  return (
+    <Link href={path} className={active ? 'active' : undefined} aria-current={active ? 'page' : undefined}>
+      {children}
+    </Link>
+  );
+}
+
+function LiveIndicator() {
+  const state = useStreamState();
+  const label = state === 'live' ? 'live' : state === 'connecting' ? 'connecting…' : 'reconnecting…';
+  return (
+    <span className={`live live-${state}`} role="status" aria-label={`Event stream ${label}`}>
+      ● {label}
+    </span>
+  );
+}
+
+function Shell() {
+  const api = useApi();
+  const info = useAsync(() => api.info(), []);
+  const features = info.data?.features;
+  return (
+    <InfoContext.Provider value={info.data}>
+      <header className="top">
+        <a className="brand" href="#/">
+          freshcache
+        </a>
+        <nav aria-label="Pages">
+          {PAGES.map((page) => (
+            <NavLink key={page.path} path={page.path}>
+              {page.label}
+            </NavLink>
+          ))}
+        </nav>
+        <LiveIndicator />
+      </header>
+      <main>
+        <ErrorMessage error={info.error} />
+        <Switch>
+          <Route path="/" component={OverviewPage} />
+          <Route path="/regions" component={RegionsPage} />
+          <Route path="/content" component={ContentPage} />
+          <Route path="/keys" component={KeysPage} />
+          <Route path="/invalidations" component={InvalidationsPage} />
+          <Route path="/cluster">
+            {features?.cluster ? null : (
+              <NotEnabled feature="Cluster" description="Consistent hashing over several L2 servers, replication, failover and rebalancing are not built into this server yet. Each region's L2 is one store (memory, Redis or Redis Cluster)." />
+            )}
+          </Route>
+          <Route path="/warming">
+            {features?.warming ? null : (
+              <NotEnabled feature="Warming" description="Scheduled, on-demand and predicted cache warming are not built into this server yet." />
+            )}
+          </Route>
+          <Route path="/audit">
+            {features?.audit ? null : <NotEnabled feature="Audit" description="The audit trail of admin actions is not built into this server yet." />}
+          </Route>
+          <Route>
+            <NotEnabled feature="Not found" description="No page has this address. Pick one from the menu." />
+          </Route>
+        </Switch>
+      </main>
+    </InfoContext.Provider>
+  );
+}
+
+/** The dashboard: a hash router (the server serves one static page), the API and the event stream. */
+export function App({ services, hook = useHashLocation }: { services: Services; hook?: Parameters<typeof Router>[0]['hook'] }) {
+  return (
+    <ServicesProvider services={services}>
+      <Router hook={hook}>
+        <Shell />
+      </Router>
+    </ServicesProvider>
+  );
+}

@@ -1,0 +1,202 @@
+/**
+ * The shapes of the freshcache HTTP API the dashboard reads (docs/api.md is the reference).
+ * Written out here rather than imported from the server so that the browser bundle never pulls
+ * server code; the browser tests run the real server, so a drift shows up there.
+ */
+
+export interface Percentiles {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+export interface RegionMetrics {
+  requests: {
+    l1Hits: number;
+    l2Hits: number;
+    misses: number;
+    staleServed: number;
+    originFetches: number;
+    originErrors: number;
+    staleSetsRefused: number;
+    revalidations: number;
+    invalidationsApplied: number;
+    flushes: number;
+    l1Evictions: number;
+    l2Evictions: number;
+  };
+  hitRatio: number | null;
+  latencyMs: Percentiles;
+  invalidationLagMs: Percentiles;
+  entries: { l1?: number; l2?: number };
+  bytes: { l1?: number; l2?: number };
+}
+
+export interface MetricsSnapshot {
+  at: string;
+  regions: Record<string, RegionMetrics>;
+}
+
+export type HistoryWindow = '1m' | '5m' | '1h';
+
+/** One region over one step of the metrics history: rates per second, percentiles in ms. */
+export interface HistoryRegionPoint {
+  requestsPerSec: number;
+  hitRatio: number | null;
+  latencyP50: number | null;
+  latencyP95: number | null;
+  latencyP99: number | null;
+  originFetchesPerSec: number;
+  staleReadsPerSec: number;
+  lagP50: number | null;
+  lagP99: number | null;
+}
+
+export interface HistoryPoint {
+  /** End of the step, ms since the epoch. */
+  t: number;
+  regions: Record<string, HistoryRegionPoint>;
+}
+
+export interface MetricsHistory {
+  window: HistoryWindow;
+  stepMs: number;
+  points: HistoryPoint[];
+}
+
+export type Strategy = 'eager' | 'lazy';
+export type Mode = 'cdc' | 'ttl';
+
+export interface RegionSettings {
+  name: string;
+  delayMs: number;
+  jitter: number;
+  strategy: Strategy;
+  mode: Mode;
+  ttlMs: number;
+  maxStaleMs: number;
+}
+
+export type RegionPatch = Partial<Omit<RegionSettings, 'name'>>;
+
+export interface ContentRecord {
+  id: number;
+  slug: string;
+  title: string;
+  body: string;
+  tags: string[];
+  version: number;
+  updatedAt: string;
+}
+
+export interface ContentInput {
+  slug: string;
+  title: string;
+  body?: string;
+  tags?: string[];
+}
+
+export interface ContentPage {
+  items: ContentRecord[];
+  cursor: number | null;
+}
+
+export interface RegionApply {
+  appliedAt: number | null;
+  lagMs: number | null;
+  skipped: boolean;
+}
+
+export interface InvalidationStatus {
+  id: number;
+  source: 'cdc' | 'purge';
+  keys: string[];
+  tags: string[];
+  prefixes: string[];
+  version?: number;
+  committedAt: number;
+  publishedAt: number;
+  regions: Record<string, RegionApply>;
+  complete: boolean;
+}
+
+export interface InvalidationTargets {
+  keys?: string[];
+  tags?: string[];
+  prefixes?: string[];
+}
+
+export interface DryRunResult {
+  dryRun: true;
+  keys: string[];
+  tags: string[];
+  prefixes: string[];
+  regions: Record<string, { keys: string[]; total: number }>;
+}
+
+export type EntryState = 'fresh' | 'stale' | 'invalid';
+
+export interface CacheItem {
+  key: string;
+  tier: 'l1' | 'l2';
+  state: EntryState;
+  version: number | null;
+  tags: string[];
+  size: number;
+  ageMs: number;
+  ttlMs: number;
+  value: unknown;
+}
+
+export interface CachePage {
+  region: string;
+  items: CacheItem[];
+  cursor: string | null;
+}
+
+export interface CacheLookup {
+  key: string;
+  value: unknown;
+  version: number | null;
+  tags: string[];
+  state: 'HIT' | 'STALE';
+  tier: 'l1' | 'l2';
+  ageMs: number;
+}
+
+export type CacheHeader = 'HIT' | 'MISS' | 'STALE';
+
+/** A read through one region's cache, with what its headers said. */
+export interface EdgeRead {
+  region: string;
+  record: ContentRecord;
+  cache: CacheHeader;
+  ageSeconds: number;
+  version: number | null;
+  /** Round trip as the browser measured it. */
+  ms: number;
+}
+
+export interface ServerInfo {
+  name: string;
+  version: string;
+  nodeId: string;
+  roles: string[];
+  regions: string[];
+  adapters: { origin: string; capture: string; log: string; l2: string };
+  /** Capabilities of this build; a page of a feature that is off shows "not enabled". */
+  features: { cluster: boolean; warming: boolean; audit: boolean; backup: boolean };
+}
+
+/** Server-sent events of `GET /api/events`. */
+export interface EventMap {
+  'invalidation.published': InvalidationStatus;
+  'invalidation.applied': InvalidationStatus & { region: string };
+  'content.changed': { op: 'create' | 'update' | 'delete'; id: number; record?: ContentRecord };
+  'region.updated': { name: string; settings: Omit<RegionSettings, 'name'> };
+  'region.flushed': { name: string; reason: string };
+}
+
+export type EventName = keyof EventMap;

@@ -1,0 +1,3 @@
+export function InvalidationsPage() {
+  return <h1>Invalidations</h1>;
+}

@@ -1,0 +1,42 @@
+import { render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup } from '@testing-library/react';
+import { memoryLocation } from 'wouter/memory-location';
+import { App } from '../src/App';
+import { fakeServices } from './fake-services';
+
+const info = {
+  name: 'freshcache',
+  version: '0.1.0',
+  nodeId: 'node-1',
+  roles: ['edge', 'relay', 'control'],
+  regions: ['us-east', 'eu-west', 'ap-south'],
+  adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
+  features: { cluster: false, warming: false, audit: false, backup: false },
+};
+
+afterEach(cleanup);
+
+describe('App shell', () => {
+  it('shows "not enabled" for features the server does not run', async () => {
+    const services = fakeServices((call) => (call.path === '/api/info' ? { body: info } : undefined));
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    expect(await screen.findByRole('heading', { name: 'Cluster' })).toBeTruthy();
+    expect(screen.getByText('Not enabled')).toBeTruthy();
+  });
+
+  it('shows an API error instead of swallowing it', async () => {
+    const services = fakeServices((call) => (call.path === '/api/info' ? { status: 503, body: { error: { code: 'origin_unavailable', message: 'the origin is down' } } } : undefined));
+    render(<App services={services} hook={memoryLocation({ path: '/warming' }).hook} />);
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('origin_unavailable');
+    expect(alert.textContent).toContain('the origin is down');
+  });
+
+  it('marks the current page in the navigation', async () => {
+    const services = fakeServices((call) => (call.path === '/api/info' ? { body: info } : undefined));
+    render(<App services={services} hook={memoryLocation({ path: '/audit' }).hook} />);
+    const current = await screen.findByRole('link', { current: 'page' });
+    expect(current.textContent).toBe('Audit');
+  });
+});
