@@ -9,8 +9,8 @@ const info = {
   name: 'freshcache',
   version: '0.1.0',
   nodeId: 'node-1',
-  roles: ['edge', 'relay', 'control'],
   regions: ['us-east', 'eu-west', 'ap-south'],
+  roles: { regions: ['us-east', 'eu-west', 'ap-south'], relay: true },
   adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
   features: { cluster: false, warming: false, audit: false, backup: false },
 };

@@ -1,4 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../engine/clock.js';
+import { systemClock } from '../engine/clock.js';
+import { MetricsHistory } from './metrics-history.js';
 import { RecentWindow } from './recent-window.js';
 import type { CacheStats } from '../engine/cache-stats.js';
 
@@ -36,7 +39,14 @@ export class Metrics {
   private readonly published: Counter<'source'>;
   private readonly flushes: Counter<'region' | 'reason'>;
 
-  constructor(private readonly regions: () => RegionMetricsSource[]) {
+  /** The recent past per step, for the dashboard's charts; sampling runs between `history.start()` and `stop()`. */
+  readonly history: MetricsHistory;
+
+  constructor(
+    private readonly regions: () => RegionMetricsSource[],
+    clock: Clock = systemClock,
+  ) {
+    this.history = new MetricsHistory({ clock, regions });
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'freshcache_process_' });
     const read = (pick: (s: CacheStats) => number) => () => this.regions().map((r) => ({ region: r.name, value: pick(r.stats) }));
@@ -144,11 +154,13 @@ export class Metrics {
     if (!child) byCache.set(cache, (child = this.requestDuration.labels({ region, route, cache })));
     child.observe(seconds);
     windowFor(this.recentLatency, region).observe(seconds);
+    this.history.observeLatency(region, seconds);
   }
 
   observeInvalidationLag(region: string, seconds: number): void {
     this.invalidationLag.observe({ region }, seconds);
     windowFor(this.recentLag, region).observe(seconds);
+    this.history.observeLag(region, seconds);
   }
 
   countPublished(source: string): void {

@@ -18,6 +18,16 @@ export class RecentWindow {
     this.count++;
   }
 
+  /** How many values are retained (at most the capacity). */
+  get size(): number {
+    return Math.min(this.count, this.capacity);
+  }
+
+  /** Forgets every value: the next percentiles are of what is observed from now on. */
+  reset(): void {
+    this.count = 0;
+  }
+
   /** Percentiles of the retained values, scaled by `scale` (1000: seconds to milliseconds). */
   percentiles(scale = 1000): Percentiles {
     const n = Math.min(this.count, this.capacity);

@@ -5,7 +5,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import type { Topology } from '../topology/topology.js';
+import { VERSION } from '../version.js';
 import { registerErrorHandling, toErrorBody } from './error-handling.js';
+import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './dashboard.js';
 import { edgeHitPath } from './edge-hit-path.js';
 import { validatorCompiler } from './validator-compiler.js';
 import { cacheRoutes } from './routes/cache.js';
@@ -13,6 +15,7 @@ import { contentRoutes } from './routes/content.js';
 import { edgeRoutes } from './routes/edge.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
+import { infoRoutes } from './routes/info.js';
 import { invalidationRoutes } from './routes/invalidations.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { regionRoutes } from './routes/regions.js';
@@ -26,10 +29,12 @@ function requestIds(): () => string {
 
 export interface AppOptions {
   topology: Topology;
+  /** The built dashboard to serve at `/` (default dist/dashboard of the package). */
+  dashboardDir?: string;
 }
 
 /** The HTTP face of a topology, without `listen()`: tests drive it with `inject()`. */
-export async function buildApp({ topology }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR }: AppOptions): Promise<FastifyInstance> {
   // The access log (two lines and a child logger per request) costs a quarter of an edge hit's
   // CPU time, so it is for debugging (FRESHCACHE_LOG_LEVEL=debug).
   const accessLog = topology.logger.isLevelEnabled('debug');
@@ -70,7 +75,7 @@ export async function buildApp({ topology }: AppOptions): Promise<FastifyInstanc
     openapi: {
       info: {
         title: 'freshcache',
-        version: '0.1.0',
+        version: VERSION,
         description: 'A distributed cache that stays fresh. Errors are `{ "error": { "code", "message" } }`.',
       },
       tags: [
@@ -95,9 +100,10 @@ export async function buildApp({ topology }: AppOptions): Promise<FastifyInstanc
       if (accessLog || request.headers['x-request-id'] !== undefined) reply.header('x-request-id', request.id);
       done();
     });
-    for (const routes of [healthRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, contentRoutes, regionRoutes, eventRoutes]) {
+    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, contentRoutes, regionRoutes, eventRoutes]) {
       await scope.register(routes, { topology });
     }
   });
+  await serveDashboard(app, dashboardDir);
   return app;
 }

@@ -101,6 +101,7 @@ export class Topology {
           return tiers;
         },
       })),
+      clock,
     );
   }
 
@@ -122,6 +123,7 @@ export class Topology {
   private async start(random: (() => number) | undefined): Promise<void> {
     const { config, clock, logger, parts } = this;
     const feed = parts.feed;
+    this.metrics.history.start();
     this.metrics.watchParts({
       relay: this.relay ? () => this.relayState : undefined,
       slotLagBytes: feed instanceof WalFeed ? () => feed.lagBytes() : undefined,
@@ -202,6 +204,7 @@ export class Topology {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.metrics.history.stop();
     if (this.leader) await this.leader.stop();
     else await this.relay?.stop();
     await this.watcher?.close();

@@ -183,8 +183,10 @@ export interface ServerInfo {
   name: string;
   version: string;
   nodeId: string;
-  roles: string[];
+  /** Every configured region, in configuration order. */
   regions: string[];
+  /** What this process runs: the regions it serves, and whether it is a relay candidate. */
+  roles: { regions: string[]; relay: boolean };
   adapters: { origin: string; capture: string; log: string; l2: string };
   /** Capabilities of this build; a page of a feature that is off shows "not enabled". */
   features: { cluster: boolean; warming: boolean; audit: boolean; backup: boolean };
