@@ -16,9 +16,9 @@ const NOT_BUILT = `<!doctype html>
 
 /**
  * Serves the built dashboard at `/`: its index.html (never cached, so a new build shows at once)
- * and its assets (content-hashed names, so cached for a year). Only the files present at start
- * get routes, so any other path still gets the API's JSON 404. Without a build, `/` says how to
- * make one.
+ * and its assets (content-hashed names, so cached for a year). Files are looked up per request,
+ * so a rebuild is served without a restart; a path that is neither a route nor a file still gets
+ * the API's JSON 404. Without a build at start, `/` says how to make one.
  */
 export async function serveDashboard(app: FastifyInstance, dir: string): Promise<void> {
   if (!existsSync(`${dir}/index.html`)) {
@@ -28,7 +28,6 @@ export async function serveDashboard(app: FastifyInstance, dir: string): Promise
   await app.register(fastifyStatic, {
     root: dir,
     prefix: '/',
-    wildcard: false,
     cacheControl: false,
     schemaHide: true,
     setHeaders: (reply, path) => {

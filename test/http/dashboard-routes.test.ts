@@ -106,6 +106,20 @@ describe('the dashboard at /', () => {
     expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
   });
 
+  it('serves a rebuild without a restart: assets written after start are found', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'freshcache-dashboard-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'index.html'), '<!doctype html><script src="assets/old.js"></script>');
+    const topology = await testTopology();
+    const app = await buildApp({ topology, dashboardDir: dir });
+    onTestFinished(() => app.close());
+    await mkdir(join(dir, 'assets'));
+    await writeFile(join(dir, 'assets', 'new-123.js'), 'console.log(2)');
+    await writeFile(join(dir, 'index.html'), '<!doctype html><script src="assets/new-123.js"></script>');
+    expect((await app.inject('/')).body).toContain('new-123.js');
+    expect((await app.inject('/assets/new-123.js')).statusCode).toBe(200);
+  });
+
   it('leaves every other path to the API: an unknown one is still a JSON 404', async () => {
     const app = await appWithDashboard({ 'index.html': '<!doctype html>' });
     expectError(await app.inject('/api/nope'), 404, 'not_found');
