@@ -1,0 +1,52 @@
+import { useCallback, useMemo, useState } from 'react';
+import type { InvalidationStatus } from '../../api/types';
+import { useApi, useAsync, useEvent } from '../../lib/api-context';
+import { mergeStatus, statusOfApplied } from './merge-status';
+
+export interface InvalidationHistory {
+  /** Newest first, at most `limit`. */
+  items: InvalidationStatus[];
+  error: Error | undefined;
+  loading: boolean;
+  /** Adds a status learnt elsewhere (the answer of a purge) as if an event had brought it. */
+  record: (status: InvalidationStatus) => void;
+}
+
+function newest(statuses: Iterable<InvalidationStatus>, limit: number): InvalidationStatus[] {
+  return [...statuses].sort((a, b) => b.id - a.id).slice(0, limit);
+}
+
+/**
+ * The latest invalidations, live: fetched with `GET /api/invalidations` (again after the event
+ * stream reconnects, through useAsync), with the statuses the events brought since laid over the
+ * fetched ones. Events are kept apart from the fetch so that a reload does not lose them and they
+ * do not lose a reload.
+ */
+export function useInvalidationHistory(limit = 50): InvalidationHistory {
+  const api = useApi();
+  const fetched = useAsync(() => api.invalidations(limit), [api, limit]);
+  const [live, setLive] = useState<InvalidationStatus[]>([]);
+
+  const record = useCallback(
+    (status: InvalidationStatus) =>
+      setLive((statuses) => {
+        const known = statuses.find((s) => s.id === status.id);
+        const others = statuses.filter((s) => s.id !== status.id);
+        return newest([...others, known ? mergeStatus(known, status) : status], limit);
+      }),
+    [limit],
+  );
+  useEvent('invalidation.published', record);
+  useEvent('invalidation.applied', (payload) => record(statusOfApplied(payload)));
+
+  const items = useMemo(() => {
+    const byId = new Map((fetched.data ?? []).map((status) => [status.id, status]));
+    for (const status of live) {
+      const known = byId.get(status.id);
+      byId.set(status.id, known ? mergeStatus(known, status) : status);
+    }
+    return newest(byId.values(), limit);
+  }, [fetched.data, live, limit]);
+
+  return { items, error: fetched.error, loading: fetched.loading && !fetched.data, record };
+}
