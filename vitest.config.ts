@@ -25,7 +25,7 @@ export default defineConfig({
         test: {
           name: 'dashboard',
           root: 'dashboard',
-          include: ['test/**/*.test.tsx'],
+          include: ['test/**/*.test.{ts,tsx}'],
           environment: 'jsdom',
           testTimeout: 15_000,
           sequence: { groupOrder: 0 },

@@ -1,0 +1,57 @@
+import { useCallback, useRef, useState } from 'react';
+import type { EventMap, InvalidationStatus } from '../../api/types';
+import { useEvent } from '../../lib/api-context';
+
+type Applied = EventMap['invalidation.applied'];
+
+/** Adds the regions `event` reports applied; a region already applied keeps its first time. */
+function merge(known: InvalidationStatus, event: InvalidationStatus): InvalidationStatus {
+  const regions = { ...known.regions };
+  for (const [name, apply] of Object.entries(event.regions)) {
+    if (regions[name]?.appliedAt == null) regions[name] = apply;
+  }
+  return { ...known, regions, complete: known.complete || event.complete };
+}
+
+/**
+ * The invalidations this page published, kept current by 'invalidation.applied' events;
+ * `onApplied(region)` runs as each region applies one. An event can beat the POST's answer (a
+ * region with no delay), so events arriving between `begin` and `end` are held until `add`
+ * learns their id.
+ */
+export function useInvalidationTracker(onApplied: (region: string) => void) {
+  const [statuses, setStatuses] = useState<InvalidationStatus[]>([]);
+  // Read by the event listener, which may run before a re-render shows the newest state.
+  const ids = useRef(new Set<number>());
+  const early = useRef<Applied[] | undefined>(undefined);
+
+  useEvent('invalidation.applied', (event) => {
+    early.current?.push(event);
+    if (!ids.current.has(event.id)) return;
+    setStatuses((list) => list.map((status) => (status.id === event.id ? merge(status, event) : status)));
+    onApplied(event.region);
+  });
+
+  /** Forgets the previous invalidations and starts holding events for the coming ones. */
+  const begin = useCallback(() => {
+    ids.current = new Set();
+    early.current = [];
+    setStatuses([]);
+  }, []);
+
+  const add = useCallback(
+    (status: InvalidationStatus) => {
+      const before = (early.current ?? []).filter((event) => event.id === status.id);
+      ids.current.add(status.id);
+      setStatuses((list) => [...list, before.reduce(merge, status)]);
+      for (const event of before) onApplied(event.region);
+    },
+    [onApplied],
+  );
+
+  const end = useCallback(() => {
+    early.current = undefined;
+  }, []);
+
+  return { statuses, begin, add, end };
+}
