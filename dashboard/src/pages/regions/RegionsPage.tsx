@@ -1,3 +1,84 @@
+import { useEffect, useState } from 'react';
+import type { RegionPatch, RegionSettings } from '../../api/types';
+import { ErrorMessage } from '../../components/ErrorMessage';
+import { Panel } from '../../components/Panel';
+import { useApi, useAsync, useEvent } from '../../lib/api-context';
+import { formatClock } from '../../lib/format';
+import { FollowedSummary } from './FollowedSummary';
+import { RegionActions } from './RegionActions';
+import { RegionList } from './RegionList';
+import { RegionMap } from './RegionMap';
+import { landings } from './propagation';
+import { useInvalidationFollower } from './useInvalidationFollower';
+import './regions.css';
+
+/** Replaces (or adds) one region's settings; regions are shown in delay order, the order an invalidation reaches them. */
+function withRegion(regions: RegionSettings[], region: RegionSettings): RegionSettings[] {
+  return [...regions.filter((r) => r.name !== region.name), region].sort((a, b) => a.delayMs - b.delayMs);
+}
+
+/** The regions on a map: watch an edit or a purge reach each in turn, and switch their strategy and mode. */
 export function RegionsPage() {
-  return <h1>Regions</h1>;
+  const api = useApi();
+  const loaded = useAsync(() => api.regions(), []);
+  const [regions, setRegions] = useState<RegionSettings[]>([]);
+  const [saving, setSaving] = useState<ReadonlySet<string>>(new Set());
+  const [saveError, setSaveError] = useState<Error>();
+  const [flushed, setFlushed] = useState<string>();
+  const follower = useInvalidationFollower();
+
+  // The loaded list is the starting point; responses and events change it from then on.
+  useEffect(() => {
+    if (loaded.data) setRegions(loaded.data.reduce(withRegion, []));
+  }, [loaded.data]);
+  useEvent('region.updated', ({ name, settings }) => setRegions((current) => withRegion(current, { name, ...settings })));
+  useEvent('region.flushed', ({ name, reason }) => setFlushed(`${formatClock(Date.now())}: ${name} flushed its cache (${reason}).`));
+
+  async function change(name: string, patch: RegionPatch) {
+    setSaving((current) => new Set(current).add(name));
+    setSaveError(undefined);
+    try {
+      const updated = await api.updateRegion(name, patch);
+      setRegions((current) => withRegion(current, updated));
+    } catch (failure) {
+      setSaveError(failure as Error);
+    } finally {
+      setSaving((current) => {
+        const next = new Set(current);
+        next.delete(name);
+        return next;
+      });
+    }
+  }
+
+  const states = landings(follower.followed?.status, regions.map((r) => r.name));
+  return (
+    <>
+      <h1>Regions</h1>
+      <ErrorMessage error={loaded.error} />
+      <Panel title="Propagation">
+        <div className="stack">
+          <RegionActions follower={follower} />
+          <ErrorMessage error={follower.error} />
+          <FollowedSummary followed={follower.followed} regions={regions} states={states} />
+          <RegionMap regions={regions} landings={states} followedId={follower.followed?.status?.id} />
+        </div>
+      </Panel>
+      <Panel title="Regions">
+        <div className="stack">
+          <ErrorMessage error={saveError} onDismiss={() => setSaveError(undefined)} />
+          {flushed && (
+            <p className="muted" role="status">
+              {flushed}
+            </p>
+          )}
+          <RegionList regions={regions} landings={states} saving={saving} onChange={change} />
+          <p className="muted">
+            <strong>eager</strong> drops an invalidated entry; <strong>lazy</strong> serves it as STALE while it reloads. In <strong>ttl</strong> mode a region ignores CDC
+            invalidations and serves what it holds until the entry's TTL runs out; switching back to <strong>cdc</strong> flushes it.
+          </p>
+        </div>
+      </Panel>
+    </>
+  );
 }
