@@ -6,7 +6,7 @@ import { ServicesProvider } from '../src/lib/api-context';
 import { ContentPage } from '../src/pages/content/ContentPage';
 import { runDemo } from '../src/pages/content/runDemo';
 import type { DemoProgress } from '../src/pages/content/runDemo';
-import { stampTitle } from '../src/pages/content/stampTitle';
+import { stampTitle } from '../src/lib/stamp-title';
 import { fakeServices } from './fake-services';
 import type { Call } from './fake-services';
 

@@ -5,7 +5,7 @@ import { App } from '../src/App';
 import type { DryRunResult, InvalidationStatus } from '../src/api/types';
 import { ServicesProvider } from '../src/lib/api-context';
 import { InvalidationsPage } from '../src/pages/invalidations/InvalidationsPage';
-import { mergeStatus } from '../src/pages/invalidations/merge-status';
+import { mergeStatus } from '../src/lib/merge-status';
 import { fakeServices } from './fake-services';
 import type { Call } from './fake-services';
 

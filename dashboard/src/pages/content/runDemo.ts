@@ -1,7 +1,7 @@
 import type { ApiClient } from '../../api/client';
 import type { CacheHeader, ContentRecord, EdgeRead, Mode } from '../../api/types';
 import { formatMs } from '../../lib/format';
-import { stampTitle } from './stampTitle';
+import { stampTitle } from '../../lib/stamp-title';
 
 /** Which demo: the region mode it sets ('ttl': stale reads until the TTL; 'cdc': fresh after the delays). */
 export type DemoKind = Mode;

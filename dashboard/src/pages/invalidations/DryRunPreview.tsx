@@ -1,5 +1,5 @@
 import type { DryRunResult } from '../../api/types';
-import { orderRegions } from '../overview/regions';
+import { orderRegions } from '../../lib/regions';
 import { TargetList } from './TargetList';
 
 /** Keys listed per region; the server lists up to 1000, more would only make the page long. */

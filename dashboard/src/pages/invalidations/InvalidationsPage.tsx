@@ -3,7 +3,7 @@ import type { InvalidationStatus } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
 import { useInfo } from '../../lib/info-context';
-import { orderRegions } from '../overview/regions';
+import { orderRegions } from '../../lib/regions';
 import { InvalidationTable } from './InvalidationTable';
 import { PurgeForm } from './PurgeForm';
 import { PurgeProgress } from './PurgeProgress';

@@ -1,7 +1,7 @@
 import { useCallback, useMemo, useState } from 'react';
 import type { InvalidationStatus } from '../../api/types';
 import { useApi, useAsync, useEvent } from '../../lib/api-context';
-import { mergeStatus, statusOfApplied } from './merge-status';
+import { mergeStatus, statusOfApplied } from '../../lib/merge-status';
 
 export interface InvalidationHistory {
   /** Newest first, at most `limit`. */

@@ -1,17 +1,9 @@
 import { useCallback, useRef, useState } from 'react';
 import type { EventMap, InvalidationStatus } from '../../api/types';
 import { useEvent } from '../../lib/api-context';
+import { mergeStatus, statusOfApplied } from '../../lib/merge-status';
 
 type Applied = EventMap['invalidation.applied'];
-
-/** Adds the regions `event` reports applied; a region already applied keeps its first time. */
-function merge(known: InvalidationStatus, event: InvalidationStatus): InvalidationStatus {
-  const regions = { ...known.regions };
-  for (const [name, apply] of Object.entries(event.regions)) {
-    if (regions[name]?.appliedAt == null) regions[name] = apply;
-  }
-  return { ...known, regions, complete: known.complete || event.complete };
-}
 
 /**
  * The invalidations this page published, kept current by 'invalidation.applied' events;
@@ -28,7 +20,7 @@ export function useInvalidationTracker(onApplied: (region: string) => void) {
   useEvent('invalidation.applied', (event) => {
     early.current?.push(event);
     if (!ids.current.has(event.id)) return;
-    setStatuses((list) => list.map((status) => (status.id === event.id ? merge(status, event) : status)));
+    setStatuses((list) => list.map((status) => (status.id === event.id ? mergeStatus(status, statusOfApplied(event)) : status)));
     onApplied(event.region);
   });
 
@@ -43,7 +35,7 @@ export function useInvalidationTracker(onApplied: (region: string) => void) {
     (status: InvalidationStatus) => {
       const before = (early.current ?? []).filter((event) => event.id === status.id);
       ids.current.add(status.id);
-      setStatuses((list) => [...list, before.reduce(merge, status)]);
+      setStatuses((list) => [...list, before.reduce<InvalidationStatus>((known, event) => mergeStatus(known, statusOfApplied(event)), status)]);
       for (const event of before) onApplied(event.region);
     },
     [onApplied],

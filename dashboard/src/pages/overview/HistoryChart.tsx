@@ -4,8 +4,8 @@ import type { HistoryPoint } from '../../api/types';
 import { formatClock } from '../../lib/format';
 import { latestValue, toRows } from './history-series';
 import type { ChartRow, RegionMetric } from './history-series';
-import { regionColor } from './regions';
-import { ToggleGroup } from './ToggleGroup';
+import { regionColor } from '../../lib/regions';
+import { ToggleGroup } from '../../components/ToggleGroup';
 
 export interface ChartMetric {
   metric: RegionMetric;

@@ -8,9 +8,9 @@ import { useInfo } from '../../lib/info-context';
 import { HistoryChart } from './HistoryChart';
 import type { ChartMetric } from './HistoryChart';
 import { hasActivity, regionsOf } from './history-series';
-import { orderRegions } from './regions';
+import { orderRegions } from '../../lib/regions';
 import { RegionStats } from './RegionStats';
-import { ToggleGroup } from './ToggleGroup';
+import { ToggleGroup } from '../../components/ToggleGroup';
 import { usePolling } from './usePolling';
 import './overview.css';
 

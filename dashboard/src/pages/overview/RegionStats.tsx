@@ -1,6 +1,6 @@
 import type { MetricsSnapshot, RegionMetrics } from '../../api/types';
 import { formatMs, formatPercent } from '../../lib/format';
-import { regionColor } from './regions';
+import { regionColor } from '../../lib/regions';
 
 function tiles(metrics: RegionMetrics): { label: string; value: string }[] {
   return [

@@ -3,7 +3,7 @@ import type { FormEvent } from 'react';
 import type { InvalidationTargets } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { useApi, useAsync } from '../../lib/api-context';
-import { stampTitle } from '../content/stampTitle';
+import { stampTitle } from '../../lib/stamp-title';
 import type { InvalidationFollower } from './useInvalidationFollower';
 
 type TargetKind = keyof InvalidationTargets;

@@ -51,15 +51,3 @@ export function describeLanding(landing: Landing): string {
   }
 }
 
-/**
- * Two views of one invalidation (an event, the answer to a request) made into one: a region
- * that applied it in either has applied it, at the first time seen.
- */
-export function mergeStatus(known: InvalidationStatus | undefined, next: InvalidationStatus): InvalidationStatus {
-  if (!known) return next;
-  const regions = { ...next.regions };
-  for (const [name, progress] of Object.entries(known.regions)) {
-    if (progress.appliedAt !== null && (regions[name]?.appliedAt ?? null) === null) regions[name] = progress;
-  }
-  return { ...next, regions, complete: Object.values(regions).every((r) => r.appliedAt !== null) };
-}

@@ -1,7 +1,7 @@
 import { useCallback, useRef, useState } from 'react';
 import type { InvalidationStatus } from '../../api/types';
 import { useApi, useEvent, useResync } from '../../lib/api-context';
-import { mergeStatus } from './propagation';
+import { mergeStatus } from '../../lib/merge-status';
 
 /** How many recent invalidations are kept to match against: an event can beat the answer to the request that caused it. */
 const REMEMBERED = 100;

@@ -1,7 +1,4 @@
-/**
- * How regions look and in which order they are listed, shared by the Overview and the
- * Invalidations page (it belongs in src/lib/ once a lead moves it there).
- */
+/** How regions look and in which order they are listed, on every page. */
 
 /** Regions with a colour in styles.css. */
 const THEMED = new Set(['us-east', 'eu-west', 'ap-south']);

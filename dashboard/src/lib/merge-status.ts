@@ -1,4 +1,4 @@
-import type { EventMap, InvalidationStatus } from '../../api/types';
+import type { EventMap, InvalidationStatus } from '../api/types';
 
 const settled = (apply: InvalidationStatus['regions'][string]) => apply.appliedAt !== null;
 
@@ -8,7 +8,8 @@ const settled = (apply: InvalidationStatus['regions'][string]) => apply.appliedA
  * reload after a reconnect may be older than the events since. A region that applied stays
  * applied, with the first time it was seen (as the server keeps it).
  */
-export function mergeStatus(known: InvalidationStatus, incoming: InvalidationStatus): InvalidationStatus {
+export function mergeStatus(known: InvalidationStatus | undefined, incoming: InvalidationStatus): InvalidationStatus {
+  if (!known) return incoming;
   const regions = { ...known.regions };
   for (const [name, apply] of Object.entries(incoming.regions)) {
     const current = regions[name];
