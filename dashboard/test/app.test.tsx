@@ -3,17 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup } from '@testing-library/react';
 import { memoryLocation } from 'wouter/memory-location';
 import { App } from '../src/App';
-import { fakeServices } from './fake-services';
+import { fakeServices, SERVER_INFO } from './fake-services';
 
-const info = {
-  name: 'freshcache',
-  version: '0.1.0',
-  nodeId: 'node-1',
-  regions: ['us-east', 'eu-west', 'ap-south'],
-  roles: { regions: ['us-east', 'eu-west', 'ap-south'], relay: true },
-  adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
-  features: { cluster: false, warming: false, audit: false, backup: false },
-};
+const info = SERVER_INFO;
 
 afterEach(cleanup);
 

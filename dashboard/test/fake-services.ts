@@ -1,7 +1,18 @@
 import { ApiClient } from '../src/api/client';
 import { EventStream } from '../src/api/event-stream';
-import type { EventMap, EventName } from '../src/api/types';
+import type { EventMap, EventName, ServerInfo } from '../src/api/types';
 import type { Services } from '../src/lib/api-context';
+
+/** `GET /api/info` of the demo: three regions, every role, embedded adapters, no optional feature. */
+export const SERVER_INFO: ServerInfo = {
+  name: 'freshcache',
+  version: '0.1.0',
+  nodeId: 'node-1',
+  regions: ['us-east', 'eu-west', 'ap-south'],
+  roles: { regions: ['us-east', 'eu-west', 'ap-south'], relay: true },
+  adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
+  features: { cluster: false, warming: false, audit: false, backup: false },
+};
 
 export interface Call {
   method: string;

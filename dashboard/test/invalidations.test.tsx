@@ -6,18 +6,10 @@ import type { DryRunResult, InvalidationStatus } from '../src/api/types';
 import { ServicesProvider } from '../src/lib/api-context';
 import { InvalidationsPage } from '../src/pages/invalidations/InvalidationsPage';
 import { mergeStatus } from '../src/lib/merge-status';
-import { fakeServices } from './fake-services';
+import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
 
-const info = {
-  name: 'freshcache',
-  version: '0.1.0',
-  nodeId: 'node-1',
-  regions: ['us-east', 'eu-west', 'ap-south'],
-  roles: { regions: ['us-east', 'eu-west', 'ap-south'], relay: true },
-  adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
-  features: { cluster: false, warming: false, audit: false, backup: false },
-};
+const info = SERVER_INFO;
 
 const COMMITTED = 1_795_508_577_881;
 const pending = { appliedAt: null, lagMs: null, skipped: false };

@@ -7,20 +7,12 @@ import type { CacheItem, CachePage, InvalidationStatus } from '../src/api/types'
 import { collectKeys } from '../src/pages/keys/collect-keys';
 import { INITIAL_SEARCH } from '../src/pages/keys/key-search';
 import { keysCsv } from '../src/pages/keys/keys-csv';
-import { fakeServices } from './fake-services';
+import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'];
 
-const info = {
-  name: 'freshcache',
-  version: '0.1.0',
-  nodeId: 'node-1',
-  regions: REGIONS,
-  roles: { regions: REGIONS, relay: true },
-  adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
-  features: { cluster: false, warming: false, audit: false, backup: false },
-};
+const info = SERVER_INFO;
 
 function item(key: string, extra: Partial<CacheItem> = {}): CacheItem {
   return { key, tier: 'l1', state: 'fresh', version: 3, tags: ['news'], size: 120, ageMs: 1500, ttlMs: 58_500, value: { title: key }, ...extra };

@@ -5,18 +5,10 @@ import { App } from '../src/App';
 import type { HistoryRegionPoint, MetricsHistory, MetricsSnapshot, RegionMetrics } from '../src/api/types';
 import { ServicesProvider } from '../src/lib/api-context';
 import { OverviewPage } from '../src/pages/overview/OverviewPage';
-import { fakeServices } from './fake-services';
+import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
 
-const info = {
-  name: 'freshcache',
-  version: '0.1.0',
-  nodeId: 'node-1',
-  regions: ['us-east', 'eu-west', 'ap-south'],
-  roles: { regions: ['us-east', 'eu-west', 'ap-south'], relay: true },
-  adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
-  features: { cluster: false, warming: false, audit: false, backup: false },
-};
+const info = SERVER_INFO;
 
 function point(values: Partial<HistoryRegionPoint>): HistoryRegionPoint {
   return {
