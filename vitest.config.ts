@@ -28,6 +28,8 @@ export default defineConfig({
           include: ['test/**/*.test.{ts,tsx}'],
           environment: 'jsdom',
           testTimeout: 15_000,
+          // Runs alongside the unit project (same group), so it shares its worker limit.
+          maxWorkers: 2,
           sequence: { groupOrder: 0 },
         },
       },
