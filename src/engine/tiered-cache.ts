@@ -150,10 +150,7 @@ export class TieredCache {
       return Promise.resolve(entry.value as T);
     }
     // Not in L1 at all: straight to L2, without building the Lookup `lookup` would make.
-    if (entry === undefined) {
-      this.assertKey(key);
-      return this.valueFromL2(key) as Promise<T | undefined>;
-    }
+    if (entry === undefined) return this.valueFromL2(key) as Promise<T | undefined>;
     return this.lookup<T>(key).then((found) => found?.value);
   }
 
@@ -348,9 +345,11 @@ export class TieredCache {
   async describe(key: string): Promise<Described | undefined> {
     const inL1 = this.l1.peek(key);
     if (inL1) return { key, entry: inL1, tier: 'l1', state: this.verdict(key, inL1, this.clock.now(), false) };
-    const inL2 = await this.fromL2(key);
-    if (inL2) return { key, entry: inL2, tier: 'l2', state: inL2.generation < 0 ? 'invalid' : this.verdict(key, inL2, this.clock.now(), false) };
-    return undefined;
+    const stored = this.l2 === undefined ? undefined : await this.l2.get(key);
+    if (stored === undefined) return undefined;
+    const generation = this.sharedL2 ? this.datedGeneration(stored.generation) : stored.generation;
+    const state = generation < 0 ? 'invalid' : this.verdict(key, stored, this.clock.now(), false, generation);
+    return { key, entry: { ...stored, generation }, tier: 'l2', state };
   }
 
   /** Empties both tiers. */
@@ -406,6 +405,8 @@ export class TieredCache {
 
   /** `readL2` for `get`, which wants only the value: the L2 hit path, kept to one async frame. */
   private async valueFromL2(key: string): Promise<unknown> {
+    // Checked here, in an async function: a bad key is a rejected promise, never a throw from `get`.
+    this.assertKey(key);
     const stored = this.l2 === undefined ? undefined : await this.l2.get(key);
     if (stored !== undefined) {
       if (this.admitFromL2(key, stored, this.clock.now()) !== undefined) return stored.value;
@@ -570,16 +571,6 @@ export class TieredCache {
     }
     this.writeL1(key, entry);
     return lookup;
-  }
-
-  /**
-   * An L2 entry with its generation in this cache's sequence. A shared L2 stores log positions
-   * (other nodes wrote them); one older than this cache can judge gets generation -1: invalid.
-   */
-  private async fromL2(key: string): Promise<Entry | undefined> {
-    const entry = this.l2 ? await this.l2.get(key) : undefined;
-    if (entry === undefined || !this.sharedL2) return entry;
-    return { ...entry, generation: this.datedGeneration(entry.generation) };
   }
 
   /** A shared L2 entry's log position as a sequence of this cache; -1 when older than it can judge. */

@@ -336,5 +336,15 @@ describe('review regressions', () => {
     const pending = cache.getOrLoad('', async () => 1);
     await expect(pending).rejects.toMatchObject({ code: 'invalid_key' });
     await expect(cache.lookupOrLoad('', async () => 1)).rejects.toMatchObject({ code: 'invalid_key' });
+    // get and lookup too, with and without an L2 behind L1 (get goes straight to L2 on an L1 miss).
+    for (const withL2 of [createCache(), createCache({ l2: 'memory' })]) {
+      const tooLong = 'k'.repeat(513);
+      for (const key of ['', tooLong]) {
+        let read: Promise<unknown> | undefined;
+        expect(() => (read = withL2.get(key))).not.toThrow();
+        await expect(read).rejects.toMatchObject({ code: 'invalid_key' });
+        await expect(withL2.lookup(key)).rejects.toMatchObject({ code: 'invalid_key' });
+      }
+    }
   });
 });

@@ -188,6 +188,51 @@ describe('CircuitBreaker', () => {
     expect(await third).toBeInstanceOf(CallTimeoutError);
   });
 
+  it('counts a call that answers after its timeout once: as the timeout, never again as a success', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 2 });
+    let answer = (_value: string) => {};
+    const late = breaker.run(() => new Promise<string>((resolve) => (answer = resolve))).catch((e: unknown) => e);
+    clock.advance(100);
+    expect(await late).toBeInstanceOf(CallTimeoutError);
+    answer('too late'); // must not reset the failure count
+    await Promise.resolve();
+    await breaker.run(boom).catch(() => {});
+    expect(breaker.state).toBe('open');
+  });
+
+  it('a call made after every earlier call settled still times out at its own deadline', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 10 });
+    await breaker.run(ok); // arms the watch timer for t = 100, then leaves the queue empty
+    clock.advance(50);
+    const hanging = breaker.run(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    const settled: unknown[] = [];
+    void hanging.then((e) => settled.push(e));
+    clock.advance(50); // t = 100: the old timer fires; the new call is not due
+    await Promise.resolve();
+    expect(settled).toEqual([]);
+    clock.advance(50); // t = 150
+    expect(await hanging).toBeInstanceOf(CallTimeoutError);
+  });
+
+  it('a listener that throws rejects the call whose outcome it ran in, and the watch timer keeps working', async () => {
+    const { clock, breaker } = setup({ failureThreshold: 1 });
+    breaker.onStateChange((change) => {
+      if (change.to === 'open') throw new Error('listener failed');
+    });
+    // A timeout opens the breaker from the watch timer, and the listener throws there.
+    const hanging = breaker.run(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    clock.advance(100);
+    expect(await hanging).toMatchObject({ message: 'listener failed' });
+    expect(breaker.state).toBe('open');
+    clock.advance(1_000);
+    await expect(breaker.run(ok)).resolves.toBe('ok'); // the probe closes it
+    // The timer still times calls out after a listener threw inside it.
+    const next = breaker.run(() => new Promise<never>(() => {})).catch((e: unknown) => e);
+    clock.advance(100);
+    expect(await next).toMatchObject({ message: 'listener failed' });
+    expect(breaker.state).toBe('open');
+  });
+
   it('a per-call timeout overrides callTimeoutMs', async () => {
     const { clock, breaker } = setup();
     const slow = breaker.run(() => new Promise<never>(() => {}), { timeoutMs: 5_000 }).catch((e: unknown) => e);

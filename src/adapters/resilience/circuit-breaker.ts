@@ -74,6 +74,9 @@ interface Watch {
   reject: (error: unknown) => void;
 }
 
+/** What `count` returns when the counting threw nothing (undefined can be thrown). */
+const NOTHING = Symbol('nothing thrown');
+
 export class CircuitBreaker {
   readonly name: string;
   private readonly failureThreshold: number;
@@ -145,8 +148,9 @@ export class CircuitBreaker {
 
   /**
    * Calls `listener` after every transition, for a metric or a log line. Returns the
-   * unsubscribe function. A listener runs inside the call that caused the transition, so it
-   * must not throw.
+   * unsubscribe function. A listener runs inside the call that caused the transition and should
+   * not throw: if it does, that call rejects with its error (the breaker's state is already
+   * changed), and a throw in the timed move to half-open escapes from the timer.
    */
   onStateChange(listener: (change: StateChange) => void): () => void {
     this.listeners.add(listener);
@@ -157,6 +161,20 @@ export class CircuitBreaker {
     if (epoch !== this.epoch) return;
     if (this.current === 'half-open') this.transition('closed');
     else this.failures = 0;
+  }
+
+  /**
+   * Runs the counting of an outcome, which may run state-change listeners and `isFailure`, and
+   * returns what it threw (or NOTHING). Whatever a listener throws goes to the caller, as a
+   * rejection: it must never leave a call unsettled, nor stop the watch timer.
+   */
+  private count(counting: () => void): unknown {
+    try {
+      counting();
+      return NOTHING;
+    } catch (error) {
+      return error;
+    }
   }
 
   /** Counts a call that failed with `error`: against the breaker, unless `isFailure` says it proves health. */
@@ -203,14 +221,15 @@ export class CircuitBreaker {
         (value) => {
           if (watch.settled) return;
           this.unwatch(watch);
-          this.succeeded(epoch);
-          resolve(value);
+          const thrown = this.count(() => this.succeeded(epoch));
+          if (thrown === NOTHING) resolve(value);
+          else reject(thrown);
         },
         (error: unknown) => {
           if (watch.settled) return;
           this.unwatch(watch);
-          this.settledWith(epoch, error);
-          reject(error);
+          const thrown = this.count(() => this.settledWith(epoch, error));
+          reject(thrown === NOTHING ? error : thrown);
         },
       );
     });
@@ -255,8 +274,8 @@ export class CircuitBreaker {
         if (watch.deadline > now) break;
         watch.settled = true;
         const error = new CallTimeoutError(this.name, this.callTimeoutMs);
-        this.failed(watch.epoch, error);
-        watch.reject(error);
+        const thrown = this.count(() => this.failed(watch.epoch, error));
+        watch.reject(thrown === NOTHING ? error : thrown);
       }
       this.armWatch();
     }, Math.max(0, head.deadline - this.clock.now()));
