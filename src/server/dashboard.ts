@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
@@ -15,23 +16,26 @@ const NOT_BUILT = `<!doctype html>
 </body></html>`;
 
 /**
- * Serves the built dashboard at `/`: its index.html (never cached, so a new build shows at once)
- * and its assets (content-hashed names, so cached for a year). Files are looked up per request,
- * so a rebuild is served without a restart; a path that is neither a route nor a file still gets
- * the API's JSON 404. Without a build at start, `/` says how to make one.
+ * Serves the built dashboard: `/` is its index.html, read on every request and never cached, and
+ * `/assets/*` its content-hashed files, cached for a year. Both are looked up per request, so a
+ * build made while the server runs is served at once; before any build, `/` says how to make
+ * one. Nothing else is claimed: a catch-all route would also catch paths the router refuses
+ * (a key too long for the router is a 400, not a missing file).
  */
 export async function serveDashboard(app: FastifyInstance, dir: string): Promise<void> {
-  if (!existsSync(`${dir}/index.html`)) {
-    app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(NOT_BUILT));
-    return;
-  }
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => {
+    const page = await readFile(join(dir, 'index.html'), 'utf8').catch(() => NOT_BUILT);
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(page);
+  });
   await app.register(fastifyStatic, {
-    root: dir,
-    prefix: '/',
+    root: join(dir, 'assets'),
+    prefix: '/assets/',
     cacheControl: false,
     schemaHide: true,
-    setHeaders: (reply, path) => {
-      reply.header('cache-control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache');
+    // The folder exists only once the dashboard is built.
+    suppressWarning: true,
+    setHeaders: (reply) => {
+      reply.header('cache-control', 'public, max-age=31536000, immutable');
     },
   });
 }

@@ -127,10 +127,19 @@ describe('the dashboard at /', () => {
     expect((await app.inject('/api/regions')).statusCode).toBe(200);
   });
 
-  it('says how to build it when it is not built', async () => {
-    const app = await appWithDashboard({});
+  it('says how to build it when it is not built, and serves a build made later', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'freshcache-dashboard-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const topology = await testTopology();
+    const app = await buildApp({ topology, dashboardDir: join(dir, 'dashboard') });
+    onTestFinished(() => app.close());
     const page = await app.inject('/');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('npm run build');
+    await mkdir(join(dir, 'dashboard', 'assets'), { recursive: true });
+    await writeFile(join(dir, 'dashboard', 'index.html'), '<!doctype html><title>built later</title>');
+    await writeFile(join(dir, 'dashboard', 'assets', 'a-1.js'), 'console.log(3)');
+    expect((await app.inject('/')).body).toContain('built later');
+    expect((await app.inject('/assets/a-1.js')).statusCode).toBe(200);
   });
 });
