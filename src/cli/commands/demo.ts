@@ -45,6 +45,7 @@ export async function demo(argv: string[]): Promise<void> {
 
   console.log(`
 freshcache is running at ${base}
+  dashboard    ${base}/
   API docs     ${base}/docs
   metrics      ${base}/metrics   (JSON with percentiles: ${base}/api/metrics)
   live events  ${base}/api/events
