@@ -98,6 +98,48 @@ describe('Content page', () => {
     expect(screen.queryByRole('button', { name: 'article-1' })).toBeNull();
   });
 
+  it('gives the focus back to Delete… when the delete is cancelled', async () => {
+    renderPage();
+    const form = await screen.findByRole('form', { name: 'Edit article-1' });
+    const deleteButton = within(form).getByRole('button', { name: 'Delete…' });
+    await userEvent.click(deleteButton);
+    expect(document.activeElement).toBe(within(form).getByRole('button', { name: 'Cancel' }));
+    await userEvent.click(within(form).getByRole('button', { name: 'Cancel' }));
+    expect(within(form).queryByRole('group', { name: 'Confirm delete' })).toBeNull();
+    expect(document.activeElement).toBe(within(form).getByRole('button', { name: 'Delete…' }));
+  });
+
+  it('keeps the changes that arrived while a reload was on its way: a delete stays deleted, a newer version stays', async () => {
+    const services = renderPage();
+    await screen.findByRole('button', { name: 'article-2' });
+    // The reload after a reconnect waits until the test lets it go, with the list as it was when asked.
+    let answer!: () => void;
+    const listContent = services.api.listContent.bind(services.api);
+    services.api.listContent = (query) => new Promise((resolve) => (answer = () => resolve(listContent(query))));
+    act(() => services.resync());
+
+    act(() => services.emit('content.changed', { op: 'delete', id: 2 }));
+    act(() => services.emit('content.changed', { op: 'update', id: 1, record: { ...article(1, 5), title: 'Newer title' } }));
+    act(() => services.emit('content.changed', { op: 'create', id: 3, record: article(3) }));
+    await act(async () => answer());
+
+    await waitFor(() => expect(screen.queryByText('Loading…')).toBeNull());
+    expect(screen.queryByRole('button', { name: 'article-2' })).toBeNull();
+    expect(screen.getByText('Newer title')).toBeTruthy();
+    expect(screen.queryByText('Article 1')).toBeNull();
+    expect(screen.getByRole('button', { name: 'article-3' })).toBeTruthy();
+  });
+
+  it('drops on a reload what the origin no longer has', async () => {
+    let items = [article(1), article(2)];
+    const services = renderPage((call) => (call.path === '/api/content?limit=25' ? { body: { items, cursor: null } } : undefined));
+    await screen.findByRole('button', { name: 'article-2' });
+    // Deleted while the stream was away: no event came.
+    items = [article(1)];
+    act(() => services.resync());
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'article-2' })).toBeNull());
+  });
+
   it('reads through every region and shows X-Cache, Age and version from the headers, flagging an older version as stale', async () => {
     const edge: Record<string, Answer> = {
       '/edge/us-east/content/1': { body: article(1, 5), headers: { 'x-cache': 'HIT', age: '3', 'x-cache-version': '5' } },

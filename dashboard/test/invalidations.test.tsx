@@ -60,6 +60,26 @@ const ids = () =>
 afterEach(cleanup);
 
 describe('Invalidations page: purge', () => {
+  it('does not show the preview of targets edited away while it was on its way', async () => {
+    const services = fakeServices(answers());
+    const answersToPreview: ((result: DryRunResult) => void)[] = [];
+    services.api.previewInvalidation = () => new Promise((resolve) => answersToPreview.push(resolve));
+    renderPage(services);
+    const dryRun = (tags: string[]): DryRunResult => ({ dryRun: true, keys: [], tags, prefixes: [], regions: { 'us-east': { keys: [`${tags[0]}:1`], total: 1 } } });
+
+    fireEvent.change(screen.getByLabelText('Tags'), { target: { value: 'news' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Preview' }));
+    fireEvent.change(screen.getByLabelText('Tags'), { target: { value: 'sport' } });
+    await act(async () => answersToPreview[0]!(dryRun(['news'])));
+    expect(screen.queryByRole('region', { name: 'Preview' })).toBeNull();
+
+    // The preview of the text in the form shows.
+    fireEvent.click(screen.getByRole('button', { name: 'Preview' }));
+    expect(answersToPreview).toHaveLength(2);
+    await act(async () => answersToPreview[1]!(dryRun(['sport'])));
+    expect(within(await screen.findByRole('region', { name: 'Preview' })).getByText('sport:1')).toBeTruthy();
+  });
+
   it('previews with a dry run and shows each region total and its keys, cut at 50', async () => {
     const keys = Array.from({ length: 60 }, (_, i) => `content:${i}`);
     const dryRun: DryRunResult = {

@@ -7,6 +7,7 @@ import type { CacheItem, CachePage, InvalidationStatus } from '../src/api/types'
 import { collectKeys } from '../src/pages/keys/collect-keys';
 import { INITIAL_SEARCH } from '../src/pages/keys/key-search';
 import { keysCsv } from '../src/pages/keys/keys-csv';
+import { toCsv } from '../src/lib/csv';
 import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
 
@@ -193,6 +194,18 @@ describe('Keys page: entry detail', () => {
     await user.click(within(detail).getByRole('button', { name: 'Close' }));
     expect(screen.queryByRole('region', { name: 'Entry' })).toBeNull();
   });
+  it('gives the focus back to the key that opened the entry on Close', async () => {
+    const user = userEvent.setup();
+    renderKeys((call) => (listQuery(call) ? page([item('content:1'), item('content:2')]) : undefined));
+    const opener = await screen.findByRole('button', { name: 'content:2' });
+    await user.click(opener);
+    const detail = screen.getByRole('region', { name: 'Entry' });
+    expect(document.activeElement).toBe(within(detail).getByRole('heading', { name: /content:2/ }));
+
+    await user.click(within(detail).getByRole('button', { name: 'Close' }));
+    expect(screen.queryByRole('region', { name: 'Entry' })).toBeNull();
+    expect(document.activeElement).toBe(opener);
+  });
 });
 
 describe('Keys page: invalidate selected', () => {
@@ -207,7 +220,7 @@ describe('Keys page: invalidate selected', () => {
     });
     await regionsLoaded();
     await screen.findByRole('button', { name: 'content:1' });
-    expect((screen.getByRole('button', { name: 'Invalidate selected' }) as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByRole('button', { name: 'Invalidate selected' }).getAttribute('aria-disabled')).toBe('true');
 
     await user.click(screen.getByLabelText('Select content:1'));
     await user.click(screen.getByLabelText('Select content:3'));
@@ -256,6 +269,63 @@ describe('Keys page: invalidate selected', () => {
 
     const progress = await screen.findByRole('list', { name: 'Regions of invalidation #9' });
     expect(within(progress).getByText('ap-south').querySelector('.badge')!.textContent).toBe('applied (200 ms)');
+  });
+
+  it('asks where each invalidation stands after a reconnect, and shows a failed answer', async () => {
+    const user = userEvent.setup();
+    const lookups: Answer[] = [
+      // Applied in eu-west while the stream was away: its event was lost.
+      { body: status(7, ['content:1'], { 'eu-west': 1100 }) },
+      { status: 503, body: { error: { code: 'store_unavailable', message: 'the log is down' } } },
+    ];
+    const services = renderKeys((call) => {
+      if (listQuery(call)) return page(keys);
+      if (call.method === 'POST' && call.path === '/api/invalidate') return { status: 202, body: status(7, ['content:1']) };
+      if (call.path === '/api/invalidations/7') return lookups.shift();
+      return undefined;
+    });
+    await regionsLoaded();
+    await user.click(await screen.findByLabelText('Select content:1'));
+    await user.click(screen.getByRole('button', { name: 'Invalidate selected (1)' }));
+    await user.click(screen.getByRole('button', { name: 'Invalidate 1 key' }));
+    const progress = await screen.findByRole('list', { name: 'Regions of invalidation #7' });
+    const regionBadge = (name: string) => within(progress).getByText(name).querySelector('.badge')!.textContent;
+    expect(regionBadge('eu-west')).toBe('pending');
+
+    act(() => services.resync());
+    await waitFor(() => expect(regionBadge('eu-west')).toBe('applied (100 ms)'));
+    expect(regionBadge('us-east')).toBe('pending');
+
+    act(() => services.resync());
+    expect((await screen.findByRole('alert')).textContent).toContain('store_unavailable');
+    // What was known stays.
+    expect(regionBadge('eu-west')).toBe('applied (100 ms)');
+  });
+
+  it('gives the focus back to the Invalidate selected button after Cancel and after the confirmation', async () => {
+    const user = userEvent.setup();
+    renderKeys((call) => {
+      if (listQuery(call)) return page(keys);
+      if (call.method === 'POST' && call.path === '/api/invalidate') return { status: 202, body: status(7, (call.body as { keys: string[] }).keys) };
+      return undefined;
+    });
+    await regionsLoaded();
+    await user.click(await screen.findByLabelText('Select content:1'));
+    await user.click(screen.getByRole('button', { name: 'Invalidate selected (1)' }));
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Invalidate 1 key' }));
+
+    await user.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Invalidate selected (1)' }));
+
+    await user.keyboard('{Enter}');
+    await user.keyboard('{Enter}');
+    expect(await screen.findByText('#7')).toBeTruthy();
+    // The selection is cleared: the button stays, focused, unusable until keys are selected again.
+    const trigger = screen.getByRole('button', { name: 'Invalidate selected' });
+    expect(document.activeElement).toBe(trigger);
+    expect(trigger.getAttribute('aria-disabled')).toBe('true');
+    await user.click(trigger);
+    expect(screen.queryByRole('group', { name: 'Confirm the invalidation' })).toBeNull();
   });
 
   it('selects every key of the page with the heading checkbox', async () => {
@@ -375,5 +445,16 @@ describe('collectKeys', () => {
     expect(result.items.map((entry) => entry.key)).toEqual(['a', 'b', 'c']);
     expect(result.more).toBe(true);
     expect(services.calls.map((call) => call.path)).toEqual(['/api/cache?prefix=x&limit=3', '/api/cache?prefix=x&cursor=p2&limit=1']);
+  });
+});
+
+describe('toCsv', () => {
+  it('puts a single quote before text a spreadsheet would run as a formula, and leaves numbers alone', () => {
+    const rows = [['=HYPERLINK("http://x","y")'], ['+1'], ['-2'], ['@SUM(A1)'], ['\t=1'], ['\r=1'], ['a=b'], [-3]];
+    expect(toCsv(['key'], rows)).toBe(`key\r\n"'=HYPERLINK(""http://x"",""y"")"\r\n'+1\r\n'-2\r\n'@SUM(A1)\r\n'\t=1\r\n"'\r=1"\r\na=b\r\n-3\r\n`);
+  });
+
+  it('escapes the keys and tags of the keys export', () => {
+    expect(keysCsv('us-east', [item('=cmd', { tags: ['@news', 'x'] })]).split('\r\n')[1]).toBe("'=cmd,us-east,l1,fresh,3,'@news x,1500,58500,120");
   });
 });

@@ -140,16 +140,17 @@ describe('Overview page', () => {
     const count = (path: string) => services.calls.filter((call) => call.path === path).length;
     expect(count('/api/metrics/history?window=1m')).toBe(1);
 
-    // The fake fetch records a call as it is made, so the counts hold right after the tick.
-    act(() => vi.advanceTimersByTime(2_000));
+    // The fake fetch records a call as it is made, so the counts hold right after the tick; the
+    // async advances let the answers land, so that the next ticks are not skipped.
+    await act(() => vi.advanceTimersByTimeAsync(2_000));
     expect(count('/api/metrics/history?window=1m')).toBe(2);
     expect(count('/api/metrics')).toBe(2);
 
     fireEvent.click(screen.getByRole('button', { name: '1 h' }));
     expect(count('/api/metrics/history?window=1h')).toBe(1);
-    act(() => vi.advanceTimersByTime(9_999));
+    await act(() => vi.advanceTimersByTimeAsync(9_999));
     expect(count('/api/metrics/history?window=1h')).toBe(1);
-    act(() => vi.advanceTimersByTime(1));
+    await act(() => vi.advanceTimersByTimeAsync(1));
     expect(count('/api/metrics/history?window=1h')).toBe(2);
     await screen.findByRole('heading', { name: 'Last 1 h' });
 
@@ -157,6 +158,34 @@ describe('Overview page', () => {
     const before = services.calls.length;
     vi.advanceTimersByTime(60_000);
     expect(services.calls.length).toBe(before);
+  });
+
+  it('waits for a history answer slower than the interval instead of asking again, and shows it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const services = fakeServices(answers());
+    render(
+      <ServicesProvider services={services}>
+        <OverviewPage />
+      </ServicesProvider>,
+    );
+    await screen.findByRole('figure', { name: 'Hit ratio' });
+    // From now on the history answers only when the test lets it.
+    const slow: ((history: MetricsHistory) => void)[] = [];
+    services.api.metricsHistory = () => new Promise((resolve) => slow.push(resolve));
+    const snapshots = () => services.calls.filter((call) => call.path === '/api/metrics').length;
+
+    await act(() => vi.advanceTimersByTimeAsync(2_000));
+    expect(slow).toHaveLength(1);
+    await act(() => vi.advanceTimersByTimeAsync(6_000));
+    expect(slow).toHaveLength(1);
+    // The snapshot is polled on its own.
+    expect(snapshots()).toBe(5);
+
+    const last = history.points.at(-1)!;
+    await act(async () => slow[0]!({ ...history, points: [...history.points, { t: last.t + 1000, regions: { ...last.regions, 'us-east': point({ hitRatio: 0.5 }) } }] }));
+    expect(screen.getByRole('figure', { name: 'Hit ratio' }).textContent).toContain('us-east 50.0 %');
+    await act(() => vi.advanceTimersByTimeAsync(2_000));
+    expect(slow).toHaveLength(2);
   });
 
   it('says there are no reads yet instead of drawing empty charts', async () => {

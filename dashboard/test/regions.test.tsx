@@ -91,6 +91,24 @@ describe('Regions page', () => {
     expect(select.value).toBe('ttl');
   });
 
+  it('keeps a region.updated that arrived while a reload was on its way, over the older settings it answers', async () => {
+    const services = renderPage();
+    const mode = await screen.findByLabelText<HTMLSelectElement>('Mode of ap-south');
+    // The reload after a reconnect answers after the event, with the settings as they were when
+    // asked: ap-south still in cdc, and us-east switched to lazy while the stream was away.
+    const reloaded = REGIONS.map((r) => (r.name === 'us-east' ? { ...r, strategy: 'lazy' as const } : r));
+    let answer!: () => void;
+    services.api.regions = () => new Promise((resolve) => (answer = () => resolve(reloaded)));
+    act(() => services.resync());
+    const { name: _name, ...settings } = REGIONS[0]!;
+    act(() => services.emit('region.updated', { name: 'ap-south', settings: { ...settings, mode: 'ttl' } }));
+    expect(mode.value).toBe('ttl');
+
+    await act(async () => answer());
+    await waitFor(() => expect(screen.getByLabelText<HTMLSelectElement>('Strategy of us-east').value).toBe('lazy'));
+    expect(mode.value).toBe('ttl');
+  });
+
   it("edits the article and shows each region applying the edit's invalidation, with its lag and landing order", async () => {
     const services = renderPage((call) => (call.method === 'PUT' ? { body: { ...ARTICLE, ...(call.body as object), version: 42 } } : undefined));
     await userEvent.click(await screen.findByRole('button', { name: 'Edit article' }));

@@ -65,8 +65,11 @@ export interface AsyncState<T> {
   data: T | undefined;
   error: Error | undefined;
   loading: boolean;
-  /** Loads again; the data shown stays until the new answer replaces it. */
-  reload: () => void;
+  /**
+   * Loads again; the data shown stays until the new answer replaces it. The promise settles
+   * (never rejects) when this request's answer arrived, kept or dropped: a poller waits for it.
+   */
+  reload: () => Promise<void>;
 }
 
 /**
@@ -81,12 +84,16 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): AsyncState
   const reload = useCallback(() => {
     const mine = ++generation.current;
     setState((s) => ({ ...s, loading: true }));
-    latestLoad.current().then(
-      (data) => mine === generation.current && setState({ data, error: undefined, loading: false }),
-      (error: unknown) => mine === generation.current && setState((s) => ({ data: s.data, error: error as Error, loading: false })),
+    return latestLoad.current().then(
+      (data) => {
+        if (mine === generation.current) setState({ data, error: undefined, loading: false });
+      },
+      (error: unknown) => {
+        if (mine === generation.current) setState((s) => ({ data: s.data, error: error as Error, loading: false }));
+      },
     );
   }, []);
-  useEffect(reload, deps);
+  useEffect(() => void reload(), deps);
   useResync(reload);
   return { ...state, reload };
 }

@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
+import { flushSync } from 'react-dom';
 import type { FormEvent } from 'react';
 import type { ContentRecord } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
@@ -20,6 +21,7 @@ export function ContentEditForm({ record, onSaved, onDeleted }: { record: Conten
   const [busy, setBusy] = useState(false);
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<Error>();
+  const deleteButton = useRef<HTMLButtonElement>(null);
 
   function fillFrom(next: ContentRecord) {
     setBase(next);
@@ -48,6 +50,12 @@ export function ContentEditForm({ record, onSaved, onDeleted }: { record: Conten
       onSaved(saved);
     });
   };
+
+  // The Cancel button goes away: the focus returns to Delete…, not to the page.
+  function cancelDelete() {
+    flushSync(() => setConfirming(false));
+    deleteButton.current?.focus();
+  }
 
   const remove = () =>
     act(async () => {
@@ -96,12 +104,12 @@ export function ContentEditForm({ record, onSaved, onDeleted }: { record: Conten
               Yes, delete
             </button>
             {/* Focus lands on the safe choice: the Delete… button it replaces is gone. */}
-            <button type="button" onClick={() => setConfirming(false)} autoFocus>
+            <button type="button" onClick={cancelDelete} autoFocus>
               Cancel
             </button>
           </span>
         ) : (
-          <button type="button" onClick={() => setConfirming(true)} disabled={busy}>
+          <button ref={deleteButton} type="button" onClick={() => setConfirming(true)} disabled={busy}>
             Delete…
           </button>
         )}

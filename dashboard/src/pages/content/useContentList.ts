@@ -26,9 +26,18 @@ function upsertById(items: ContentRecord[], records: ContentRecord[]): ContentRe
   return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
+/** A change this page saw, from an event or from its own write. */
+type Change = { op: 'upsert'; record: ContentRecord } | { op: 'delete'; id: number };
+
+function applyChange(items: ContentRecord[], change: Change): ContentRecord[] {
+  return change.op === 'delete' ? items.filter((item) => item.id !== change.id) : upsertById(items, [change.record]);
+}
+
 /**
  * The origin's content, a page at a time ("Load more" follows the cursor). Kept current by
  * 'content.changed' events; after the event stream reconnects it starts again from the first page.
+ * A page's answer can be older than the changes seen while it was on its way (a delete, a newer
+ * version): they are applied again on top of it, so that it does not undo them.
  */
 export function useContentList(pageSize = 25): ContentList {
   const api = useApi();
@@ -38,20 +47,32 @@ export function useContentList(pageSize = 25): ContentList {
   const [error, setError] = useState<Error>();
   // A reload drops the answer of a "Load more" still on its way: it belongs to the old list.
   const generation = useRef(0);
+  // For each load on its way, the changes seen since it started, in order.
+  const inFlight = useRef(new Set<Change[]>());
+
+  const change = useCallback((next: Change) => {
+    for (const seen of inFlight.current) seen.push(next);
+    setItems((current) => applyChange(current, next));
+  }, []);
 
   const load = useCallback(
     (from: number | undefined) => {
       const mine = from === undefined ? ++generation.current : generation.current;
+      const seen: Change[] = [];
+      inFlight.current.add(seen);
       setLoading(true);
       api.listContent({ cursor: from, limit: pageSize }).then(
         (page) => {
+          inFlight.current.delete(seen);
           if (mine !== generation.current) return;
-          setItems((current) => upsertById(from === undefined ? [] : current, page.items));
+          // The first page starts the list again (what was deleted while the stream was away goes).
+          setItems((current) => seen.reduce(applyChange, upsertById(from === undefined ? [] : current, page.items)));
           setCursor(page.cursor);
           setError(undefined);
           setLoading(false);
         },
         (failure: unknown) => {
+          inFlight.current.delete(seen);
           if (mine !== generation.current) return;
           setError(failure as Error);
           setLoading(false);
@@ -63,12 +84,9 @@ export function useContentList(pageSize = 25): ContentList {
 
   useEffect(() => load(undefined), [load]);
   useResync(() => load(undefined));
-  useEvent('content.changed', (change) => {
-    if (change.op === 'delete') setItems((current) => current.filter((item) => item.id !== change.id));
-    else if (change.record) {
-      const record = change.record;
-      setItems((current) => upsertById(current, [record]));
-    }
+  useEvent('content.changed', ({ op, id, record }) => {
+    if (op === 'delete') change({ op, id });
+    else if (record) change({ op: 'upsert', record });
   });
 
   return {
@@ -77,7 +95,7 @@ export function useContentList(pageSize = 25): ContentList {
     loading,
     error,
     loadMore: () => cursor !== null && load(cursor),
-    upsert: (record) => setItems((current) => upsertById(current, [record])),
-    remove: (id) => setItems((current) => current.filter((item) => item.id !== id)),
+    upsert: (record) => change({ op: 'upsert', record }),
+    remove: (id) => change({ op: 'delete', id }),
   };
 }

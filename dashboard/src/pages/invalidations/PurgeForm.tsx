@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useId, useRef, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { DryRunResult, InvalidationStatus, InvalidationTargets } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
@@ -36,10 +36,14 @@ export function PurgeForm({ configured, onPurged }: { configured?: readonly stri
   const [preview, setPreview] = useState<DryRunResult>();
   const [error, setError] = useState<Error>();
   const [busy, setBusy] = useState(false);
+  // Moves on with each preview asked for and each edit: a preview answer is shown only if nothing
+  // moved it since its request, so an answer still on its way for other targets is not.
+  const previewRequest = useRef(0);
 
   function edit(name: Field, value: string) {
     setText((t) => ({ ...t, [name]: value }));
     // A preview of other targets would mislead.
+    previewRequest.current++;
     setPreview(undefined);
   }
 
@@ -53,7 +57,9 @@ export function PurgeForm({ configured, onPurged }: { configured?: readonly stri
     setBusy(true);
     try {
       if (action === 'preview') {
-        setPreview(await api.previewInvalidation(targets));
+        const mine = ++previewRequest.current;
+        const result = await api.previewInvalidation(targets);
+        if (mine === previewRequest.current) setPreview(result);
       } else {
         onPurged(await api.invalidate(targets));
         setPreview(undefined);

@@ -1,4 +1,5 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
+import { flushSync } from 'react-dom';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { useApi } from '../../lib/api-context';
 import { InvalidationProgress } from './InvalidationProgress';
@@ -33,9 +34,16 @@ export function InvalidateSelected({
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<Error>();
+  const trigger = useRef<HTMLButtonElement>(null);
+
+  /** Back from the confirmation: the focus returns to the button that asked for it, not to the page. */
+  function closeConfirmation() {
+    flushSync(() => setConfirming(false));
+    trigger.current?.focus();
+  }
 
   async function invalidate() {
-    setConfirming(false);
+    closeConfirmation();
     setBusy(true);
     setError(undefined);
     tracker.begin();
@@ -64,16 +72,19 @@ export function InvalidateSelected({
           <button type="button" className="danger" autoFocus onClick={() => void invalidate()}>
             Invalidate {count} {noun}
           </button>
-          <button type="button" onClick={() => setConfirming(false)}>
+          <button type="button" onClick={closeConfirmation}>
             Cancel
           </button>
         </div>
       ) : (
-        <button type="button" className="danger" disabled={count === 0 || busy} onClick={() => setConfirming(true)}>
+        // aria-disabled, not disabled: it keeps the focus while the invalidation runs and once the
+        // selection is cleared after it.
+        <button ref={trigger} type="button" className="danger" aria-disabled={count === 0 || busy} onClick={() => count > 0 && !busy && setConfirming(true)}>
           {busy ? 'Invalidating…' : count === 0 ? 'Invalidate selected' : `Invalidate selected (${count})`}
         </button>
       )}
       <ErrorMessage error={error} onDismiss={() => setError(undefined)} />
+      <ErrorMessage error={tracker.error} onDismiss={tracker.dismissError} />
       {tracker.statuses.length > 0 && (
         <div role="status">
           {tracker.statuses.map((status) => (

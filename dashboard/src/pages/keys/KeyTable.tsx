@@ -14,7 +14,8 @@ export function KeyTable({
   items: readonly CacheItem[];
   selected: ReadonlySet<string>;
   onSelect: (keys: string[], on: boolean) => void;
-  onOpen: (item: CacheItem) => void;
+  /** `button` is the key's, to give the focus back to when the entry closes. */
+  onOpen: (item: CacheItem, button: HTMLButtonElement) => void;
 }) {
   const chosen = items.filter((item) => selected.has(item.key)).length;
   const all = items.length > 0 && chosen === items.length;
@@ -59,7 +60,7 @@ export function KeyTable({
                 <input type="checkbox" aria-label={`Select ${item.key}`} checked={selected.has(item.key)} onChange={(e) => onSelect([item.key], e.target.checked)} />
               </td>
               <td className="keys-key">
-                <button type="button" className="link keys-key-button" onClick={() => onOpen(item)}>
+                <button type="button" className="link keys-key-button" onClick={(event) => onOpen(item, event.currentTarget)}>
                   {item.key}
                 </button>
               </td>

@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import type { CacheItem } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
@@ -22,6 +22,19 @@ export function KeysPage() {
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   // The entry as listed when it was opened: it stays readable after a reload drops it from the table.
   const [open, setOpen] = useState<{ item: CacheItem; region: string }>();
+  // The key button that opened the entry: Close gives it the focus back (the Close button goes away).
+  const opener = useRef<HTMLButtonElement>(undefined);
+
+  function openEntry(item: CacheItem, region: string, button: HTMLButtonElement) {
+    opener.current = button;
+    setOpen({ item, region });
+  }
+
+  function closeEntry() {
+    // Unless a reload or another page took the key out of the table.
+    if (opener.current?.isConnected) opener.current.focus();
+    setOpen(undefined);
+  }
 
   function search(next: KeySearch) {
     setSelected(new Set());
@@ -58,10 +71,10 @@ export function KeysPage() {
             <ExportCsv search={pages.search} />
           </div>
           <ErrorMessage error={pages.error} />
-          {page && <KeyTable items={page.items} selected={selected} onSelect={select} onOpen={(item) => setOpen({ item, region: page.region })} />}
+          {page && <KeyTable items={page.items} selected={selected} onSelect={select} onOpen={(item, button) => openEntry(item, page.region, button)} />}
           <KeyPager pages={pages} />
         </Panel>
-        {open && <EntryDetail key={`${open.region} ${open.item.key}`} item={open.item} region={open.region} onClose={() => setOpen(undefined)} />}
+        {open && <EntryDetail key={`${open.region} ${open.item.key}`} item={open.item} region={open.region} onClose={closeEntry} />}
       </div>
     </>
   );

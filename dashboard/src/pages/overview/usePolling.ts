@@ -1,12 +1,27 @@
 import { useEffect, useRef } from 'react';
 
-/** Calls `tick` every `intervalMs` while mounted; a new interval restarts the timer. */
-export function usePolling(tick: () => void, intervalMs: number): void {
+/**
+ * Calls `tick` every `intervalMs` while mounted; a new interval restarts the timer. When `tick`
+ * returns a promise, the ticks are skipped until it settles: an answer slower than the interval
+ * would otherwise be dropped for the next request's, again and again, and requests pile up.
+ */
+export function usePolling(tick: () => void | Promise<unknown>, intervalMs: number): void {
   // The latest `tick` is called, so a caller may pass a new function on every render.
   const latest = useRef(tick);
   latest.current = tick;
+  const inFlight = useRef(false);
   useEffect(() => {
-    const timer = setInterval(() => latest.current(), intervalMs);
+    const timer = setInterval(() => {
+      if (inFlight.current) return;
+      const pending = latest.current();
+      if (!pending) return;
+      inFlight.current = true;
+      // Showing a failure is the tick's business; here it only ends the wait.
+      const settled = () => {
+        inFlight.current = false;
+      };
+      pending.then(settled, settled);
+    }, intervalMs);
     return () => clearInterval(timer);
   }, [intervalMs]);
 }

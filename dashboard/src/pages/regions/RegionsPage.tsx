@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { RegionPatch, RegionSettings } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
@@ -20,7 +20,14 @@ function withRegion(regions: RegionSettings[], region: RegionSettings): RegionSe
 /** The regions on a map: watch an edit or a purge reach each in turn, and switch their strategy and mode. */
 export function RegionsPage() {
   const api = useApi();
-  const loaded = useAsync(() => api.regions(), []);
+  // For each load not yet shown, the settings received since it started, in order: its answer
+  // may be older than them, so they are applied again on top of it.
+  const logs = useRef<RegionSettings[][]>([]);
+  const loaded = useAsync(() => {
+    const seen: RegionSettings[] = [];
+    logs.current.push(seen);
+    return api.regions().then((items) => ({ items, seen }));
+  }, []);
   const [regions, setRegions] = useState<RegionSettings[]>([]);
   const [saving, setSaving] = useState<ReadonlySet<string>>(new Set());
   const [saveError, setSaveError] = useState<Error>();
@@ -29,17 +36,26 @@ export function RegionsPage() {
 
   // The loaded list is the starting point; responses and events change it from then on.
   useEffect(() => {
-    if (loaded.data) setRegions(loaded.data.reduce(withRegion, []));
+    if (!loaded.data) return;
+    const { items, seen } = loaded.data;
+    // The settings received until now count, up to this render. Older loads are done too:
+    // useAsync shows only the latest answer.
+    logs.current = logs.current.slice(logs.current.indexOf(seen) + 1);
+    setRegions([...items, ...seen].reduce(withRegion, []));
   }, [loaded.data]);
-  useEvent('region.updated', ({ name, settings }) => setRegions((current) => withRegion(current, { name, ...settings })));
+
+  const receive = (region: RegionSettings) => {
+    for (const seen of logs.current) seen.push(region);
+    setRegions((current) => withRegion(current, region));
+  };
+  useEvent('region.updated', ({ name, settings }) => receive({ name, ...settings }));
   useEvent('region.flushed', ({ name, reason }) => setFlushed(`${formatClock(Date.now())}: ${name} flushed its cache (${reason}).`));
 
   async function change(name: string, patch: RegionPatch) {
     setSaving((current) => new Set(current).add(name));
     setSaveError(undefined);
     try {
-      const updated = await api.updateRegion(name, patch);
-      setRegions((current) => withRegion(current, updated));
+      receive(await api.updateRegion(name, patch));
     } catch (failure) {
       setSaveError(failure as Error);
     } finally {
