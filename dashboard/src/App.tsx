@@ -1,5 +1,6 @@
 import { Link, Route, Router, Switch, useRoute } from 'wouter';
 import { useHashLocation } from 'wouter/use-hash-location';
+import { lazy, Suspense } from 'react';
 import type { ReactNode } from 'react';
 import { ErrorMessage } from './components/ErrorMessage';
 import { NotEnabled } from './components/NotEnabled';
@@ -9,8 +10,10 @@ import { InfoContext } from './lib/info-context';
 import { ContentPage } from './pages/content/ContentPage';
 import { InvalidationsPage } from './pages/invalidations/InvalidationsPage';
 import { KeysPage } from './pages/keys/KeysPage';
-import { OverviewPage } from './pages/overview/OverviewPage';
 import { RegionsPage } from './pages/regions/RegionsPage';
+
+// The charts (recharts) are most of the bundle and only the Overview draws them: it loads on its own.
+const OverviewPage = lazy(() => import('./pages/overview/OverviewPage').then((m) => ({ default: m.OverviewPage })));
 
 const PAGES = [
   { path: '/', label: 'Overview' },
@@ -63,29 +66,31 @@ function Shell() {
       </header>
       <main>
         <ErrorMessage error={info.error} />
-        <Switch>
-          <Route path="/" component={OverviewPage} />
-          <Route path="/regions" component={RegionsPage} />
-          <Route path="/content" component={ContentPage} />
-          <Route path="/keys" component={KeysPage} />
-          <Route path="/invalidations" component={InvalidationsPage} />
-          <Route path="/cluster">
-            {features?.cluster ? null : (
-              <NotEnabled feature="Cluster" description="Consistent hashing over several L2 servers, replication, failover and rebalancing are not built into this server yet. Each region's L2 is one store (memory, Redis or Redis Cluster)." />
-            )}
-          </Route>
-          <Route path="/warming">
-            {features?.warming ? null : (
-              <NotEnabled feature="Warming" description="Scheduled, on-demand and predicted cache warming are not built into this server yet." />
-            )}
-          </Route>
-          <Route path="/audit">
-            {features?.audit ? null : <NotEnabled feature="Audit" description="The audit trail of admin actions is not built into this server yet." />}
-          </Route>
-          <Route>
-            <NotEnabled feature="Not found" description="No page has this address. Pick one from the menu." />
-          </Route>
-        </Switch>
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <Switch>
+            <Route path="/" component={OverviewPage} />
+            <Route path="/regions" component={RegionsPage} />
+            <Route path="/content" component={ContentPage} />
+            <Route path="/keys" component={KeysPage} />
+            <Route path="/invalidations" component={InvalidationsPage} />
+            <Route path="/cluster">
+              {features?.cluster ? null : (
+                <NotEnabled feature="Cluster" description="Consistent hashing over several L2 servers, replication, failover and rebalancing are not built into this server yet. Each region's L2 is one store (memory, Redis or Redis Cluster)." />
+              )}
+            </Route>
+            <Route path="/warming">
+              {features?.warming ? null : (
+                <NotEnabled feature="Warming" description="Scheduled, on-demand and predicted cache warming are not built into this server yet." />
+              )}
+            </Route>
+            <Route path="/audit">
+              {features?.audit ? null : <NotEnabled feature="Audit" description="The audit trail of admin actions is not built into this server yet." />}
+            </Route>
+            <Route>
+              <NotEnabled feature="Not found" description="No page has this address. Pick one from the menu." />
+            </Route>
+          </Switch>
+        </Suspense>
       </main>
     </InfoContext.Provider>
   );
