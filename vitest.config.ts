@@ -12,6 +12,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/**/*.test.ts'],
+          // Type-level tests (*.test-d.ts): checked by tsc, they fail the run on a type error.
+          typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
           exclude: ['test/integration/**'],
           // Two cores: PGlite instances are CPU-heavy, so more workers only add contention.
           maxWorkers: 2,

@@ -1,7 +1,8 @@
 /**
  * The shapes of the freshcache HTTP API the dashboard reads (docs/api.md is the reference).
  * Written out here rather than imported from the server so that the browser bundle never pulls
- * server code; the browser tests run the real server, so a drift shows up there.
+ * server code. test/docs/dashboard-types.test-d.ts checks at type level that the server's types
+ * still fit these, and the browser tests run the real server.
  */
 
 export interface Percentiles {

@@ -1,0 +1,25 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import type * as Dashboard from '../../dashboard/src/api/types.js';
+import type { HistoryAnswer } from '../../src/observability/metrics-history.js';
+import type { Percentiles } from '../../src/observability/metrics.js';
+import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import type { RegionSettings } from '../../src/topology/region.js';
+
+/**
+ * The dashboard writes the API's shapes out by hand (dashboard/src/api/types.ts) so that its
+ * bundle never imports server code. These checks, run by vitest's type checker, fail when a
+ * server type stops fitting the dashboard's copy of it.
+ */
+describe('the dashboard reads what the server sends', () => {
+  it('metrics history and percentiles', () => {
+    expectTypeOf<HistoryAnswer>().toExtend<Dashboard.MetricsHistory>();
+    expectTypeOf<Percentiles>().toExtend<Dashboard.Percentiles>();
+  });
+
+  it('content, invalidation statuses and region settings', () => {
+    expectTypeOf<ContentRecord>().toExtend<Dashboard.ContentRecord>();
+    expectTypeOf<InvalidationStatus>().toExtend<Dashboard.InvalidationStatus>();
+    expectTypeOf<RegionSettings & { name: string }>().toExtend<Dashboard.RegionSettings>();
+  });
+});
