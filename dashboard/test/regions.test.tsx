@@ -197,4 +197,23 @@ describe('Regions page', () => {
     expect(within(card('us-east')).getByText('applied +99 ms')).toBeTruthy();
     expect(within(card('ap-south')).getByText('pending')).toBeTruthy();
   });
+
+  it('follows invalidations made elsewhere only when asked to', async () => {
+    const services = renderPage();
+    await screen.findByRole('listitem', { name: 'us-east' });
+    const sql = published(90, ['content:3'], 55);
+    act(() => services.emit('invalidation.published', sql));
+    act(() => services.emit('invalidation.applied', applied(sql, 'us-east', 101)));
+    expect(within(card('us-east')).getByText(/none followed yet/)).toBeTruthy();
+
+    await userEvent.click(screen.getByLabelText(/Follow every invalidation/));
+    const next = published(91, ['content:4'], 56);
+    act(() => services.emit('invalidation.published', next));
+    expect(screen.getByText(/A change at the origin \(content:4\)/)).toBeTruthy();
+    act(() => services.emit('invalidation.applied', applied(next, 'us-east', 102)));
+    act(() => services.emit('invalidation.applied', applied(next, 'eu-west', 305)));
+    expect(within(card('us-east')).getByText('applied +102 ms')).toBeTruthy();
+    expect(within(card('eu-west')).getByText('applied +305 ms')).toBeTruthy();
+    expect(within(card('ap-south')).getByText('pending')).toBeTruthy();
+  });
 });

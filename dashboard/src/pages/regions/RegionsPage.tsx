@@ -32,7 +32,8 @@ export function RegionsPage() {
   const [saving, setSaving] = useState<ReadonlySet<string>>(new Set());
   const [saveError, setSaveError] = useState<Error>();
   const [flushed, setFlushed] = useState<string>();
-  const follower = useInvalidationFollower();
+  const [followAll, setFollowAll] = useState(false);
+  const follower = useInvalidationFollower(followAll);
 
   // The loaded list is the starting point; responses and events change it from then on.
   useEffect(() => {
@@ -75,6 +76,10 @@ export function RegionsPage() {
       <Panel title="Propagation">
         <div className="stack">
           <RegionActions follower={follower} />
+          <label className="inline">
+            <input type="checkbox" checked={followAll} onChange={(e) => setFollowAll(e.target.checked)} />
+            Follow every invalidation, also those made elsewhere (SQL, other users, the workload)
+          </label>
           <ErrorMessage error={follower.error} />
           <FollowedSummary followed={follower.followed} regions={regions} states={states} />
           <RegionMap regions={regions} landings={states} followedId={follower.followed?.status?.id} />

@@ -24,11 +24,19 @@ export interface InvalidationFollower {
   forget: () => void;
 }
 
+/** What a followed invalidation made elsewhere is called: its source and targets. */
+export function describeInvalidation(status: InvalidationStatus): string {
+  const targets = [...status.keys, ...status.tags.map((t) => `tag ${t}`), ...status.prefixes.map((p) => `prefix ${p}*`)];
+  return `${status.source === 'cdc' ? 'A change at the origin' : 'A purge'} (${targets.join(', ') || 'nothing'})`;
+}
+
 /**
- * Follows one invalidation (the one the user's latest action caused) through the regions, from
- * 'invalidation.published' and 'invalidation.applied' events, and from the server after a reconnect.
+ * Follows one invalidation through the regions, from 'invalidation.published' and
+ * 'invalidation.applied' events, and from the server after a reconnect: the one the user's
+ * latest action caused or, with `followAll`, the latest one published by anyone (a change
+ * made in SQL, another user, the workload).
  */
-export function useInvalidationFollower(): InvalidationFollower {
+export function useInvalidationFollower(followAll = false): InvalidationFollower {
   const api = useApi();
   const recent = useRef(new Map<number, InvalidationStatus>());
   const matcher = useRef<(status: InvalidationStatus) => boolean>(undefined);
@@ -53,7 +61,13 @@ export function useInvalidationFollower(): InvalidationFollower {
     const merged = remember(status);
     if (matcher.current?.(merged)) show(merged);
   };
-  useEvent('invalidation.published', receive);
+  useEvent('invalidation.published', (status) => {
+    if (followAll) {
+      matcher.current = (s) => s.id === status.id;
+      setFollowed({ label: describeInvalidation(status), status: undefined });
+    }
+    receive(status);
+  });
   useEvent('invalidation.applied', receive);
   // Events were missed while the stream was away: ask the server where the followed one stands
   // (or, while still waiting for it to be published, for the latest ones to find it among).
