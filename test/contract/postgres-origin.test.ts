@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
 import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
 import { SqlOriginStore } from '../../src/adapters/postgres/sql-origin-store.js';
 import type { Change } from '../../src/seams/change-feed.js';
-import type { PostgresServer } from '../testkit/postgres-server.js';
-import { startPostgres } from '../testkit/postgres-server.js';
+import { postgresForFile } from '../testkit/postgres-server.js';
 import { changeFeedContract } from './change-feed-contract.js';
 import { originStoreContract } from './origin-store-contract.js';
 
@@ -12,19 +11,11 @@ import { originStoreContract } from './origin-store-contract.js';
  * The same contract suites as PGlite, against a real PostgreSQL server this file starts on a free
  * port in a temp folder. Each test gets a database of its own.
  */
-let server: PostgresServer;
+const postgres = postgresForFile();
 let databases = 0;
 
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
-
 async function freshClient() {
-  const client = await createPgClient({ connectionString: await server.createDatabase(`t${++databases}`) });
+  const client = await createPgClient({ connectionString: await postgres().createDatabase(`t${++databases}`) });
   onTestFinished(() => client.close());
   return client;
 }

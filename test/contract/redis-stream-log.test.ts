@@ -5,28 +5,16 @@ import { createRedisConnection } from '../../src/adapters/redis/redis-connection
 import { RedisStreamLog } from '../../src/adapters/redis/redis-stream-log.js';
 import type { RedisCluster } from '../testkit/redis-cluster.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
-import type { RedisServer } from '../testkit/redis-server.js';
-import { startRedis } from '../testkit/redis-server.js';
+import { redisForFile, startRedis } from '../testkit/redis-server.js';
 import { eventCollector, invalidationLogContract } from './invalidation-log-contract.js';
 
 /** The InvalidationLog contract, unchanged, against a real redis-server this file starts. */
-let server: RedisServer;
-let client: Redis;
+const redisOfFile = redisForFile();
 let logs = 0;
-
-beforeAll(async () => {
-  server = await startRedis();
-  client = new Redis(server.url);
-});
-
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
 
 // Each test its own namespace, so tests never see each other's events.
 invalidationLogContract('RedisStreamLog (standalone)', async ({ retain, retryAfterMs }) =>
-  new RedisStreamLog({ redis: client, retain, claimAfterMs: retryAfterMs, namespace: `t${++logs}:` }),
+  new RedisStreamLog({ redis: redisOfFile().client, retain, claimAfterMs: retryAfterMs, namespace: `t${++logs}:` }),
 );
 
 /**
@@ -64,13 +52,13 @@ describe('RedisStreamLog on Redis', () => {
 
   it("hands a dead consumer's unacknowledged events to a live consumer of its group", async () => {
     const namespace = `claim${++logs}:`;
-    const log = new RedisStreamLog({ redis: client, namespace, claimAfterMs: 200, blockMs: 100 });
+    const log = new RedisStreamLog({ redis: redisOfFile().client, namespace, claimAfterMs: 200, blockMs: 100 });
     onTestFinished(() => log.close());
     const stream = `${namespace}{log}:events`;
-    await client.xgroup('CREATE', stream, 'us-east', '$', 'MKSTREAM');
+    await redisOfFile().client.xgroup('CREATE', stream, 'us-east', '$', 'MKSTREAM');
     await log.publish(input('k1'));
     // The dead node: it read the event as a group member and was killed before acknowledging it.
-    const taken = (await client.xreadgroup('GROUP', 'us-east', 'dead', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, unknown[]][];
+    const taken = (await redisOfFile().client.xreadgroup('GROUP', 'us-east', 'dead', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, unknown[]][];
     expect(taken[0]![1]).toHaveLength(1);
     // A live node joins later: the event is no longer new, so only a claim can bring it.
     const live = eventCollector();
@@ -81,11 +69,11 @@ describe('RedisStreamLog on Redis', () => {
 
   it('numbers on after the last entry if its counter key was lost (never reusing an id)', async () => {
     const namespace = `counter${++logs}:`;
-    const log = new RedisStreamLog({ redis: client, namespace });
+    const log = new RedisStreamLog({ redis: redisOfFile().client, namespace });
     onTestFinished(() => log.close());
     await log.publish(input('a'));
     const second = await log.publish(input('b'));
-    await client.del(`${namespace}{log}:last`);
+    await redisOfFile().client.del(`${namespace}{log}:last`);
     const third = await log.publish(input('c'));
     expect(third.id).toBe(second.id + 1);
     expect(await log.lastId()).toBe(third.id);

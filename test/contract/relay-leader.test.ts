@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import pg from 'pg';
 import { RelayLeader } from '../../src/topology/relay-leader.js';
-import type { PostgresServer } from '../testkit/postgres-server.js';
-import { startPostgres } from '../testkit/postgres-server.js';
+import { postgresForFile } from '../testkit/postgres-server.js';
 
 /** Leader election on a real PostgreSQL: one relay leads, a standby takes over when its session ends. */
-let server: PostgresServer;
+const postgres = postgresForFile();
 let elections = 0;
-
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 /** Resolves once `done()` holds, re-checking on every election event. */
 let wake = () => {};
@@ -30,7 +21,7 @@ function candidate(name: string, events: string[]) {
     deposed: new Promise<void>((resolve) => (deposed = resolve)),
   };
   const leader = new RelayLeader({
-    connectionString: server.url,
+    connectionString: postgres().url,
     electionMs: 50,
     name: `election ${elections}`,
     onElected: async () => {
@@ -66,7 +57,7 @@ describe('RelayLeader on PostgreSQL', () => {
     // A leader whose session dies (a crash, a network cut) loses the lock with it.
     const c = candidate('c', events);
     await c.leader.start();
-    const admin = new pg.Client({ connectionString: server.url });
+    const admin = new pg.Client({ connectionString: postgres().url });
     await admin.connect();
     onTestFinished(() => admin.end());
     await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`);

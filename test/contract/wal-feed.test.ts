@@ -1,13 +1,12 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
 import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
 import { SqlOriginStore } from '../../src/adapters/postgres/sql-origin-store.js';
 import type { WalFeedOptions } from '../../src/adapters/postgres/wal-feed.js';
 import { dropWalSlot, parseLsn, WalFeed } from '../../src/adapters/postgres/wal-feed.js';
 import type { Change } from '../../src/seams/change-feed.js';
-import type { PostgresServer } from '../testkit/postgres-server.js';
-import { startPostgres } from '../testkit/postgres-server.js';
+import { postgresForFile } from '../testkit/postgres-server.js';
 import { changeFeedContract } from './change-feed-contract.js';
 
 /**
@@ -15,16 +14,8 @@ import { changeFeedContract } from './change-feed-contract.js';
  * (wal_level=logical). Each test gets a database of its own; slots are per cluster, so each
  * database gets its own slot, dropped when the test ends.
  */
-let server: PostgresServer;
+const postgres = postgresForFile();
 let databases = 0;
-
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-
-afterAll(async () => {
-  await server?.stop();
-});
 
 /** Resolves when `done()` holds, re-checking on every `notify()`; fails after `guardMs` instead of hanging. */
 function signal() {
@@ -70,7 +61,7 @@ function collector() {
 
 async function freshDatabase() {
   const name = `w${++databases}`;
-  const url = await server.createDatabase(name);
+  const url = await postgres().createDatabase(name);
   const sql = await createPgClient({ connectionString: url });
   const slotName = `freshcache_${name}`;
   const feeds: WalFeed[] = [];

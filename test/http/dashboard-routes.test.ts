@@ -91,11 +91,11 @@ describe('the dashboard at /', () => {
     const topology = await testTopology();
     const app = await buildApp({ topology, dashboardDir: dir });
     onTestFinished(() => app.close());
-    return app;
+    return { app, dir };
   }
 
   it('serves the built page (never cached) and its hashed assets (cached for a year)', async () => {
-    const app = await appWithDashboard({ 'index.html': '<!doctype html><title>freshcache</title>', 'assets/index-abc123.js': 'console.log(1)' });
+    const { app } = await appWithDashboard({ 'index.html': '<!doctype html><title>freshcache</title>', 'assets/index-abc123.js': 'console.log(1)' });
     const page = await app.inject('/');
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
@@ -107,12 +107,7 @@ describe('the dashboard at /', () => {
   });
 
   it('serves a rebuild without a restart: assets written after start are found', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'freshcache-dashboard-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await writeFile(join(dir, 'index.html'), '<!doctype html><script src="assets/old.js"></script>');
-    const topology = await testTopology();
-    const app = await buildApp({ topology, dashboardDir: dir });
-    onTestFinished(() => app.close());
+    const { app, dir } = await appWithDashboard({ 'index.html': '<!doctype html><script src="assets/old.js"></script>' });
     await mkdir(join(dir, 'assets'));
     await writeFile(join(dir, 'assets', 'new-123.js'), 'console.log(2)');
     await writeFile(join(dir, 'index.html'), '<!doctype html><script src="assets/new-123.js"></script>');
@@ -121,24 +116,20 @@ describe('the dashboard at /', () => {
   });
 
   it('leaves every other path to the API: an unknown one is still a JSON 404', async () => {
-    const app = await appWithDashboard({ 'index.html': '<!doctype html>' });
+    const { app } = await appWithDashboard({ 'index.html': '<!doctype html>' });
     expectError(await app.inject('/api/nope'), 404, 'not_found');
     expectError(await app.inject('/assets/missing.js'), 404, 'not_found');
     expect((await app.inject('/api/regions')).statusCode).toBe(200);
   });
 
   it('says how to build it when it is not built, and serves a build made later', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'freshcache-dashboard-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    const topology = await testTopology();
-    const app = await buildApp({ topology, dashboardDir: join(dir, 'dashboard') });
-    onTestFinished(() => app.close());
+    const { app, dir } = await appWithDashboard({});
     const page = await app.inject('/');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain('npm run build');
-    await mkdir(join(dir, 'dashboard', 'assets'), { recursive: true });
-    await writeFile(join(dir, 'dashboard', 'index.html'), '<!doctype html><title>built later</title>');
-    await writeFile(join(dir, 'dashboard', 'assets', 'a-1.js'), 'console.log(3)');
+    await mkdir(join(dir, 'assets'));
+    await writeFile(join(dir, 'index.html'), '<!doctype html><title>built later</title>');
+    await writeFile(join(dir, 'assets', 'a-1.js'), 'console.log(3)');
     expect((await app.inject('/')).body).toContain('built later');
     expect((await app.inject('/assets/a-1.js')).statusCode).toBe(200);
   });

@@ -1,27 +1,14 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { TieredCache } from '../../src/engine/tiered-cache.js';
-import type { RedisServer } from '../testkit/redis-server.js';
-import { startRedis } from '../testkit/redis-server.js';
+import { redisForFile } from '../testkit/redis-server.js';
 
 /** Nodes of one region sharing a real Redis as L2: the fill lease works across them. */
-let server: RedisServer;
-let redis: Redis;
+const redisOfFile = redisForFile();
 let namespaces = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
-});
-
 function region(nodes: number) {
-  const l2 = new RedisStore({ redis, prefix: `region${++namespaces}:` });
+  const l2 = new RedisStore({ redis: redisOfFile().client, prefix: `region${++namespaces}:` });
   return Array.from({ length: nodes }, (_, i) => new TieredCache({ name: `node-${i}`, l2 }));
 }
 
