@@ -1,11 +1,20 @@
+import { once } from 'node:events';
 import { expect, it, onTestFinished } from 'vitest';
+import { ManualClock } from '../../src/engine/clock.js';
+import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import type { Topology } from '../../src/topology/topology.js';
 import { testApp } from '../testkit/test-topology.js';
+import { createContent } from './http-kit.js';
 
 const COMPARED = ['content-type', 'content-length', 'x-cache', 'x-cache-region', 'x-cache-version', 'age', 'x-request-id'];
 
 it('answers an L1 hit before Fastify with the same status, headers and body as the Fastify route', async () => {
-  const { app, topology } = await testApp();
-  const record = await topology.createContent({ slug: 'fast', title: 'Fast' });
+  // A fake clock: the region's delay passes only when the test says so.
+  const clock = new ManualClock();
+  const { app, topology } = await testApp({ clock });
+  const record = await createContent(app, topology, { slug: 'fast', title: 'Fast' });
+  await clock.advanceAsync(1_000); // the insert's own invalidation lands everywhere first
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   onTestFinished(() => app.close());
   const path = `/edge/us-east/content/${record.id}`;
@@ -35,12 +44,38 @@ it('answers an L1 hit before Fastify with the same status, headers and body as t
   expect((await fetch(`${base}/edge/us-east/content/abc`)).status).toBe(400);
   expect((await fetch(`${base}/edge/us-east/content/999999`)).status).toBe(404);
 
-  // After an invalidation the entry is no longer a fresh hit: the route reads through again.
-  await topology.purge({ keys: [`content:${record.id}`], tags: [], prefixes: [] });
-  region.cache.l1.remove(`content:${record.id}`);
-  await region.cache.l2!.delete(`content:${record.id}`);
+  // A change at the origin travels through the relay and the log. Until us-east's delay has
+  // passed, the edge still answers the old value as a hit…
+  const published = once(topology.events, 'invalidation.published') as Promise<[InvalidationStatus]>;
+  const changed = await app.inject({ method: 'PUT', url: `/api/content/${record.id}`, payload: { title: 'Fast, edited' } });
+  expect(changed.statusCode, changed.body).toBe(200);
+  const fresh = changed.json<ContentRecord>();
+  const [event] = await published;
+  const before = await fetch(base + path);
+  expect(before.headers.get('x-cache')).toBe('HIT');
+  expect(await before.json()).toEqual(record);
+
+  // …and once the region applied it, the entry is no longer a fresh hit: the route reads through
+  // again and answers the new value.
+  const applied = appliedIn(topology, 'us-east', event.id);
+  await clock.advanceAsync(region.config.delayMs);
+  await applied;
   routeRuns = 0;
   const reread = await fetch(base + path);
   expect(reread.headers.get('x-cache')).toBe('MISS');
+  expect(reread.headers.get('x-cache-version')).toBe(String(fresh.version));
+  expect(await reread.json()).toEqual(fresh);
   expect(routeRuns).toBe(1);
 });
+
+/** Resolves when `region` has applied the invalidation `id`. */
+function appliedIn(topology: Topology, region: string, id: number): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (status: InvalidationStatus & { region: string }) => {
+      if (status.region !== region || status.id !== id) return;
+      topology.events.off('invalidation.applied', listener);
+      resolve();
+    };
+    topology.events.on('invalidation.applied', listener);
+  });
+}
