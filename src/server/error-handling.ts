@@ -3,6 +3,7 @@ import { CallTimeoutError, CircuitOpenError } from '../adapters/resilience/circu
 import { ERROR_CATALOGUE, FreshcacheError } from '../engine/errors.js';
 import type { ErrorCode } from '../engine/errors.js';
 import type { Logger } from '../observability/logger.js';
+import { lingerBeforeClose } from './lingering-close.js';
 
 /** Fastify's own errors for bad requests, mapped onto the catalogue. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -47,6 +48,8 @@ export function registerErrorHandling(app: FastifyInstance, logger: Logger): voi
       return reply.status(400).send(toErrorBody('bad_request', `body is not valid JSON: ${error.message}`));
     }
     const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
+    // Refused before its body was read: read the rest, so that the client gets the answer.
+    if (mapped === 'body_too_large' || mapped === 'unsupported_media_type') lingerBeforeClose(request.raw);
     if (mapped) return reply.status(ERROR_CATALOGUE[mapped].status).send(toErrorBody(mapped, error.message));
     const status = fastifyError.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {

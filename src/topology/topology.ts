@@ -164,10 +164,22 @@ export class Topology {
     return this.leader && !this.closed ? 'standby' : 'stopped';
   }
 
-  region(name: string): Region {
-    const region = this.regions.get(name);
-    if (!region) throw new FreshcacheError('unknown_region', `no region named "${name}" (regions: ${[...this.regions.keys()].join(', ')})`);
-    return region;
+  /**
+   * The region `name` served by this process; the first one it serves when `name` is absent. A
+   * region the deployment declares but another process serves is `no_region`, not unknown.
+   */
+  region(name?: string): Region {
+    const region = name === undefined ? this.regions.values().next().value : this.regions.get(name);
+    if (region) return region;
+    const declared = this.config.regions.map((r) => r.name);
+    if (name !== undefined && !declared.includes(name)) {
+      throw new FreshcacheError('unknown_region', `no region named "${name}" (regions: ${declared.join(', ')})`);
+    }
+    const here = this.regions.size === 0 ? 'this process serves no region' : `this process serves ${[...this.regions.keys()].join(', ')}, not ${name}`;
+    throw new FreshcacheError(
+      'no_region',
+      `${here}; the deployment's regions are ${declared.join(', ')}: send the request to a node that serves one (freshcache up prints each node's URL)`,
+    );
   }
 
   /** Publishes a purge to every region through the log. */
@@ -178,6 +190,7 @@ export class Topology {
 
   /** What a purge would hit now, per region. */
   async dryRun(targets: InvalidationTargets, limit = 1000): Promise<Record<string, { keys: string[]; total: number }>> {
+    if (this.regions.size === 0) this.region(); // a process without a cache has nothing to preview: no_region
     const result: Record<string, { keys: string[]; total: number }> = {};
     for (const region of this.regions.values()) result[region.name] = await region.cache.matching(targets, limit);
     return result;

@@ -24,8 +24,7 @@ interface PutBody {
 export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
   const { maxKeyBytes } = topology.config.limits;
   const accessLog = topology.logger.isLevelEnabled('debug');
-  const regionOf = (name: string | undefined) => (name === undefined ? topology.regions.values().next().value! : topology.region(name));
-  const errors = { 400: errorSchema, 404: errorSchema, 413: errorSchema };
+  const errors = { 400: errorSchema, 404: errorSchema, 413: errorSchema, 503: errorSchema };
 
   app.put<{ Params: { key: string }; Querystring: { region?: string }; Body: PutBody }>(
     '/api/cache/:key',
@@ -51,7 +50,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     },
     async (request, reply) => {
       const key = checkKey(request.params.key, maxKeyBytes);
-      const region = regionOf(request.query.region);
+      const region = topology.region(request.query.region);
       const { value, ttl, staleAfter, tags = [] } = request.body;
       if (value === null || value === undefined) throw new FreshcacheError('bad_request', 'value must be a JSON value other than null');
       const maxTtlMs = DEFAULTS.maxTtlMs;
@@ -69,7 +68,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     { schema: { tags: ['cache'], summary: 'Read a key (X-Cache tells HIT or STALE)', params: keyParams, querystring: regionQuery, response: errors } },
     async (request, reply) => {
       const key = checkKey(request.params.key, maxKeyBytes);
-      const region = regionOf(request.query.region);
+      const region = topology.region(request.query.region);
       const found = await region.cache.lookup(key);
       if (!found) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
       setCacheHeaders(reply, region.name, found, accessLog);
@@ -82,7 +81,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     { schema: { tags: ['cache'], summary: "Delete a key from one region's cache now", params: keyParams, querystring: regionQuery, response: errors } },
     async (request, reply) => {
       const key = checkKey(request.params.key, maxKeyBytes);
-      const region = regionOf(request.query.region);
+      const region = topology.region(request.query.region);
       if (!(await region.cache.delete(key))) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
       return reply.status(204).send();
     },
@@ -109,7 +108,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       },
     },
     async (request) => {
-      const region = regionOf(request.query.region);
+      const region = topology.region(request.query.region);
       const { prefix, tag, cursor, limit = 50 } = request.query;
       const page = await region.cache.scan({ prefix, tag, cursor, limit });
       const now = topology.clock.now();

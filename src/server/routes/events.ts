@@ -28,14 +28,13 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
   });
 
   app.get('/api/events', { schema: { tags: ['ops'], summary: 'Live events (text/event-stream)' } }, (request, reply) => {
+    const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': request.id };
+    // HEAD (Fastify answers it with this handler) gets the stream's headers and no stream: a
+    // stream it cannot read would hold the client and the server until one of them gives up.
+    if (request.method === 'HEAD') return reply.headers(headers).send();
     reply.hijack();
     const out = reply.raw;
-    out.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-request-id': request.id,
-    });
+    out.writeHead(200, { ...headers, connection: 'keep-alive' });
     const send = (chunk: string) => {
       if (out.writableEnded || out.destroyed) return;
       // A burst (a relay catching up) may fill the socket's buffer for a moment; a client that

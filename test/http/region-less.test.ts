@@ -1,0 +1,94 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/server/app.js';
+import { Topology } from '../../src/topology/topology.js';
+import { JSON_HEADERS, expectError } from './http-kit.js';
+import { postgresForFile } from '../testkit/postgres-server.js';
+import { redisForFile } from '../testkit/redis-server.js';
+
+/**
+ * The control process of `freshcache up` runs the relay and serves no region. Every route must
+ * still answer: those that need a region's cache with `400 no_region` naming the deployment's
+ * regions, the others as on any node; never a 500.
+ */
+const postgres = postgresForFile();
+const redis = redisForFile();
+const REGIONS = ['us-east', 'eu-west', 'ap-south'];
+let topology: Topology;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  const { url } = redis().server;
+  topology = await Topology.create({
+    config: {
+      roles: { regions: [], relay: true },
+      regions: REGIONS.map((name) => ({ name })),
+      origin: { kind: 'postgres', url: postgres().url },
+      capture: { kind: 'outbox' },
+      log: { kind: 'redis', redis: { url } },
+      l2: { kind: 'redis', redis: { url } },
+      seed: false,
+    },
+  });
+  app = await buildApp({ topology });
+}, 60_000);
+
+afterAll(async () => {
+  await app?.close();
+  await topology?.close();
+});
+
+type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+const request = (method: Method, url: string, payload?: object) =>
+  app.inject({ method, url, ...(payload ? { payload: JSON.stringify(payload), headers: JSON_HEADERS } : {}) });
+
+describe('a process that serves no region', () => {
+  it.each<[Method, string, object?]>([
+    ['GET', '/api/cache/k'],
+    ['HEAD', '/api/cache/k'],
+    ['PUT', '/api/cache/k', { value: 1 }],
+    ['DELETE', '/api/cache/k'],
+    ['GET', '/api/cache?prefix=user:'],
+    ['GET', '/api/cache/k?region=eu-west'],
+    ['GET', '/edge/us-east/content/1'],
+    ['HEAD', '/edge/us-east/content/1'],
+    ['PATCH', '/api/regions/us-east', { strategy: 'lazy' }],
+    ['POST', '/api/invalidate', { tags: ['news'], dryRun: true }],
+  ])('answers %s %s with 400 no_region, naming the regions and where to go', async (method, url, payload) => {
+    const res = await request(method, url, payload);
+    if (method === 'HEAD') {
+      expect(res.statusCode).toBe(400);
+      return;
+    }
+    expectError(res, 400, 'no_region');
+    const { message } = (res.json() as { error: { message: string } }).error;
+    for (const name of REGIONS) expect(message).toContain(name);
+    expect(message).toContain('freshcache up');
+  });
+
+  it('still says 404 unknown_region for a region the deployment does not declare', async () => {
+    expectError(await request('GET', '/api/cache/k?region=mars'), 404, 'unknown_region');
+    expectError(await request('GET', '/edge/mars/content/1'), 404, 'unknown_region');
+  });
+
+  it.each<[Method, string, number, object?]>([
+    ['GET', '/health', 200],
+    ['GET', '/ready', 200],
+    ['GET', '/api/info', 200],
+    ['GET', '/metrics', 200],
+    ['GET', '/api/metrics', 200],
+    ['GET', '/api/metrics/history?window=1m', 200],
+    ['GET', '/api/regions', 200],
+    ['GET', '/api/invalidations', 200],
+    ['GET', '/api/invalidations/999999', 404],
+    ['GET', '/api/content', 200],
+    ['POST', '/api/content', 201, { slug: 'region-less', title: 'Made on the control process' }],
+    ['GET', '/api/content/999999', 404],
+    ['POST', '/api/invalidate', 202, { tags: ['news'] }],
+    ['HEAD', '/api/events', 200],
+    ['GET', '/docs/json', 200],
+  ])('answers %s %s as any node does (%i)', async (method, url, status, payload) => {
+    const res = await request(method, url, payload);
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(status);
+  });
+});
