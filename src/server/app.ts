@@ -73,6 +73,9 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR 
 
   await app.register(swagger, {
     openapi: {
+      // 3.1: its schemas are JSON Schema 2020-12, as the route schemas are written (a numeric
+      // exclusiveMinimum, for one, is invalid in 3.0).
+      openapi: '3.1.0',
       info: {
         title: 'freshcache',
         version: VERSION,
