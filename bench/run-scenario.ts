@@ -1,5 +1,5 @@
 /**
- * Runs one scenario in this process and writes its rows as JSON to the file named in argv[3].
+ * Runs one scenario in this process and writes its rows (and extra tables) as JSON to the file named in argv[3].
  * run.ts starts one process per scenario, so heap, JIT state and GC pressure of one scenario
  * never leak into the numbers of the next, and each can get its own node flags.
  */
@@ -15,8 +15,9 @@ if (!scenario || !outFile) {
 }
 const progress = new Progress(scenario.name);
 const started = Date.now();
-const rows = await scenario.run(progress);
-progress.done(`${rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-await writeFile(outFile, JSON.stringify(rows));
+const output = await scenario.run(progress);
+const result = Array.isArray(output) ? { rows: output } : output;
+progress.done(`${result.rows.length} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+await writeFile(outFile, JSON.stringify(result));
 // Servers, pools or timers a library left behind must not keep the child alive.
 process.exit(0);

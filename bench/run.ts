@@ -2,14 +2,14 @@
  * `npm run bench [-- <filter>]`: runs each scenario (whose name contains the filter) in a child
  * node process, one after the other, then rewrites bench/README.md with the latest results.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machine } from './lib/machine.js';
 import type { ScenarioResult } from './lib/render-readme.js';
 import { renderReadme } from './lib/render-readme.js';
-import type { Row } from './lib/row.js';
+import type { ScenarioOutput } from './lib/row.js';
 import { scenarios } from './scenarios.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -24,6 +24,10 @@ if (selected.length === 0) {
   process.stderr.write(`no scenario matches "${filter}"; scenarios: ${scenarios.map((s) => s.name).join(', ')}\n`);
   process.exit(2);
 }
+
+// wrk, Varnish, redis-server and PostgreSQL: installed with apt when missing (as root), or named.
+const deps = spawnSync('bash', [fileURLToPath(new URL('./ensure-bench-deps.sh', import.meta.url))], { stdio: 'inherit' });
+if (deps.status !== 0) process.exit(deps.status ?? 1);
 
 await mkdir(resultsDir, { recursive: true });
 const results = await readFile(latestFile, 'utf8').then(
@@ -49,9 +53,9 @@ for (const [i, scenario] of selected.entries()) {
     process.stderr.write(`[${scenario.name}] failed (exit code ${code}); its previous results are kept\n`);
     continue;
   }
-  const rows = JSON.parse(await readFile(out, 'utf8')) as Row[];
+  const output = JSON.parse(await readFile(out, 'utf8')) as ScenarioOutput;
   await rm(out);
-  results[scenario.name] = { rows, machine: machine(), load, seconds: (Date.now() - started) / 1000 };
+  results[scenario.name] = { ...output, machine: machine(), load, seconds: (Date.now() - started) / 1000 };
   await writeFile(latestFile, JSON.stringify(results, null, 2));
 }
 

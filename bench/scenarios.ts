@@ -1,5 +1,5 @@
 import type { Progress } from './lib/progress.js';
-import type { Row } from './lib/row.js';
+import type { Row, ScenarioOutput } from './lib/row.js';
 
 export interface Scenario {
   /** Matched by the filter of `npm run bench -- <filter>`. */
@@ -15,7 +15,7 @@ export interface Scenario {
   /** Extra node flags for the child process that runs it. */
   nodeFlags: string[];
   /** Imported lazily, so the runner loads no library it is not about to measure. */
-  run: (progress: Progress) => Promise<Row[]>;
+  run: (progress: Progress) => Promise<Row[] | ScenarioOutput>;
 }
 
 export const scenarios: Scenario[] = [
@@ -37,11 +37,11 @@ export const scenarios: Scenario[] = [
     name: 'http-edge-get-hit',
     title: 'Edge GET HIT over HTTP',
     measures: [
-      'A real topology (`Topology.create({ config: { seed: true, port: 0 } })`, embedded PGlite origin, 3 regions) served by `buildApp()` on 127.0.0.1, with a silent pino logger (log level `silent`).',
-      '`/edge/us-east/content/1` is read twice before the run, so every measured request is an L1 HIT (checked through the region\'s hit and miss counters).',
-      'Next to it, a bare Fastify 5 server (no logger, no hooks, no schema) with the same route path returns the same JSON object, fetched once from the edge route.',
-      'autocannon 9 runs in its own process (so it does not share the server\'s event loop): 50 connections, a 1 s warm-up of each server, then 3 rounds of 3 s taken in turn (edge, bare, edge, bare, …) so drifting machine load falls on both; the table shows each server\'s median round.',
-      'The freshcache server runs at log level `silent` here; at the default `info` level the per-request access log is off too (it is written at `debug` only).',
+      'Four servers, each in a process of its own, answer `GET /edge/us-east/content/1` with the same JSON body: the freshcache edge (a real topology, `Topology.create({ config: { seed: true, port: 0 } })` with its embedded PGlite origin and 3 regions, served by `buildApp()` with a silent logger; the path is read twice first, so every measured request is an L1 HIT, checked through the region\'s counters); a bare Fastify 5 server (no logger, no hooks, no schema) with the same route, returning the same object; a raw `node:http` server writing the same body string with its length (the floor for a Node server); and Varnish 7 (`varnishd -F`, a VCL that caches every 200 for an hour, `-s malloc`) in front of the edge route, every request a Varnish hit (checked with `varnishstat`: no backend request during the rounds).',
+      'The load generator is wrk (C; one thread, 50 keep-alive connections; its report read from a Lua `done` hook, `bench/http/wrk-report.lua`). On this 2-core machine each side gets a core of its own with `taskset`: every server on CPU 0 (Varnish too, so it gets the same one core as a Node process), wrk on CPU 1. The `wrk CPU` column is wrk\'s own CPU time over the round: well under 100 % of its core means the client was not the limit; `server CPU (cores busy)` near 1.00 means the server was.',
+      'A 2 s warm-up of each server, then 5 rounds of 5 s taken in turn (edge, Fastify, node:http, Varnish, edge, …), so drifting machine load falls on all of them. req/s is the median round; the ratios are the medians of the per-round ratios (each round\'s servers ran seconds apart). `server CPU per request` is the server process tree\'s user + system CPU (from /proc) over the round divided by its requests: it moves less than req/s when other work shares the machine.',
+      'After the measured rounds, each Node server is profiled over one more 5 s wrk window: the parent asks the server process over IPC to start and stop the inspector\'s CPU profiler (`Profiler.start`/`stop`, 100 µs sampling) around the load, so the profile holds the load window only. Self time is grouped by whose code ran, and the edge\'s top functions are listed (lines from the TypeScript source maps). The whole profiles are kept in `bench/.results/http-*.cpuprofile` (open them in Chrome DevTools).',
+      '`bench/ensure-bench-deps.sh` (run by `npm run bench`) installs wrk and varnish with apt when they are missing (as root), or names them.',
     ].join('\n'),
     nodeFlags: [],
     run: (progress) => import('./http/edge-get-hit.bench.js').then((m) => m.edgeGetHit(progress)),

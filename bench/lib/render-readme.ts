@@ -6,6 +6,7 @@ import type { Row } from './row.js';
 /** The latest result of one scenario, kept in bench/.results/latest.json between runs. */
 export interface ScenarioResult {
   rows: Row[];
+  tables?: { title: string; rows: Row[] }[];
   machine: Machine;
   /** 1-minute load average just before and just after the scenario: a busy machine shows here. */
   load: { before: number; after: number };
@@ -42,6 +43,7 @@ export function renderReadme(scenarios: readonly Scenario[], results: Record<str
             `Node ${result.machine.node}; load average ${result.load.before.toFixed(2)} before, ${result.load.after.toFixed(2)} after; took ${result.seconds.toFixed(0)} s.`,
           '',
           markdownTable(result.rows),
+          ...(result.tables ?? []).flatMap((table) => ['', `**${table.title}.**`, '', markdownTable(table.rows)]),
         ].join('\n')
       : '_Not measured yet: run `npm run bench`._';
     return [
