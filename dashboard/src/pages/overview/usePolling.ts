@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useEffectEvent, useRef } from 'react';
 
 /**
  * Calls `tick` every `intervalMs` while mounted; a new interval restarts the timer. When `tick`
@@ -7,13 +7,12 @@ import { useEffect, useRef } from 'react';
  */
 export function usePolling(tick: () => void | Promise<unknown>, intervalMs: number): void {
   // The latest `tick` is called, so a caller may pass a new function on every render.
-  const latest = useRef(tick);
-  latest.current = tick;
+  const onTick = useEffectEvent(tick);
   const inFlight = useRef(false);
   useEffect(() => {
     const timer = setInterval(() => {
       if (inFlight.current) return;
-      const pending = latest.current();
+      const pending = onTick();
       if (!pending) return;
       inFlight.current = true;
       // Showing a failure is the tick's business; here it only ends the wait.
