@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
+import type { ApiClient } from '../../api/client';
 import type { CachePage } from '../../api/types';
 import { useApi, useResync } from '../../lib/api-context';
 import { INITIAL_SEARCH, keyQuery } from './key-search';
@@ -19,33 +20,42 @@ export interface KeyPages {
   reload: () => void;
 }
 
+/** What is asked for; a new object asks again (a reload, or the same search submitted again). */
 interface Position {
   search: KeySearch;
   /** The cursor each page seen so far was asked with (undefined: the first page); Previous pops one. */
   cursors: (string | undefined)[];
 }
 
+/** The latest answer, and the position (and client) it answers: until they match the current ones, it is loading. */
+interface Answer {
+  position?: Position;
+  api?: ApiClient;
+  page?: CachePage;
+  error?: Error;
+}
+
 /** The key explorer, one page at a time: Next follows the page's cursor, Previous goes back through the cursors seen. */
 export function useKeyPages(): KeyPages {
   const api = useApi();
   const [position, setPosition] = useState<Position>({ search: INITIAL_SEARCH, cursors: [undefined] });
-  const [reloads, setReloads] = useState(0);
-  const [answer, setAnswer] = useState<{ page?: CachePage; error?: Error; loading: boolean }>({ loading: true });
+  const [answer, setAnswer] = useState<Answer>({});
 
   useEffect(() => {
     // An answer for a position the user already left must not replace the newer one.
     let current = true;
-    setAnswer((a) => ({ ...a, loading: true }));
     api.listKeys(keyQuery(position.search, position.cursors.at(-1))).then(
-      (page) => current && setAnswer({ page, loading: false }),
-      (error: unknown) => current && setAnswer({ error: error as Error, loading: false }),
+      (page) => current && setAnswer({ position, api, page }),
+      (error: unknown) => current && setAnswer({ position, api, error: error as Error }),
     );
     return () => {
       current = false;
     };
-  }, [api, position, reloads]);
+  }, [api, position]);
 
-  const reload = useCallback(() => setReloads((n) => n + 1), []);
+  // The page (or error) shown stays while the next answer is on its way.
+  const loading = answer.position !== position || answer.api !== api;
+  const reload = useCallback(() => setPosition((p) => ({ ...p })), []);
   useResync(reload);
 
   const cursor = answer.page?.cursor;
@@ -53,7 +63,7 @@ export function useKeyPages(): KeyPages {
     search: position.search,
     page: answer.page,
     number: position.cursors.length,
-    loading: answer.loading,
+    loading,
     error: answer.error,
     run: (search) => setPosition({ search, cursors: [undefined] }),
     next: () => {
