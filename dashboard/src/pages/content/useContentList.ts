@@ -55,12 +55,12 @@ export function useContentList(pageSize = 25): ContentList {
     setItems((current) => applyChange(current, next));
   }, []);
 
-  const load = useCallback(
+  // Asks for the page after `from` (undefined: the first page); the caller shows it as loading.
+  const fetchPage = useCallback(
     (from: number | undefined) => {
       const mine = from === undefined ? ++generation.current : generation.current;
       const seen: Change[] = [];
       inFlight.current.add(seen);
-      setLoading(true);
       api.listContent({ cursor: from, limit: pageSize }).then(
         (page) => {
           inFlight.current.delete(seen);
@@ -81,8 +81,19 @@ export function useContentList(pageSize = 25): ContentList {
     },
     [api, pageSize],
   );
+  const load = (from: number | undefined) => {
+    setLoading(true);
+    fetchPage(from);
+  };
 
-  useEffect(() => load(undefined), [load]);
+  // The first page, on mount and for a new source. A new source starts out loading, from the
+  // render that brings it (loading is already true on mount).
+  const [source, setSource] = useState({ api, pageSize });
+  if (source.api !== api || source.pageSize !== pageSize) {
+    setSource({ api, pageSize });
+    setLoading(true);
+  }
+  useEffect(() => fetchPage(undefined), [fetchPage]);
   useResync(() => load(undefined));
   useEvent('content.changed', ({ op, id, record }) => {
     if (op === 'delete') change({ op, id });
