@@ -1,6 +1,6 @@
 import { Link, Route, Router, Switch, useRoute } from 'wouter';
 import { useHashLocation } from 'wouter/use-hash-location';
-import { lazy, Suspense } from 'react';
+import { lazy, Suspense, useCallback } from 'react';
 import type { ReactNode } from 'react';
 import { ErrorMessage } from './components/ErrorMessage';
 import { NotEnabled } from './components/NotEnabled';
@@ -47,7 +47,7 @@ function LiveIndicator() {
 
 function Shell() {
   const api = useApi();
-  const info = useAsync(() => api.info(), []);
+  const info = useAsync(useCallback(() => api.info(), [api]));
   const features = info.data?.features;
   return (
     <InfoContext.Provider value={info.data}>

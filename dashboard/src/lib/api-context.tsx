@@ -1,4 +1,4 @@
-import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import { createContext, useCallback, useContext, useEffect, useEffectEvent, useRef, useState, useSyncExternalStore } from 'react';
 import type { ReactNode } from 'react';
 import { ApiClient } from '../api/client';
 import { EventStream } from '../api/event-stream';
@@ -38,27 +38,21 @@ export function useApi(): ApiClient {
 /** Calls `listener` on every event `name`; the latest listener is used without resubscribing. */
 export function useEvent<K extends EventName>(name: K, listener: (payload: EventMap[K]) => void): void {
   const { events } = useServices();
-  const latest = useRef(listener);
-  latest.current = listener;
-  useEffect(() => events.on(name, (payload) => latest.current(payload)), [events, name]);
+  const onEvent = useEffectEvent(listener);
+  useEffect(() => events.on(name, (payload) => onEvent(payload)), [events, name]);
 }
 
 /** Runs `listener` after the event stream reconnected: events were missed, reload. */
 export function useResync(listener: () => void): void {
   const { events } = useServices();
-  const latest = useRef(listener);
-  latest.current = listener;
-  useEffect(() => events.onResync(() => latest.current()), [events]);
+  const onResync = useEffectEvent(listener);
+  useEffect(() => events.onResync(() => onResync()), [events]);
 }
 
 export function useStreamState(): StreamState {
   const { events } = useServices();
-  const [state, setState] = useState(events.state);
-  useEffect(() => {
-    setState(events.state);
-    return events.onState(setState);
-  }, [events]);
-  return state;
+  const subscribe = useCallback((changed: () => void) => events.onState(changed), [events]);
+  return useSyncExternalStore(subscribe, () => events.state);
 }
 
 export interface AsyncState<T> {
@@ -72,28 +66,42 @@ export interface AsyncState<T> {
   reload: () => Promise<void>;
 }
 
+/** What useAsync shows, and the `load` it is for. */
+interface Shown<T> {
+  data: T | undefined;
+  error: Error | undefined;
+  loading: boolean;
+  load: () => Promise<T>;
+}
+
 /**
- * Loads with `load` when mounted and when `deps` change, and reloads after the event stream
- * reconnects. An answer that arrives after a newer request started is dropped.
+ * Loads with `load` when mounted and when `load` changes (wrap it in useCallback: a new function
+ * is a new request), and reloads after the event stream reconnects. An answer that arrives after
+ * a newer request started is dropped.
  */
-export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): AsyncState<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: Error | undefined; loading: boolean }>({ data: undefined, error: undefined, loading: true });
+export function useAsync<T>(load: () => Promise<T>): AsyncState<T> {
+  const [shown, setShown] = useState<Shown<T>>(() => ({ data: undefined, error: undefined, loading: true, load }));
+  // A new `load` is asked by the effect below: it is loading from this render on.
+  if (shown.load !== load) setShown({ ...shown, loading: true, load });
   const generation = useRef(0);
-  const latestLoad = useRef(load);
-  latestLoad.current = load;
-  const reload = useCallback(() => {
+
+  const request = useCallback(() => {
     const mine = ++generation.current;
-    setState((s) => ({ ...s, loading: true }));
-    return latestLoad.current().then(
-      (data) => {
-        if (mine === generation.current) setState({ data, error: undefined, loading: false });
-      },
-      (error: unknown) => {
-        if (mine === generation.current) setState((s) => ({ data: s.data, error: error as Error, loading: false }));
-      },
+    // Kept only if no newer request started, and not one for an older `load` that was replaced.
+    const settle = (next: (s: Shown<T>) => Shown<T>) => {
+      if (mine === generation.current) setShown((s) => (s.load === load ? next(s) : s));
+    };
+    return load().then(
+      (data) => settle((s) => ({ ...s, data, error: undefined, loading: false })),
+      (error: unknown) => settle((s) => ({ ...s, error: error as Error, loading: false })),
     );
-  }, []);
-  useEffect(() => void reload(), deps);
+  }, [load]);
+  const reload = useCallback(() => {
+    setShown((s) => ({ ...s, loading: true }));
+    return request();
+  }, [request]);
+
+  useEffect(() => void request(), [request]);
   useResync(reload);
-  return { ...state, reload };
+  return { data: shown.data, error: shown.error, loading: shown.loading, reload };
 }

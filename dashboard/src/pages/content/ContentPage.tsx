@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
 import { useApi, useAsync } from '../../lib/api-context';
@@ -14,7 +14,7 @@ import './content.css';
 export function ContentPage() {
   const api = useApi();
   const list = useContentList();
-  const regions = useAsync(() => api.regions().then((items) => items.sort((a, b) => a.delayMs - b.delayMs).map((r) => r.name)), []);
+  const regions = useAsync(useCallback(() => api.regions().then((items) => items.sort((a, b) => a.delayMs - b.delayMs).map((r) => r.name)), [api]));
   const [selectedId, setSelectedId] = useState<number>();
   const selected = list.items.find((item) => item.id === selectedId);
 

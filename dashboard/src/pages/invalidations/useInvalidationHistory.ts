@@ -24,7 +24,7 @@ function newest(statuses: Iterable<InvalidationStatus>, limit: number): Invalida
  */
 export function useInvalidationHistory(limit = 50): InvalidationHistory {
   const api = useApi();
-  const fetched = useAsync(() => api.invalidations(limit), [api, limit]);
+  const fetched = useAsync(useCallback(() => api.invalidations(limit), [api, limit]));
   const [live, setLive] = useState<InvalidationStatus[]>([]);
 
   const record = useCallback(

@@ -1,4 +1,4 @@
-import { useId, useState } from 'react';
+import { useCallback, useId, useState } from 'react';
 import type { HistoryWindow } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
@@ -91,8 +91,8 @@ export function OverviewPage() {
   const info = useInfo();
   const historyTitleId = useId();
   const [span, setSpan] = useState<HistoryWindow>('1m');
-  const history = useAsync(() => api.metricsHistory(span), [span]);
-  const snapshot = useAsync(() => api.metrics(), []);
+  const history = useAsync(useCallback(() => api.metricsHistory(span), [api, span]));
+  const snapshot = useAsync(useCallback(() => api.metrics(), [api]));
   // Each polled apart: a slow history does not hold back the snapshot.
   usePolling(history.reload, REFRESH_MS[span]);
   usePolling(snapshot.reload, REFRESH_MS[span]);

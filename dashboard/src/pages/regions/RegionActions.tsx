@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { FormEvent } from 'react';
 import type { InvalidationTargets } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
@@ -17,7 +17,7 @@ const KINDS: { kind: TargetKind; label: string; example: string }[] = [
 /** The two ways to send an invalidation from this page: change an article at the origin, or purge. */
 export function RegionActions({ follower }: { follower: InvalidationFollower }) {
   const api = useApi();
-  const articles = useAsync(() => api.listContent({ limit: 50 }).then((page) => page.items), []);
+  const articles = useAsync(useCallback(() => api.listContent({ limit: 50 }).then((page) => page.items), [api]));
   const [articleId, setArticleId] = useState<number>();
   const article = articles.data?.find((a) => a.id === articleId) ?? articles.data?.[0];
   const [kind, setKind] = useState<TargetKind>('tags');

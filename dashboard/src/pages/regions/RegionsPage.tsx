@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import type { RegionPatch, RegionSettings } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
@@ -20,34 +20,33 @@ function withRegion(regions: RegionSettings[], region: RegionSettings): RegionSe
 /** The regions on a map: watch an edit or a purge reach each in turn, and switch their strategy and mode. */
 export function RegionsPage() {
   const api = useApi();
-  // For each load not yet shown, the settings received since it started, in order: its answer
-  // may be older than them, so they are applied again on top of it.
-  const logs = useRef<RegionSettings[][]>([]);
-  const loaded = useAsync(() => {
-    const seen: RegionSettings[] = [];
-    logs.current.push(seen);
-    return api.regions().then((items) => ({ items, seen }));
-  }, []);
-  const [regions, setRegions] = useState<RegionSettings[]>([]);
+  // The latest settings received for each region (a save's answer or an event), numbered in the
+  // order they came. Numbering happens in the listener and in the load, never while rendering.
+  const [received, setReceived] = useState<ReadonlyMap<string, { seq: number; settings: RegionSettings }>>(new Map());
+  const nextSeq = useRef(0);
+  const loaded = useAsync(
+    useCallback(() => {
+      const from = nextSeq.current;
+      return api.regions().then((items) => ({ items, from }));
+    }, [api]),
+  );
   const [saving, setSaving] = useState<ReadonlySet<string>>(new Set());
   const [saveError, setSaveError] = useState<Error>();
   const [flushed, setFlushed] = useState<string>();
   const [followAll, setFollowAll] = useState(false);
   const follower = useInvalidationFollower(followAll);
 
-  // The loaded list is the starting point; responses and events change it from then on.
-  useEffect(() => {
-    if (!loaded.data) return;
-    const { items, seen } = loaded.data;
-    // The settings received until now count, up to this render. Older loads are done too:
-    // useAsync shows only the latest answer.
-    logs.current = logs.current.slice(logs.current.indexOf(seen) + 1);
-    setRegions([...items, ...seen].reduce(withRegion, []));
-  }, [loaded.data]);
+  // The loaded list with the settings received since its load started laid over it, in the order
+  // they came: its answer may be older than them. (Before the first answer, what was received alone.)
+  const regions = useMemo(() => {
+    const from = loaded.data?.from ?? 0;
+    const since = [...received.values()].filter((r) => r.seq >= from).sort((a, b) => a.seq - b.seq);
+    return [...(loaded.data?.items ?? []), ...since.map((r) => r.settings)].reduce(withRegion, []);
+  }, [loaded.data, received]);
 
   const receive = (region: RegionSettings) => {
-    for (const seen of logs.current) seen.push(region);
-    setRegions((current) => withRegion(current, region));
+    const seq = nextSeq.current++;
+    setReceived((current) => new Map(current).set(region.name, { seq, settings: region }));
   };
   useEvent('region.updated', ({ name, settings }) => receive({ name, ...settings }));
   useEvent('region.flushed', ({ name, reason }) => setFlushed(`${formatClock(Date.now())}: ${name} flushed its cache (${reason}).`));
