@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useState } from 'react';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
 import { useApi, useAsync } from '../../lib/api-context';
@@ -16,12 +16,10 @@ export function ContentPage() {
   const list = useContentList();
   const regions = useAsync(useCallback(() => api.regions().then((items) => items.sort((a, b) => a.delayMs - b.delayMs).map((r) => r.name)), [api]));
   const [selectedId, setSelectedId] = useState<number>();
+  // Something is always selected when there is content, so each demo is one click. Set while
+  // rendering (React renders again at once), not in an effect after the list was shown unselected.
+  if (selectedId === undefined && list.items[0]) setSelectedId(list.items[0].id);
   const selected = list.items.find((item) => item.id === selectedId);
-
-  // Something is always selected when there is content, so each demo is one click.
-  useEffect(() => {
-    if (selectedId === undefined && list.items[0]) setSelectedId(list.items[0].id);
-  }, [selectedId, list.items]);
 
   return (
     <>
