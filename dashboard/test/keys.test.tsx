@@ -120,6 +120,33 @@ describe('Keys page: search and pages', () => {
     ]);
   });
 
+  it('says Loading… and holds the pager while a page is on its way, showing the page before until it comes', async () => {
+    const user = userEvent.setup();
+    const services = renderKeys((call) => (listQuery(call) ? page([item('a:1')], 'c2') : undefined));
+    await screen.findByRole('button', { name: 'a:1' });
+    let answer!: () => void;
+    services.api.listKeys = () => new Promise((resolve) => (answer = () => resolve({ region: 'us-east', items: [item('b:1')], cursor: null })));
+    const pager = () => within(screen.getByRole('navigation', { name: 'Pages of keys' })).getAllByRole<HTMLButtonElement>('button');
+
+    await user.click(screen.getByRole('button', { name: 'Next page' }));
+    expect(screen.getByText('Loading…')).toBeTruthy();
+    expect(pager().map((button) => [button.textContent, button.disabled])).toEqual([
+      ['Previous page', true],
+      ['Next page', true],
+      ['Reload', true],
+    ]);
+    expect(screen.getByRole('button', { name: 'a:1' })).toBeTruthy();
+
+    await act(async () => answer());
+    expect(await screen.findByRole('button', { name: 'b:1' })).toBeTruthy();
+    expect(screen.queryByText('Loading…')).toBeNull();
+    expect(pager().map((button) => [button.textContent, button.disabled])).toEqual([
+      ['Previous page', false],
+      ['Next page', true],
+      ['Reload', false],
+    ]);
+  });
+
   it('searches by tag and explains an empty page that still has a cursor', async () => {
     const user = userEvent.setup();
     const services = renderKeys((call) => {
