@@ -109,6 +109,17 @@ describe('Regions page', () => {
     expect(mode.value).toBe('ttl');
   });
 
+  it('shows what a reload after a reconnect answers over the settings received before it was asked', async () => {
+    const services = renderPage();
+    const mode = await screen.findByLabelText<HTMLSelectElement>('Mode of ap-south');
+    const { name: _name, ...settings } = REGIONS.find((r) => r.name === 'ap-south')!;
+    act(() => services.emit('region.updated', { name: 'ap-south', settings: { ...settings, mode: 'ttl' } }));
+    expect(mode.value).toBe('ttl');
+    // While the stream was away ap-south went back to cdc: the reload says so.
+    act(() => services.resync());
+    await waitFor(() => expect(mode.value).toBe('cdc'));
+  });
+
   it("edits the article and shows each region applying the edit's invalidation, with its lag and landing order", async () => {
     const services = renderPage((call) => (call.method === 'PUT' ? { body: { ...ARTICLE, ...(call.body as object), version: 42 } } : undefined));
     await userEvent.click(await screen.findByRole('button', { name: 'Edit article' }));
