@@ -76,6 +76,23 @@ describe('Content page', () => {
     expect(services.calls.filter((c) => c.path.startsWith('/api/content?'))).toHaveLength(2);
   });
 
+  it('says Loading… while a page is on its way, with Load more disabled, and nothing about an empty origin', async () => {
+    const services = renderPage((call) => (call.path === '/api/content?limit=25' ? { body: { items: [article(1)], cursor: 1 } } : undefined));
+    expect(screen.getByText('Loading…')).toBeTruthy();
+    expect(screen.queryByText(/No content at the origin yet/)).toBeNull();
+    const more = await screen.findByRole<HTMLButtonElement>('button', { name: 'Load more' });
+    expect(screen.queryByText('Loading…')).toBeNull();
+
+    let answer!: () => void;
+    services.api.listContent = () => new Promise((resolve) => (answer = () => resolve({ items: [article(2)], cursor: null })));
+    await userEvent.click(more);
+    expect(screen.getByText('Loading…')).toBeTruthy();
+    expect(more.disabled).toBe(true);
+    await act(async () => answer());
+    expect(await screen.findByRole('button', { name: 'article-2' })).toBeTruthy();
+    expect(screen.queryByText('Loading…')).toBeNull();
+  });
+
   it('saves the edit form with PUT, and deletes only after confirmation', async () => {
     const services = renderPage((call) => {
       if (call.method === 'PUT') return { body: { ...article(1, 9), ...(call.body as object) } };
