@@ -50,6 +50,13 @@ redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], string.format('%d-0', n), 'e', AR
 return n
 `;
 
+/**
+ * Default of `maxDisconnectedMs`: how long a reader goes without a successful read before it
+ * reports a cut-off (and its node flushes). Bounds how long a node can serve stale data while
+ * Redis is unreachable.
+ */
+export const DEFAULT_MAX_DISCONNECTED_MS = 5_000;
+
 type StreamEntry = [id: string, fields: string[]];
 
 interface Loop {
@@ -84,7 +91,7 @@ export class RedisStreamLog implements InvalidationLog {
     this.redis = options.redis;
     this.clock = options.clock ?? systemClock;
     this.retain = options.retain ?? 10_000;
-    this.maxDisconnectedMs = options.maxDisconnectedMs ?? 5_000;
+    this.maxDisconnectedMs = options.maxDisconnectedMs ?? DEFAULT_MAX_DISCONNECTED_MS;
     this.blockMs = options.blockMs ?? 1_000;
     this.claimAfterMs = options.claimAfterMs ?? 5_000;
     this.batchSize = options.batchSize ?? 500;
@@ -223,16 +230,32 @@ export class RedisStreamLog implements InvalidationLog {
 
   /**
    * Runs `step` until closed, on a connection of its own. A failing step is retried with backoff;
-   * `onFailure(cutOff)` hears every failure, with cutOff true once per `maxDisconnectedMs` since
-   * the last step that worked, so a reader can say it may have missed events while it was cut off.
+   * `onFailure(false, error)` hears every failure, and `onFailure(true)` comes once per
+   * `maxDisconnectedMs` without a step that worked, so a reader can say it may have missed events
+   * while it was cut off.
    */
-  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error: unknown) => void): Subscription {
+  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error?: unknown) => void): Subscription {
     const connection = this.readerConnection();
     const loop: Loop = { closed: false, connection, done: Promise.resolve() };
+    // Cut off counts from the last read that worked, not the first that failed: a read that
+    // hangs until its command timeout is time without news too. A timer reports it when it is
+    // due: judged only when a step fails, it came late by that step's wait for a reconnect (up
+    // to seconds) and the backoff before it.
+    let lastOkAt = this.clock.now();
+    let watch: Timer | undefined;
+    const armCutOff = () => {
+      watch = this.clock.setTimeout(() => {
+        if (loop.closed) return;
+        const now = this.clock.now();
+        if (now - lastOkAt >= this.maxDisconnectedMs) {
+          lastOkAt = now; // report once per interval
+          onFailure?.(true);
+        }
+        armCutOff();
+      }, Math.max(0, lastOkAt + this.maxDisconnectedMs - this.clock.now()));
+    };
+    armCutOff();
     loop.done = (async () => {
-      // Cut off counts from the last read that worked, not the first that failed: a read that
-      // hangs until its command timeout is time without news too.
-      let lastOkAt = this.clock.now();
       let backoffMs = 50;
       while (!loop.closed) {
         try {
@@ -241,15 +264,13 @@ export class RedisStreamLog implements InvalidationLog {
           backoffMs = 50;
         } catch (error) {
           if (loop.closed) break;
-          const now = this.clock.now();
-          const cutOff = now - lastOkAt >= this.maxDisconnectedMs;
-          if (cutOff) lastOkAt = now; // report once per interval
           this.onError(error, context);
-          onFailure?.(cutOff, error);
+          onFailure?.(false, error);
           await this.pause(loop, backoffMs);
           backoffMs = Math.min(backoffMs * 2, 1_000);
         }
       }
+      watch?.cancel();
     })();
     this.loops.add(loop);
     return { close: () => this.stop(loop) };
