@@ -10,13 +10,23 @@ export interface Read {
   startedAt: number;
 }
 
+/** A fresh answer older than a change made more than its bound before the read began. */
+export interface StaleRead extends Read {
+  /** How long before the read began the oldest change it missed was made (committed, or published: see startLoad). */
+  staleForMs: number;
+  /** The bound it broke: `staleAfterMs` of its node when it was read. */
+  boundMs: number;
+}
+
 export interface LoadReport {
   reads: number;
   failedReads: number;
   writes: number;
   failedWrites: number;
-  /** Fresh answers (HIT or MISS) older than a commit made more than `staleAfterMs` before the read began. */
-  staleReads: Read[];
+  /** Fresh answers (HIT or MISS) older than a change made more than `staleAfterMs` before the read began. */
+  staleReads: StaleRead[];
+  /** The fresh but outdated answer that came closest to its bound, or went furthest beyond it: how much room is left. */
+  worst: StaleRead | undefined;
 }
 
 /** Reads one content record through a node; undefined when the node did not answer 200. */
@@ -37,19 +47,25 @@ export async function readThrough(node: ServeProcess, region: string, id: number
  * through every node. Each commit is remembered with when it returned, so every read can be
  * judged: a fresh answer older than a commit that returned more than `staleAfterMs` before the
  * read began is a stale read (the bound: the region's delay plus a margin).
+ *
+ * With `publishedAt`, a change counts from when the log published it instead (a change not yet
+ * published is not judged): for a fault that stops capture, whose lag no constant bounds.
  */
 export function startLoad(options: {
   sql: pg.Pool;
   ids: number[];
   nodes: () => { node: ServeProcess; region: string; staleAfterMs: number }[];
+  /** When the log published the change that gave `id` this `version`; undefined while it has not. */
+  publishedAt?: (id: number, version: number) => number | undefined;
   writesPerSecond?: number;
   readers?: number;
 }) {
   const commits = new Map<number, { version: number; at: number }[]>();
-  const report: LoadReport = { reads: 0, failedReads: 0, writes: 0, failedWrites: 0, staleReads: [] };
+  const report: LoadReport = { reads: 0, failedReads: 0, writes: 0, failedWrites: 0, staleReads: [], worst: undefined };
   let running = true;
   let counter = 0;
   let readWaiters: (() => void)[] = [];
+  let staleWaiters: (() => void)[] = [];
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
 
   const writer = (async () => {
@@ -80,8 +96,17 @@ export function startLoad(options: {
       report.reads++;
       for (const wake of readWaiters.splice(0)) wake();
       if (read.state === 'STALE') continue;
-      const newer = (commits.get(read.id) ?? []).some((c) => c.version > read.version && c.at < read.startedAt - target.staleAfterMs);
-      if (newer) report.staleReads.push(read);
+      // Commits are remembered in the order they returned (and published in that order): the
+      // first one newer than the answer is the oldest it missed.
+      const madeAt = (c: { version: number; at: number }) => (options.publishedAt ? options.publishedAt(read.id, c.version) : c.at);
+      const missed = (commits.get(read.id) ?? []).find((c) => c.version > read.version && (madeAt(c) ?? Infinity) < read.startedAt);
+      if (!missed) continue;
+      const stale: StaleRead = { ...read, staleForMs: read.startedAt - madeAt(missed)!, boundMs: target.staleAfterMs };
+      if (!report.worst || stale.staleForMs - stale.boundMs > report.worst.staleForMs - report.worst.boundMs) report.worst = stale;
+      if (stale.staleForMs > stale.boundMs) {
+        report.staleReads.push(stale);
+        for (const wake of staleWaiters.splice(0)) wake();
+      }
     }
   });
 
@@ -91,8 +116,13 @@ export function startLoad(options: {
     async untilReads(count: number): Promise<void> {
       while (report.reads < count) await new Promise<void>((wake) => readWaiters.push(wake));
     },
+    /** Resolves at the first read beyond its bound: a test waiting for a fault's end can stop waiting once the bound is broken. */
+    async untilStaleRead(): Promise<void> {
+      if (report.staleReads.length === 0) await new Promise<void>((wake) => staleWaiters.push(wake));
+    },
     async stop(): Promise<LoadReport> {
       readWaiters = [];
+      staleWaiters = [];
       running = false;
       await Promise.all([writer, ...readers]);
       return report;
