@@ -68,6 +68,12 @@ const snapshot: MetricsSnapshot = {
   },
 };
 
+/** The history of `window` with us-east's latest hit ratio set to `hitRatio`. */
+function withUsEastHitRatio(window: MetricsHistory['window'], hitRatio: number): MetricsHistory {
+  const last = history.points.at(-1)!;
+  return { ...history, window, points: [...history.points.slice(0, -1), { ...last, regions: { ...last.regions, 'us-east': point({ hitRatio }) } }] };
+}
+
 function answers(historyBody: MetricsHistory = history) {
   return (call: Call) => {
     if (call.path === '/api/info') return { body: info };
@@ -125,6 +131,45 @@ describe('Overview page', () => {
     expect(within(windows).getByRole('button', { name: '5 min' }).getAttribute('aria-pressed')).toBe('true');
     expect(within(windows).getByRole('button', { name: '1 min' }).getAttribute('aria-pressed')).toBe('false');
     expect(historyCalls(services.calls)).toEqual(['/api/metrics/history?window=1m', '/api/metrics/history?window=5m']);
+  });
+
+  it('shows the window picked once it answers, not the window before answering late', async () => {
+    const services = fakeServices(answers());
+    const pending = new Map<string, (history: MetricsHistory) => void>();
+    services.api.metricsHistory = (window) => new Promise((resolve) => pending.set(window, resolve));
+    render(
+      <ServicesProvider services={services}>
+        <OverviewPage />
+      </ServicesProvider>,
+    );
+    // The user picks 5 min while 1 min is still on its way.
+    fireEvent.click(within(screen.getByRole('group', { name: 'Window' })).getByRole('button', { name: '5 min' }));
+    await act(async () => pending.get('5m')!(withUsEastHitRatio('5m', 0.5)));
+    expect(screen.getByRole('figure', { name: 'Hit ratio' }).textContent).toContain('us-east 50.0 %');
+
+    await act(async () => pending.get('1m')!(withUsEastHitRatio('1m', 0.25)));
+    expect(screen.getByRole('figure', { name: 'Hit ratio' }).textContent).toContain('us-east 50.0 %');
+  });
+
+  it('says Loading… for the window picked after the window before failed', async () => {
+    const services = fakeServices(answers());
+    let answer!: () => void;
+    services.api.metricsHistory = (window) =>
+      window === '1m' ? Promise.reject(new Error('history is down')) : new Promise((resolve) => (answer = () => resolve(withUsEastHitRatio(window, 0.5))));
+    render(
+      <ServicesProvider services={services}>
+        <OverviewPage />
+      </ServicesProvider>,
+    );
+    const history = screen.getByRole('region', { name: 'Last 1 min' });
+    expect((await within(history).findByRole('alert')).textContent).toContain('history is down');
+    expect(within(history).queryByText('Loading…')).toBeNull();
+
+    fireEvent.click(within(history).getByRole('button', { name: '5 min' }));
+    expect(within(history).getByText('Loading…')).toBeTruthy();
+    await act(async () => answer());
+    expect(within(history).queryByText('Loading…')).toBeNull();
+    expect(within(history).getByRole('figure', { name: 'Hit ratio' }).textContent).toContain('us-east 50.0 %');
   });
 
   it('refreshes every 2 s, every 10 s for the hour, and stops when it leaves the page', async () => {
