@@ -85,6 +85,32 @@ const refusals = new WeakMap<Lookup, number>();
 const MAX_REREADS = 3;
 /** Keys the explorer examines per call, so a filter that matches nothing cannot stall the process. */
 const SCAN_BUDGET = 5000;
+/** Keys a dry run examines per call; past it, the count it gives is a lower bound. */
+const MATCH_BUDGET = 100_000;
+/** Keys asked of a store per page by a dry run. */
+const MATCH_PAGE = 1000;
+
+/** A page of the key explorer. */
+export interface ExplorerPage {
+  /** Sorted by key within the page; no order across pages. */
+  items: Described[];
+  /** Present while the walk is not over; pass it back for the next page. */
+  cursor?: string;
+  /** Keys this call examined (matching or not). */
+  examined: number;
+  /** Why the page ended: `limit` items found, the budget of keys examined spent, or the end of the keys. */
+  stoppedBy: 'limit' | 'budget' | 'end';
+}
+
+/** What a purge would hit now (a dry run). */
+export interface MatchResult {
+  /** Up to `limit` of the matching keys, sorted. */
+  keys: string[];
+  /** Matching keys found. */
+  total: number;
+  /** The budget of keys examined ran out first: more keys may match, `total` is a lower bound. */
+  partial: boolean;
+}
 
 export const DEFAULTS = Object.freeze({
   strategy: 'eager' as Strategy,
@@ -295,58 +321,112 @@ export class TieredCache {
     return this.generations.position;
   }
 
-  /** Keys whose entries an invalidation would hit now (a dry run: nothing changes). */
-  async matching(targets: InvalidationTargets, limit = 1000): Promise<{ keys: string[]; total: number }> {
-    const keys = new Set<string>();
-    const wanted = new Set(targets.keys ?? []);
+  /**
+   * Keys whose entries an invalidation would hit now (a dry run: nothing changes). Named keys are
+   * looked up; prefixes are walked in L2 with the store's own prefix filter; a tag (or `all`)
+   * walks every key. Each L2 key is read once, by the walk itself, and at most MATCH_BUDGET L2
+   * keys (`budget`) are examined: past that the answer is `partial`. L1 is in-process and
+   * bounded, so it is always read whole.
+   */
+  async matching(targets: InvalidationTargets, limit = 1000, budget = MATCH_BUDGET): Promise<MatchResult> {
+    const found = new Set<string>();
+    const named = new Set(targets.keys ?? []);
     const tags = new Set(targets.tags ?? []);
     const prefixes = targets.prefixes ?? [];
-    const consider = (key: string, entry: Entry | undefined) => {
-      if (!entry || keys.has(key)) return;
-      if (targets.all || wanted.has(key) || prefixes.some((p) => key.startsWith(p)) || entry.tags.some((t) => tags.has(t))) {
-        keys.add(key);
-      }
-    };
-    for (const key of await this.allKeys()) {
-      consider(key, this.l1.peek(key) ?? (this.l2 ? await this.l2.get(key) : undefined));
+    const hits = (key: string, entry: Entry) =>
+      targets.all === true || named.has(key) || prefixes.some((p) => key.startsWith(p)) || entry.tags.some((t) => tags.has(t));
+
+    const lookups = await Promise.all([...named].map(async (key) => ({ key, entry: this.l1.peek(key) ?? (await this.l2?.get(key)) })));
+    for (const { key, entry } of lookups) if (entry) found.add(key);
+
+    const walks = targets.all || tags.size > 0 ? [''] : outermost(prefixes);
+    if (walks.length === 0) return { ...firstKeys(found, limit), partial: false };
+    for (const key of this.l1.keys()) {
+      const entry = this.l1.peek(key);
+      if (entry && hits(key, entry)) found.add(key);
     }
-    const sorted = [...keys].sort();
-    return { keys: sorted.slice(0, limit), total: sorted.length };
+    let examined = 0;
+    for (const prefix of this.l2 ? walks : []) {
+      let cursor: string | undefined;
+      do {
+        if (examined >= budget) return { ...firstKeys(found, limit), partial: true };
+        const ask = Math.min(MATCH_PAGE, budget - examined);
+        const page = await this.l2!.scan({ prefix, cursor, limit: ask });
+        examined += Math.max(ask, page.entries.length);
+        // A key L1 holds was judged by its L1 entry above: this node's view of it.
+        for (const { key, entry } of page.entries) if (this.l1.peek(key) === undefined && hits(key, entry)) found.add(key);
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+    }
+    return { ...firstKeys(found, limit), partial: false };
   }
 
   /**
-   * A page of keys held in either tier, in key order. A tag filter may skip many keys: at most
-   * SCAN_BUDGET keys are examined per call, and a page can come back short with a cursor to go on.
+   * A page of the key explorer: the entries whose key starts with `prefix` (and that carry
+   * `tag`). It walks L2, showing each key through this node's L1 entry when it has one, then,
+   * unless L2 is shared, the keys only L1 holds. A shared L2 is the region's cache; what only
+   * one node's L1 still holds (Redis evicted it) is that node's leftover, and finding it would
+   * cost a read of L2 per L1 key. At most `budget` keys (SCAN_BUDGET) are examined per call, so
+   * a page can come back short, even empty, with a cursor to go on. The walk keeps Store.scan's
+   * guarantees: a key held throughout is listed at least once, in no particular order.
    */
-  async scan(options: { prefix?: string; tag?: string; cursor?: string; limit: number }): Promise<{ items: Described[]; cursor?: string }> {
+  async scan(options: { prefix?: string; tag?: string; cursor?: string; limit: number; budget?: number }): Promise<ExplorerPage> {
+    const { prefix, tag, limit, budget = SCAN_BUDGET } = options;
+    let { tier, position } = explorerPosition(options.cursor, this.l2 !== undefined);
     const items: Described[] = [];
-    let cursor = options.cursor;
     let examined = 0;
-    for (;;) {
-      const pageSize = Math.max(options.limit, 1000);
-      const l1 = await this.l1.scan({ prefix: options.prefix, cursor, limit: pageSize });
-      const l2 = this.l2 ? await this.l2.scan({ prefix: options.prefix, cursor, limit: pageSize }) : { keys: [] };
-      const union = [...new Set([...l1.keys, ...l2.keys])].sort();
-      const merged = union.slice(0, pageSize);
-      for (const key of merged) {
-        examined++;
-        const found = await this.describe(key);
-        if (found && (options.tag === undefined || found.entry.tags.includes(options.tag))) items.push(found);
-        if (items.length === options.limit || examined >= SCAN_BUDGET) return { items, cursor: key };
+    const page = (stoppedBy: ExplorerPage['stoppedBy']): ExplorerPage => {
+      items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return stoppedBy === 'end' ? { items, examined, stoppedBy } : { items, cursor: `${tier}:${position ?? ''}`, examined, stoppedBy };
+    };
+    while (items.length < limit && examined < budget) {
+      const ask = Math.min(limit - items.length, budget - examined);
+      if (tier === 'l2') {
+        const found = await this.l2!.scan({ prefix, cursor: position, limit: ask });
+        examined += Math.max(ask, found.entries.length);
+        for (const { key, entry } of found.entries) {
+          const item = this.describeHeld(key, entry);
+          if (tag === undefined || item.entry.tags.includes(tag)) items.push(item);
+        }
+        position = found.cursor;
+        if (position !== undefined) continue;
+        if (this.sharedL2) return page('end');
+        tier = 'l1';
+      } else {
+        const found = await this.l1.scan({ prefix, cursor: position, limit: ask });
+        examined += Math.max(ask, found.entries.length);
+        const candidates = found.entries.filter(({ entry }) => tag === undefined || entry.tags.includes(tag));
+        // A key that L2 holds was listed by the L2 walk.
+        const inL2 = this.l2 ? await Promise.all(candidates.map(({ key }) => this.l2!.get(key))) : [];
+        candidates.forEach(({ key, entry }, i) => {
+          if (inL2[i] === undefined) items.push(this.describeL1(key, entry));
+        });
+        position = found.cursor;
+        if (position === undefined) return page('end');
       }
-      const more = l1.cursor !== undefined || l2.cursor !== undefined || union.length > merged.length;
-      const last = merged[merged.length - 1];
-      if (!more || last === undefined) return { items };
-      cursor = last;
     }
+    return page(items.length >= limit ? 'limit' : 'budget');
   }
 
   /** An entry's details for the key explorer: the entry, which tier holds it, and its state. */
   async describe(key: string): Promise<Described | undefined> {
     const inL1 = this.l1.peek(key);
-    if (inL1) return { key, entry: inL1, tier: 'l1', state: this.verdict(key, inL1, this.clock.now(), false) };
+    if (inL1) return this.describeL1(key, inL1);
     const stored = this.l2 === undefined ? undefined : await this.l2.get(key);
-    if (stored === undefined) return undefined;
+    return stored === undefined ? undefined : this.describeL2(key, stored);
+  }
+
+  /** A key found in L2, shown as this node sees it: through its L1 entry when it holds one. */
+  private describeHeld(key: string, stored: Entry): Described {
+    const inL1 = this.l1.peek(key);
+    return inL1 ? this.describeL1(key, inL1) : this.describeL2(key, stored);
+  }
+
+  private describeL1(key: string, entry: Entry): Described {
+    return { key, entry, tier: 'l1', state: this.verdict(key, entry, this.clock.now(), false) };
+  }
+
+  private describeL2(key: string, stored: Entry): Described {
     const generation = this.sharedL2 ? this.datedGeneration(stored.generation) : stored.generation;
     const state = generation < 0 ? 'invalid' : this.verdict(key, stored, this.clock.now(), false, generation);
     return { key, entry: { ...stored, generation }, tier: 'l2', state };
@@ -648,21 +728,6 @@ export class TieredCache {
     };
   }
 
-  private async allKeys(): Promise<string[]> {
-    const keys = new Set<string>(this.l1.keys());
-    if (this.l2 instanceof MemoryStore) {
-      for (const key of this.l2.keys()) keys.add(key);
-    } else if (this.l2) {
-      let cursor: string | undefined;
-      do {
-        const page = await this.l2.scan({ cursor, limit: 1000 });
-        for (const key of page.keys) keys.add(key);
-        cursor = page.cursor;
-      } while (cursor !== undefined);
-    }
-    return [...keys];
-  }
-
   private withTimeout<T>(promise: Promise<T>, key: string): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = this.clock.setTimeout(
@@ -688,4 +753,28 @@ export class TieredCache {
       throw new FreshcacheError('invalid_key', `key is longer than ${this.maxKeyBytes} bytes`);
     }
   }
+}
+
+/** The prefixes that no other one in the list starts: walking them covers every key of the others. */
+function outermost(prefixes: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (const prefix of [...prefixes].sort()) if (!kept.some((k) => prefix.startsWith(k))) kept.push(prefix);
+  return kept;
+}
+
+function firstKeys(found: Set<string>, limit: number): { keys: string[]; total: number } {
+  return { keys: [...found].sort().slice(0, limit), total: found.size };
+}
+
+/**
+ * Where an explorer page resumes. Its cursor is the tier being walked and that tier's own store
+ * cursor (`l2:<cursor>`, `l1:<cursor>`); without one the walk starts with L2, or L1 alone.
+ */
+function explorerPosition(cursor: string | undefined, hasL2: boolean): { tier: 'l1' | 'l2'; position: string | undefined } {
+  if (cursor === undefined) return { tier: hasL2 ? 'l2' : 'l1', position: undefined };
+  const tier = cursor.slice(0, 2);
+  if (cursor[2] !== ':' || (tier !== 'l1' && tier !== 'l2')) throw new FreshcacheError('bad_request', 'cursor is not one the key explorer handed out');
+  const position = cursor.slice(3) || undefined;
+  // A cursor from before L2 was configured away starts L1's walk.
+  return tier === 'l2' && !hasL2 ? { tier: 'l1', position: undefined } : { tier, position };
 }

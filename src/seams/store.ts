@@ -11,15 +11,26 @@ export interface StoreCapabilities {
 export interface ScanOptions {
   /** Only keys that start with this. */
   prefix?: string;
-  /** Opaque position returned by the previous page. */
+  /** The `cursor` of the previous page, passed back unchanged; absent to start. */
   cursor?: string;
-  /** Page size, 1..1000. */
+  /**
+   * The page's budget: about how many keys the store examines in this call, 1..10,000. A store
+   * that reads keys in groups (Redis SCAN reads whole hash buckets) may examine, and return, a
+   * few more. Keys examined include those that turn out not to match or to have expired, so a
+   * page may hold fewer entries than this, even none, and still carry a cursor.
+   */
   limit: number;
 }
 
+export interface ScannedEntry {
+  key: string;
+  entry: Entry;
+}
+
 export interface ScanPage {
-  keys: string[];
-  /** Present when there may be more keys. */
+  /** The live entries among the keys examined, with their keys, in no particular order. */
+  entries: ScannedEntry[];
+  /** Present until the scan is over; pass it back unchanged for the next page. */
   cursor?: string;
 }
 
@@ -55,7 +66,19 @@ export interface Store {
   delete(key: string): Promise<boolean>;
   /** Removes every entry. */
   clear(): Promise<void>;
-  /** Pages through keys in a stable order; a key present for the whole scan is returned once. */
+  /**
+   * One page of a walk through the live entries whose key starts with `prefix`, with their
+   * values, so a caller never reads a listed key again. Following `cursor` until it is absent
+   * visits every key, with these guarantees and no others:
+   *   - at least once: a key present and live from the first page to the last is returned; a
+   *     key may be returned more than once (Redis's SCAN repeats keys when its table shrinks),
+   *     so callers remove duplicates; a key added or removed during the walk may or may not be;
+   *     an entry is returned only if it is live when its page is read;
+   *   - unordered: no order within a page or across pages;
+   *   - opaque cursor: pass back only what the store handed out; a malformed one rejects with a
+   *     `bad_request` FreshcacheError (a cursor is a position, never a permission);
+   *   - bounded: one call does about `limit` keys' worth of work, however few of them match.
+   */
   scan(options: ScanOptions): Promise<ScanPage>;
   /** Entries and bytes held now. */
   size(): Promise<{ entries: number; bytes: number }>;

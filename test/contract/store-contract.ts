@@ -1,11 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../src/engine/clock.js';
 import type { Entry } from '../../src/engine/entry.js';
-import type { Store } from '../../src/seams/store.js';
+import type { ScanOptions, Store } from '../../src/seams/store.js';
 
 export function entry(value: unknown, overrides: Partial<Entry> = {}, clock?: ManualClock): Entry {
   const now = clock?.now() ?? Date.now();
   return { value, version: 1, tags: ['t'], createdAt: now, expiresAt: now + 60_000, staleAt: now + 60_000, size: 100, generation: 0, ...overrides };
+}
+
+/**
+ * Follows a scan's cursor to the end. `seen`: each key returned once with its entry; `returned`:
+ * every key of every page, repeats included (Store.scan returns each key at least once).
+ */
+export async function walk(store: Store, options: ScanOptions): Promise<{ seen: Map<string, Entry | undefined>; returned: string[]; pages: number }> {
+  const seen = new Map<string, Entry | undefined>();
+  const returned: string[] = [];
+  let cursor = options.cursor;
+  let pages = 0;
+  do {
+    const page = await store.scan({ ...options, cursor });
+    pages++;
+    for (const { key, entry } of page.entries) {
+      seen.set(key, entry);
+      returned.push(key);
+    }
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return { seen, returned, pages };
 }
 
 /**
@@ -52,19 +73,48 @@ export function storeContract(name: string, make: (clock: ManualClock) => Promis
       expect(await store.get('k')).toBeUndefined();
     });
 
-    it('scans by prefix in pages, each key once', async () => {
+    it('scans by prefix in pages: every key at least once, with its entry, under an opaque cursor', async () => {
       const { clock, store } = await setup();
       const keys = Array.from({ length: 25 }, (_, i) => `user:${String(i).padStart(2, '0')}`);
-      for (const k of [...keys, 'other:1']) await store.set(k, entry(k, {}, clock));
-      const seen: string[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await store.scan({ prefix: 'user:', cursor, limit: 10 });
-        expect(page.keys.length).toBeLessThanOrEqual(10);
-        seen.push(...page.keys);
-        cursor = page.cursor;
-      } while (cursor !== undefined);
-      expect(seen.sort()).toEqual(keys);
+      for (const k of [...keys, 'other:1', 'use']) await store.set(k, entry(k, { tags: [`tag-of-${k}`] }, clock));
+      const { pages, seen } = await walk(store, { prefix: 'user:', limit: 10 });
+      expect([...seen.keys()].sort()).toEqual(keys);
+      for (const [key, found] of seen) expect(found).toMatchObject({ value: key, tags: [`tag-of-${key}`] });
+      // The limit is a budget per call: 25 keys do not come back in one page of about 10.
+      expect(pages).toBeGreaterThan(1);
+    });
+
+    it('a walk returns every key present throughout while others come and go, and only live entries', async () => {
+      const { clock, store } = await setup();
+      const original = Array.from({ length: 300 }, (_, i) => `k:${i}`);
+      for (const k of original) await store.set(k, entry(k, {}, clock));
+      const first = await store.scan({ limit: 50 });
+      expect(first.cursor).toBeDefined();
+      // Between pages: a third of the keys go, and enough arrive to make Redis grow its table.
+      const removed = new Set(original.filter((_, i) => i % 3 === 0));
+      for (const k of removed) await store.delete(k);
+      const added = Array.from({ length: 2000 }, (_, i) => `n:${i}`);
+      await Promise.all(added.map((k) => store.set(k, entry(k, {}, clock))));
+      const { seen, returned } = await walk(store, { limit: 50, cursor: first.cursor });
+      for (const { key } of first.entries) seen.set(key, undefined);
+      for (const k of original) if (!removed.has(k)) expect(seen.has(k), k).toBe(true);
+      for (const key of returned) expect(removed.has(key), `${key} was deleted before this page`).toBe(false);
+      for (const [key, found] of seen) if (found) expect(found.value).toBe(key);
+    });
+
+    it('leaves out expired entries', async () => {
+      const { clock, store } = await setup();
+      await store.set('short', entry('s', { expiresAt: clock.now() + 1000 }, clock));
+      await store.set('long', entry('l', { expiresAt: clock.now() + 60_000 }, clock));
+      clock.advance(1000);
+      expect([...(await walk(store, { limit: 100 })).seen.keys()]).toEqual(['long']);
+    });
+
+    it('rejects a malformed cursor with bad_request', async () => {
+      const { store } = await setup();
+      for (const cursor of ['not a cursor!', '%%%', 'abcd']) {
+        await expect(store.scan({ cursor, limit: 10 }), cursor).rejects.toMatchObject({ code: 'bad_request' });
+      }
     });
 
     it('clears everything', async () => {

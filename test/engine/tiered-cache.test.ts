@@ -2,6 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { createCache } from '../../src/create-cache.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { FreshcacheError } from '../../src/engine/errors.js';
+import type { ExplorerPage } from '../../src/engine/tiered-cache.js';
+import { TieredCache } from '../../src/engine/tiered-cache.js';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+
+/** `store` behind a proxy that counts every method called on it, by name. */
+function counted<T extends object>(store: T): { store: T; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(property), (calls.get(String(property)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(receiver, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
 
 /** A loader whose result the test releases when it wants: a slow origin read, under control. */
 function deferredLoader<T>(value: T, meta: { version?: number; tags?: string[] } = {}) {
@@ -147,21 +166,21 @@ describe('invalidation', () => {
   });
 
   it('a purge touches no entry: its cost does not grow with the matching keys', async () => {
-    const cache = createCache({ l1: { maxEntries: 20_000 } });
+    const l1 = counted(new MemoryStore({ name: 'l1', maxEntries: 20_000 }));
+    const l2 = counted(new MemoryStore({ name: 'l2', maxEntries: 20_000 }));
+    const cache = new TieredCache({ l1: l1.store, l2: l2.store });
     for (let i = 0; i < 10_000; i++) await cache.set(`k${i}`, i, { tags: ['all'] });
-    let reads = 0;
-    const l1 = cache.l1;
-    const original = l1.read.bind(l1);
-    l1.read = (key: string) => {
-      reads++;
-      return original(key);
-    };
+    l1.calls.clear();
+    l2.calls.clear();
     await cache.invalidate({ tags: ['all'] });
     await cache.invalidate({ prefixes: ['k'] });
-    expect(reads).toBe(0);
+    // No store method at all: no walk, no read, no delete, whatever the number of matching entries.
+    expect(Object.fromEntries(l1.calls)).toEqual({});
+    expect(Object.fromEntries(l2.calls)).toEqual({});
     expect(cache.l1.entries).toBe(10_000); // reclaimed lazily, on read or eviction
     expect(await cache.get('k5')).toBeUndefined();
     expect(cache.l1.entries).toBe(9_999);
+    expect(l1.calls.size).toBeGreaterThan(0); // the counting sees the read that reclaimed it
   });
 
   it('lazy: serves the old value STALE, revalidates once, and never past maxStaleMs', async () => {
@@ -228,9 +247,31 @@ describe('invalidation', () => {
     await cache.set('a:2', 2);
     await cache.set('b:1', 3, { tags: ['x'] });
     cache.l1.remove('b:1');
-    expect(await cache.matching({ prefixes: ['a:'] })).toEqual({ keys: ['a:1', 'a:2'], total: 2 });
-    expect(await cache.matching({ tags: ['x'] })).toEqual({ keys: ['a:1', 'b:1'], total: 2 });
+    expect(await cache.matching({ prefixes: ['a:'] })).toEqual({ keys: ['a:1', 'a:2'], total: 2, partial: false });
+    expect(await cache.matching({ tags: ['x'] })).toEqual({ keys: ['a:1', 'b:1'], total: 2, partial: false });
+    expect(await cache.matching({ keys: ['a:2', 'b:1', 'absent'] })).toEqual({ keys: ['a:2', 'b:1'], total: 2, partial: false });
     expect(await cache.get('a:1')).toBe(1);
+  });
+
+  it('dry run: a key only L1 holds counts too, and each key is counted once', async () => {
+    const cache = createCache({ l2: 'memory' });
+    for (let i = 0; i < 50; i++) await cache.set(`a:${i}`, i, { tags: ['x'] });
+    await cache.l2!.delete('a:7'); // only L1 holds it now
+    cache.l1.remove('a:8'); // only L2 holds it now
+    const result = await cache.matching({ tags: ['x'], prefixes: ['a:'], keys: ['a:9'] });
+    expect(result).toMatchObject({ total: 50, partial: false });
+    expect(result.keys).toContain('a:7');
+    expect(result.keys).toContain('a:8');
+  });
+
+  it('dry run: past its budget of keys examined the count is partial, a lower bound', async () => {
+    const cache = createCache({ l2: 'memory', l1: { maxEntries: 10 } });
+    for (let i = 0; i < 500; i++) await cache.set(`a:${i}`, i, { tags: ['x'] });
+    const partial = await cache.matching({ tags: ['x'] }, 1000, 100);
+    expect(partial.partial).toBe(true);
+    expect(partial.total).toBeGreaterThanOrEqual(100);
+    expect(partial.total).toBeLessThan(500);
+    expect(await cache.matching({ tags: ['x'] }, 1000, 500)).toMatchObject({ total: 500, partial: false });
   });
 
   it('forgets marks once no entry can be old enough to need them', async () => {
@@ -259,6 +300,20 @@ describe('invalidation', () => {
 });
 
 describe('key explorer', () => {
+  /** Every page of a search; fails on a key listed twice (a memory L2 walks in key order, exactly once). */
+  async function explore(cache: TieredCache, options: { prefix?: string; tag?: string; limit: number; budget?: number }) {
+    const pages: ExplorerPage[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await cache.scan({ ...options, cursor });
+      pages.push(page);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    const keys = pages.flatMap((p) => p.items.map((item) => item.key));
+    expect(new Set(keys).size, 'a key listed twice').toBe(keys.length);
+    return { pages, keys };
+  }
+
   it('pages through both tiers by prefix and tag, each matching key exactly once', async () => {
     const cache = createCache({ l2: 'memory' });
     const expected: string[] = [];
@@ -268,15 +323,43 @@ describe('key explorer', () => {
       if (i % 2 === 0) cache.l1.remove(key); // half the keys only in L2
       if (i % 3 === 0) expected.push(key);
     }
+    await cache.l2!.delete('item:03'); // and one only in L1
     await cache.set('other', 0, { tags: ['third'] });
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await cache.scan({ prefix: 'item:', tag: 'third', cursor, limit: 4 });
-      seen.push(...page.items.map((item) => item.key));
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    expect(seen).toEqual(expected);
+    const { pages, keys } = await explore(cache, { prefix: 'item:', tag: 'third', limit: 4 });
+    expect(keys.sort()).toEqual(expected);
+    for (const page of pages) expect(page.items.length).toBeLessThanOrEqual(4);
+    expect(pages.at(-1)!.stoppedBy).toBe('end');
+  });
+
+  it('with a shared L2, lists the shared tier, each key through this node\'s L1 entry when it holds one', async () => {
+    const clock = new ManualClock();
+    const l2 = new MemoryStore({ clock, shared: true });
+    const cache = new TieredCache({ clock, l2 });
+    for (let i = 0; i < 20; i++) await cache.set(`k:${i}`, i);
+    for (let i = 0; i < 10; i++) cache.l1.remove(`k:${i}`);
+    const { keys, pages } = await explore(cache, { limit: 7 });
+    expect(keys.sort()).toEqual(Array.from({ length: 20 }, (_, i) => `k:${i}`).sort());
+    const tiers = pages.flatMap((p) => p.items.map((item) => `${item.key}/${item.tier}`));
+    expect(tiers).toContain('k:3/l2');
+    expect(tiers).toContain('k:13/l1');
+  });
+
+  it('stops at its budget of keys examined and says so, with a cursor to go on', async () => {
+    const cache = createCache({ l2: 'memory', l1: { maxEntries: 10 } });
+    for (let i = 0; i < 300; i++) await cache.set(`k:${String(i).padStart(3, '0')}`, i, { tags: i === 250 ? ['rare'] : [] });
+    const first = await cache.scan({ tag: 'rare', limit: 10, budget: 100 });
+    expect(first).toMatchObject({ items: [], stoppedBy: 'budget', examined: 100 });
+    expect(first.cursor).toEqual(expect.any(String));
+    const { pages, keys } = await explore(cache, { tag: 'rare', limit: 10, budget: 100 });
+    expect(keys).toEqual(['k:250']);
+    expect(pages.slice(0, -1).every((p) => p.stoppedBy === 'budget')).toBe(true);
+  });
+
+  it('rejects a cursor it did not hand out', async () => {
+    const cache = createCache({ l2: 'memory' });
+    for (const cursor of ['nonsense', 'l3:', 'l2:%%%']) {
+      await expect(cache.scan({ cursor, limit: 10 }), cursor).rejects.toMatchObject({ code: 'bad_request' });
+    }
   });
 });
 

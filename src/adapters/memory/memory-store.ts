@@ -2,9 +2,11 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../engine/entry.js';
-import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import { FreshcacheError } from '../../engine/errors.js';
+import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { LfuMap } from './lfu-map.js';
 import { MemoryLeases } from './memory-leases.js';
+import { smallestKeys } from './smallest-keys.js';
 
 export type EvictionPolicy = 'lru' | 'lfu';
 
@@ -151,17 +153,18 @@ export class MemoryStore implements Store {
   }
 
   async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
-    // Sorted so a page boundary (the last key returned) is a stable cursor while keys come and go.
+    // In key order, and the cursor is the last key examined: a stable position while keys come
+    // and go, so this store returns each key present for the whole walk exactly once.
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const now = this.clock.now();
-    const keys: string[] = [];
-    for (const key of this.map.keys()) {
-      if (!key.startsWith(prefix) || (cursor !== undefined && key <= cursor)) continue;
+    const examined = smallestKeys(this.map.keys(), limit, (key) => key.startsWith(prefix) && (after === undefined || key > after));
+    const entries: ScannedEntry[] = [];
+    for (const key of examined.keys) {
       const entry = this.map.peek(key);
-      if (entry && entry.expiresAt > now) keys.push(key);
+      if (entry && entry.expiresAt > now) entries.push({ key, entry });
     }
-    keys.sort();
-    const page = keys.slice(0, limit);
-    return keys.length > limit ? { keys: page, cursor: page[page.length - 1] } : { keys: page };
+    const last = examined.keys[examined.keys.length - 1];
+    return examined.more && last !== undefined ? { entries, cursor: encodeCursor(last) } : { entries };
   }
 
   async size(): Promise<{ entries: number; bytes: number }> {
@@ -171,4 +174,16 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.map.clear();
   }
+}
+
+// A cursor is the key in UTF-16, which holds any JavaScript string exactly (UTF-8 would not).
+function encodeCursor(key: string): string {
+  return Buffer.from(key, 'utf16le').toString('base64url');
+}
+
+/** The key a cursor of `scan` stands for; anything `scan` did not hand out is a bad request. */
+function decodeCursor(cursor: string): string {
+  const bytes = Buffer.from(cursor, 'base64url');
+  if (bytes.length % 2 !== 0 || bytes.toString('base64url') !== cursor) throw new FreshcacheError('bad_request', 'cursor is not one this store handed out');
+  return bytes.toString('utf16le');
 }

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../engine/entry.js';
-import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import { FreshcacheError } from '../../engine/errors.js';
+import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
 import { LEASE_SUFFIX, RedisLeases } from './redis-leases.js';
 
@@ -38,9 +39,13 @@ export interface RedisStoreOptions {
  * reads also check the expiry against the engine's clock, so a store behaves the same under a
  * fake clock.
  *
- * Listing keys (`scan`, `size`, `clear`) walks the namespace with SCAN: O(keys), meant for the
- * key explorer and admin, never for the read path. `scan` sorts what it finds so that a cursor
- * (the last key returned) is stable: Redis's own SCAN cursor may repeat keys.
+ * Listing keys (`scan`, `size`, `clear`) walks the namespace with SCAN MATCH, node by node (each
+ * master of a cluster, in address order; a standalone Redis is one node), and reads the entries
+ * it finds with one pipeline of GETs per node (an MGET across hash tags would fail with
+ * CROSSSLOT). A `scan` call is one SCAN step, so a walk costs about one SCAN per `limit` keys and
+ * one GET per key found. Its cursor is `{ node, cursor }`, base64url JSON. If that node is no
+ * longer a master (a failover), the walk starts over, repeating keys rather than missing any;
+ * during a resharding a key moving to a node already walked can be missed.
  */
 export class RedisStore implements Store {
   readonly name: string;
@@ -80,56 +85,123 @@ export class RedisStore implements Store {
   }
 
   async clear(): Promise<void> {
-    const keys = await this.namespaceKeys('');
-    // One key per command: in a cluster, a multi-key DEL must stay within one hash slot.
-    for (const key of keys) await this.redis.unlink(slotKey(this.prefix, key));
+    for await (const { node, names } of this.walk(entryPattern(this.prefix), 1000)) {
+      // UNLINK one key per command: in a cluster, a multi-key command must stay within one hash slot.
+      const pipeline = node.pipeline();
+      for (const name of names) pipeline.unlink(name);
+      const results = (await pipeline.exec()) ?? [];
+      // A key whose slot moved since the SCAN: the cluster client follows the redirection.
+      for (const [i, [error]] of results.entries()) if (error) await this.redis.unlink(names[i]!);
+    }
   }
 
   async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
-    const now = this.clock.now();
-    const keys = (await this.namespaceKeys(prefix)).filter((k) => cursor === undefined || k > cursor).sort();
-    const page: string[] = [];
-    for (const key of keys) {
-      if (page.length === limit) break;
-      if (await this.get(key).then((e) => e !== undefined && e.expiresAt > now)) page.push(key);
+    const nodes = this.scanNodes();
+    let { index, position } = resumeAt(nodes, cursor);
+    const node = nodes[index]!;
+    const [next, names] = await node.client.scan(position, 'MATCH', entryPattern(this.prefix, prefix), 'COUNT', limit);
+    const entries = await this.read(node.client, names);
+    if (next === '0') {
+      index++;
+      position = '0';
+    } else {
+      position = next;
     }
-    const last = page[page.length - 1];
-    return last !== undefined && keys.indexOf(last) < keys.length - 1 ? { keys: page, cursor: last } : { keys: page };
+    return index < nodes.length ? { entries, cursor: encodeCursor({ node: nodes[index]!.id, cursor: position }) } : { entries };
   }
 
   async size(): Promise<{ entries: number; bytes: number }> {
-    let entries = 0;
-    let bytes = 0;
-    for (const key of await this.namespaceKeys('')) {
-      const entry = await this.get(key);
-      if (!entry) continue;
-      entries++;
-      bytes += entry.size;
+    // SCAN may return a key twice: count each once.
+    const sizes = new Map<string, number>();
+    for await (const { node, names } of this.walk(entryPattern(this.prefix), 1000)) {
+      for (const { key, entry } of await this.read(node, names)) sizes.set(key, entry.size);
     }
-    return { entries, bytes };
+    let bytes = 0;
+    for (const size of sizes.values()) bytes += size;
+    return { entries: sizes.size, bytes };
   }
 
   async close(): Promise<void> {
     // The connection belongs to whoever made it; a store never closes a shared client.
   }
 
-  /** Keys of this namespace (without the namespace) that start with `prefix`. */
-  private async namespaceKeys(prefix: string): Promise<string[]> {
-    const pattern = entryPattern(this.prefix, prefix);
-    // A cluster's keys are spread over its masters, and SCAN walks one node.
-    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
-    const found = new Set<string>();
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        for (const name of batch) {
-          const key = keyFromSlotKey(this.prefix, name);
-          if (key !== undefined) found.add(key);
-        }
-        cursor = next;
-      } while (cursor !== '0');
-    }
-    return [...found];
+  /** The masters to walk, in a stable order: a cluster's by address, or the one standalone server. */
+  private scanNodes(): ScanNode[] {
+    if (!(this.redis instanceof Cluster)) return [{ id: '', client: this.redis }];
+    const masters = this.redis.nodes('master');
+    if (masters.length === 0) throw new FreshcacheError('store_unavailable', 'no Redis Cluster master is known (the cluster is not connected)');
+    return masters
+      .map((client) => ({ id: `${client.options.host}:${client.options.port}`, client }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
+
+  /** Every SCAN step over every node: the Redis names it found there. */
+  private async *walk(pattern: string, count: number): AsyncGenerator<{ node: Redis; names: string[] }> {
+    for (const { client } of this.scanNodes()) {
+      let position = '0';
+      do {
+        const [next, names] = await client.scan(position, 'MATCH', pattern, 'COUNT', count);
+        if (names.length > 0) yield { node: client, names };
+        position = next;
+      } while (position !== '0');
+    }
+  }
+
+  /** The live entries stored under `names`, read from `node` with one pipeline. */
+  private async read(node: Redis, names: string[]): Promise<ScannedEntry[]> {
+    if (names.length === 0) return [];
+    const pipeline = node.pipeline();
+    for (const name of names) pipeline.get(name);
+    const results = (await pipeline.exec()) ?? [];
+    const now = this.clock.now();
+    const entries: ScannedEntry[] = [];
+    for (const [i, [error, reply]] of results.entries()) {
+      const name = names[i]!;
+      const key = keyFromSlotKey(this.prefix, name);
+      if (key === undefined) continue;
+      // A key whose slot moved since the SCAN: the cluster client follows the redirection.
+      const json = error ? await this.redis.get(name) : (reply as string | null);
+      if (json === null) continue;
+      const entry = JSON.parse(json) as Entry;
+      if (entry.expiresAt > now) entries.push({ key, entry });
+    }
+    return entries;
+  }
+}
+
+interface ScanNode {
+  /** `host:port` of a cluster master; empty for a standalone server. */
+  id: string;
+  client: Redis;
+}
+
+interface ScanCursor {
+  node: string;
+  cursor: string;
+}
+
+function encodeCursor(cursor: ScanCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+/** Where a walk resumes: the cursor's node and SCAN position, or the start when that node is gone. */
+function resumeAt(nodes: ScanNode[], cursor: string | undefined): { index: number; position: string } {
+  if (cursor === undefined) return { index: 0, position: '0' };
+  const { node, cursor: position } = decodeCursor(cursor);
+  const index = nodes.findIndex((n) => n.id === node);
+  return index < 0 ? { index: 0, position: '0' } : { index, position };
+}
+
+function decodeCursor(cursor: string): ScanCursor {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    decoded = undefined;
+  }
+  const { node, cursor: position } = (decoded ?? {}) as Partial<ScanCursor>;
+  if (typeof node !== 'string' || typeof position !== 'string' || !/^\d{1,20}$/.test(position)) {
+    throw new FreshcacheError('bad_request', 'cursor is not one this store handed out');
+  }
+  return { node, cursor: position };
 }

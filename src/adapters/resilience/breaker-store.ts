@@ -9,7 +9,7 @@ export interface BreakerStoreOptions {
   breaker?: CircuitBreaker;
   /** Deletes remembered for replay after recovery; past this the store flushes instead. Default 10,000. */
   maxPendingDeletes?: number;
-  /** Time limit for scan, size and clear, which walk the whole namespace. Default 30 s. */
+  /** Time limit for size and clear, which walk the whole namespace, and for a page of scan. Default 30 s. */
   adminTimeoutMs?: number;
   /**
    * Receives the errors this store hides from its caller: a read that became a miss, a write
@@ -28,7 +28,8 @@ export interface BreakerStoreOptions {
  *   set    a failure or an open breaker skips the write: a fill that is not kept costs a miss.
  *   delete see below.
  *   scan, size, clear   reject (CircuitOpenError while open): an admin asking for a listing
- *          must not get an empty one that looks true.
+ *          must not get an empty one that looks true. A scan's page and cursor pass through
+ *          unchanged, so its guarantees are the wrapped store's.
  *
  * A delete that does not reach Redis is an invalidation that did not happen in the shared tier.
  * This node's generation marks still refuse the old entry, but the entry stays in Redis, where
