@@ -98,3 +98,15 @@ describe('PUT / GET / DELETE /api/cache/:key', () => {
     expect((await app.inject('/api/cache/plain')).statusCode).toBe(404);
   });
 });
+
+describe('a value stored under a content key', () => {
+  it('is what the edge serves for that content, as stored (not a 500 for failing the record schema)', async () => {
+    const { app } = await testApp();
+    const put = await app.inject({ method: 'PUT', url: '/api/cache/content:1', payload: { value: { note: 'not a record' } } });
+    expect(put.statusCode, put.body).toBe(201);
+    const edge = await app.inject('/edge/us-east/content/1');
+    expect(edge.statusCode, edge.body).toBe(200);
+    expect(edge.headers['x-cache']).toBe('HIT');
+    expect(edge.json()).toEqual({ note: 'not a record' });
+  });
+});

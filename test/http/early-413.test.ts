@@ -47,7 +47,7 @@ function writable(socket: Socket): Promise<void> {
  */
 async function putWithoutReading(size: number, to = port): Promise<{ sent: number; writeError?: string; answer: string }> {
   const socket = connect(to, '127.0.0.1');
-  onTestFinished(() => socket.destroy());
+  onTestFinished(() => void socket.destroy());
   await once(socket, 'connect');
   socket.pause();
   let writeError: string | undefined;
@@ -121,7 +121,7 @@ describe('lingering close', () => {
   it('stops waiting after timeoutMs: a client that stalls mid-body is closed', async () => {
     const to = await refusingServer({ timeoutMs: 50, maxBytes: 128 * 1024 * 1024 });
     const socket = connect(to, '127.0.0.1');
-    onTestFinished(() => socket.destroy());
+    onTestFinished(() => void socket.destroy());
     const received: Buffer[] = [];
     socket.on('data', (data: Buffer) => received.push(data));
     socket.on('error', () => {});
