@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/react';
+import { act, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cleanup } from '@testing-library/react';
 import { memoryLocation } from 'wouter/memory-location';
@@ -23,6 +23,16 @@ describe('App shell', () => {
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('origin_unavailable');
     expect(alert.textContent).toContain('the origin is down');
+  });
+
+  it('shows whether the event stream is connecting, live or reconnecting', async () => {
+    const services = fakeServices((call) => (call.path === '/api/info' ? { body: info } : undefined));
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    expect(await screen.findByRole('status', { name: 'Event stream connecting…' })).toBeTruthy();
+    act(() => services.streamState('live'));
+    expect(screen.getByRole('status', { name: 'Event stream live' })).toBeTruthy();
+    act(() => services.streamState('reconnecting'));
+    expect(screen.getByRole('status', { name: 'Event stream reconnecting…' })).toBeTruthy();
   });
 
   it('marks the current page in the navigation', async () => {

@@ -1,5 +1,6 @@
 import { ApiClient } from '../src/api/client';
 import { EventStream } from '../src/api/event-stream';
+import type { StreamState } from '../src/api/event-stream';
 import type { EventMap, EventName, ServerInfo } from '../src/api/types';
 import type { Services } from '../src/lib/api-context';
 
@@ -27,7 +28,12 @@ type Responder = (call: Call) => { status?: number; body?: unknown; headers?: Re
  * (and records every call), and an event stream the test drives with `emit`. No server, no
  * EventSource: jsdom has neither.
  */
-export function fakeServices(respond: Responder): Services & { calls: Call[]; emit<K extends EventName>(name: K, payload: EventMap[K]): void; resync(): void } {
+export function fakeServices(respond: Responder): Services & {
+  calls: Call[];
+  emit<K extends EventName>(name: K, payload: EventMap[K]): void;
+  resync(): void;
+  streamState(state: StreamState): void;
+} {
   const calls: Call[] = [];
   const fetchImpl: typeof fetch = async (input, init) => {
     const url = new URL(String(input), 'http://dashboard.test');
@@ -47,12 +53,15 @@ export function fakeServices(respond: Responder): Services & { calls: Call[]; em
     calls,
     emit: (name, payload) => events.emit(name, payload),
     resync: () => events.resync(),
+    streamState: (state) => events.setStreamState(state),
   };
 }
 
 class FakeEventStream extends EventStream {
   private readonly fakeListeners = new Map<string, Set<(payload: never) => void>>();
   private readonly fakeResync = new Set<() => void>();
+  private readonly fakeStateListeners = new Set<(state: StreamState) => void>();
+  private fakeState: StreamState = 'connecting';
 
   override start(): void {}
   override stop(): void {}
@@ -64,6 +73,15 @@ class FakeEventStream extends EventStream {
     return () => set.delete(listener as (payload: never) => void);
   }
 
+  override get state(): StreamState {
+    return this.fakeState;
+  }
+
+  override onState(listener: (state: StreamState) => void): () => void {
+    this.fakeStateListeners.add(listener);
+    return () => this.fakeStateListeners.delete(listener);
+  }
+
   override onResync(listener: () => void): () => void {
     this.fakeResync.add(listener);
     return () => this.fakeResync.delete(listener);
@@ -71,6 +89,11 @@ class FakeEventStream extends EventStream {
 
   emit<K extends EventName>(name: K, payload: EventMap[K]): void {
     for (const listener of this.fakeListeners.get(name) ?? []) (listener as (p: EventMap[K]) => void)(payload);
+  }
+
+  setStreamState(state: StreamState): void {
+    this.fakeState = state;
+    for (const listener of this.fakeStateListeners) listener(state);
   }
 
   resync(): void {
