@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/testkit/global-setup.ts'],
+    // Each file's duration at the end of the run: npm test has a 15 minute budget.
+    reporters: ['default', './test/testkit/durations-reporter.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     projects: [
