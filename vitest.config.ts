@@ -42,8 +42,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          // Multi-process deployments measure latency (commit → applied within delay + 50 ms):
-          // they run one at a time, after the rest, with the machine to themselves.
+          // Multi-process deployments check staleness bounds under load (delay + 500 ms in the
+          // fault test): they run one at a time, after the rest, with the machine to themselves.
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },
