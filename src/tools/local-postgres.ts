@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, readlink, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +17,14 @@ export interface PostgresServer {
   createDatabase(name: string): Promise<string>;
   /** An immediate stop (as a crash: clients lose their connections) and a start on the same port and data. */
   restart(): Promise<void>;
+  /**
+   * kill -9 of the postmaster, as a crash: its backends notice, end their sessions with 57P01
+   * ("terminating connection due to unexpected postmaster exit") and exit. Resolves once they
+   * are all gone, so that `start()` can run.
+   */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and data (after `kill`): crash recovery, then ready. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,9 +88,43 @@ export async function startPostgres(): Promise<PostgresServer> {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
       await start();
     },
+    kill: async () => {
+      const pid = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      process.kill(pid, 'SIGKILL');
+      await untilGone(data);
+      // A new postmaster refuses to start while the pid in its lock files exists, and a dead one
+      // whose parent does not reap it (some containers' init) still does, as a zombie.
+      await rm(join(data, 'postmaster.pid'), { force: true });
+      await rm(join(dir, `.s.PGSQL.${port}.lock`), { force: true });
+    },
+    start: async () => {
+      await start();
+    },
     stop: async () => {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits until no process works in `data` (every server process runs there): a new postmaster
+ * refuses to start while the old one's backends still hold its shared memory. The kernel offers
+ * no event for another process's exit, so this looks every 20 ms, for at most 30 s.
+ */
+async function untilGone(data: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  const where = await realpath(data); // what /proc shows: the path with any symbolic link resolved
+  for (;;) {
+    const left: number[] = [];
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      // A process that has exited (or a zombie) has no working directory any more.
+      const cwd = await readlink(`/proc/${entry}/cwd`).catch(() => undefined);
+      if (cwd === where) left.push(Number(entry));
+    }
+    if (left.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`PostgreSQL processes ${left.join(', ')} still run 30 s after the kill`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
