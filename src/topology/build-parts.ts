@@ -49,7 +49,14 @@ export async function buildParts({ config, clock, logger, sql: given }: PartsOpt
     for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'closing a part failed'));
   };
   try {
-    const sql = given ?? (config.origin.kind === 'postgres' ? await createPgClient({ connectionString: config.origin.url }) : await createPgliteClient({ dataDir: config.origin.dataDir }));
+    const sql =
+      given ??
+      (config.origin.kind === 'postgres'
+        ? await createPgClient({
+            connectionString: config.origin.url,
+            onError: (error) => logger.warn({ err: error }, 'a PostgreSQL connection was lost; it reconnects'),
+          })
+        : await createPgliteClient({ dataDir: config.origin.dataDir }));
     closers.push(() => sql.close());
     const origin = new SqlOriginStore(sql);
 
