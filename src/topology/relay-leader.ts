@@ -32,6 +32,8 @@ export class RelayLeader {
   private readonly clock: Clock;
   private readonly name: string;
   private attempt: Promise<void> = Promise.resolve();
+  /** onDeposed after a lost connection, still running: the next onElected waits for it. */
+  private deposing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RelayLeaderOptions) {
     this.clock = options.clock ?? systemClock;
@@ -52,6 +54,7 @@ export class RelayLeader {
     this.stopped = true;
     this.timer?.cancel();
     await this.attempt;
+    await this.deposing;
     const client = this.client;
     this.client = undefined;
     if (this.leading) {
@@ -73,6 +76,11 @@ export class RelayLeader {
       const client = await this.connection();
       const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [this.name]);
       if (rows[0]?.locked && !this.stopped) {
+        // Elected again after a lost connection: the relay must have stopped before it restarts.
+        await this.deposing;
+        // Stopped meanwhile (stop() ends the session, and the lock with it), or the session was
+        // lost again (which scheduled the next campaign).
+        if (this.stopped || this.client !== client) return;
         this.leading = true;
         try {
           await this.options.onElected();
@@ -109,7 +117,7 @@ export class RelayLeader {
       if (this.leading) {
         // The session is gone and the lock with it: someone else may lead already.
         this.leading = false;
-        this.options.onDeposed('lost').catch((e: unknown) => this.options.onError?.(e));
+        this.deposing = this.options.onDeposed('lost').catch((e: unknown) => this.options.onError?.(e));
       }
       this.schedule();
     };

@@ -14,24 +14,40 @@ export interface RelayOptions {
  */
 export class Relay {
   private running = false;
+  /**
+   * start() and stop() run one after the other, never overlapping: a leader that loses its lock
+   * while the relay is still starting (PostgreSQL restarting) stops it only once it has started,
+   * and a start after a lost lock waits for the feed to have stopped, not to share it.
+   */
+  private transitions: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RelayOptions) {}
 
-  async start(): Promise<void> {
-    if (this.running) return;
-    // Running only once the feed really started: a failed start must be retried, not reported as running.
-    await this.options.feed.start((changes) => this.publish(changes));
-    this.running = true;
+  start(): Promise<void> {
+    return this.serially(async () => {
+      if (this.running) return;
+      // Running only once the feed really started: a failed start must be retried, not reported as running.
+      await this.options.feed.start((changes) => this.publish(changes));
+      this.running = true;
+    });
   }
 
-  async stop(): Promise<void> {
-    if (!this.running) return;
-    this.running = false;
-    await this.options.feed.stop();
+  stop(): Promise<void> {
+    return this.serially(async () => {
+      if (!this.running) return;
+      this.running = false;
+      await this.options.feed.stop();
+    });
   }
 
   get isRunning(): boolean {
     return this.running;
+  }
+
+  private serially(step: () => Promise<void>): Promise<void> {
+    const done = this.transitions.then(step);
+    this.transitions = done.catch(() => {});
+    return done;
   }
 
   private async publish(changes: Change[]): Promise<void> {
