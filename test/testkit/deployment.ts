@@ -88,6 +88,23 @@ export class Deployment {
     return node;
   }
 
+  /**
+   * Rejects as soon as one of the deployment's current processes exits (or at once if one has):
+   * race it against a wait, so that a crash fails the test with the process's name, not a timeout.
+   */
+  anyExit(): Promise<never> {
+    const exited = new Promise<never>((_, reject) => {
+      for (const process of [...this.relays, ...this.nodes]) {
+        const fail = () => reject(new Error(`${process.name} exited (${process.child.signalCode ?? process.child.exitCode})`));
+        if (process.child.exitCode !== null || process.child.signalCode !== null) fail();
+        else process.child.once('exit', fail);
+      }
+    });
+    // stop() makes every process exit, long after the race that used this promise settled.
+    exited.catch(() => {});
+    return exited;
+  }
+
   nodesOf(region: string): ServeProcess[] {
     return this.nodes.filter((node) => node.name.startsWith(`${region}-`));
   }
