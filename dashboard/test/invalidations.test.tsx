@@ -106,6 +106,23 @@ describe('Invalidations page: purge', () => {
     expect(preview.textContent).toContain('would drop 77 entries');
   });
 
+  it('says "at least" for a region whose dry run ran out of budget', async () => {
+    const dryRun: DryRunResult = {
+      dryRun: true,
+      keys: [],
+      tags: ['news'],
+      prefixes: [],
+      regions: { 'us-east': { keys: ['content:1'], total: 1, partial: false }, 'eu-west': { keys: ['content:2'], total: 9, partial: true } },
+    };
+    renderPage(fakeServices(answers((call) => (call.method === 'POST' && call.path === '/api/invalidate' ? { body: dryRun } : undefined))));
+    fireEvent.change(screen.getByLabelText('Tags'), { target: { value: 'news' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Preview' }));
+    const preview = await screen.findByRole('region', { name: 'Preview' });
+    expect(within(preview).getByRole('heading', { name: 'us-east: 1 key' })).toBeTruthy();
+    expect(within(preview).getByRole('heading', { name: 'eu-west: at least 9 keys' })).toBeTruthy();
+    expect(preview.textContent).toContain('would drop at least 10 entries');
+  });
+
   it('purges without dryRun, then shows the purge id and its progress as regions apply it', async () => {
     const published = status(42, { 'us-east': pending, 'eu-west': pending, 'ap-south': pending }, { keys: ['a', 'b'], tags: [] });
     const services = fakeServices(answers((call) => (call.method === 'POST' && call.path === '/api/invalidate' ? { status: 202, body: published } : undefined)));

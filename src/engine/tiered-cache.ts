@@ -1,5 +1,5 @@
 import { MemoryStore } from '../adapters/memory/memory-store.js';
-import type { FillLeases, Store } from '../seams/store.js';
+import type { FillLeases, ScannedEntry, Store } from '../seams/store.js';
 import { CacheStats } from './cache-stats.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -350,7 +350,8 @@ export class TieredCache {
       let cursor: string | undefined;
       do {
         if (examined >= budget) return { ...firstKeys(found, limit), partial: true };
-        const ask = Math.min(MATCH_PAGE, budget - examined);
+        // An in-process store walks all its keys on each call: ask it for the whole budget at once.
+        const ask = Math.min(this.l2!.capabilities.inProcess ? budget : MATCH_PAGE, budget - examined);
         const page = await this.l2!.scan({ prefix, cursor, limit: ask });
         examined += Math.max(ask, page.entries.length);
         // A key L1 holds was judged by its L1 entry above: this node's view of it.
@@ -375,37 +376,42 @@ export class TieredCache {
     let { tier, position } = explorerPosition(options.cursor, this.l2 !== undefined);
     const items: Described[] = [];
     let examined = 0;
+    let examinedTaken = 0;
+    let step = limit;
     const page = (stoppedBy: ExplorerPage['stoppedBy']): ExplorerPage => {
       items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       return stoppedBy === 'end' ? { items, examined, stoppedBy } : { items, cursor: `${tier}:${position ?? ''}`, examined, stoppedBy };
     };
     while (items.length < limit && examined < budget) {
-      const ask = Math.min(limit - items.length, budget - examined);
-      if (tier === 'l2') {
-        const found = await this.l2!.scan({ prefix, cursor: position, limit: ask });
-        examined += Math.max(ask, found.entries.length);
-        for (const { key, entry } of found.entries) {
-          const item = this.describeHeld(key, entry);
-          if (tag === undefined || item.entry.tags.includes(tag)) items.push(item);
-        }
-        position = found.cursor;
-        if (position !== undefined) continue;
-        if (this.sharedL2) return page('end');
-        tier = 'l1';
-      } else {
-        const found = await this.l1.scan({ prefix, cursor: position, limit: ask });
-        examined += Math.max(ask, found.entries.length);
-        const candidates = found.entries.filter(({ entry }) => tag === undefined || entry.tags.includes(tag));
-        // A key that L2 holds was listed by the L2 walk.
-        const inL2 = this.l2 ? await Promise.all(candidates.map(({ key }) => this.l2!.get(key))) : [];
-        candidates.forEach(({ key, entry }, i) => {
-          if (inL2[i] === undefined) items.push(this.describeL1(key, entry));
-        });
-        position = found.cursor;
-        if (position === undefined) return page('end');
+      const need = limit - items.length;
+      const ask = Math.min(step, budget - examined);
+      const store = tier === 'l2' ? this.l2! : this.l1;
+      const found = await store.scan({ prefix, cursor: position, limit: ask });
+      examined += Math.max(ask, found.entries.length);
+      const batch = await this.explorerItems(tier, found.entries, tag);
+      if (items.length + batch.length > limit && ask > need) {
+        // The step went further than the page can hold: try again from the same place, shorter.
+        step = Math.max(need, Math.floor((ask * need) / batch.length));
+        continue;
       }
+      items.push(...batch);
+      examinedTaken += Math.max(ask, found.entries.length);
+      step = nextStep({ found: items.length, examined: examinedTaken, need: limit - items.length, last: ask, inProcess: store.capabilities.inProcess, filtered: tag !== undefined });
+      position = found.cursor;
+      if (position !== undefined) continue;
+      if (tier === 'l1' || this.sharedL2) return page('end');
+      tier = 'l1';
     }
     return page(items.length >= limit ? 'limit' : 'budget');
+  }
+
+  /** What the explorer lists of a page of `tier`'s entries: those that carry `tag`, once across both tiers. */
+  private async explorerItems(tier: 'l1' | 'l2', entries: ScannedEntry[], tag: string | undefined): Promise<Described[]> {
+    if (tier === 'l2') return entries.map(({ key, entry }) => this.describeHeld(key, entry)).filter((item) => tag === undefined || item.entry.tags.includes(tag));
+    const candidates = entries.filter(({ entry }) => tag === undefined || entry.tags.includes(tag));
+    // A key that L2 holds was listed by the L2 walk.
+    const inL2 = this.l2 ? await Promise.all(candidates.map(({ key }) => this.l2!.get(key))) : [];
+    return candidates.filter((_, i) => inL2[i] === undefined).map(({ key, entry }) => this.describeL1(key, entry));
   }
 
   /** An entry's details for the key explorer: the entry, which tier holds it, and its state. */
@@ -753,6 +759,20 @@ export class TieredCache {
       throw new FreshcacheError('invalid_key', `key is longer than ${this.maxKeyBytes} bytes`);
     }
   }
+}
+
+/**
+ * How many keys the explorer's next store call examines: enough to find the `need` items still
+ * wanted at the rate found so far. While nothing has matched, an in-process store is asked for the
+ * rest of the budget at once (each call walks its keys), and Redis for four times more each step.
+ * A step that finds more than the page holds is read again shorter, so a remote store without a
+ * tag filter is always asked for just the items wanted: its reads are not wasted.
+ */
+function nextStep(s: { found: number; examined: number; need: number; last: number; inProcess: boolean; filtered: boolean }): number {
+  const { found, examined, need, last, inProcess, filtered } = s;
+  if (need <= 0 || (!inProcess && !filtered)) return Math.max(1, need);
+  if (found === 0) return inProcess ? Number.MAX_SAFE_INTEGER : last * 4;
+  return Math.max(need, Math.ceil((need * examined) / found));
 }
 
 /** The prefixes that no other one in the list starts: walking them covers every key of the others. */

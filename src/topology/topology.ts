@@ -8,6 +8,7 @@ import type { Clock } from '../engine/clock.js';
 import { systemClock } from '../engine/clock.js';
 import { FreshcacheError } from '../engine/errors.js';
 import type { InvalidationTargets } from '../engine/generations.js';
+import type { MatchResult } from '../engine/tiered-cache.js';
 import { createLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -188,10 +189,10 @@ export class Topology {
     return this.tracker.published(event);
   }
 
-  /** What a purge would hit now, per region. */
-  async dryRun(targets: InvalidationTargets, limit = 1000): Promise<Record<string, { keys: string[]; total: number }>> {
+  /** What a purge would hit now, per region (a count is `partial` when its region's budget ran out). */
+  async dryRun(targets: InvalidationTargets, limit = 1000): Promise<Record<string, MatchResult>> {
     if (this.regions.size === 0) this.region(); // a process without a cache has nothing to preview: no_region
-    const result: Record<string, { keys: string[]; total: number }> = {};
+    const result: Record<string, MatchResult> = {};
     for (const region of this.regions.values()) result[region.name] = await region.cache.matching(targets, limit);
     return result;
   }

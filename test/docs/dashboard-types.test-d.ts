@@ -3,6 +3,8 @@ import type * as Dashboard from '../../dashboard/src/api/types.js';
 import type { HistoryAnswer } from '../../src/observability/metrics-history.js';
 import type { Percentiles } from '../../src/observability/metrics.js';
 import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { KeyExplorerPage } from '../../src/server/routes/cache.js';
+import type { DryRunAnswer } from '../../src/server/routes/invalidations.js';
 import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
 import type { RegionSettings } from '../../src/topology/region.js';
 
@@ -21,5 +23,10 @@ describe('the dashboard reads what the server sends', () => {
     expectTypeOf<ContentRecord>().toExtend<Dashboard.ContentRecord>();
     expectTypeOf<InvalidationStatus>().toExtend<Dashboard.InvalidationStatus>();
     expectTypeOf<RegionSettings & { name: string }>().toExtend<Dashboard.RegionSettings>();
+  });
+
+  it('key explorer pages and dry runs', () => {
+    expectTypeOf<KeyExplorerPage>().toExtend<Dashboard.CachePage>();
+    expectTypeOf<DryRunAnswer>().toExtend<Dashboard.DryRunResult>();
   });
 });

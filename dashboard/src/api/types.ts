@@ -134,7 +134,8 @@ export interface DryRunResult {
   keys: string[];
   tags: string[];
   prefixes: string[];
-  regions: Record<string, { keys: string[]; total: number }>;
+  /** `partial`: the region's walk ran out of budget, so `total` is a lower bound. */
+  regions: Record<string, { keys: string[]; total: number; partial?: boolean }>;
 }
 
 export type EntryState = 'fresh' | 'stale' | 'invalid';
@@ -155,6 +156,10 @@ export interface CachePage {
   region: string;
   items: CacheItem[];
   cursor: string | null;
+  /** Why the page ended: `limit` items found, the budget of keys examined per page spent, or the `end`. */
+  stoppedBy?: 'limit' | 'budget' | 'end';
+  /** Keys the page examined, matching or not. */
+  examined?: number;
 }
 
 export interface CacheLookup {

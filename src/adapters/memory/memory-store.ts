@@ -154,7 +154,9 @@ export class MemoryStore implements Store {
 
   async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
     // In key order, and the cursor is the last key examined: a stable position while keys come
-    // and go, so this store returns each key present for the whole walk exactly once.
+    // and go, so this store returns each key present for the whole walk exactly once. Each call
+    // walks every key to pick the next `limit` (O(n log limit)): callers that know a store is
+    // in-process ask for large pages.
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     const now = this.clock.now();
     const examined = smallestKeys(this.map.keys(), limit, (key) => key.startsWith(prefix) && (after === undefined || key > after));

@@ -21,8 +21,32 @@ interface PutBody {
   tags?: string[];
 }
 
+/** A page of the key explorer (`GET /api/cache`). */
+export interface KeyExplorerPage {
+  region: string;
+  items: {
+    key: string;
+    tier: 'l1' | 'l2';
+    state: 'fresh' | 'stale' | 'invalid';
+    version: number | null;
+    tags: string[];
+    size: number;
+    ageMs: number;
+    ttlMs: number;
+    value: unknown;
+  }[];
+  /** Null once the walk is over. */
+  cursor: string | null;
+  /** Why this page ended: `limit` items found, the budget of keys examined per page spent, or the `end`. */
+  stoppedBy: 'limit' | 'budget' | 'end';
+  /** Keys this page examined, matching or not. */
+  examined: number;
+}
+
 export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
   const { maxKeyBytes } = topology.config.limits;
+  // An explorer cursor can hold a key (in UTF-16, base64url), so it grows with the key limit.
+  const cursorMaxLength = Math.max(1536, 4 * Math.ceil((2 * maxKeyBytes) / 3) + 64);
   const accessLog = topology.logger.isLevelEnabled('debug');
   const errors = { 400: errorSchema, 404: errorSchema, 413: errorSchema, 503: errorSchema };
 
@@ -99,7 +123,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
             region: { type: 'string' },
             prefix: { type: 'string', maxLength: 1536 },
             tag: { type: 'string', pattern: TAG_PATTERN },
-            cursor: { type: 'string', maxLength: 1536 },
+            cursor: { type: 'string', maxLength: cursorMaxLength, description: 'The `cursor` of the previous page, unchanged (opaque).' },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
           },
           additionalProperties: false,
@@ -107,7 +131,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
         response: errors,
       },
     },
-    async (request) => {
+    async (request): Promise<KeyExplorerPage> => {
       const region = topology.region(request.query.region);
       const { prefix, tag, cursor, limit = 50 } = request.query;
       const page = await region.cache.scan({ prefix, tag, cursor, limit });
@@ -117,13 +141,13 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
         tier,
         state,
         version: entry.version ?? null,
-        tags: entry.tags,
+        tags: [...entry.tags],
         size: entry.size,
         ageMs: Math.max(0, now - entry.createdAt),
         ttlMs: Math.max(0, entry.expiresAt - now),
         value: entry.value,
       }));
-      return { region: region.name, items, cursor: page.cursor ?? null };
+      return { region: region.name, items, cursor: page.cursor ?? null, stoppedBy: page.stoppedBy, examined: page.examined };
     },
   );
 };

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { FreshcacheError } from '../../engine/errors.js';
+import type { MatchResult } from '../../engine/tiered-cache.js';
 import type { AppOptions } from '../app.js';
 import { errorSchema } from '../error-handling.js';
 import { checkKey, checkPrefix, checkTags } from '../validation.js';
@@ -9,6 +10,16 @@ interface InvalidateBody {
   tags?: string[];
   prefixes?: string[];
   dryRun?: boolean;
+}
+
+/** The answer of `POST /api/invalidate` with `dryRun`. */
+export interface DryRunAnswer {
+  dryRun: true;
+  keys: string[];
+  tags: string[];
+  prefixes: string[];
+  /** Per region: up to 1000 matching keys (sorted), how many match, and whether that count is partial. */
+  regions: Record<string, MatchResult>;
 }
 
 const list = (description: string) => ({ type: 'array', items: { type: 'string' }, maxItems: 1000, description }) as const;
@@ -25,7 +36,8 @@ export const invalidationRoutes: FastifyPluginAsync<AppOptions> = async (app, { 
         summary: 'Purge keys, tags and prefixes in every region (O(1) per tag or prefix)',
         description:
           'Publishes one invalidation event; each region applies it after its propagation delay. ' +
-          'A prefix may end in `*` ("user:42:*"). With `dryRun`, nothing is purged and the matching keys of each region are listed.',
+          'A prefix may end in `*` ("user:42:*"). With `dryRun`, nothing is purged and the matching keys of each region are listed; ' +
+          'a region whose walk ran out of budget says `partial: true`, and its `total` is then a lower bound.',
         body: {
           type: 'object',
           properties: {
@@ -47,7 +59,8 @@ export const invalidationRoutes: FastifyPluginAsync<AppOptions> = async (app, { 
         throw new FreshcacheError('empty_invalidation', 'name at least one key, tag or prefix to invalidate');
       }
       if (request.body.dryRun) {
-        return { dryRun: true, keys, tags, prefixes, regions: await topology.dryRun({ keys, tags, prefixes }) };
+        const answer: DryRunAnswer = { dryRun: true, keys, tags, prefixes, regions: await topology.dryRun({ keys, tags, prefixes }) };
+        return answer;
       }
       const status = await topology.purge({ keys, tags, prefixes });
       return reply.status(202).header('location', `/api/invalidations/${status.id}`).send(status);

@@ -9,20 +9,24 @@ const SHOWN = 50;
 export function DryRunPreview({ result, configured }: { result: DryRunResult; configured?: readonly string[] }) {
   const regions = orderRegions(Object.keys(result.regions), configured);
   const total = regions.reduce((sum, region) => sum + (result.regions[region]?.total ?? 0), 0);
+  // A region whose walk ran out of budget counted only the keys it examined.
+  const atLeast = regions.some((region) => result.regions[region]?.partial) ? 'at least ' : '';
   return (
     <section className="dry-run" aria-label="Preview">
       <p>
-        Purging these targets would drop <strong>{total}</strong> {total === 1 ? 'entry' : 'entries'} held now across {regions.length}{' '}
+        Purging these targets would drop {atLeast}
+        <strong>{total}</strong> {total === 1 ? 'entry' : 'entries'} held now across {regions.length}{' '}
         {regions.length === 1 ? 'region' : 'regions'}. Nothing was purged yet.
       </p>
       <TargetList targets={result} />
       <div className="grid">
         {regions.map((region) => {
-          const { keys, total: count } = result.regions[region]!;
+          const { keys, total: count, partial } = result.regions[region]!;
           return (
             <section key={region} aria-label={`Preview ${region}`}>
               <h3>
-                {region}: {count} {count === 1 ? 'key' : 'keys'}
+                {region}: {partial ? 'at least ' : ''}
+                {count} {count === 1 ? 'key' : 'keys'}
               </h3>
               {keys.length > 0 && (
                 <ul className="key-list">
