@@ -1,30 +1,43 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pino } from 'pino';
 import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
 import { dropWalSlot } from '../../src/adapters/postgres/wal-feed.js';
-import type { RegionInput } from '../../src/config.js';
+import type { ConfigInput, RegionInput } from '../../src/config.js';
+import { freePort } from '../../src/tools/free-port.js';
 import type { PostgresServer } from '../../src/tools/local-postgres.js';
 import { startPostgres } from '../../src/tools/local-postgres.js';
 import type { RedisServer } from '../../src/tools/local-redis.js';
 import { startRedis } from '../../src/tools/local-redis.js';
-import type { Logger } from '../../src/observability/logger.js';
-import type { Topology } from '../../src/topology/topology.js';
+import type { ServeProcess } from '../../src/tools/serve-process.js';
+import { spawnServe, stopServe } from '../../src/tools/serve-process.js';
+import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
 import { createTopology } from '../../src/topology/topology.js';
 import { formatCount, verdict } from '../lib/format.js';
 import { percentile } from '../lib/percentile.js';
 import type { Progress } from '../lib/progress.js';
 import type { Row } from '../lib/row.js';
+import type { FollowedEvents } from './follow-events.js';
+import { followEvents } from './follow-events.js';
 
-type Capture = 'wal' | 'outbox';
+/** In one process (`createTopology`: the relay and the three regions), or as a deployment of processes. */
+type PathKind = 'wal' | 'outbox' | 'wal-processes';
 
 const REGIONS = [
   { name: 'us-east', delayMs: 100, jitter: 0 },
   { name: 'eu-west', delayMs: 300, jitter: 0 },
   { name: 'ap-south', delayMs: 600, jitter: 0 },
 ] as const satisfies readonly RegionInput[];
-const CAPTURES: readonly Capture[] = ['wal', 'outbox'];
+const KINDS: readonly PathKind[] = ['wal', 'outbox', 'wal-processes'];
+/** Node processes per region in the `wal-processes` path, as `freshcache up` starts them. */
+const NODES_PER_REGION = 2;
+/** Node processes run the TypeScript sources through tsx, as the integration tests do. */
+const ENTRY = ['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))];
 /** Content rows the UPDATEs take turns on. */
 const ROWS = 50;
 /** Not recorded: connections, JIT and the slot's first decoding warm up on these. */
@@ -38,28 +51,30 @@ const PACE_MS = 20;
 const SETTLE_TIMEOUT_MS = 10_000;
 const TARGET_P99_MS = 20;
 
-/** One capture path: its own database, topology (relay + 3 regions) and SQL connection for the UPDATEs. */
+/** One path: its own database, relay and regions, and SQL connection for the UPDATEs. */
 interface Path {
-  capture: Capture;
-  topology: Topology;
-  logger: Logger;
+  kind: PathKind;
+  /** Nodes that apply each event in each region (each one's lag is a sample). */
+  nodesPerRegion: number;
   /** The writer: UPDATEs straight in SQL, as any application or psql would make them. */
   writer: pg.Client;
-  /** Per origin version: commit → on the log, and commit → applied in each region. */
-  seen: Map<number, { onLogMs: number; lagMs: Map<string, number> }>;
+  /** Per origin version: commit → on the log, and commit → applied in each region, one lag per node. */
+  seen: Map<number, { onLogMs: number; lagMs: Map<string, number[]> }>;
   /** Versions whose lag is reported. */
   recorded: number[];
   /** Called after every applied event, so a batch can wait for its last one without polling. */
   wake: () => void;
-  slot: string | undefined;
-  dropSlot: () => Promise<void>;
+  /** Stops everything the path started (not measured); every step runs even if one before it failed. */
+  close: () => Promise<void>;
 }
 
 /**
  * Commit → applied per region: UPDATEs made straight in SQL on a real PostgreSQL, captured by the
  * WAL (logical replication) or by the outbox table, relayed to the invalidation log on a real
- * Redis and applied by three regions after their configured delay. Reported per path and region:
- * the time the invalidation took beyond the region's delay.
+ * Redis and applied by three regions after their configured delay, in one process or (WAL) by
+ * node processes apart from the relay's. Reported per path and region: the time the invalidation
+ * took beyond the region's delay. This is the tight figure; the integration tests assert only
+ * that no region applies before its delay, and the regions' order.
  */
 export async function commitToApplied(progress: Progress): Promise<Row[]> {
   progress.update(0, 'starting PostgreSQL and redis-server');
@@ -69,15 +84,15 @@ export async function commitToApplied(progress: Progress): Promise<Row[]> {
   try {
     postgres = await startPostgres();
     redis = await startRedis();
-    for (const capture of CAPTURES) {
-      progress.update(0.02, `starting the ${capture} topology`);
-      paths.push(await openPath(capture, postgres, redis));
+    for (const kind of KINDS) {
+      progress.update(0.02, `starting the ${kind} path`);
+      paths.push(kind === 'wal-processes' ? await openProcesses(postgres, redis) : await openInProcess(kind, postgres, redis));
     }
 
-    const totalUpdates = CAPTURES.length * (WARMUP_UPDATES + ROUNDS * UPDATES_PER_ROUND);
+    const totalUpdates = KINDS.length * (WARMUP_UPDATES + ROUNDS * UPDATES_PER_ROUND);
     let done = 0;
     const drive = async (path: Path, count: number, record: boolean, label: string) => {
-      const versions = await paced(path, count, () => progress.update(0.05 + 0.9 * (++done / totalUpdates), `${path.capture}: ${label}`));
+      const versions = await paced(path, count, () => progress.update(0.05 + 0.9 * (++done / totalUpdates), `${path.kind}: ${label}`));
       await settled(path, versions);
       if (record) path.recorded.push(...versions);
     };
@@ -85,26 +100,41 @@ export async function commitToApplied(progress: Progress): Promise<Row[]> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const path of paths) await drive(path, UPDATES_PER_ROUND, true, `round ${round}/${ROUNDS}`);
     }
-    progress.update(0.97, 'closing the topologies');
+    progress.update(0.97, 'closing the paths');
     return paths.flatMap(rowsOf);
   } finally {
     // Every step runs even if one before it failed: servers and the slot must not outlive the run.
-    const report = (what: string) => (error: unknown) => process.stderr.write(`[propagation] ${what} failed: ${String(error)}\n`);
-    for (const path of paths) {
-      // Closing is not measured. It warns about things that are normal at shutdown: the relay
-      // "lost" its lock, and each region's consumer group cannot acknowledge the events still in
-      // its L2 delay line once its Redis connection is closed (they stay pending, for a claim).
-      path.logger.level = 'error';
-      await path.topology.close().catch(report(`closing the ${path.capture} topology`));
-      await path.writer.end().catch(report(`closing the ${path.capture} writer`));
-      await path.dropSlot().catch(report(`dropping slot ${path.slot}`));
-    }
+    for (const path of paths) await path.close();
     await redis?.stop().catch(report('stopping redis-server'));
     await postgres?.stop().catch(report('stopping PostgreSQL'));
   }
 }
 
-async function openPath(capture: Capture, postgres: PostgresServer, redis: RedisServer): Promise<Path> {
+const report = (what: string) => (error: unknown) => process.stderr.write(`[propagation] ${what} failed: ${String(error)}\n`);
+
+/** Records one region's apply of one CDC event, as a node reported it. */
+function heard(path: Path, status: InvalidationStatus & { region: string }): void {
+  if (status.source !== 'cdc' || status.version === undefined) return;
+  const lagMs = status.regions[status.region]?.lagMs;
+  if (lagMs === null || lagMs === undefined) return;
+  let seen = path.seen.get(status.version);
+  if (!seen) path.seen.set(status.version, (seen = { onLogMs: status.publishedAt - status.committedAt, lagMs: new Map() }));
+  const lags = seen.lagMs.get(status.region) ?? [];
+  seen.lagMs.set(status.region, lags);
+  if (lags.length < path.nodesPerRegion) lags.push(lagMs);
+  path.wake();
+}
+
+async function dropSlotOf(url: string, slot: string): Promise<void> {
+  const sql = await createPgClient({ connectionString: url, max: 1 });
+  try {
+    await dropWalSlot(sql, slot);
+  } finally {
+    await sql.close();
+  }
+}
+
+async function openInProcess(capture: 'wal' | 'outbox', postgres: PostgresServer, redis: RedisServer): Promise<Path> {
   // A database of its own per path, as the contract tests do: neither sees the other's rows or outbox.
   const url = await postgres.createDatabase(`bench_${capture}`);
   const slot = capture === 'wal' ? `bench_wal_${process.pid}` : undefined;
@@ -126,41 +156,100 @@ async function openPath(capture: Capture, postgres: PostgresServer, redis: Redis
   });
   const writer = new pg.Client({ connectionString: url });
   const path: Path = {
-    capture,
-    topology,
-    logger,
+    kind: capture,
+    nodesPerRegion: 1,
     writer,
     seen: new Map(),
     recorded: [],
     wake: () => {},
-    slot,
-    dropSlot: async () => {
-      if (!slot) return;
-      const sql = await createPgClient({ connectionString: url, max: 1 });
-      try {
-        await dropWalSlot(sql, slot);
-      } finally {
-        await sql.close();
-      }
+    close: async () => {
+      // Closing warns about things that are normal at shutdown: the relay "lost" its lock, and
+      // each region's consumer group cannot acknowledge the events still in its L2 delay line
+      // once its Redis connection is closed (they stay pending, for a claim).
+      logger.level = 'error';
+      await topology.close().catch(report(`closing the ${capture} topology`));
+      await writer.end().catch(report(`closing the ${capture} writer`));
+      if (slot) await dropSlotOf(url, slot).catch(report(`dropping slot ${slot}`));
     },
   };
   try {
     if (topology.relayState !== 'running') throw new Error(`${capture}: the relay is ${topology.relayState}, expected running`);
-    topology.events.on('invalidation.applied', (status) => {
-      if (status.source !== 'cdc' || status.version === undefined) return;
-      const lagMs = status.regions[status.region]?.lagMs;
-      if (lagMs === null || lagMs === undefined) return;
-      let seen = path.seen.get(status.version);
-      if (!seen) path.seen.set(status.version, (seen = { onLogMs: status.publishedAt - status.committedAt, lagMs: new Map() }));
-      if (!seen.lagMs.has(status.region)) seen.lagMs.set(status.region, lagMs);
-      path.wake();
-    });
+    topology.events.on('invalidation.applied', (status) => heard(path, status));
     await writer.connect();
     await writer.query(`INSERT INTO content (slug, title, tags) SELECT 'item-' || i, 'Item ' || i, ARRAY['bench'] FROM generate_series(1, ${ROWS}) AS i`);
   } catch (error) {
-    await topology.close();
-    await writer.end().catch(() => {});
-    await path.dropSlot();
+    await path.close();
+    throw error;
+  }
+  return path;
+}
+
+/**
+ * WAL capture as a deployment of processes, as `freshcache up` starts it: a relay process and
+ * NODES_PER_REGION `freshcache serve` processes per region, each applying the log on its own;
+ * each node's applies are heard on its `/api/events`.
+ */
+async function openProcesses(postgres: PostgresServer, redis: RedisServer): Promise<Path> {
+  const url = await postgres.createDatabase('bench_processes');
+  const slot = `bench_processes_${process.pid}`;
+  const dir = await mkdtemp(join(tmpdir(), 'freshcache-bench-'));
+  const config: ConfigInput = {
+    origin: { kind: 'postgres', url },
+    capture: { kind: 'wal', slot },
+    log: { kind: 'redis', redis: { url: redis.url }, namespace: 'bench:processes:' },
+    l2: { kind: 'redis', redis: { url: redis.url }, namespace: 'bench:processes:l2:' },
+    regions: REGIONS.map((r) => ({ ...r })),
+    seed: false,
+    relay: { pollMs: 1000 },
+  };
+  const file = join(dir, 'config.json');
+  await writeFile(file, JSON.stringify(config));
+  const processes: ServeProcess[] = [];
+  const streams: FollowedEvents[] = [];
+  const writer = new pg.Client({ connectionString: url });
+  const path: Path = {
+    kind: 'wal-processes',
+    nodesPerRegion: NODES_PER_REGION,
+    writer,
+    seen: new Map(),
+    recorded: [],
+    wake: () => {},
+    close: async () => {
+      await Promise.all(streams.map((stream) => stream.close()));
+      await Promise.all(processes.map((p) => stopServe(p, 3_000).catch(report(`stopping ${p.name}`))));
+      await writer.end().catch(report('closing the processes writer'));
+      await dropSlotOf(url, slot).catch(report(`dropping slot ${slot}`));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  const start = async (name: string, roles: string) => {
+    const started = await spawnServe({
+      name,
+      entry: ENTRY,
+      config: file,
+      env: { FRESHCACHE_ROLES: roles, FRESHCACHE_PORT: String(await freePort()), FRESHCACHE_NODE_ID: name, FRESHCACHE_LOG_LEVEL: 'warn' },
+      onStderr: (text) => process.stderr.write(`[${name}] ${text}`),
+    });
+    processes.push(started);
+    return started;
+  };
+  try {
+    // The relay creates the schema and the slot before the nodes need them.
+    await start('relay', 'relay');
+    const nodes = await Promise.all(
+      REGIONS.flatMap((region) => Array.from({ length: NODES_PER_REGION }, (_, i) => start(`${region.name}-${i + 1}`, region.name))),
+    );
+    for (const node of nodes) {
+      streams.push(
+        await followEvents(`${node.url}/api/events`, (name, data) => {
+          if (name === 'invalidation.applied') heard(path, data as InvalidationStatus & { region: string });
+        }),
+      );
+    }
+    await writer.connect();
+    await writer.query(`INSERT INTO content (slug, title, tags) SELECT 'item-' || i, 'Item ' || i, ARRAY['bench'] FROM generate_series(1, ${ROWS}) AS i`);
+  } catch (error) {
+    await path.close();
     throw error;
   }
   return path;
@@ -176,7 +265,7 @@ async function paced(path: Path, count: number, onEach: () => void): Promise<num
     if (wait > 0) await sleep(wait);
     const { rows } = await path.writer.query<{ version: string }>('UPDATE content SET title = $2 WHERE id = $1 RETURNING version', [
       ids[i % ids.length]!.id,
-      `title ${path.capture} ${versions.length}`,
+      `title ${path.kind} ${versions.length}`,
     ]);
     versions.push(Number(rows[0]!.version));
     onEach();
@@ -186,7 +275,7 @@ async function paced(path: Path, count: number, onEach: () => void): Promise<num
 
 /** Resolves once every region applied every one of `versions`, or after SETTLE_TIMEOUT_MS (the rows then show fewer applied). */
 async function settled(path: Path, versions: readonly number[]): Promise<void> {
-  const complete = () => versions.every((v) => (path.seen.get(v)?.lagMs.size ?? 0) === REGIONS.length);
+  const complete = () => versions.every((v) => REGIONS.every((r) => path.seen.get(v)?.lagMs.get(r.name)?.length === path.nodesPerRegion));
   if (complete()) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(finish, SETTLE_TIMEOUT_MS);
@@ -201,10 +290,15 @@ async function settled(path: Path, versions: readonly number[]): Promise<void> {
   });
 }
 
+const LABELS: Record<PathKind, string> = {
+  wal: 'WAL (logical replication, pgoutput), one process',
+  outbox: 'outbox (trigger + NOTIFY, poll 1 s), one process',
+  'wal-processes': `WAL, a relay process and ${NODES_PER_REGION} node processes per region (each node a sample)`,
+};
+
 function rowsOf(path: Path): Row[] {
-  const driven = path.recorded.length;
-  const label = path.capture === 'wal' ? 'WAL (logical replication, pgoutput)' : 'outbox (trigger + NOTIFY, poll 1 s)';
-  const row = (region: string, what: string, samples: number[], target: boolean): Row => {
+  const label = LABELS[path.kind];
+  const row = (region: string, what: string, samples: number[], driven: number, target: boolean): Row => {
     const p99 = percentile(samples, 0.99);
     return {
       path: label,
@@ -223,15 +317,13 @@ function rowsOf(path: Path): Row[] {
     row(
       `${region.name} (delay ${region.delayMs} ms)`,
       `applied − committed − ${region.delayMs} ms`,
-      path.recorded
-        .map((v) => path.seen.get(v)?.lagMs.get(region.name))
-        .filter((lag): lag is number => lag !== undefined)
-        .map((lag) => lag - region.delayMs),
+      path.recorded.flatMap((v) => path.seen.get(v)?.lagMs.get(region.name) ?? []).map((lag) => lag - region.delayMs),
+      path.recorded.length * path.nodesPerRegion,
       true,
     ),
   );
   const onLog = path.recorded.map((v) => path.seen.get(v)?.onLogMs).filter((lag): lag is number => lag !== undefined);
-  rows.push(row('— (the relay, before any delay)', 'published to the log − committed', onLog, false));
+  rows.push(row('— (the relay, before any delay)', 'published to the log − committed', onLog, path.recorded.length, false));
   return rows;
 }
 
