@@ -463,6 +463,16 @@ describe('keysCsv', () => {
 });
 
 describe('collectKeys', () => {
+  it('keeps a key once when a later page lists it again (a walk of Redis lists each key at least once)', async () => {
+    const services = fakeServices((call) => {
+      const query = listQuery(call);
+      return query && (query.get('cursor') ? page([item('b'), item('c')], null) : page([item('a'), item('b')], 'p2'));
+    });
+    const result = await collectKeys(services.api, { ...INITIAL_SEARCH, text: 'x' }, { cap: 10 });
+    expect(result.items.map((entry) => entry.key)).toEqual(['a', 'b', 'c']);
+    expect(result.more).toBe(false);
+  });
+
   it('stops at the cap, asking only for the rows still missing', async () => {
     const services = fakeServices((call) => {
       const query = listQuery(call);

@@ -16,7 +16,9 @@ export interface CollectedKeys {
 /**
  * Every key of `search`, following cursors until the last page, at most `cap` of them. Pages can
  * be short or empty and still carry a cursor (a tag filter that matches few keys), so only a
- * null cursor ends the search. An API error rejects: a partial export would pass for a whole one.
+ * null cursor ends the search. A key can come back on a later page (a walk of Redis lists each
+ * key at least once): it is kept once. An API error rejects: a partial export would pass for a
+ * whole one.
  */
 export async function collectKeys(
   api: ApiClient,
@@ -24,13 +26,18 @@ export async function collectKeys(
   options: { cap: number; onProgress?: (rows: number) => void; signal?: AbortSignal },
 ): Promise<CollectedKeys> {
   const items: CacheItem[] = [];
+  const seen = new Set<string>();
   let region = search.region;
   let cursor: string | undefined;
   do {
     if (options.signal?.aborted || items.length >= options.cap) return { region, items, more: true };
     const page = await api.listKeys(keyQuery(search, cursor, Math.min(MAX_PAGE, options.cap - items.length)));
     region = page.region;
-    items.push(...page.items);
+    for (const item of page.items) {
+      if (seen.has(item.key)) continue;
+      seen.add(item.key);
+      items.push(item);
+    }
     options.onProgress?.(items.length);
     cursor = page.cursor ?? undefined;
   } while (cursor !== undefined);
