@@ -67,3 +67,50 @@ describe('RelayLeader on PostgreSQL', () => {
     expect([b.leader.isLeader, c.leader.isLeader].filter(Boolean)).toHaveLength(1);
   });
 });
+
+describe('RelayLeader when PostgreSQL is killed (-9) and started again', () => {
+  it('is deposed (lost), campaigns until the server is back and leads again, only once its onDeposed has finished', async () => {
+    elections++;
+    const name = `election ${elections}`;
+    const events: string[] = [];
+    let finishDeposed = () => {};
+    const deposedMayFinish = new Promise<void>((resolve) => (finishDeposed = resolve));
+    let deposing = false;
+    const leader = new RelayLeader({
+      connectionString: postgres().url,
+      electionMs: 50,
+      name,
+      onElected: async () => {
+        events.push(deposing ? 'elected while deposing' : 'elected');
+        wake();
+      },
+      onDeposed: async (why) => {
+        deposing = true;
+        events.push(`deposed (${why})`);
+        wake();
+        await deposedMayFinish; // a relay that takes a while to stop
+        deposing = false;
+      },
+    });
+    onTestFinished(() => leader.stop());
+    await leader.start();
+    expect(events).toEqual(['elected']);
+
+    await postgres().kill();
+    await until(() => events.includes('deposed (lost)'));
+    await postgres().start();
+    // Once its new session holds the lock again, it must still wait for onDeposed to finish.
+    const admin = new pg.Client({ connectionString: postgres().url });
+    await admin.connect();
+    onTestFinished(() => admin.end());
+    const deadline = Date.now() + 20_000;
+    while (!(await admin.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid::int = hashtext($1)`, [name])).rows.length) {
+      if (Date.now() > deadline) throw new Error('the leader did not take the lock again within 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 20)); // PostgreSQL tells no one when a lock is taken
+    }
+    finishDeposed();
+    await until(() => events.length === 3);
+    expect(events).toEqual(['elected', 'deposed (lost)', 'elected']);
+    expect(leader.isLeader).toBe(true);
+  });
+});
