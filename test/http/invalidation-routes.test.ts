@@ -35,9 +35,9 @@ describe('POST /api/invalidate', () => {
       tags: ['team-a'],
       prefixes: ['user:'],
       regions: {
-        'us-east': { keys: ['post:1', 'user:1', 'user:2'], total: 3 },
-        'eu-west': { keys: ['user:1'], total: 1 },
-        'ap-south': { keys: ['other'], total: 1 },
+        'us-east': { keys: ['post:1', 'user:1', 'user:2'], total: 3, partial: false },
+        'eu-west': { keys: ['user:1'], total: 1, partial: false },
+        'ap-south': { keys: ['other'], total: 1, partial: false },
       },
     });
 
