@@ -161,7 +161,8 @@ for (const topology of topologies) {
     it('rejects a cursor of the wrong shape with bad_request', async () => {
       const store = new RedisStore({ redis: client, prefix: namespace() });
       const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-      for (const bad of [cursor({ node: 1, cursor: '0' }), cursor({ node: '', cursor: 'x' }), cursor(null), cursor('text')]) {
+      const tooBig = (2n ** 64n).toString();
+      for (const bad of [cursor({ node: 1, cursor: '0' }), cursor({ node: '', cursor: 'x' }), cursor({ node: '', cursor: tooBig }), cursor(null), cursor('text')]) {
         await expect(store.scan({ cursor: bad, limit: 10 })).rejects.toMatchObject({ code: 'bad_request' });
       }
     });

@@ -180,6 +180,8 @@ interface ScanCursor {
   cursor: string;
 }
 
+const MAX_SCAN_CURSOR = 2n ** 64n - 1n;
+
 function encodeCursor(cursor: ScanCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
@@ -200,7 +202,8 @@ function decodeCursor(cursor: string): ScanCursor {
     decoded = undefined;
   }
   const { node, cursor: position } = (decoded ?? {}) as Partial<ScanCursor>;
-  if (typeof node !== 'string' || typeof position !== 'string' || !/^\d{1,20}$/.test(position)) {
+  // SCAN's cursor is an unsigned 64-bit number: Redis answers anything else with an error.
+  if (typeof node !== 'string' || typeof position !== 'string' || !/^\d{1,20}$/.test(position) || BigInt(position) > MAX_SCAN_CURSOR) {
     throw new FreshcacheError('bad_request', 'cursor is not one this store handed out');
   }
   return { node, cursor: position };
