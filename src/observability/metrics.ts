@@ -1,6 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../engine/clock.js';
 import { systemClock } from '../engine/clock.js';
+import { BucketHistogram } from './bucket-histogram.js';
+import type { HistogramSeries } from './bucket-histogram.js';
 import { MetricsHistory } from './metrics-history.js';
 import { RecentWindow } from './recent-window.js';
 import type { CacheStats } from '../engine/cache-stats.js';
@@ -31,11 +33,11 @@ export interface Percentiles {
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly requestDuration: Histogram<'region' | 'route' | 'cache'>;
+  private readonly requestDuration: BucketHistogram<'region' | 'route' | 'cache'>;
   private readonly invalidationLag: Histogram<'region'>;
   private readonly recentLatency = new Map<string, RecentWindow>();
   private readonly recentLag = new Map<string, RecentWindow>();
-  private readonly durationChildren = new Map<string, Map<string, Map<string, { observe(value: number): void }>>>();
+  private readonly durationChildren = new Map<string, Map<string, Map<string, HistogramSeries>>>();
   private readonly published: Counter<'source'>;
   private readonly flushes: Counter<'region' | 'reason'>;
 
@@ -113,13 +115,14 @@ export class Metrics {
     tierGauge('freshcache_entries', 'Entries held per tier.', (t) => t.entries);
     tierGauge('freshcache_bytes', 'Bytes held per tier.', (t) => t.bytes);
 
-    this.requestDuration = new Histogram({
-      name: 'freshcache_edge_request_duration_seconds',
-      help: 'Edge read latency by region and cache result.',
-      labelNames: ['region', 'route', 'cache'],
-      buckets: LATENCY_BUCKETS,
+    // Observed on every edge hit: prom-client's Histogram cost 15 % of a hit (see bucket-histogram.ts).
+    this.requestDuration = new BucketHistogram(
+      'freshcache_edge_request_duration_seconds',
+      'Edge read latency by region and cache result.',
+      ['region', 'route', 'cache'],
+      LATENCY_BUCKETS,
       registers,
-    });
+    );
     this.invalidationLag = new Histogram({
       name: 'freshcache_invalidation_lag_seconds',
       help: 'From the origin commit (or purge request) to the invalidation applied in the region.',
@@ -146,12 +149,12 @@ export class Metrics {
     // resolving labels per observation costs more than observing.
     let byCache = this.durationChildren.get(region)?.get(route);
     if (!byCache) {
-      const byRoute = this.durationChildren.get(region) ?? new Map<string, Map<string, { observe(value: number): void }>>();
+      const byRoute = this.durationChildren.get(region) ?? new Map<string, Map<string, HistogramSeries>>();
       this.durationChildren.set(region, byRoute);
       byRoute.set(route, (byCache = new Map()));
     }
     let child = byCache.get(cache);
-    if (!child) byCache.set(cache, (child = this.requestDuration.labels({ region, route, cache })));
+    if (!child) byCache.set(cache, (child = this.requestDuration.series({ region, route, cache })));
     child.observe(seconds);
     windowFor(this.recentLatency, region).observe(seconds);
     this.history.observeLatency(region, seconds);
