@@ -59,6 +59,7 @@ for (const [i, scenario] of selected.entries()) {
   await writeFile(latestFile, JSON.stringify(results, null, 2));
 }
 
-await writeFile(readmeFile, renderReadme(scenarios, results));
+const previousReadme = await readFile(readmeFile, 'utf8').catch(() => '');
+await writeFile(readmeFile, renderReadme(scenarios, results, previousReadme));
 process.stderr.write(`\nwrote ${readmeFile}${failed > 0 ? ` (${failed} scenario(s) failed)` : ''}\n`);
 process.exitCode = failed > 0 ? 1 : 0;

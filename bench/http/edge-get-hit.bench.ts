@@ -158,7 +158,9 @@ interface RegionStats {
 function profileTables(profiles: Map<string, ProfileSummary>): { title: string; rows: Row[] }[] {
   const names = [...profiles.keys()];
   const groups = new Set(names.flatMap((name) => profiles.get(name)!.groups.map((g) => g.group)));
-  const groupRows = [...groups].map((group): Row => {
+  // Groups under 0.1 % in every server (a native call or two) would only lengthen the table.
+  const visible = [...groups].filter((group) => names.some((name) => (profiles.get(name)!.groups.find((g) => g.group === group)?.share ?? 0) >= 0.001));
+  const groupRows = visible.map((group): Row => {
     const row: Row = { 'self time in': group };
     for (const name of names) {
       const found = profiles.get(name)!.groups.find((g) => g.group === group);

@@ -79,7 +79,7 @@ function groupOf(frame: Runtime.CallFrame): string {
   if (!url) {
     if (functionName === '(garbage collector)') return 'garbage collector';
     if (functionName === '(program)') return 'V8 and native code outside JS (parsing HTTP, syscalls)';
-    return `native: ${functionName}`;
+    return functionName ? `native: ${functionName}` : 'native (unnamed)';
   }
   if (url.startsWith('node:')) return /node:(_http|http)/.test(url) ? 'node:http' : /node:(net|stream|internal\/streams|internal\/stream_base)/.test(url) ? 'node:net and streams' : 'node: other';
   const dependency = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);

@@ -21,8 +21,10 @@ npm run bench -- l1        # only scenarios whose name contains "l1" (also: http
 \`\`\`
 
 \`l2-redis-get-hit\` and \`propagation-commit-to-applied\` start a redis-server and a PostgreSQL of their own
-(\`src/tools/local-redis.ts\`, \`src/tools/local-postgres.ts\`: free ports, temp folders, stopped at the end), so
-they need the server binaries on the machine: \`bash scripts/ensure-test-deps.sh\` installs them with apt.
+(\`src/tools/local-redis.ts\`, \`src/tools/local-postgres.ts\`: free ports, temp folders, stopped at the end), and
+\`http-edge-get-hit\` runs wrk against the servers and starts a varnishd of its own, so these binaries must be on the
+machine: \`npm run bench\` first runs \`bench/ensure-bench-deps.sh\`, which installs whatever is missing with apt (as
+root) or says exactly what to install.
 
 Each scenario runs in a node process of its own (\`node --import tsx bench/run-scenario.ts <name>\`), so the heap,
 JIT state and GC pressure of one never leak into the next; progress goes to stderr. The latest rows of every
@@ -33,8 +35,28 @@ Targets are written next to the measured numbers and marked met or not met; noth
 on a shared or virtual machine move by ±20 % from run to run: compare runs on one machine, and look at the load
 average printed with each scenario (above the number of cores, something else was running).`;
 
+const LATEST = '**Latest results.**';
+
+/**
+ * The results block of each scenario in a README written before: bench/.results/ is git-ignored,
+ * so on a fresh clone a filtered run (`npm run bench -- http`) keeps the committed tables of the
+ * scenarios it did not run instead of wiping them.
+ */
+function previousResults(readme: string): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const section of readme.split(/^(?=## \d+\. )/m)) {
+    const name = /^## \d+\. .*\(`([^`]+)`\)$/m.exec(section)?.[1];
+    const start = section.indexOf(LATEST);
+    if (!name || start === -1) continue;
+    const block = section.slice(start + LATEST.length).split(/^\*\*Reading the numbers\.\*\*$/m)[0]!.trim();
+    if (!block.startsWith('_Not measured yet')) found.set(name, block);
+  }
+  return found;
+}
+
 /** bench/README.md: how to run, what each scenario measures, and its latest table. */
-export function renderReadme(scenarios: readonly Scenario[], results: Record<string, ScenarioResult>): string {
+export function renderReadme(scenarios: readonly Scenario[], results: Record<string, ScenarioResult>, previousReadme = ''): string {
+  const previous = previousResults(previousReadme);
   const sections = scenarios.map((scenario, i) => {
     const result = results[scenario.name];
     const measured = result
@@ -45,7 +67,7 @@ export function renderReadme(scenarios: readonly Scenario[], results: Record<str
           markdownTable(result.rows),
           ...(result.tables ?? []).flatMap((table) => ['', `**${table.title}.**`, '', markdownTable(table.rows)]),
         ].join('\n')
-      : '_Not measured yet: run `npm run bench`._';
+      : (previous.get(scenario.name) ?? '_Not measured yet: run `npm run bench`._');
     return [
       `## ${i + 1}. ${scenario.title} (\`${scenario.name}\`)`,
       '',
@@ -56,7 +78,7 @@ export function renderReadme(scenarios: readonly Scenario[], results: Record<str
         .map((line) => `- ${line}`)
         .join('\n'),
       '',
-      '**Latest results.**',
+      LATEST,
       '',
       measured,
       ...(scenario.notes ? ['', '**Reading the numbers.**', '', scenario.notes] : []),

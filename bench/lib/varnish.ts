@@ -22,7 +22,7 @@ const run = promisify(execFile);
  * VCL caches every 200 for an hour, whatever the backend's headers say, so after one miss every
  * request is a hit.
  */
-export async function startVarnish({ backendPort, cpus }: { backendPort: number; cpus: string }): Promise<Varnish> {
+export async function startVarnish({ backendPort, cpus, params = [] }: { backendPort: number; cpus: string; params?: string[] }): Promise<Varnish> {
   const dir = await mkdtemp(join(tmpdir(), 'freshcache-varnish-'));
   const vcl = join(dir, 'bench.vcl');
   await writeFile(
@@ -32,7 +32,7 @@ export async function startVarnish({ backendPort, cpus }: { backendPort: number;
   const workdir = join(dir, 'work');
   const port = await freePort();
   // -j none: no privilege separation, so running as root needs no varnish user to own the folder.
-  const child = spawn('taskset', ['-c', cpus, 'varnishd', '-F', '-j', 'none', '-n', workdir, '-a', `127.0.0.1:${port}`, '-f', vcl, '-s', 'malloc,64m'], {
+  const child = spawn('taskset', ['-c', cpus, 'varnishd', '-F', '-j', 'none', '-n', workdir, '-a', `127.0.0.1:${port}`, '-f', vcl, '-s', 'malloc,64m', ...params.flatMap((param) => ['-p', param])], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
