@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { formatCount, formatMs, formatRatio, verdict } from '../lib/format.js';
 import { median } from '../lib/median.js';
@@ -33,7 +34,7 @@ const TARGET_VS_FASTIFY = 1.0;
 const TARGET_VS_NODE_HTTP = 0.7;
 
 const SERVERS = fileURLToPath(new URL('./servers/', import.meta.url));
-/** Git-ignored; run.ts makes it. */
+/** Git-ignored: the whole CPU profiles go there. */
 const RESULTS = fileURLToPath(new URL('../.results/', import.meta.url));
 
 interface Subject {
@@ -51,6 +52,7 @@ interface Subject {
  * server over one more load window.
  */
 export async function edgeGetHit(progress: Progress): Promise<ScenarioOutput> {
+  await mkdir(RESULTS, { recursive: true });
   progress.update(0, 'starting the edge (topology on embedded PGlite)');
   const children: ServerChild[] = [];
   let varnish: Varnish | undefined;
