@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatCount, formatMs, formatRatio, verdict } from '../lib/format.js';
 import { median } from '../lib/median.js';
@@ -52,6 +53,8 @@ interface Subject {
  * server over one more load window.
  */
 export async function edgeGetHit(progress: Progress): Promise<ScenarioOutput> {
+  // One core for the servers and one for wrk: on a single core the client would take the server's time.
+  if (os.availableParallelism() < 2) throw new Error('http-edge-get-hit needs at least 2 CPU cores (servers on CPU 0, wrk on CPU 1)');
   await mkdir(RESULTS, { recursive: true });
   progress.update(0, 'starting the edge (topology on embedded PGlite)');
   const children: ServerChild[] = [];
