@@ -17,14 +17,5 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "freshcache bench: installing ${missing[*]} with apt-get…" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-  exec bash "$0"
-fi
-
-echo "freshcache bench needs: ${missing[*]}" >&2
-echo "Install them, e.g. on Debian/Ubuntu: sudo apt-get install -y ${missing[*]}" >&2
-exit 1
+bash "$(dirname "$0")/../scripts/install-missing.sh" bench "${missing[@]}"
+exec bash "$0"

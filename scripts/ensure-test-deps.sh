@@ -15,14 +15,5 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 
 if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
 
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  echo "freshcache tests: installing ${missing[*]} with apt-get…" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-  exec bash "$0"
-fi
-
-echo "freshcache tests need: ${missing[*]}" >&2
-echo "Install them, e.g. on Debian/Ubuntu: sudo apt-get install -y ${missing[*]}" >&2
-exit 1
+bash "$(dirname "$0")/install-missing.sh" tests "${missing[@]}"
+exec bash "$0"

@@ -5,6 +5,7 @@ import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
 import { SqlOriginStore } from '../../src/adapters/postgres/sql-origin-store.js';
 import type { Change } from '../../src/seams/change-feed.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
+import { signal } from '../testkit/signal.js';
 
 /**
  * The PostgreSQL client and the outbox feed when the server is killed (-9) and started again
@@ -13,31 +14,6 @@ import { postgresForFile } from '../testkit/postgres-server.js';
  */
 const postgres = postgresForFile();
 let databases = 0;
-
-/** Resolves when `done()` holds, re-checking on every `notify()`; fails after `guardMs` instead of hanging. */
-function signal() {
-  let waiters: (() => void)[] = [];
-  return {
-    notify() {
-      for (const w of waiters) w();
-      waiters = [];
-    },
-    async until(done: () => boolean, guardMs = 20_000) {
-      const deadline = Date.now() + guardMs;
-      while (!done()) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error('condition not reached in time');
-        await new Promise<void>((resolve, reject) => {
-          const guard = setTimeout(() => reject(new Error('condition not reached in time')), left);
-          waiters.push(() => {
-            clearTimeout(guard);
-            resolve();
-          });
-        });
-      }
-    },
-  };
-}
 
 async function freshClient() {
   const url = await postgres().createDatabase(`r${++databases}`);

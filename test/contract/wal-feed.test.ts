@@ -8,6 +8,7 @@ import { dropWalSlot, parseLsn, WalFeed } from '../../src/adapters/postgres/wal-
 import type { Change } from '../../src/seams/change-feed.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { changeFeedContract } from './change-feed-contract.js';
+import { signal } from '../testkit/signal.js';
 
 /**
  * The ChangeFeed contract and WAL-specific behaviour against a real PostgreSQL this file starts
@@ -16,31 +17,6 @@ import { changeFeedContract } from './change-feed-contract.js';
  */
 const postgres = postgresForFile();
 let databases = 0;
-
-/** Resolves when `done()` holds, re-checking on every `notify()`; fails after `guardMs` instead of hanging. */
-function signal() {
-  let waiters: (() => void)[] = [];
-  return {
-    notify() {
-      for (const w of waiters) w();
-      waiters = [];
-    },
-    async until(done: () => boolean | Promise<boolean>, guardMs = 15_000) {
-      const deadline = Date.now() + guardMs;
-      while (!(await done())) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error('condition not reached in time');
-        await new Promise<void>((resolve, reject) => {
-          const guard = setTimeout(() => reject(new Error('condition not reached in time')), left);
-          waiters.push(() => {
-            clearTimeout(guard);
-            resolve();
-          });
-        });
-      }
-    },
-  };
-}
 
 function collector() {
   const batches: Change[][] = [];

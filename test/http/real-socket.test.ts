@@ -4,24 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { ContentRecord } from '../../src/seams/origin-store.js';
 import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import { serverSentEvents } from '../../src/tools/server-sent-events.js';
 import { testApp } from '../testkit/test-topology.js';
-
-/** Reads server-sent events off a stream, one `{ event, data }` at a time. */
-async function* serverSentEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) !== -1) {
-      const lines = buffer.slice(0, end).split('\n');
-      buffer = buffer.slice(end + 2);
-      const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
-      if (data.length === 0) continue; // retry: and keep-alive comments
-      yield { event: lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message', data: data.join('\n') };
-    }
-  }
-}
 
 async function listen(app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -70,7 +54,7 @@ describe('over a real socket', () => {
     const { id } = (await purge.json()) as InvalidationStatus;
 
     const seen: string[] = [];
-    for await (const { event, data } of serverSentEvents(res.body!)) {
+    for await (const { name: event, data } of serverSentEvents(res.body!)) {
       const payload = JSON.parse(data) as InvalidationStatus & { region?: string };
       seen.push(`${event} ${payload.id ?? ''}`);
       if (event !== 'invalidation.applied' || payload.id !== id) continue;
@@ -115,7 +99,7 @@ describe('over a real socket', () => {
     for (let i = 0; i < 2_000; i++) topology.events.emit('region.updated', burst);
     let received = 0;
     for await (const event of serverSentEvents(reading.res.body!)) {
-      if (event.event === 'region.updated' && ++received === 2_000) break;
+      if (event.name === 'region.updated' && ++received === 2_000) break;
     }
     expect(received).toBe(2_000);
     // More than a megabyte waiting for the stalled client: it is dropped, not buffered for ever.

@@ -9,6 +9,7 @@ import type { RedisServer } from '../../src/tools/local-redis.js';
 import { startRedis } from '../../src/tools/local-redis.js';
 import type { ServeProcess } from '../../src/tools/serve-process.js';
 import { spawnServe, stopServe } from '../../src/tools/serve-process.js';
+import { serverSentEvents } from '../../src/tools/server-sent-events.js';
 import { freePort } from './free-port.js';
 
 /** Node processes run the TypeScript sources through tsx: the tests never depend on a build. */
@@ -127,18 +128,8 @@ export async function openEvents(url: string) {
   let waiters: (() => void)[] = [];
   let ended = false;
   const reading = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const name = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (name && data) events.push({ name, data: JSON.parse(data) });
-      }
+    for await (const { name, data } of serverSentEvents(response.body as AsyncIterable<Uint8Array>)) {
+      events.push({ name, data: JSON.parse(data) });
       for (const wake of waiters.splice(0)) wake();
     }
   })()
