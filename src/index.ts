@@ -8,7 +8,7 @@ export { ManualClock, systemClock } from './engine/clock.js';
 export type { Clock, Timer } from './engine/clock.js';
 export { FreshcacheError, ERROR_CATALOGUE } from './engine/errors.js';
 export type { ErrorCode } from './engine/errors.js';
-export type { Entry } from './engine/entry.js';
+export type { Entry } from './seams/entry.js';
 export { MemoryStore } from './adapters/memory/memory-store.js';
 export type { Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';
 export type { InvalidationLog, InvalidationEvent, InvalidationInput } from './seams/invalidation-log.js';

@@ -1,4 +1,4 @@
-import type { Entry } from '../engine/entry.js';
+import type { Entry } from './entry.js';
 
 /** What a store can do, declared by the store instead of guessed by the engine. */
 export interface StoreCapabilities {

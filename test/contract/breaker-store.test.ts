@@ -8,7 +8,7 @@ import { BreakerStore } from '../../src/adapters/resilience/breaker-store.js';
 import type { BreakerState } from '../../src/adapters/resilience/circuit-breaker.js';
 import { CircuitBreaker, CircuitOpenError } from '../../src/adapters/resilience/circuit-breaker.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import type { Entry } from '../../src/engine/entry.js';
+import type { Entry } from '../../src/seams/entry.js';
 import type { ScanOptions, ScanPage, Store } from '../../src/seams/store.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 import { startRedis } from '../testkit/redis-server.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../src/engine/clock.js';
-import type { Entry } from '../../src/engine/entry.js';
+import type { Entry } from '../../src/seams/entry.js';
 import type { ScanOptions, Store } from '../../src/seams/store.js';
 
 export function entry(value: unknown, overrides: Partial<Entry> = {}, clock?: ManualClock): Entry {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../../engine/clock.js';
-import type { Entry } from '../../engine/entry.js';
+import type { Entry } from '../../seams/entry.js';
 import type { FillLeases } from '../../seams/store.js';
 
 /** Fill leases for a memory store shared by several caches in one process (tests, the simulator). */

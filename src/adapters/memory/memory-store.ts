@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { Entry } from '../../engine/entry.js';
+import type { Entry } from '../../seams/entry.js';
 import { FreshcacheError } from '../../engine/errors.js';
 import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { LfuMap } from './lfu-map.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../engine/clock.js';
-import type { Entry } from '../../engine/entry.js';
+import type { Entry } from '../../seams/entry.js';
 import type { FillLeases } from '../../seams/store.js';
 import { slotKey } from './redis-keys.js';
 

@@ -2,7 +2,7 @@ import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { Entry } from '../../engine/entry.js';
+import type { Entry } from '../../seams/entry.js';
 import { FreshcacheError } from '../../engine/errors.js';
 import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';

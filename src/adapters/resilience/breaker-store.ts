@@ -1,4 +1,4 @@
-import type { Entry } from '../../engine/entry.js';
+import type { Entry } from '../../seams/entry.js';
 import type { FillLeases, ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 

@@ -1,5 +1,3 @@
-import { FreshcacheError } from './errors.js';
-
 /** One cached value with everything freshcache needs to decide whether it may still be served. */
 export interface Entry<T = unknown> {
   value: T;
@@ -18,21 +16,4 @@ export interface Entry<T = unknown> {
    * applied later (a higher sequence) that matches the key, a tag or a prefix makes it invalid.
    */
   generation: number;
-}
-
-export function jsonByteLength(value: unknown): number {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch (error) {
-    // Cycles, BigInts, or nesting deep enough to overflow the stack: not a cacheable JSON value.
-    throw new FreshcacheError('bad_request', `value is not serialisable as JSON: ${(error as Error).message}`, { cause: error });
-  }
-  return json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
-}
-
-export function entrySize(key: string, valueBytes: number, tags: readonly string[]): number {
-  let size = valueBytes + key.length + 64;
-  for (const tag of tags) size += tag.length;
-  return size;
 }
