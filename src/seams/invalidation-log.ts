@@ -1,7 +1,23 @@
 /** Where an invalidation came from: the origin's change capture, or an explicit purge. */
 export type InvalidationSource = 'cdc' | 'purge';
 
+/**
+ * What an event asks of a node. `invalidate`: drop its targets. `control`: reserved for commands
+ * to the whole fleet (token revocation, settings); none is defined yet.
+ */
+export type InvalidationKind = 'invalidate' | 'control';
+
+/**
+ * The event format this code writes, and the newest it can read. Raise it when an event changes
+ * meaning: a node of the old code then flushes on the new events instead of misreading them, so
+ * two versions of nodes can share one log during a rolling upgrade.
+ */
+export const EVENT_FORMAT_VERSION = 1;
+
 export interface InvalidationInput {
+  kind: InvalidationKind;
+  /** The event's format version (EVENT_FORMAT_VERSION when published here); not the origin's `version`. */
+  v: number;
   keys: string[];
   tags: string[];
   prefixes: string[];
@@ -12,13 +28,29 @@ export interface InvalidationInput {
   committedAt: number;
 }
 
-export interface InvalidationEvent extends InvalidationInput {
+/**
+ * An event as read from the log. A newer node may have written a kind or a format version this
+ * node does not know, whose other fields may differ: check `unknownEvent` before reading them.
+ */
+export interface InvalidationEvent extends Omit<InvalidationInput, 'kind'> {
+  kind: string;
   /**
    * Position in the log: consecutive integers, so a reader can tell when it missed one. They only
    * grow, even across a log that was lost and started again (the Redis log then starts far above).
    */
   id: number;
   publishedAt: number;
+}
+
+/**
+ * Why this node cannot read `event` (a kind or a format version it does not know), or undefined
+ * when it can. A reader must never skip such an event: it may invalidate anything, so the reader
+ * flushes what it caches and says why.
+ */
+export function unknownEvent(event: Pick<InvalidationEvent, 'kind' | 'v'>): string | undefined {
+  if (event.kind !== 'invalidate' && event.kind !== 'control') return `unknown event kind "${event.kind}" (format v${event.v})`;
+  if (!(Number.isInteger(event.v) && event.v >= 1 && event.v <= EVENT_FORMAT_VERSION)) return `unknown event format v${event.v} of kind "${event.kind}" (this node reads up to v${EVENT_FORMAT_VERSION})`;
+  return undefined;
 }
 
 export interface Subscription {

@@ -10,6 +10,9 @@ export interface RegionProgress {
 
 export interface InvalidationStatus {
   id: number;
+  /** As published: a kind or format version a node does not know makes it flush. */
+  kind: string;
+  v: number;
   source: InvalidationEvent['source'];
   keys: string[];
   tags: string[];
@@ -38,6 +41,8 @@ export class InvalidationTracker {
     for (const name of this.regionNames()) regions[name] = { appliedAt: null, lagMs: null, skipped: false };
     const status: InvalidationStatus = {
       id: event.id,
+      kind: event.kind,
+      v: event.v,
       source: event.source,
       keys: event.keys,
       tags: event.tags,

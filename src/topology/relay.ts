@@ -1,5 +1,6 @@
 import type { Change, ChangeFeed } from '../seams/change-feed.js';
 import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION } from '../seams/invalidation-log.js';
 import { contentKey } from './region.js';
 
 export interface RelayOptions {
@@ -53,6 +54,8 @@ export class Relay {
   private async publish(changes: Change[]): Promise<void> {
     for (const change of changes) {
       const event = await this.options.log.publish({
+        kind: 'invalidate',
+        v: EVENT_FORMAT_VERSION,
         keys: [contentKey(change.contentId)],
         tags: change.tags,
         prefixes: [],

@@ -13,6 +13,7 @@ import { createLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION } from '../seams/invalidation-log.js';
 import type { ContentInput, ContentPatch, ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
@@ -185,7 +186,7 @@ export class Topology {
 
   /** Publishes a purge to every region through the log. */
   async purge(targets: { keys: string[]; tags: string[]; prefixes: string[] }): Promise<InvalidationStatus> {
-    const event = await this.log.publish({ ...targets, source: 'purge', committedAt: this.clock.now() });
+    const event = await this.log.publish({ kind: 'invalidate', v: EVENT_FORMAT_VERSION, ...targets, source: 'purge', committedAt: this.clock.now() });
     return this.tracker.published(event);
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog } from '../../src/seams/invalidation-log.js';
 
-const input = (n: number): InvalidationInput => ({ keys: [`k${n}`], tags: [], prefixes: [], source: 'purge', committedAt: n });
+const input = (n: number): InvalidationInput => ({ kind: 'invalidate', v: 1, keys: [`k${n}`], tags: [], prefixes: [], source: 'purge', committedAt: n });
 
 /** Collects what a reader is handed; `until` resolves once a condition holds (delivery may be asynchronous). */
 export function eventCollector() {
@@ -51,6 +51,30 @@ export function invalidationLogContract(name: string, make: (options: { retain: 
       expect(got.keys()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
       expect(got.events.map((e) => e.id)).toEqual(published.map((e) => e.id));
       expect(got.events[0]).toMatchObject({ source: 'purge', committedAt: 1, publishedAt: published[0]!.publishedAt });
+    });
+
+    it('carries the kind and format version of each event to readers, as published', async () => {
+      const log = await open(100);
+      const got = eventCollector();
+      log.subscribe({ afterId: await log.lastId(), ...got });
+      const grouped = eventCollector();
+      await log.consume({ group: 'g', consumer: 'c', onEvent: async (event) => grouped.onEvent(event) });
+      // A log interprets no event: a control event and a format newer than this code's go through as they are.
+      const sent = [
+        await log.publish({ ...input(1), kind: 'invalidate', v: 1 }),
+        await log.publish({ ...input(2), kind: 'control', v: 1 }),
+        await log.publish({ ...input(3), kind: 'invalidate', v: 2 }),
+      ];
+      const expected = [
+        { kind: 'invalidate', v: 1 },
+        { kind: 'control', v: 1 },
+        { kind: 'invalidate', v: 2 },
+      ];
+      expect(sent.map(({ kind, v }) => ({ kind, v }))).toEqual(expected);
+      await got.until(() => got.events.length === 3);
+      await grouped.until(() => grouped.events.length === 3);
+      expect(got.events.map(({ kind, v }) => ({ kind, v }))).toEqual(expected);
+      expect(grouped.events.map(({ kind, v }) => ({ kind, v }))).toEqual(expected);
     });
 
     it('replays everything after a position to a late subscriber', async () => {

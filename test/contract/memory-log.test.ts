@@ -10,7 +10,7 @@ it('MemoryLog: a subscriber that throws does not keep the event from the others'
   const seen: number[] = [];
   log.subscribe({ afterId: 0, onEvent: () => { throw new Error('dashboard broke'); } });
   log.subscribe({ afterId: 0, onEvent: (e) => seen.push(e.id) });
-  const event = await log.publish({ keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+  const event = await log.publish({ kind: 'invalidate', v: 1, keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
   expect(seen).toEqual([event.id]);
   expect(errors).toHaveLength(1);
 });

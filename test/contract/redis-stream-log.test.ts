@@ -48,7 +48,7 @@ describe('RedisStreamLog on a Redis Cluster', () => {
 });
 
 describe('RedisStreamLog on Redis', () => {
-  const input = (key: string) => ({ keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
+  const input = (key: string) => ({ kind: 'invalidate' as const, v: 1, keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
 
   it("hands a dead consumer's unacknowledged events to a live consumer of its group", async () => {
     const namespace = `claim${++logs}:`;
@@ -81,7 +81,7 @@ describe('RedisStreamLog on Redis', () => {
 });
 
 describe('RedisStreamLog when Redis goes away', () => {
-  const input = (key: string) => ({ keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
+  const input = (key: string) => ({ kind: 'invalidate' as const, v: 1, keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
 
   it('a reader cut off longer than its bound reports a gap; a log lost with a restart is a reset, and numbering goes on above the old ids', async () => {
     const own = await startRedis(); // no persistence: a restart loses the log

@@ -25,7 +25,7 @@ describe('Region', () => {
     });
     await region.start();
     await region.cache.set('k', 1);
-    await log.publish({ keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: clock.now() });
+    await log.publish({ kind: 'invalidate', v: 1, keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: clock.now() });
     await clock.advanceAsync(109);
     expect(await region.cache.get('k')).toBe(1);
     await clock.advanceAsync(1);
@@ -47,9 +47,9 @@ describe('Region', () => {
       onApplied: (a) => applied.push(a.event.id),
     });
     await region.start();
-    const first = await log.publish({ keys: ['a'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    const first = await log.publish({ kind: 'invalidate', v: 1, keys: ['a'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     await clock.advanceAsync(1);
-    const second = await log.publish({ keys: ['b'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    const second = await log.publish({ kind: 'invalidate', v: 1, keys: ['b'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     await clock.advanceAsync(200);
     expect(applied).toEqual([first.id, second.id]);
     expect(region.cache.position).toBe(second.id);
@@ -62,7 +62,7 @@ describe('Region', () => {
     const region = new Region(resolveRegion({ name: 'r', delayMs: 600 }), { clock, log, origin: noOrigin, onError: (e) => errors.push(e) });
     await region.start();
     await region.cache.set('k', 1);
-    await log.publish({ keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await log.publish({ kind: 'invalidate', v: 1, keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     await region.stop(); // resolves with the clock standing still: nothing waits for the delay
     await clock.advanceAsync(1_000);
     expect(await region.cache.get('k')).toBe(1);
@@ -73,9 +73,9 @@ describe('Region', () => {
     const clock = new ManualClock();
     const log = new MemoryLog({ clock, retain: 2 });
     const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
-    const writer = new TieredCache({ clock, l2 });
+    const writer = new TieredCache({ clock, l1: new MemoryStore({ clock }), l2 });
     await writer.set('old', 'written at position 0');
-    for (let i = 0; i < 5; i++) await log.publish({ keys: [`x${i}`], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    for (let i = 0; i < 5; i++) await log.publish({ kind: 'invalidate', v: 1, keys: [`x${i}`], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     const flushes: string[] = [];
     const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2, onFlushed: (_n, why) => flushes.push(why) });
     await region.start();
@@ -95,7 +95,7 @@ describe('Region', () => {
       }
     })({ clock });
     const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
-    const other = new TieredCache({ clock, l2 });
+    const other = new TieredCache({ clock, l1: new MemoryStore({ clock }), l2 });
     const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2 });
     await region.start();
     await other.set('k', 'v');
@@ -103,7 +103,7 @@ describe('Region', () => {
     for (const onGap of gaps) onGap({ reason: 'disconnected', afterId: 0, oldestRetainedId: 0 });
     await clock.advanceAsync(0);
     expect(await region.cache.lookup('k')).toBeUndefined(); // flushed L1, and L2 is not trusted either
-    const next = await log.publish({ keys: ['x'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    const next = await log.publish({ kind: 'invalidate', v: 1, keys: ['x'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     await clock.advanceAsync(0);
     expect(region.cache.position).toBe(next.id);
     await other.invalidate({ keys: ['x'] }, { position: next.id });
@@ -119,8 +119,8 @@ describe('Region', () => {
     await region.start();
     await region.cache.set('content:1', 'old');
     await region.cache.set('page', 'p');
-    await log.publish({ keys: ['content:1'], tags: [], prefixes: [], source: 'cdc', version: 2, committedAt: 0 });
-    await log.publish({ keys: ['page'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await log.publish({ kind: 'invalidate', v: 1, keys: ['content:1'], tags: [], prefixes: [], source: 'cdc', version: 2, committedAt: 0 });
+    await log.publish({ kind: 'invalidate', v: 1, keys: ['page'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     await clock.advanceAsync(0);
     expect(await region.cache.get('content:1')).toBe('old');
     expect(await region.cache.get('page')).toBeUndefined();

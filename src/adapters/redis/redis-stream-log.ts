@@ -323,5 +323,8 @@ export class RedisStreamLog implements InvalidationLog {
 function decode(id: string, fields: string[]): InvalidationEvent {
   const body = fields[fields.indexOf('e') + 1];
   if (body === undefined) throw new Error(`invalidation log entry ${id} has no event body`);
-  return Object.freeze({ ...(JSON.parse(body) as Omit<InvalidationEvent, 'id'>), id: Number(id.split('-')[0]) });
+  const event = JSON.parse(body) as Omit<InvalidationEvent, 'id' | 'kind' | 'v'> & Partial<Pick<InvalidationEvent, 'kind' | 'v'>>;
+  // Nodes from before event kinds and format versions wrote neither: what they wrote is a v1
+  // invalidate. Kept so that old and new nodes can share the stream during a rolling upgrade.
+  return Object.freeze({ ...event, kind: event.kind ?? 'invalidate', v: event.v ?? 1, id: Number(id.split('-')[0]) });
 }
