@@ -1,0 +1,239 @@
+import type { InvalidationTargets } from '../engine/generations.js';
+import { KeyTemplate, KeyTemplateError } from '../engine/key-template.js';
+import { qualifyTable, type Row, type RowChange } from '../seams/row-change.js';
+import { CaptureError } from './capture-error.js';
+
+/**
+ * Capture rules: which cache targets a row change invalidates.
+ *
+ * A template rule names the table and templates over its columns:
+ * `{ table: 'users', key: 'user:{id}', tags: ['org:{org_id}', 'users'] }`.
+ * - insert maps the new row; update maps the old row and the new row (a user moved from org 3 to
+ *   org 7 invalidates `org:3` and `org:7`); delete maps the old row. An update without an old row
+ *   maps the new row only: a feed leaves `old` out only when the replica identity did not change,
+ *   and the relay's start-up check refuses old-row templates on columns outside the replica
+ *   identity unless the table is `REPLICA IDENTITY FULL`.
+ * - A column that is null renders nothing for the templates that use it (a user with no org has no
+ *   org tag). A column that is absent, or a value that cannot be rendered, throws a CaptureError
+ *   `unmappable_change`: the targets are unknown, so the change must not be dropped.
+ * - truncate purges what is known without rows: the key template as a key when it has no
+ *   placeholder, else its literal prefix (`user:` for `user:{id}`) as a prefix; each tag template
+ *   without placeholder; each prefix template's literal prefix; and `onTruncate`'s tags and
+ *   prefixes. A rule for which that is nothing must declare `onTruncate`. Tags with placeholders
+ *   (`org:{org_id}`) are NOT purged by a truncate: give views that depend on the table a
+ *   placeholder-free tag (`users`), or list what to purge in `onTruncate`.
+ *
+ * The function form `{ table, map(change) }` is for anything templates cannot say; it is called
+ * with every change to its table, truncates included, and its exceptions propagate.
+ */
+export interface TemplateRule {
+  table: string;
+  key?: string;
+  tags?: readonly string[];
+  prefixes?: readonly string[];
+  /** Literal tags and prefixes (no placeholders) also purged when the table is truncated. */
+  onTruncate?: { tags?: readonly string[]; prefixes?: readonly string[] };
+}
+
+export interface FunctionRule {
+  table: string;
+  map(change: RowChange): InvalidationTargets;
+}
+
+export type CaptureRule = TemplateRule | FunctionRule;
+
+export interface CompileOptions {
+  /** The table's columns, or undefined when there is no such table: rules naming others are refused. */
+  columnsOf?(table: string): readonly string[] | undefined;
+}
+
+/** Targets of one change, each list without duplicates. `all` only when a function rule asks for it. */
+export type MappedTargets = InvalidationTargets & { keys: string[]; tags: string[]; prefixes: string[] };
+
+export type ChangeMapper = (change: RowChange) => MappedTargets;
+
+interface CompiledTemplates {
+  key: KeyTemplate | undefined;
+  tags: KeyTemplate[];
+  prefixes: KeyTemplate[];
+  /** Every column any of the templates reads. */
+  columns: string[];
+}
+
+interface TableRules {
+  templates: CompiledTemplates[];
+  functions: FunctionRule['map'][];
+  truncate: { keys: string[]; tags: string[]; prefixes: string[] };
+}
+
+const TEMPLATE_FIELDS = new Set(['table', 'key', 'tags', 'prefixes', 'onTruncate']);
+
+/** Validates the rules once (throws CaptureError `invalid_rule`) and returns the change → targets mapper. */
+export function compileRules(rules: readonly CaptureRule[], options: CompileOptions = {}): ChangeMapper {
+  if (!Array.isArray(rules)) throw new CaptureError('invalid_rule', '', 'Capture rules must be an array');
+  const byTable = new Map<string, TableRules>();
+  rules.forEach((rule, index) => {
+    const { table, add } = compileRule(rule, index, options);
+    let entry = byTable.get(table);
+    if (!entry) {
+      entry = { templates: [], functions: [], truncate: { keys: [], tags: [], prefixes: [] } };
+      byTable.set(table, entry);
+    }
+    add(entry);
+  });
+  return (change) => mapChange(byTable, change);
+}
+
+function compileRule(rule: CaptureRule, index: number, options: CompileOptions): { table: string; add(entry: TableRules): void } {
+  if (typeof rule !== 'object' || rule === null) throw new CaptureError('invalid_rule', '', `Capture rule #${index} must be an object`);
+  let table: string;
+  try {
+    table = qualifyTable(rule.table);
+  } catch (err) {
+    throw new CaptureError('invalid_rule', String(rule.table), `Capture rule #${index}: ${(err as Error).message}`);
+  }
+  const refuse = (why: string, columns: readonly string[] = []): never => {
+    throw new CaptureError('invalid_rule', table, `Capture rule #${index} for table ${table}: ${why}`, columns);
+  };
+
+  if ('map' in rule) {
+    if (typeof rule.map !== 'function') refuse('`map` must be a function');
+    const extra = Object.keys(rule).filter((field) => field !== 'table' && field !== 'map');
+    if (extra.length > 0) refuse(`a rule with \`map\` takes no other fields (found ${extra.join(', ')})`);
+    checkTable(table, options, refuse);
+    const map = rule.map.bind(rule);
+    return { table, add: (entry) => entry.functions.push(map) };
+  }
+
+  const unknown = Object.keys(rule).filter((field) => !TEMPLATE_FIELDS.has(field));
+  if (unknown.length > 0) refuse(`unknown field(s) ${unknown.join(', ')} (a rule has table, key, tags, prefixes, onTruncate, or table and map)`);
+  const parse = (source: unknown, where: string): KeyTemplate => {
+    try {
+      return KeyTemplate.parse(source as string);
+    } catch (err) {
+      if (err instanceof KeyTemplateError) return refuse(`${where}: ${err.message}`);
+      throw err;
+    }
+  };
+  const list = (value: unknown, where: string): KeyTemplate[] => {
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) return refuse(`${where} must be an array of templates`);
+    return value.map((source, i) => parse(source, `${where}[${i}]`));
+  };
+  const key = rule.key === undefined ? undefined : parse(rule.key, 'key');
+  const tags = list(rule.tags, 'tags');
+  const prefixes = list(rule.prefixes, 'prefixes');
+  if (!key && tags.length === 0 && prefixes.length === 0) refuse('the rule names no key, tags or prefixes');
+
+  const columns = [...new Set([key, ...tags, ...prefixes].flatMap((t) => t?.placeholders ?? []))];
+  const known = checkTable(table, options, refuse);
+  if (known) {
+    const missing = columns.filter((column) => !known.includes(column));
+    if (missing.length > 0) refuse(`the table has no column ${missing.join(', ')}`, missing);
+  }
+
+  // What a truncate purges: everything this rule could have produced that is known without rows.
+  const truncate = { keys: [] as string[], tags: [] as string[], prefixes: [] as string[] };
+  if (key && key.placeholders.length === 0) truncate.keys.push(key.literalPrefix);
+  else if (key && key.literalPrefix !== '') truncate.prefixes.push(key.literalPrefix);
+  for (const tag of tags) if (tag.placeholders.length === 0) truncate.tags.push(tag.literalPrefix);
+  for (const prefix of prefixes) if (prefix.literalPrefix !== '') truncate.prefixes.push(prefix.literalPrefix);
+  if (rule.onTruncate !== undefined) {
+    const on = rule.onTruncate as unknown;
+    if (typeof on !== 'object' || on === null) refuse('onTruncate must be { tags?, prefixes? }');
+    const literal = (value: unknown, where: string) =>
+      list(value, `onTruncate.${where}`).map((t, i) => (t.placeholders.length === 0 ? t.literalPrefix : refuse(`onTruncate.${where}[${i}] ${JSON.stringify(t.source)} has a placeholder, which a truncate has no row to fill`)));
+    const onTags = literal(rule.onTruncate.tags, 'tags');
+    const onPrefixes = literal(rule.onTruncate.prefixes, 'prefixes');
+    if (onTags.length === 0 && onPrefixes.length === 0) refuse('onTruncate names no tags or prefixes');
+    truncate.tags.push(...onTags);
+    truncate.prefixes.push(...onPrefixes);
+  } else if (truncate.keys.length + truncate.tags.length + truncate.prefixes.length === 0) {
+    refuse('a truncate would purge nothing: its key template has no literal prefix and no tag is free of placeholders, so declare onTruncate: { tags, prefixes }');
+  }
+
+  return {
+    table,
+    add: (entry) => {
+      entry.templates.push({ key, tags, prefixes, columns });
+      entry.truncate.keys.push(...truncate.keys);
+      entry.truncate.tags.push(...truncate.tags);
+      entry.truncate.prefixes.push(...truncate.prefixes);
+    },
+  };
+}
+
+function checkTable(table: string, options: CompileOptions, refuse: (why: string) => never): readonly string[] | undefined {
+  if (!options.columnsOf) return undefined;
+  const columns = options.columnsOf(table);
+  if (!columns) refuse('no such table');
+  return columns;
+}
+
+function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedTargets {
+  const table = change.table.includes('.') ? change.table : `public.${change.table}`;
+  const keys = new Set<string>();
+  const tags = new Set<string>();
+  const prefixes = new Set<string>();
+  let all = false;
+  const rules = byTable.get(table);
+  if (rules) {
+    if (change.op === 'truncate') {
+      for (const k of rules.truncate.keys) keys.add(k);
+      for (const t of rules.truncate.tags) tags.add(t);
+      for (const p of rules.truncate.prefixes) prefixes.add(p);
+    } else if (rules.templates.length > 0) {
+      for (const [which, row] of rowsOf(table, change)) {
+        for (const rule of rules.templates) {
+          const absent = rule.columns.filter((column) => row[column] === undefined);
+          if (absent.length > 0) {
+            throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: the ${which} row lacks column ${absent.join(', ')} that capture rules need (is the table REPLICA IDENTITY FULL?)`, absent);
+          }
+          if (rule.key) renderInto(keys, rule.key, row, table, change);
+          for (const tag of rule.tags) renderInto(tags, tag, row, table, change);
+          for (const prefix of rule.prefixes) renderInto(prefixes, prefix, row, table, change);
+        }
+      }
+    }
+    for (const map of rules.functions) {
+      const out = map(change);
+      for (const k of out.keys ?? []) keys.add(k);
+      for (const t of out.tags ?? []) tags.add(t);
+      for (const p of out.prefixes ?? []) prefixes.add(p);
+      if (out.all) all = true;
+    }
+  }
+  const targets: MappedTargets = { keys: [...keys], tags: [...tags], prefixes: [...prefixes] };
+  if (all) targets.all = true;
+  return targets;
+}
+
+/** The rows a change maps: insert → new, update → old (when sent) and new, delete → old. */
+function rowsOf(table: string, change: RowChange): ['old' | 'new', Row][] {
+  const need = (which: 'old' | 'new'): Row => {
+    const row = change[which];
+    if (typeof row === 'object' && row !== null) return row;
+    throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position} has no ${which} row`);
+  };
+  switch (change.op) {
+    case 'insert':
+      return [['new', need('new')]];
+    case 'update':
+      return change.old ? [['old', need('old')], ['new', need('new')]] : [['new', need('new')]];
+    case 'delete':
+      return [['old', need('old')]];
+    default:
+      throw new CaptureError('unmappable_change', table, `A change of ${table} at position ${change.position} has an unknown op ${JSON.stringify(change.op)}`);
+  }
+}
+
+function renderInto(into: Set<string>, template: KeyTemplate, row: Row, table: string, change: RowChange): void {
+  // A null column means "no such target" (a user with no org has no org tag).
+  if (template.placeholders.some((column) => row[column] === null)) return;
+  try {
+    into.add(template.render(row));
+  } catch (err) {
+    if (!(err instanceof KeyTemplateError)) throw err;
+    throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: ${err.message}`, err.placeholder ? [err.placeholder] : [], { cause: err });
+  }
+}
