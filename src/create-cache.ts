@@ -5,12 +5,16 @@ import { systemClock } from './engine/clock.js';
 import { FreshcacheError } from './engine/errors.js';
 import type { Strategy } from './engine/tiered-cache.js';
 import { DEFAULTS, TieredCache } from './engine/tiered-cache.js';
+import type { LocalStore } from './seams/local-store.js';
 import type { Store } from './seams/store.js';
 import { CacheStats } from './engine/cache-stats.js';
 
 export interface CreateCacheOptions {
-  /** In-process tier. */
-  l1?: { policy?: EvictionPolicy; maxEntries?: number; maxBytes?: number };
+  /**
+   * In-process tier: any `LocalStore`, or the bounds of the built-in one (a `MemoryStore`). The
+   * cache counts the built-in one's evictions; a store of your own reports its own.
+   */
+  l1?: LocalStore | { policy?: EvictionPolicy; maxEntries?: number; maxBytes?: number };
   /**
    * Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. Caches sharing
    * one L2 (a store with `capabilities.shared`) judge its entries by invalidation-log position:
@@ -51,8 +55,10 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
       throw new FreshcacheError('bad_request', `${name} must be a positive number, got ${value}`);
     }
   };
-  positive('l1.maxEntries', options.l1?.maxEntries);
-  positive('l1.maxBytes', options.l1?.maxBytes);
+  const given = options.l1 !== undefined && isLocalStore(options.l1) ? options.l1 : undefined;
+  const bounds = given === undefined ? (options.l1 as Exclude<CreateCacheOptions['l1'], LocalStore>) : undefined;
+  positive('l1.maxEntries', bounds?.maxEntries);
+  positive('l1.maxBytes', bounds?.maxBytes);
   positive('defaultTtlMs', options.defaultTtlMs);
   positive('maxTtlMs', options.maxTtlMs);
   positive('loadTimeoutMs', options.loadTimeoutMs);
@@ -63,8 +69,12 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
     throw new FreshcacheError('bad_request', 'defaultTtlMs must not exceed maxTtlMs');
   }
   const stats = new CacheStats();
-  const l1 = new MemoryStore({ name: 'l1', clock, ...options.l1, onEvict: () => stats.l1Evictions++ });
+  const l1 = given ?? new MemoryStore({ name: 'l1', clock, ...bounds, onEvict: () => stats.l1Evictions++ });
   const l2 =
     options.l2 === 'memory' ? new MemoryStore({ name: 'l2', clock, maxEntries: 100_000, onEvict: () => stats.l2Evictions++ }) : options.l2;
   return new TieredCache({ ...options, clock, stats, l1, l2 });
+}
+
+function isLocalStore(l1: NonNullable<CreateCacheOptions['l1']>): l1 is LocalStore {
+  return typeof (l1 as LocalStore).read === 'function';
 }

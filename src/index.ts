@@ -10,6 +10,7 @@ export { FreshcacheError, ERROR_CATALOGUE } from './engine/errors.js';
 export type { ErrorCode } from './engine/errors.js';
 export type { Entry } from './seams/entry.js';
 export { MemoryStore } from './adapters/memory/memory-store.js';
+export type { LocalStore } from './seams/local-store.js';
 export type { Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';
 export type { InvalidationLog, InvalidationEvent, InvalidationInput } from './seams/invalidation-log.js';
 export type { ChangeFeed, Change } from './seams/change-feed.js';

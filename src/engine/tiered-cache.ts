@@ -1,13 +1,14 @@
-import { MemoryStore } from '../adapters/memory/memory-store.js';
+import type { Entry } from '../seams/entry.js';
+import type { LocalStore } from '../seams/local-store.js';
 import type { FillLeases, ScannedEntry, Store } from '../seams/store.js';
 import { CacheStats } from './cache-stats.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import type { Entry } from '../seams/entry.js';
 import { entrySize, jsonByteLength } from './entry-size.js';
 import { FreshcacheError } from './errors.js';
 import type { InvalidationTargets, Mark } from './generations.js';
 import { Generations } from './generations.js';
+import { scanInKeyOrder } from './key-order-scan.js';
 import { SingleFlight } from './single-flight.js';
 
 export type Strategy = 'eager' | 'lazy';
@@ -49,7 +50,8 @@ export interface WriteOptions {
 export interface TieredCacheOptions {
   /** Shown in errors and logs; the region name in a topology. */
   name?: string;
-  l1?: MemoryStore;
+  /** The in-process tier; its owner wires its evictions to `stats.l1Evictions`. */
+  l1: LocalStore;
   l2?: Store;
   clock?: Clock;
   strategy?: Strategy;
@@ -129,7 +131,7 @@ export const DEFAULTS = Object.freeze({
 export class TieredCache {
   readonly name: string;
   readonly stats: CacheStats;
-  readonly l1: MemoryStore;
+  readonly l1: LocalStore;
   readonly l2: Store | undefined;
   /** L2 is read by other nodes too: its entries carry log positions instead of this cache's sequence. */
   private readonly sharedL2: boolean;
@@ -148,12 +150,11 @@ export class TieredCache {
   /** The longest TTL any entry got: no entry outlives it, so no older mark is needed. */
   private longestTtlMs = 0;
 
-  constructor(options: TieredCacheOptions = {}) {
+  constructor(options: TieredCacheOptions) {
     this.name = options.name ?? 'cache';
     this.clock = options.clock ?? systemClock;
     this.stats = options.stats ?? new CacheStats();
-    this.l1 =
-      options.l1 ?? new MemoryStore({ name: 'l1', clock: this.clock, onEvict: () => this.stats.l1Evictions++ });
+    this.l1 = options.l1;
     this.l2 = options.l2;
     this.sharedL2 = options.l2?.capabilities.shared ?? false;
     this.strategy = options.strategy ?? DEFAULTS.strategy;
@@ -170,7 +171,7 @@ export class TieredCache {
   get<T = unknown>(key: string): Promise<T | undefined> {
     // The hit path: one map read, one clock read, two comparisons. staleAt <= expiresAt, so an
     // entry before its soft expiry is also before its hard one.
-    const entry = this.l1.readUnchecked(key) as L1Entry | undefined;
+    const entry = this.l1.read(key) as L1Entry | undefined;
     if (entry !== undefined && entry.verifiedSeq === this.generations.seq && entry.staleAt > this.clock.now()) {
       this.stats.l1Hits++;
       return Promise.resolve(entry.value as T);
@@ -185,7 +186,7 @@ export class TieredCache {
    * caller that answers the common case without a promise and sends the rest to `lookupOrLoad`.
    */
   peekFresh<T = unknown>(key: string): Lookup<T> | undefined {
-    const entry = this.l1.readUnchecked(key) as L1Entry | undefined;
+    const entry = this.l1.read(key) as L1Entry | undefined;
     if (entry === undefined || entry.verifiedSeq !== this.generations.seq) return undefined;
     const now = this.clock.now();
     if (entry.staleAt <= now) return undefined;
@@ -205,7 +206,7 @@ export class TieredCache {
 
   /** The cached value, or the loader's (cached for next time). Concurrent misses share one load. */
   getOrLoad<T>(key: string, loader: Loader<T>, options: WriteOptions = {}): Promise<T> {
-    const entry = this.l1.readUnchecked(key) as L1Entry | undefined;
+    const entry = this.l1.read(key) as L1Entry | undefined;
     if (entry !== undefined && entry.verifiedSeq === this.generations.seq && entry.staleAt > this.clock.now()) {
       this.stats.l1Hits++;
       return Promise.resolve(entry.value as T);
@@ -336,13 +337,13 @@ export class TieredCache {
     const hits = (key: string, entry: Entry) =>
       targets.all === true || named.has(key) || prefixes.some((p) => key.startsWith(p)) || entry.tags.some((t) => tags.has(t));
 
-    const lookups = await Promise.all([...named].map(async (key) => ({ key, entry: this.l1.peek(key) ?? (await this.l2?.get(key)) })));
+    const lookups = await Promise.all([...named].map(async (key) => ({ key, entry: this.liveInL1(key) ?? (await this.l2?.get(key)) })));
     for (const { key, entry } of lookups) if (entry) found.add(key);
 
     const walks = targets.all || tags.size > 0 ? [''] : outermost(prefixes);
     if (walks.length === 0) return { ...firstKeys(found, limit), partial: false };
     for (const key of this.l1.keys()) {
-      const entry = this.l1.peek(key);
+      const entry = this.liveInL1(key);
       if (entry && hits(key, entry)) found.add(key);
     }
     let examined = 0;
@@ -355,7 +356,7 @@ export class TieredCache {
         const page = await this.l2!.scan({ prefix, cursor, limit: ask });
         examined += Math.max(ask, page.entries.length);
         // A key L1 holds was judged by its L1 entry above: this node's view of it.
-        for (const { key, entry } of page.entries) if (this.l1.peek(key) === undefined && hits(key, entry)) found.add(key);
+        for (const { key, entry } of page.entries) if (this.liveInL1(key) === undefined && hits(key, entry)) found.add(key);
         cursor = page.cursor;
       } while (cursor !== undefined);
     }
@@ -385,8 +386,8 @@ export class TieredCache {
     while (items.length < limit && examined < budget) {
       const need = limit - items.length;
       const ask = Math.min(step, budget - examined);
-      const store = tier === 'l2' ? this.l2! : this.l1;
-      const found = await store.scan({ prefix, cursor: position, limit: ask });
+      const options = { prefix, cursor: position, limit: ask };
+      const found = tier === 'l2' ? await this.l2!.scan(options) : scanInKeyOrder(this.l1.keys(), (key) => this.l1.peek(key), options, this.clock.now());
       examined += Math.max(ask, found.entries.length);
       const batch = await this.explorerItems(tier, found.entries, tag);
       if (items.length + batch.length > limit && ask > need) {
@@ -396,7 +397,7 @@ export class TieredCache {
       }
       items.push(...batch);
       examinedTaken += Math.max(ask, found.entries.length);
-      step = nextStep({ found: items.length, examined: examinedTaken, need: limit - items.length, last: ask, inProcess: store.capabilities.inProcess, filtered: tag !== undefined });
+      step = nextStep({ found: items.length, examined: examinedTaken, need: limit - items.length, last: ask, inProcess: tier === 'l1' || this.l2!.capabilities.inProcess, filtered: tag !== undefined });
       position = found.cursor;
       if (position !== undefined) continue;
       if (tier === 'l1' || this.sharedL2) return page('end');
@@ -416,7 +417,7 @@ export class TieredCache {
 
   /** An entry's details for the key explorer: the entry, which tier holds it, and its state. */
   async describe(key: string): Promise<Described | undefined> {
-    const inL1 = this.l1.peek(key);
+    const inL1 = this.liveInL1(key);
     if (inL1) return this.describeL1(key, inL1);
     const stored = this.l2 === undefined ? undefined : await this.l2.get(key);
     return stored === undefined ? undefined : this.describeL2(key, stored);
@@ -424,7 +425,7 @@ export class TieredCache {
 
   /** A key found in L2, shown as this node sees it: through its L1 entry when it holds one. */
   private describeHeld(key: string, stored: Entry): Described {
-    const inL1 = this.l1.peek(key);
+    const inL1 = this.liveInL1(key);
     return inL1 ? this.describeL1(key, inL1) : this.describeL2(key, stored);
   }
 
@@ -445,7 +446,7 @@ export class TieredCache {
   }
 
   async close(): Promise<void> {
-    await this.l1.close();
+    this.l1.clear();
     await this.l2?.close();
   }
 
@@ -465,7 +466,14 @@ export class TieredCache {
     this.generations.prune(now - this.longestTtlMs - this.loadTimeoutMs);
   }
 
+  /** L1's entry for `key` if it is not past its expiry, without counting a use: for looking around. */
+  private liveInL1(key: string): Entry | undefined {
+    const entry = this.l1.peek(key);
+    return entry !== undefined && entry.expiresAt > this.clock.now() ? entry : undefined;
+  }
+
   private readL1(key: string): Lookup | undefined {
+    // Past its expiry it is judged invalid below, and removed.
     const entry = this.l1.read(key) as L1Entry | undefined;
     if (entry === undefined) return undefined;
     const now = this.clock.now();

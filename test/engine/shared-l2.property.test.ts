@@ -80,7 +80,7 @@ function schedulerClock(scheduler: fc.Scheduler): Clock {
 async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) {
   const clock = schedulerClock(scheduler);
   const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
-  const newNode = (i: number) => new TieredCache({ name: `n${i}`, clock, l2, strategy, maxStaleMs: 60_000 });
+  const newNode = (i: number) => new TieredCache({ name: `n${i}`, clock, l1: new MemoryStore({ name: 'l1', clock }), l2, strategy, maxStaleMs: 60_000 });
   const nodes = Array.from({ length: NODES }, (_, i) => newNode(i));
   const origin = new Map<Key, number>(KEYS.map((k) => [k, 1]));
   const log: LogEvent[] = [];
@@ -189,7 +189,7 @@ describe('single flight across the nodes of a region (property)', () => {
         const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
         let loads = 0;
         const reads = readersPerNode.flatMap((readers, i) => {
-          const node = new TieredCache({ name: `n${i}`, clock, l2 });
+          const node = new TieredCache({ name: `n${i}`, clock, l1: new MemoryStore({ name: 'l1', clock }), l2 });
           return Array.from({ length: readers }, () =>
             node.getOrLoad('k', () => {
               loads++;

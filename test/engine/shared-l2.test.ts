@@ -7,7 +7,7 @@ import { TieredCache } from '../../src/engine/tiered-cache.js';
 function region() {
   const clock = new ManualClock();
   const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
-  const node = (name: string) => new TieredCache({ name, clock, l2, defaultTtlMs: 60_000 });
+  const node = (name: string) => new TieredCache({ name, clock, l1: new MemoryStore({ name: 'l1', clock }), l2, defaultTtlMs: 60_000 });
   return { clock, a: node('a'), b: node('b') };
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { RedisStore } from '../../src/adapters/redis/redis-store.js';
 import { TieredCache } from '../../src/engine/tiered-cache.js';
 import { redisForFile } from '../testkit/redis-server.js';
@@ -9,7 +10,7 @@ let namespaces = 0;
 
 function region(nodes: number) {
   const l2 = new RedisStore({ redis: redisOfFile().client, prefix: `region${++namespaces}:` });
-  return Array.from({ length: nodes }, (_, i) => new TieredCache({ name: `node-${i}`, l2 }));
+  return Array.from({ length: nodes }, (_, i) => new TieredCache({ name: `node-${i}`, l1: new MemoryStore({ name: 'l1' }), l2 }));
 }
 
 describe('fill leases across nodes on Redis', () => {

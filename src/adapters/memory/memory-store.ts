@@ -2,11 +2,11 @@ import { LRUCache } from 'lru-cache';
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../seams/entry.js';
-import { FreshcacheError } from '../../engine/errors.js';
-import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
+import { scanInKeyOrder } from '../../engine/key-order-scan.js';
+import type { LocalStore } from '../../seams/local-store.js';
+import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { LfuMap } from './lfu-map.js';
 import { MemoryLeases } from './memory-leases.js';
-import { smallestKeys } from './smallest-keys.js';
 
 export type EvictionPolicy = 'lru' | 'lfu';
 
@@ -64,10 +64,10 @@ function lruMap(maxEntries: number, maxBytes: number, onEvict?: (key: string) =>
 
 /**
  * An in-process store bounded by entries and bytes, with LRU (lru-cache) or LFU eviction. It is
- * the L1 of every node and the embedded L2 of a region. Besides the async `Store` seam it offers
- * synchronous `peek`/`read`/`write`, which the engine uses for L1 so a hit never waits a tick.
+ * the L1 of every node (the synchronous `LocalStore` seam, so a hit never waits a tick) and the
+ * embedded L2 of a region (the async `Store` seam).
  */
-export class MemoryStore implements Store {
+export class MemoryStore implements Store, LocalStore {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
   readonly leases: MemoryLeases | undefined;
@@ -89,28 +89,14 @@ export class MemoryStore implements Store {
         : lruMap(maxEntries, maxBytes, options.onEvict);
   }
 
-  /** Synchronous read that counts as a use (recency / frequency). Expired entries are dropped. */
-  read(key: string): Entry | undefined {
-    const entry = this.map.get(key);
-    if (entry !== undefined && entry.expiresAt <= this.clock.now()) {
-      this.map.delete(key);
-      return undefined;
-    }
-    return entry;
-  }
+  // LocalStore: synchronous, entries as written (expired ones too; the engine judges them).
 
-  /**
-   * Synchronous read that counts as a use and skips the expiry check: for a caller that checks
-   * expiry itself with a clock reading it already holds (the engine's hit path).
-   */
-  readUnchecked(key: string): Entry | undefined {
+  read(key: string): Entry | undefined {
     return this.map.get(key);
   }
 
-  /** Synchronous read that does not count as a use. */
   peek(key: string): Entry | undefined {
-    const entry = this.map.peek(key);
-    return entry !== undefined && entry.expiresAt > this.clock.now() ? entry : undefined;
+    return this.map.peek(key);
   }
 
   write(key: string, entry: Entry): void {
@@ -121,7 +107,6 @@ export class MemoryStore implements Store {
     return this.map.delete(key);
   }
 
-  /** Every key held (expired ones included), in no particular order: for whole-store passes. */
   keys(): Iterable<string> {
     return this.map.keys();
   }
@@ -134,8 +119,15 @@ export class MemoryStore implements Store {
     return this.map.bytes;
   }
 
+  // Store: asynchronous; never returns an entry past its expiresAt.
+
   async get(key: string): Promise<Entry | undefined> {
-    return this.read(key);
+    const entry = this.map.get(key);
+    if (entry !== undefined && entry.expiresAt <= this.clock.now()) {
+      this.map.delete(key);
+      return undefined;
+    }
+    return entry;
   }
 
   async set(key: string, entry: Entry): Promise<void> {
@@ -148,25 +140,13 @@ export class MemoryStore implements Store {
     return this.map.delete(key);
   }
 
+  /** Empties the store before it returns (the promise is for `Store`): `LocalStore.clear` too. */
   async clear(): Promise<void> {
     this.map.clear();
   }
 
-  async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
-    // In key order, and the cursor is the last key examined: a stable position while keys come
-    // and go, so this store returns each key present for the whole walk exactly once. Each call
-    // walks every key to pick the next `limit` (O(n log limit)): callers that know a store is
-    // in-process ask for large pages.
-    const after = cursor === undefined ? undefined : decodeCursor(cursor);
-    const now = this.clock.now();
-    const examined = smallestKeys(this.map.keys(), limit, (key) => key.startsWith(prefix) && (after === undefined || key > after));
-    const entries: ScannedEntry[] = [];
-    for (const key of examined.keys) {
-      const entry = this.map.peek(key);
-      if (entry && entry.expiresAt > now) entries.push({ key, entry });
-    }
-    const last = examined.keys[examined.keys.length - 1];
-    return examined.more && last !== undefined ? { entries, cursor: encodeCursor(last) } : { entries };
+  async scan(options: ScanOptions): Promise<ScanPage> {
+    return scanInKeyOrder(this.map.keys(), (key) => this.map.peek(key), options, this.clock.now());
   }
 
   async size(): Promise<{ entries: number; bytes: number }> {
@@ -176,16 +156,4 @@ export class MemoryStore implements Store {
   async close(): Promise<void> {
     this.map.clear();
   }
-}
-
-// A cursor is the key in UTF-16, which holds any JavaScript string exactly (UTF-8 would not).
-function encodeCursor(key: string): string {
-  return Buffer.from(key, 'utf16le').toString('base64url');
-}
-
-/** The key a cursor of `scan` stands for; anything `scan` did not hand out is a bad request. */
-function decodeCursor(cursor: string): string {
-  const bytes = Buffer.from(cursor, 'base64url');
-  if (bytes.length % 2 !== 0 || bytes.toString('base64url') !== cursor) throw new FreshcacheError('bad_request', 'cursor is not one this store handed out');
-  return bytes.toString('utf16le');
 }
