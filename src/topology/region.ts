@@ -7,6 +7,7 @@ import type { Lookup, Strategy } from '../engine/tiered-cache.js';
 import { TieredCache } from '../engine/tiered-cache.js';
 import { hostname } from 'node:os';
 import type { GapInfo, InvalidationEvent, InvalidationLog, Subscription } from '../seams/invalidation-log.js';
+import { unknownEvent } from '../seams/invalidation-log.js';
 import type { ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { Store } from '../seams/store.js';
 import { CancelledError, DelayLine } from './delay-line.js';
@@ -40,7 +41,7 @@ export interface AppliedInvalidation {
   region: string;
   event: InvalidationEvent;
   appliedAt: number;
-  /** True when the region ignored it (a CDC event in `ttl` mode). */
+  /** True when the region ignored it (a CDC event in `ttl` mode, or a `control` event). */
   skipped: boolean;
 }
 
@@ -58,8 +59,11 @@ export interface RegionDeps {
   onApplied?: (applied: AppliedInvalidation) => void;
   onSettingsChanged?: (region: Region) => void;
   onError?: (error: unknown, context: string) => void;
-  /** The region dropped everything it cached (a gap in the log, or a switch to cdc). */
-  onFlushed?: (region: string, reason: string) => void;
+  /**
+   * The region dropped everything it cached (a gap in the log, a switch to cdc, an event it cannot
+   * read). `reason` is one of a few fixed words (a metric label); `detail` says more, for the log.
+   */
+  onFlushed?: (region: string, reason: string, detail?: string) => void;
 }
 
 export function contentKey(id: number): string {
@@ -213,6 +217,12 @@ export class Region {
     }
     if (event.id <= catchUpTo) {
       // Catching up at start: old events are past due, and they only date what the shared L2 holds.
+      const unknown = unknownEvent(event);
+      if (unknown) {
+        void this.flushUnknown(event, unknown);
+        return;
+      }
+      if (event.kind === 'control') return;
       this.cache
         .invalidate(targetsOf(event), { version: event.version, position: event.id, l2: false })
         .catch((error: unknown) => this.deps.onError?.(error, `replaying invalidation ${event.id} in ${this.name}`));
@@ -224,6 +234,12 @@ export class Region {
   }
 
   private async apply(event: InvalidationEvent): Promise<void> {
+    const unknown = unknownEvent(event);
+    if (unknown) {
+      await this.flushUnknown(event, unknown);
+      this.deps.onApplied?.({ region: this.name, event, appliedAt: this.deps.clock.now(), skipped: false });
+      return;
+    }
     const skipped = this.skips(event);
     if (!skipped) {
       // With a shared L2 the region's consumer group deletes the keys there, once for all nodes.
@@ -234,13 +250,29 @@ export class Region {
 
   /** The consumer group's share: named keys leave the shared L2 (eager only; lazy keeps them to serve STALE). */
   private async applyToL2(event: InvalidationEvent): Promise<void> {
-    if (this.skips(event) || this.settings.strategy === 'lazy') return;
+    // An event this node cannot read names nothing it can delete: every node of the region flushes
+    // on it instead, and from then on refuses the shared entries written before it.
+    if (unknownEvent(event) || this.skips(event) || this.settings.strategy === 'lazy') return;
     for (const key of event.keys) await this.cache.l2!.delete(key);
   }
 
-  /** In ttl mode the origin's changes are ignored: entries only expire. */
+  /**
+   * In ttl mode the origin's changes are ignored: entries only expire. A `control` event is known
+   * but none is defined yet, so there is nothing to do: a deliberate no-op, not a reason to flush.
+   */
   private skips(event: InvalidationEvent): boolean {
-    return this.settings.mode === 'ttl' && event.source === 'cdc';
+    return event.kind === 'control' || (this.settings.mode === 'ttl' && event.source === 'cdc');
+  }
+
+  /**
+   * An event of a kind or format version this node does not know (a newer node wrote it, during a
+   * rolling upgrade) may invalidate anything: flush, never skip. Its position counts as reached:
+   * shared entries written before it are refused, those written after it are trusted (unless the
+   * node already distrusts every shared entry until the log reaches it again).
+   */
+  private flushUnknown(event: InvalidationEvent, why: string): Promise<void> {
+    const trustFrom = this.distrustedUntilAbove === undefined ? event.id : Infinity;
+    return this.flush('unknown event', trustFrom, `${why} at log position ${event.id}`);
   }
 
   private onGap(gap: GapInfo): void {
@@ -256,9 +288,9 @@ export class Region {
     void this.flush(`log ${gap.reason}`, Infinity);
   }
 
-  private async flush(reason: string, trustFrom?: number): Promise<void> {
+  private async flush(reason: string, trustFrom?: number, detail?: string): Promise<void> {
     await this.cache.flush(trustFrom);
-    this.deps.onFlushed?.(this.name, reason);
+    this.deps.onFlushed?.(this.name, reason, detail);
   }
 }
 

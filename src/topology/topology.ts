@@ -145,9 +145,9 @@ export class Topology {
         onApplied: (applied) => this.onApplied(applied),
         onSettingsChanged: (r) => this.events.emit('region.updated', { name: r.name, settings: { ...r.config } }),
         onError: (error, context) => logger.warn({ err: error }, context),
-        onFlushed: (name, reason) => {
+        onFlushed: (name, reason, detail) => {
           this.metrics.countFlush(name, reason);
-          logger.warn({ region: name, reason }, 'region flushed its cache');
+          logger.warn({ region: name, reason, detail }, 'region flushed its cache');
           this.events.emit('region.flushed', { name, reason });
         },
       });

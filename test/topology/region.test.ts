@@ -5,7 +5,7 @@ import { ManualClock } from '../../src/engine/clock.js';
 import type { OriginStore } from '../../src/seams/origin-store.js';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { TieredCache } from '../../src/engine/tiered-cache.js';
-import type { GapInfo } from '../../src/seams/invalidation-log.js';
+import type { GapInfo, InvalidationInput } from '../../src/seams/invalidation-log.js';
 import { Region } from '../../src/topology/region.js';
 
 const noOrigin = {} as OriginStore; // these tests never read content
@@ -124,5 +124,98 @@ describe('Region', () => {
     await clock.advanceAsync(0);
     expect(await region.cache.get('content:1')).toBe('old');
     expect(await region.cache.get('page')).toBeUndefined();
+  });
+
+  it('flushes on an event of a kind or format version it does not know, says why, and applies later events', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const flushes: { reason: string; detail?: string }[] = [];
+    const applied: number[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0 }), {
+      clock,
+      log,
+      origin: noOrigin,
+      onFlushed: (_name, reason, detail) => flushes.push({ reason, detail }),
+      onApplied: (a) => applied.push(a.event.id),
+    });
+    await region.start();
+    const purge = { keys: ['named'], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 };
+    // What a newer node may write during a rolling upgrade: a kind, then a format, this code does not know.
+    const newerKind = { ...purge, kind: 'rename', v: 1 } as unknown as InvalidationInput;
+    const newerFormat: InvalidationInput = { ...purge, kind: 'invalidate', v: 2 };
+    const cases = [
+      [newerKind, 'unknown event kind "rename"'],
+      [newerFormat, 'unknown event format v2'],
+    ] as const;
+    for (const [input, why] of cases) {
+      await region.cache.set('named', 1);
+      await region.cache.set('other', 2);
+      const event = await log.publish(input);
+      await clock.advanceAsync(100);
+      expect(await region.cache.get('other')).toBeUndefined(); // everything, not only what it names
+      expect(flushes.at(-1)).toEqual({ reason: 'unknown event', detail: expect.stringContaining(why) });
+      expect(applied.at(-1)).toBe(event.id);
+      expect(region.cache.position).toBe(event.id);
+    }
+    expect(flushes).toHaveLength(2);
+    await region.cache.set('named', 3);
+    await region.cache.set('kept', 4);
+    const later = await log.publish({ ...purge, kind: 'invalidate', v: 1 });
+    await clock.advanceAsync(100);
+    expect(await region.cache.get('named')).toBeUndefined();
+    expect(await region.cache.get('kept')).toBe(4);
+    expect(flushes).toHaveLength(2);
+    expect(applied.at(-1)).toBe(later.id);
+    await region.stop();
+  });
+
+  it('a node sharing its L2 refuses the entries written before an event it cannot read, at start and live, and trusts those written after', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
+    const writer = new TieredCache({ clock, l1: new MemoryStore({ clock }), l2 });
+    const purge = { keys: ['x'], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 };
+    const newer: InvalidationInput = { ...purge, kind: 'invalidate', v: 2 };
+    const first = await log.publish({ ...purge, kind: 'invalidate', v: 1 });
+    await writer.invalidate({ keys: ['x'] }, { position: first.id });
+    await writer.set('before-start', 'written at the first event');
+    await log.publish(newer);
+    const flushes: string[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2, onFlushed: (_n, why) => flushes.push(why) });
+    await region.start(); // replays both events
+    expect(flushes).toEqual(['unknown event']);
+    expect(await region.cache.lookup('before-start')).toBeUndefined();
+    await writer.invalidate({ keys: [] }, { position: 2 });
+    await writer.set('live', 'written at the second event');
+    const third = await log.publish(newer);
+    await clock.advanceAsync(0);
+    expect(flushes).toEqual(['unknown event', 'unknown event']);
+    expect(await region.cache.lookup('live')).toBeUndefined();
+    await writer.invalidate({ keys: [] }, { position: third.id });
+    await writer.set('after', 'written after it');
+    expect((await region.cache.lookup('after'))?.value).toBe('written after it');
+    await region.stop();
+  });
+
+  it('treats a control event as a deliberate no-op while none is defined: nothing flushed or invalidated, reported as skipped', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const flushes: string[] = [];
+    const applied: { id: number; skipped: boolean }[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), {
+      clock,
+      log,
+      origin: noOrigin,
+      onFlushed: (_n, why) => flushes.push(why),
+      onApplied: (a) => applied.push({ id: a.event.id, skipped: a.skipped }),
+    });
+    await region.start();
+    await region.cache.set('named', 1);
+    const event = await log.publish({ kind: 'control', v: 1, keys: ['named'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await clock.advanceAsync(0);
+    expect(await region.cache.get('named')).toBe(1);
+    expect(flushes).toEqual([]);
+    expect(applied).toEqual([{ id: event.id, skipped: true }]);
+    await region.stop();
   });
 });
