@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { ManualClock } from '../../src/engine/clock.js';
+import { localStoreContract } from './local-store-contract.js';
 import { entry, fillLeaseContract, storeContract } from './store-contract.js';
 
 for (const policy of ['lru', 'lfu'] as const) {
   storeContract(`MemoryStore (${policy})`, async (clock) => new MemoryStore({ policy, clock }), () => new ManualClock());
+  localStoreContract(`MemoryStore (${policy})`, ({ maxEntries }) => new MemoryStore({ policy, maxEntries }));
 
   describe(`MemoryStore (${policy}) bounds`, () => {
     it('holds at most maxEntries and counts evictions', async () => {
