@@ -50,6 +50,26 @@ describe('RedisStreamLog on a Redis Cluster', () => {
 describe('RedisStreamLog on Redis', () => {
   const input = (key: string) => ({ kind: 'invalidate' as const, v: 1, keys: [key], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 });
 
+  it('reads an event written by a node from before kinds and format versions as a version 1 invalidate', async () => {
+    const namespace = `old${++logs}:`;
+    const redis = redisOfFile().client;
+    const log = new RedisStreamLog({ redis, namespace, blockMs: 100 });
+    onTestFinished(() => log.close());
+    const grouped = eventCollector();
+    await log.consume({ group: 'r', consumer: 'n', onEvent: async (event) => grouped.onEvent(event) });
+    const first = await log.publish(input('new'));
+    const got = eventCollector();
+    log.subscribe({ afterId: first.id - 1, ...got });
+    // What an older node's publish wrote: the next id, and a body without kind or v.
+    const old = { keys: ['old'], tags: ['t'], prefixes: [], source: 'cdc', version: 7, committedAt: 1, publishedAt: 2 };
+    const id = await redis.incr(`${namespace}{log}:last`);
+    await redis.xadd(`${namespace}{log}:events`, `${id}-0`, 'e', JSON.stringify(old));
+    await got.until(() => got.events.length === 2);
+    await grouped.until(() => grouped.events.length === 2);
+    expect(got.events[1]).toEqual({ ...old, kind: 'invalidate', v: 1, id });
+    expect(grouped.events[1]).toEqual({ ...old, kind: 'invalidate', v: 1, id });
+  });
+
   it("hands a dead consumer's unacknowledged events to a live consumer of its group", async () => {
     const namespace = `claim${++logs}:`;
     const log = new RedisStreamLog({ redis: redisOfFile().client, namespace, claimAfterMs: 200, blockMs: 100 });
