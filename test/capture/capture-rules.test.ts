@@ -181,7 +181,7 @@ describe('compileRules', () => {
     const column = fc.constantFrom('id', 'org_id', 'name');
     const rule = fc
       .record({ head: literal, col: column, tail: fc.option(literal, { nil: undefined }), tag: fc.oneof(fc.stringMatching(/^[a-z]{1,4}$/), column.map((c) => `t:{${c}}`)) })
-      .map(({ head, col, tail, tag }): CaptureRule => ({ table: 'users', key: `${head}{${col}}${tail ?? ''}`, tags: [tag], prefixes: [`${head}{${col}}:`] }));
+      .map(({ head, col, tail, tag }): CaptureRule => ({ table: 'users', key: `${head}{${col}}${tail ?? ''}`, tags: [tag], prefixes: [`P${head}{${col}}:`] }));
     const fullRow = fc.record({ id, org_id: id, name: fc.stringMatching(/^[a-z]{1,5}$/) });
     fc.assert(
       fc.property(fc.array(rule, { minLength: 1, maxLength: 4 }), fc.array(fullRow, { maxLength: 5 }), (rules, rows) => {
