@@ -238,7 +238,9 @@ export class Topology {
 
   private onApplied(applied: Parameters<InvalidationTracker['applied']>[0]): void {
     const status = this.tracker.applied(applied);
-    if (!applied.skipped) this.metrics.observeInvalidationLag(applied.region, Math.max(0, applied.appliedAt - applied.event.committedAt) / 1000);
+    const lagMs = applied.appliedAt - applied.event.committedAt;
+    // An event of a format this release does not know may have no commit time: no lag to tell.
+    if (!applied.skipped && Number.isFinite(lagMs)) this.metrics.observeInvalidationLag(applied.region, Math.max(0, lagMs) / 1000);
     this.events.emit('invalidation.applied', { ...status, region: applied.region });
   }
 

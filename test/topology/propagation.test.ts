@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/engine/clock.js';
+import type { InvalidationInput } from '../../src/seams/invalidation-log.js';
 import type { Topology } from '../../src/topology/topology.js';
 import { testTopology } from '../testkit/test-topology.js';
 
@@ -176,5 +177,21 @@ describe('propagation across regions', () => {
     await clock.advanceAsync(500);
     expect(await ap.cache.get('page:home')).toBeUndefined();
     expect(await ap.cache.get('user:1')).toBeUndefined();
+  });
+
+  it('an event a newer release wrote, in a format this one does not know, flushes every region and is reported applied in each', async () => {
+    const clock = new ManualClock(Date.now());
+    const topology = await testTopology({ clock });
+    const flushed: { name: string; reason: string }[] = [];
+    topology.events.on('region.flushed', (flush) => flushed.push(flush));
+    const applied: string[] = [];
+    topology.events.on('invalidation.applied', (status) => applied.push(status.region));
+    // Only the fields every release writes: a newer one may have renamed or dropped the others.
+    const event = await topology.log.publish({ kind: 'invalidate', v: 3 } as unknown as InvalidationInput);
+    await clock.advanceAsync(600);
+    const regions = ['us-east', 'eu-west', 'ap-south'];
+    expect(flushed).toEqual(regions.map((name) => ({ name, reason: 'unknown event' })));
+    expect(applied).toEqual(regions);
+    expect(topology.tracker.get(event.id)?.complete).toBe(true);
   });
 });
