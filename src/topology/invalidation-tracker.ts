@@ -44,9 +44,10 @@ export class InvalidationTracker {
       kind: event.kind,
       v: event.v,
       source: event.source,
-      keys: event.keys,
-      tags: event.tags,
-      prefixes: event.prefixes,
+      // A newer release's event may lack these: readers of a status (the dashboard) can rely on lists.
+      keys: listOf(event.keys),
+      tags: listOf(event.tags),
+      prefixes: listOf(event.prefixes),
       version: event.version,
       committedAt: event.committedAt,
       publishedAt: event.publishedAt,
@@ -77,4 +78,8 @@ export class InvalidationTracker {
   recent(limit: number): InvalidationStatus[] {
     return [...this.statuses.values()].slice(-limit).reverse();
   }
+}
+
+function listOf(value: string[] | undefined): string[] {
+  return Array.isArray(value) ? value : [];
 }
