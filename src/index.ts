@@ -12,6 +12,7 @@ export type { Entry } from './seams/entry.js';
 export { MemoryStore } from './adapters/memory/memory-store.js';
 export type { LocalStore } from './seams/local-store.js';
 export type { Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';
-export type { InvalidationLog, InvalidationEvent, InvalidationInput } from './seams/invalidation-log.js';
+export type { InvalidationLog, InvalidationEvent, InvalidationInput, InvalidationKind } from './seams/invalidation-log.js';
+export { EVENT_FORMAT_VERSION, unknownEvent } from './seams/invalidation-log.js';
 export type { ChangeFeed, Change } from './seams/change-feed.js';
 export type { OriginStore, ContentRecord } from './seams/origin-store.js';
