@@ -2,7 +2,8 @@ import { Redis } from 'ioredis';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createRedisConnection } from '../../src/adapters/redis/redis-connection.js';
-import { RedisStreamLog } from '../../src/adapters/redis/redis-stream-log.js';
+import { RedisStreamLog, UNREADABLE } from '../../src/adapters/redis/redis-stream-log.js';
+import { unknownEvent } from '../../src/seams/invalidation-log.js';
 import type { RedisCluster } from '../testkit/redis-cluster.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { redisForFile, startRedis } from '../testkit/redis-server.js';
@@ -68,6 +69,34 @@ describe('RedisStreamLog on Redis', () => {
     await grouped.until(() => grouped.events.length === 2);
     expect(got.events[1]).toEqual({ ...old, kind: 'invalidate', v: 1, id });
     expect(grouped.events[1]).toEqual({ ...old, kind: 'invalidate', v: 1, id });
+  });
+
+  it('hands on an entry it cannot decode as an event of unknown kind, and reads on past it', async () => {
+    const namespace = `bad${++logs}:`;
+    const redis = redisOfFile().client;
+    const log = new RedisStreamLog({ redis, namespace, blockMs: 100 });
+    onTestFinished(() => log.close());
+    const grouped = eventCollector();
+    await log.consume({ group: 'r', consumer: 'n', onEvent: async (event) => grouped.onEvent(event) });
+    const first = await log.publish(input('first'));
+    const got = eventCollector();
+    log.subscribe({ afterId: first.id - 1, ...got });
+    // What a later release might write: the body under another field, or not as JSON.
+    for (const fields of [['body', '{}'], ['e', 'not json']]) {
+      const id = await redis.incr(`${namespace}{log}:last`);
+      await redis.xadd(`${namespace}{log}:events`, `${id}-0`, ...fields);
+    }
+    await log.publish(input('after'));
+    for (const reader of [got, grouped]) {
+      await reader.until(() => reader.events.length === 4);
+      expect(reader.events.map((e) => [e.id - first.id, e.kind, unknownEvent(e) !== undefined])).toEqual([
+        [0, 'invalidate', false],
+        [1, UNREADABLE, true],
+        [2, UNREADABLE, true],
+        [3, 'invalidate', false],
+      ]);
+    }
+    expect(got.gaps).toEqual([]);
   });
 
   it("hands a dead consumer's unacknowledged events to a live consumer of its group", async () => {

@@ -321,10 +321,29 @@ export class RedisStreamLog implements InvalidationLog {
 }
 
 function decode(id: string, fields: string[]): InvalidationEvent {
-  const body = fields[fields.indexOf('e') + 1];
-  if (body === undefined) throw new Error(`invalidation log entry ${id} has no event body`);
-  const event = JSON.parse(body) as Omit<InvalidationEvent, 'id' | 'kind' | 'v'> & Partial<Pick<InvalidationEvent, 'kind' | 'v'>>;
+  const position = Number(id.split('-')[0]);
+  const at = fields.findIndex((field, i) => i % 2 === 0 && field === 'e');
+  const event = at < 0 ? undefined : parseObject(fields[at + 1]!);
+  if (event === undefined) {
+    // An entry this release cannot decode (a newer release's layout, or written by hand): handed
+    // on as an event of a kind no node knows, so readers flush on it instead of stalling or skipping.
+    return Object.freeze({ kind: UNREADABLE, v: 0, keys: [], tags: [], prefixes: [], source: 'purge', committedAt: NaN, publishedAt: NaN, id: position });
+  }
   // Nodes from before event kinds and format versions wrote neither: what they wrote is a v1
   // invalidate. Kept so that old and new nodes can share the stream during a rolling upgrade.
-  return Object.freeze({ ...event, kind: event.kind ?? 'invalidate', v: event.v ?? 1, id: Number(id.split('-')[0]) });
+  return Object.freeze({ ...event, kind: event.kind ?? 'invalidate', v: event.v ?? 1, id: position });
+}
+
+/** The kind given to a log entry that cannot be decoded. */
+export const UNREADABLE = 'unreadable entry';
+
+type StoredEvent = Omit<InvalidationEvent, 'id' | 'kind' | 'v'> & Partial<Pick<InvalidationEvent, 'kind' | 'v'>>;
+
+function parseObject(body: string): StoredEvent | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as StoredEvent) : undefined;
+  } catch {
+    return undefined;
+  }
 }
