@@ -5,9 +5,8 @@ import type { Clock } from '../engine/clock.js';
 import { FreshcacheError } from '../engine/errors.js';
 import type { Lookup, Strategy } from '../engine/tiered-cache.js';
 import { TieredCache } from '../engine/tiered-cache.js';
-import { hostname } from 'node:os';
-import type { GapInfo, InvalidationEvent, InvalidationLog, Subscription } from '../seams/invalidation-log.js';
-import { unknownEvent } from '../seams/invalidation-log.js';
+import { LogFollower } from '../engine/log-follower.js';
+import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
 import type { ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { Store } from '../seams/store.js';
 import { CancelledError, DelayLine } from './delay-line.js';
@@ -81,20 +80,11 @@ export class Region {
   private settings: RegionSettings;
   private readonly deps: RegionDeps;
   private readonly random: () => number;
-  private readonly subscriptions: Subscription[] = [];
+  /** Applies the log to this node's cache; the delay lines below stand for the network. */
+  private readonly follower: LogFollower;
   /** Invalidations on their way to this node's L1, and to the region's L2 (consumer group). */
   private readonly toL1: DelayLine;
   private readonly toL2: DelayLine;
-  private readonly sharedL2: boolean;
-  /** The newest event received, applied or not: a switch to cdc distrusts the shared L2 before it. */
-  private lastReceivedId = 0;
-  /**
-   * Shared entries are distrusted (the log was lost, or this node was cut off from it) until an
-   * event above this id arrives: from there on this node has seen every event again.
-   */
-  private distrustedUntilAbove: number | undefined;
-  /** Still replaying the retained log at start. */
-  private catchingUp = false;
 
   constructor(config: RegionConfig, deps: RegionDeps) {
     this.name = config.name;
@@ -117,7 +107,21 @@ export class Region {
       l2: deps.l2 ?? new MemoryStore({ name: 'l2', clock: deps.clock, ...config.l2, onEvict: () => stats.l2Evictions++ }),
       onRevalidateError: (key, error) => deps.onError?.(error, `revalidating ${key} in ${config.name}`),
     });
-    this.sharedL2 = this.cache.l2?.capabilities.shared ?? false;
+    this.follower = new LogFollower({
+      cache: this.cache,
+      log: deps.log,
+      region: config.name,
+      nodeId: deps.nodeId,
+      // A cancelled event did not happen: the node is stopping, nothing went wrong.
+      toL1: (work) => this.toL1.push(this.propagationDelay(), work).catch((error: unknown) => {
+        if (!(error instanceof CancelledError)) throw error;
+      }),
+      toL2: (work) => this.toL2.push(this.propagationDelay(), work),
+      skips: (event) => this.skips(event),
+      onApplied: (event, skipped) => deps.onApplied?.({ region: this.name, event, appliedAt: deps.clock.now(), skipped }),
+      onFlushed: (reason, detail) => deps.onFlushed?.(this.name, reason, detail),
+      onError: deps.onError,
+    });
   }
 
   get config(): Readonly<RegionSettings> {
@@ -125,51 +129,11 @@ export class Region {
   }
 
   /**
-   * Starts applying the log. A node with an L2 of its own starts at the log's newest event: its
-   * cache is empty, so nothing older can be stale in it. A node sharing its region's L2 first
-   * replays what the log still holds, at once and silently, so that it can judge the entries other
-   * nodes wrote (an entry older than the replay counts as invalid); it is ready when it has caught
-   * up. It then also joins its region's consumer group, which applies each event to the shared L2
-   * once for all the region's nodes.
+   * Starts applying the log (see LogFollower.start): resolves once the node has caught up and,
+   * with a shared L2, joined its region's consumer group.
    */
-  async start(): Promise<void> {
-    const { log } = this.deps;
-    const lastId = await log.lastId();
-    let caughtUp = () => {};
-    const ready = new Promise<void>((resolve) => (caughtUp = resolve));
-    const catchUpTo = this.sharedL2 ? lastId : 0;
-    this.catchingUp = catchUpTo > 0;
-    if (!this.sharedL2) this.cache.trustFrom(lastId);
-    this.subscriptions.push(
-      log.subscribe({
-        afterId: this.sharedL2 ? 0 : lastId,
-        onEvent: (event) => {
-          this.receive(event, catchUpTo);
-          if (event.id >= catchUpTo) caughtUp();
-        },
-        onGap: (gap) => {
-          if (this.catchingUp && gap.reason === 'trimmed') {
-            // Starting up with an empty L1: nothing to flush. Entries older than what the log
-            // still holds can no longer be judged, which is all a trimmed log means here.
-            this.cache.trustFrom(gap.oldestRetainedId - 1);
-            return;
-          }
-          this.onGap(gap);
-          if (gap.reason === 'reset') caughtUp();
-        },
-      }),
-    );
-    if (this.catchingUp) await ready;
-    this.catchingUp = false;
-    if (this.sharedL2) {
-      this.subscriptions.push(
-        await log.consume({
-          group: `region:${this.name}`,
-          consumer: this.deps.nodeId ?? `${hostname()}:${process.pid}`,
-          onEvent: (event) => this.toL2.push(this.propagationDelay(), () => this.applyToL2(event)),
-        }),
-      );
-    }
+  start(): Promise<void> {
+    return this.follower.start();
   }
 
   async stop(): Promise<void> {
@@ -177,8 +141,7 @@ export class Region {
     // another node of the region claims them; waiting them out would hold the stop for a delay.
     this.toL1.cancel();
     this.toL2.cancel();
-    const subscriptions = this.subscriptions.splice(0);
-    await Promise.all(subscriptions.map((subscription) => subscription.close()));
+    await this.follower.stop();
   }
 
   /** Reads one content record through this region's cache. */
@@ -199,61 +162,8 @@ export class Region {
     this.cache.maxStaleMs = this.settings.maxStaleMs;
     this.cache.defaultTtlMs = this.settings.ttlMs;
     // In ttl mode this region ignored the origin's changes, so anything it holds may be stale.
-    if (switchedToCdc) void this.flush('switched to cdc', this.lastReceivedId);
+    if (switchedToCdc) void this.follower.flush('switched to cdc', this.follower.lastReceivedId);
     this.deps.onSettingsChanged?.(this);
-  }
-
-  /** The delay this event will take to reach the region: the configured delay ± jitter. */
-  propagationDelay(): number {
-    const { delayMs, jitter } = this.settings;
-    return Math.max(0, delayMs * (1 + jitter * (2 * this.random() - 1)));
-  }
-
-  private receive(event: InvalidationEvent, catchUpTo: number): void {
-    this.lastReceivedId = Math.max(this.lastReceivedId, event.id);
-    if (this.distrustedUntilAbove !== undefined && event.id > this.distrustedUntilAbove) {
-      this.distrustedUntilAbove = undefined;
-      this.cache.trustFrom(event.id - 1);
-    }
-    if (event.id <= catchUpTo) {
-      // Catching up at start: old events are past due, and they only date what the shared L2 holds.
-      const unknown = unknownEvent(event);
-      if (unknown) {
-        void this.flushUnknown(event, unknown);
-        return;
-      }
-      if (event.kind === 'control') return;
-      this.cache
-        .invalidate(targetsOf(event), { version: event.version, position: event.id, l2: false })
-        .catch((error: unknown) => this.deps.onError?.(error, `replaying invalidation ${event.id} in ${this.name}`));
-      return;
-    }
-    this.toL1.push(this.propagationDelay(), () => this.apply(event)).catch((error: unknown) => {
-      if (!(error instanceof CancelledError)) this.deps.onError?.(error, `applying invalidation ${event.id} in ${this.name}`);
-    });
-  }
-
-  private async apply(event: InvalidationEvent): Promise<void> {
-    const unknown = unknownEvent(event);
-    if (unknown) {
-      await this.flushUnknown(event, unknown);
-      this.deps.onApplied?.({ region: this.name, event, appliedAt: this.deps.clock.now(), skipped: false });
-      return;
-    }
-    const skipped = this.skips(event);
-    if (!skipped) {
-      // With a shared L2 the region's consumer group deletes the keys there, once for all nodes.
-      await this.cache.invalidate(targetsOf(event), { version: event.version, position: event.id, l2: !this.sharedL2 });
-    }
-    this.deps.onApplied?.({ region: this.name, event, appliedAt: this.deps.clock.now(), skipped });
-  }
-
-  /** The consumer group's share: named keys leave the shared L2 (eager only; lazy keeps them to serve STALE). */
-  private async applyToL2(event: InvalidationEvent): Promise<void> {
-    // An event this node cannot read names nothing it can delete: every node of the region flushes
-    // on it instead, and from then on refuses the shared entries written before it.
-    if (unknownEvent(event) || this.skips(event) || this.settings.strategy === 'lazy') return;
-    for (const key of event.keys) await this.cache.l2!.delete(key);
   }
 
   /**
@@ -264,38 +174,11 @@ export class Region {
     return event.kind === 'control' || (this.settings.mode === 'ttl' && event.source === 'cdc');
   }
 
-  /**
-   * An event of a kind or format version this node does not know (a newer node wrote it, during a
-   * rolling upgrade) may invalidate anything: flush, never skip. Its position counts as reached:
-   * shared entries written before it are refused, those written after it are trusted (unless the
-   * node already distrusts every shared entry until the log reaches it again).
-   */
-  private flushUnknown(event: InvalidationEvent, why: string): Promise<void> {
-    const trustFrom = this.distrustedUntilAbove === undefined ? event.id : Infinity;
-    return this.flush('unknown event', trustFrom, `${why} at log position ${event.id}`);
+  /** The delay this event will take to reach the region: the configured delay ± jitter. */
+  propagationDelay(): number {
+    const { delayMs, jitter } = this.settings;
+    return Math.max(0, delayMs * (1 + jitter * (2 * this.random() - 1)));
   }
-
-  private onGap(gap: GapInfo): void {
-    if (gap.reason === 'trimmed') {
-      // Everything from the oldest retained event on will be seen.
-      void this.flush('log trimmed', gap.oldestRetainedId - 1);
-      return;
-    }
-    // Reset (the log was lost) or cut off: nothing newer than what this node saw is known. Shared
-    // entries are distrusted until an event beyond everything seen before arrives (a restored
-    // log may replay old ids first).
-    this.distrustedUntilAbove = Math.max(this.distrustedUntilAbove ?? 0, this.lastReceivedId);
-    void this.flush(`log ${gap.reason}`, Infinity);
-  }
-
-  private async flush(reason: string, trustFrom?: number, detail?: string): Promise<void> {
-    await this.cache.flush(trustFrom);
-    this.deps.onFlushed?.(this.name, reason, detail);
-  }
-}
-
-function targetsOf(event: InvalidationEvent) {
-  return { keys: event.keys, tags: event.tags, prefixes: event.prefixes };
 }
 
 function pickSettings(config: RegionConfig): RegionSettings {
