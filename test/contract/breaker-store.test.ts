@@ -12,7 +12,7 @@ import type { Entry } from '../../src/seams/entry.js';
 import type { ScanOptions, ScanPage, Store } from '../../src/seams/store.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 import { startRedis } from '../testkit/redis-server.js';
-import { entry, storeContract } from './store-contract.js';
+import { entry, storeContract } from '../../src/testing/store-contract.js';
 
 /** Resolves when the breaker is in `state`: now, or at its next transition into it. */
 function reached(breaker: CircuitBreaker, state: BreakerState): Promise<void> {

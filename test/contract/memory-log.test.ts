@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
-import { invalidationLogContract } from './invalidation-log-contract.js';
+import { invalidationLogContract } from '../../src/testing/invalidation-log-contract.js';
 
 invalidationLogContract('MemoryLog', async ({ retain, retryAfterMs }) => new MemoryLog({ retain, retryAfterMs }));
 

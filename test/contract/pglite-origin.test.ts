@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
 import { SqlOriginStore } from '../../src/adapters/postgres/sql-origin-store.js';
 import { testSqlClient } from '../testkit/test-topology.js';
-import { changeFeedContract } from './change-feed-contract.js';
+import { changeFeedContract } from '../../src/testing/change-feed-contract.js';
 import { originStoreContract } from './origin-store-contract.js';
 
 originStoreContract('SqlOriginStore on PGlite', async () => new SqlOriginStore(await testSqlClient()));

@@ -4,7 +4,7 @@ import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
 import { SqlOriginStore } from '../../src/adapters/postgres/sql-origin-store.js';
 import type { Change } from '../../src/seams/change-feed.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
-import { changeFeedContract } from './change-feed-contract.js';
+import { changeFeedContract } from '../../src/testing/change-feed-contract.js';
 import { originStoreContract } from './origin-store-contract.js';
 
 /**

@@ -9,7 +9,7 @@ import { TieredCache } from '../../src/engine/tiered-cache.js';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { startRedis } from '../testkit/redis-server.js';
-import { entry, fillLeaseContract, storeContract, walk } from './store-contract.js';
+import { entry, fillLeaseContract, storeContract, walk } from '../../src/testing/store-contract.js';
 
 /**
  * The Store contract, unchanged, against a real redis-server and a real 3-node Redis Cluster

@@ -7,7 +7,7 @@ import { unknownEvent } from '../../src/seams/invalidation-log.js';
 import type { RedisCluster } from '../testkit/redis-cluster.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { redisForFile, startRedis } from '../testkit/redis-server.js';
-import { eventCollector, invalidationLogContract } from './invalidation-log-contract.js';
+import { eventCollector, invalidationLogContract } from '../../src/testing/invalidation-log-contract.js';
 
 /** The InvalidationLog contract, unchanged, against a real redis-server this file starts. */
 const redisOfFile = redisForFile();

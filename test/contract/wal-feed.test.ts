@@ -7,7 +7,7 @@ import type { WalFeedOptions } from '../../src/adapters/postgres/wal-feed.js';
 import { dropWalSlot, parseLsn, WalFeed } from '../../src/adapters/postgres/wal-feed.js';
 import type { Change } from '../../src/seams/change-feed.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
-import { changeFeedContract } from './change-feed-contract.js';
+import { changeFeedContract } from '../../src/testing/change-feed-contract.js';
 import { signal } from '../testkit/signal.js';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LocalStore } from '../../src/seams/local-store.js';
+import type { LocalStore } from '../seams/local-store.js';
 import { entry } from './store-contract.js';
 
 /**

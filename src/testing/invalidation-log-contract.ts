@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog } from '../../src/seams/invalidation-log.js';
+import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog } from '../seams/invalidation-log.js';
 
 const input = (n: number): InvalidationInput => ({ kind: 'invalidate', v: 1, keys: [`k${n}`], tags: [], prefixes: [], source: 'purge', committedAt: n });
 

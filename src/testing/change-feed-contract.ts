@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Change, ChangeFeed } from '../../src/seams/change-feed.js';
-import type { OriginStore } from '../../src/seams/origin-store.js';
+import type { Change, ChangeFeed } from '../seams/change-feed.js';
+import type { OriginStore } from '../seams/origin-store.js';
 
 interface FeedFixture {
   origin: OriginStore;

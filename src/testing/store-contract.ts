@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ManualClock } from '../../src/engine/clock.js';
-import type { Entry } from '../../src/seams/entry.js';
-import type { ScanOptions, Store } from '../../src/seams/store.js';
+import type { ManualClock } from '../engine/clock.js';
+import type { Entry } from '../seams/entry.js';
+import type { ScanOptions, Store } from '../seams/store.js';
 
 export function entry(value: unknown, overrides: Partial<Entry> = {}, clock?: ManualClock): Entry {
   const now = clock?.now() ?? Date.now();
