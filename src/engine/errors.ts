@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, description: 'No such route, key, content or invalidation.' },
   unknown_region: { status: 404, description: 'No region has that name.' },
   no_region: { status: 400, description: 'This process serves no region, or not the one asked for: send the request to a node that serves it.' },
+  no_loader: { status: 404, description: 'No loader for the key: no call-site loader was given and no defined key template matches it.' },
   conflict: { status: 409, description: 'The change conflicts with existing data (for example a duplicate slug).' },
   origin_unavailable: { status: 503, description: 'The origin could not be reached or failed.' },
   store_unavailable: { status: 503, description: 'The shared tier (Redis) could not be reached, so an operation that must reach it (a delete, a listing) did not happen.' },

@@ -9,6 +9,9 @@ import { FreshcacheError } from './errors.js';
 import type { InvalidationTargets, Mark } from './generations.js';
 import { Generations } from './generations.js';
 import { scanInKeyOrder } from './key-order-scan.js';
+import type { KeyTemplate } from './key-template.js';
+import type { Definition, TemplateLoaders, TemplateParams } from './loader-registry.js';
+import { LoaderRegistry } from './loader-registry.js';
 import { SingleFlight } from './single-flight.js';
 
 export type Strategy = 'eager' | 'lazy';
@@ -85,6 +88,8 @@ export interface Described {
 /** Loads whose fill was refused, with the sequence of the invalidation that overtook them. */
 const refusals = new WeakMap<Lookup, number>();
 const MAX_REREADS = 3;
+/** Keys `loadMany` loads at once through a template without its own `loadMany`. */
+const LOAD_MANY_CONCURRENCY = 8;
 /** Keys the explorer examines per call, so a filter that matches nothing cannot stall the process. */
 const SCAN_BUDGET = 5000;
 /** Keys a dry run examines per call; past it, the count it gives is a lower bound. */
@@ -141,6 +146,7 @@ export class TieredCache {
   private readonly clock: Clock;
   private readonly generations = new Generations();
   private readonly flights = new SingleFlight<Lookup>();
+  private readonly loaders = new LoaderRegistry();
   private readonly maxTtlMs: number;
   private readonly loadTimeoutMs: number;
   private readonly maxKeyBytes: number;
@@ -204,8 +210,29 @@ export class TieredCache {
     return fromL2 as Lookup<T> | undefined;
   }
 
-  /** The cached value, or the loader's (cached for next time). Concurrent misses share one load. */
-  getOrLoad<T>(key: string, loader: Loader<T>, options: WriteOptions = {}): Promise<T> {
+  /**
+   * Registers the loader of every key that matches `template` (`user:{id}`); see LoaderRegistry
+   * for the overlap rule. Readers may then call `getOrLoad(key)` with no loader, and `load` /
+   * `loadMany` (warming, refresh-ahead) can load those keys. Returns the parsed template, to
+   * render keys with.
+   */
+  define<T>(template: string, loaders: TemplateLoaders<T>): KeyTemplate {
+    return this.loaders.define(template, loaders as TemplateLoaders);
+  }
+
+  /**
+   * The cached value, or the loader's (cached for next time). Concurrent misses share one load.
+   * Without `loader`, the defined template that matches `key` loads it (`no_loader` when none does).
+   */
+  getOrLoad<T>(key: string, loader?: Loader<T>, options: WriteOptions = {}): Promise<T> {
+    if (loader === undefined) {
+      try {
+        this.assertKey(key);
+        loader = this.definedLoader(key) as Loader<T>;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const entry = this.l1.read(key) as L1Entry | undefined;
     if (entry !== undefined && entry.verifiedSeq === this.generations.seq && entry.staleAt > this.clock.now()) {
       this.stats.l1Hits++;
@@ -215,13 +242,137 @@ export class TieredCache {
   }
 
   /** Like `getOrLoad`, with where the value came from, its state, version and age. */
-  lookupOrLoad<T>(key: string, loader: Loader<T>, options: WriteOptions = {}): Promise<Lookup<T>> {
+  lookupOrLoad<T>(key: string, loader?: Loader<T>, options: WriteOptions = {}): Promise<Lookup<T>> {
+    let use: Loader<unknown>;
     try {
       this.assertKey(key);
+      use = (loader as Loader<unknown> | undefined) ?? this.definedLoader(key);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.lookupOrLoadValid(key, loader as Loader<unknown>, options, 0) as Promise<Lookup<T>>;
+    return this.lookupOrLoadValid(key, use, options, 0) as Promise<Lookup<T>>;
+  }
+
+  /**
+   * Reads `key` from the source through its defined template's loader, whatever the cache holds,
+   * and fills both tiers: for a warming job or a refresh-ahead. It shares a load in flight for the
+   * key (readers' or another `load`'s), and like every fill it is refused when an invalidation of
+   * the key overtook the read (the value is returned, the cache keeps nothing). `no_loader`
+   * when no defined template matches the key.
+   */
+  load<T = unknown>(key: string): Promise<T> {
+    let loader: Loader<unknown>;
+    try {
+      this.assertKey(key);
+      loader = this.definedLoader(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.reload(key, loader).then((found) => found.value as T);
+  }
+
+  /**
+   * `load` for several keys. The keys of a template with `loadMany` are loaded by one call of it
+   * (keys already loading join their load instead); the others go through `load` one by one, at
+   * most LOAD_MANY_CONCURRENCY at a time. Refuses the whole call, loading nothing, when any key
+   * has no defined template (`no_loader`) or is not a valid key. The result is aligned with
+   * `keys`: each key's value, or why it failed.
+   */
+  async loadMany<T = unknown>(keys: readonly string[]): Promise<PromiseSettledResult<T>[]> {
+    const groups = new Map<Definition, { keys: string[]; params: TemplateParams[] }>();
+    const seen = new Set<string>();
+    for (const key of keys) {
+      this.assertKey(key);
+      const { definition, params } = this.loaders.resolve(key);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const group = groups.get(definition) ?? { keys: [], params: [] };
+      group.keys.push(key);
+      group.params.push(params);
+      groups.set(definition, group);
+    }
+    const loads = new Map<string, Promise<Lookup>>();
+    const oneByOne: { key: string; loader: Loader<unknown> }[] = [];
+    for (const [definition, group] of groups) {
+      if (definition.loaders.loadMany) {
+        for (const [key, load] of this.batchLoad(definition, group.keys, group.params)) loads.set(key, load);
+      } else {
+        group.keys.forEach((key, i) => oneByOne.push({ key, loader: templateLoader(definition, group.params[i]!) }));
+      }
+    }
+    // A pool of workers over the queue: bounded concurrency for loaders that take one key at a time.
+    const workers = Array.from({ length: Math.min(LOAD_MANY_CONCURRENCY, oneByOne.length) }, async () => {
+      for (let next = oneByOne.shift(); next !== undefined; next = oneByOne.shift()) {
+        const load = this.reload(next.key, next.loader);
+        loads.set(next.key, load);
+        await load.catch(() => {});
+      }
+    });
+    await Promise.all(workers);
+    const settled = new Map<string, PromiseSettledResult<T>>();
+    for (const [key, load] of loads) {
+      settled.set(
+        key,
+        await load.then(
+          (found): PromiseSettledResult<T> => ({ status: 'fulfilled', value: found.value as T }),
+          (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+        ),
+      );
+    }
+    return keys.map((key) => settled.get(key)!);
+  }
+
+  /** The loader of the defined template that matches `key`; `no_loader` when none does. */
+  private definedLoader(key: string): Loader<unknown> {
+    const { definition, params } = this.loaders.resolve(key);
+    return templateLoader(definition, params);
+  }
+
+  /** Reads `key` through `loader` and fills, in the key's single flight (joining one in flight). */
+  private reload(key: string, loader: Loader<unknown>): Promise<Lookup> {
+    return this.flights.run(key, () => this.fill(key, loader, {}, this.generations.seq));
+  }
+
+  /**
+   * Loads the keys of one template with one call of its `loadMany`, each key through its own
+   * single flight and the one fill path. Keys already loading join that load and stay out of the
+   * call. The call is made once every key's fill has handed over its LoadContext.
+   */
+  private batchLoad(definition: Definition, keys: string[], params: TemplateParams[]): Map<string, Promise<Lookup>> {
+    const loads = new Map<string, Promise<Lookup>>();
+    const batch: { key: string; params: TemplateParams }[] = [];
+    keys.forEach((key, i) => {
+      // reload() of a key in flight joins that flight: its loader is never called.
+      if (this.flights.has(key)) loads.set(key, this.reload(key, templateLoader(definition, params[i]!)));
+      else batch.push({ key, params: params[i]! });
+    });
+    const contexts: LoadContext[] = [];
+    let waiting = batch.length;
+    let settle!: { resolve: (values: readonly unknown[]) => void; reject: (error: unknown) => void };
+    const values = new Promise<readonly unknown[]>((resolve, reject) => (settle = { resolve, reject }));
+    const source = definition.template.source;
+    const call = async () => {
+      const got = await definition.loaders.loadMany!(
+        batch.map((b) => b.params),
+        contexts,
+      );
+      if (!Array.isArray(got) || got.length !== batch.length) {
+        throw new FreshcacheError('origin_unavailable', `loadMany of ${JSON.stringify(source)} returned ${Array.isArray(got) ? got.length : 'no array of'} values for ${batch.length} keys`);
+      }
+      return got as readonly unknown[];
+    };
+    batch.forEach(({ key }, i) => {
+      const loader: Loader<unknown> = (context) => {
+        contexts[i] = context;
+        if (--waiting === 0) call().then(settle.resolve, settle.reject);
+        return values.then((all) => {
+          if (all[i] === undefined) throw new FreshcacheError('not_found', `loadMany of ${JSON.stringify(source)} found no value for ${JSON.stringify(key)}`);
+          return all[i];
+        });
+      };
+      loads.set(key, this.reload(key, loader));
+    });
+    return loads;
   }
 
   private lookupOrLoadValid(key: string, loader: Loader<unknown>, options: WriteOptions, retries: number): Promise<Lookup> {
@@ -550,7 +701,7 @@ export class TieredCache {
     const leases = this.sharedL2 ? this.l2?.leases : undefined;
     if (leases) return this.leasedMiss(key, loader, options, leases);
     this.stats.misses++;
-    return this.load(key, loader, options, generation);
+    return this.fill(key, loader, options, generation);
   }
 
   /**
@@ -578,7 +729,7 @@ export class TieredCache {
           const filledMeanwhile = await this.readL2(key);
           if (filledMeanwhile) return filledMeanwhile;
           this.stats.misses++;
-          return await this.load(key, loader, options, generation, lease);
+          return await this.fill(key, loader, options, generation, lease);
         } finally {
           // Every way out but a fill (which released it) frees the lease now, so the region's
           // other nodes need not wait for it to expire.
@@ -595,7 +746,7 @@ export class TieredCache {
       if (this.clock.now() >= deadline) break;
     }
     this.stats.misses++;
-    return this.load(key, loader, options, this.generations.seq);
+    return this.fill(key, loader, options, this.generations.seq);
   }
 
   private pause(ms: number): Promise<void> {
@@ -606,11 +757,12 @@ export class TieredCache {
     if (this.flights.has(key)) return;
     this.stats.revalidations++;
     this.flights
-      .run(key, () => this.load(key, loader, options, this.generations.seq))
+      .run(key, () => this.fill(key, loader, options, this.generations.seq))
       .catch((error: unknown) => this.onRevalidateError(key, error));
   }
 
-  private async load(
+  /** The one fill path: reads through `loader`, then fills both tiers unless an invalidation overtook the read. */
+  private async fill(
     key: string,
     loader: Loader<unknown>,
     options: WriteOptions,
@@ -805,4 +957,9 @@ function explorerPosition(cursor: string | undefined, hasL2: boolean): { tier: '
   const position = cursor.slice(3) || undefined;
   // A cursor from before L2 was configured away starts L1's walk.
   return tier === 'l2' && !hasL2 ? { tier: 'l1', position: undefined } : { tier, position };
+}
+
+/** A call-site style loader for one key of a defined template. */
+function templateLoader(definition: Definition, params: TemplateParams): Loader<unknown> {
+  return (context) => definition.loaders.load(params, context);
 }
