@@ -46,6 +46,10 @@ export interface CreateCacheOptions {
  *   return row;
  * });
  * await cache.invalidate({ tags: ['team:7'] });
+ *
+ * // Or define the loader once per key template: readers, warming jobs and refresh-ahead share it.
+ * cache.define('team:{id}', { load: ({ id }) => db.team(id) });
+ * const team = await cache.getOrLoad('team:7');
  * ```
  */
 export function createCache(options: CreateCacheOptions = {}): TieredCache {
