@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Change, ChangeFeed } from '../seams/change-feed.js';
 import type { OriginStore } from '../seams/origin-store.js';
 
-interface FeedFixture {
+export interface FeedFixture {
   origin: OriginStore;
   /** A new feed reader over the same database and durable position (a relay restart). */
   newFeed(): ChangeFeed;

@@ -30,8 +30,9 @@ export async function walk(store: Store, options: ScanOptions): Promise<{ seen: 
 }
 
 /**
- * The contract every `Store` keeps. Each implementation (memory LRU, memory LFU, and later Redis,
- * Redis Cluster, the sharded ring) runs this same suite.
+ * The contract every `Store` keeps. Each implementation (memory LRU, memory LFU, Redis, Redis
+ * Cluster) runs this same suite. `make` builds an empty store that reads the time from the clock it
+ * is given (the suite advances it to expire entries); `newClock` makes a clock for each test.
  */
 export function storeContract(name: string, make: (clock: ManualClock) => Promise<Store>, newClock: () => ManualClock) {
   describe(`Store contract: ${name}`, () => {
