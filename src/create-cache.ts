@@ -5,6 +5,8 @@ import { systemClock } from './engine/clock.js';
 import { FreshcacheError } from './engine/errors.js';
 import type { Strategy } from './engine/tiered-cache.js';
 import { DEFAULTS, TieredCache } from './engine/tiered-cache.js';
+import { LogFollower } from './engine/log-follower.js';
+import type { InvalidationEvent, InvalidationLog } from './seams/invalidation-log.js';
 import type { LocalStore } from './seams/local-store.js';
 import type { Store } from './seams/store.js';
 import { CacheStats } from './engine/cache-stats.js';
@@ -31,6 +33,24 @@ export interface CreateCacheOptions {
   maxValueBytes?: number;
   clock?: Clock;
   onRevalidateError?: (key: string, error: unknown) => void;
+  /** Join a deployment: follow its invalidation log (docs/api.md, "Library: join a deployment"). */
+  invalidations?: FollowOptions;
+}
+
+export interface FollowOptions {
+  /** The deployment's log, e.g. `redisStreamLog({ url })` from `freshcache/redis`. The cache closes it on `close()`. */
+  log: InvalidationLog;
+  /** The region this cache serves: caches of one region share its L2 and delete from it once per event. */
+  region: string;
+  /** This cache's name in the region's consumer group (default: host and process id); unique per instance. */
+  nodeId?: string;
+  /** The cache has caught up with the log and joined its region's consumer group. */
+  onReady?: () => void;
+  /** An event was applied to this cache's L1 (`skipped`: a `control` event, which asks nothing yet). */
+  onApplied?: (event: InvalidationEvent, skipped: boolean) => void;
+  /** The cache dropped everything it held: a gap in the log, or an event this version cannot read. */
+  onFlushed?: (reason: string, detail?: string) => void;
+  onError?: (error: unknown, context: string) => void;
 }
 
 /**
@@ -76,7 +96,26 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
   const l1 = given ?? new MemoryStore({ name: 'l1', clock, ...bounds, onEvict: () => stats.l1Evictions++ });
   const l2 =
     options.l2 === 'memory' ? new MemoryStore({ name: 'l2', clock, maxEntries: 100_000, onEvict: () => stats.l2Evictions++ }) : options.l2;
-  return new TieredCache({ ...options, clock, stats, l1, l2 });
+  if (options.invalidations !== undefined && !(typeof options.invalidations.region === 'string' && options.invalidations.region !== '')) {
+    throw new FreshcacheError('bad_request', 'invalidations.region must be a non-empty string');
+  }
+  const cache = new TieredCache({ ...options, clock, stats, l1, l2 });
+  if (options.invalidations) follow(cache, options.invalidations);
+  return cache;
+}
+
+/** Applies the log to `cache` from now on; the cache's `close()` then stops following first, and closes the log. */
+function follow(cache: TieredCache, options: FollowOptions): void {
+  const { log, region, nodeId, onReady, onApplied, onFlushed, onError } = options;
+  const follower = new LogFollower({ cache, log, region, nodeId, onApplied, onFlushed, onError });
+  const started = follower.start().then(onReady, (error: unknown) => onError?.(error, 'starting to follow the invalidation log'));
+  const closeCache = cache.close.bind(cache);
+  cache.close = async () => {
+    await started;
+    await follower.stop();
+    await log.close();
+    await closeCache();
+  };
 }
 
 function isLocalStore(l1: NonNullable<CreateCacheOptions['l1']>): l1 is LocalStore {

@@ -1,0 +1,50 @@
+/** The Redis parts (`freshcache/redis`): a shared L2 and the invalidation log, made from a URL. */
+import type { Cluster, Redis } from 'ioredis';
+import { createRedisConnection } from './adapters/redis/redis-connection.js';
+import { RedisStore } from './adapters/redis/redis-store.js';
+import { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
+import type { Clock } from './engine/clock.js';
+
+export { RedisStore } from './adapters/redis/redis-store.js';
+export type { RedisStoreOptions } from './adapters/redis/redis-store.js';
+export { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
+export type { RedisStreamLogOptions } from './adapters/redis/redis-stream-log.js';
+
+export interface RedisPartOptions {
+  /** `redis://host:port`: the part opens its own connection and closes it on `close()`. */
+  url: string;
+  /** Prefix of the part's keys, no braces. Nodes that share a region's L2 or a log use the same one. */
+  namespace?: string;
+  clock?: Clock;
+  /** Connection errors (the part reconnects on its own); without it they are dropped. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * A shared L2 on Redis. Caches that pass stores with the same URL and namespace share one tier;
+ * a freshcache server's region `R` keeps its L2 under `<l2.namespace>R:` (default `freshcache:l2:R:`).
+ */
+export function redisStore(options: RedisPartOptions): RedisStore {
+  const redis = connect(options);
+  return new (class extends RedisStore {
+    override async close(): Promise<void> {
+      await super.close();
+      redis.disconnect();
+    }
+  })({ redis, prefix: options.namespace, clock: options.clock });
+}
+
+/** The invalidation log on Redis Streams (default namespace `freshcache:`, as a server's). */
+export function redisStreamLog(options: RedisPartOptions & { retain?: number }): RedisStreamLog {
+  const redis = connect(options);
+  return new (class extends RedisStreamLog {
+    override async close(): Promise<void> {
+      await super.close();
+      redis.disconnect();
+    }
+  })({ redis, namespace: options.namespace, retain: options.retain, clock: options.clock, onError: options.onError });
+}
+
+function connect(options: RedisPartOptions): Redis | Cluster {
+  return createRedisConnection({ url: options.url, onError: options.onError ?? (() => {}) });
+}
