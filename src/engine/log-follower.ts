@@ -67,12 +67,16 @@ export class LogFollower {
    * Starts applying the log. A cache with an L2 of its own starts at the log's newest event: it is
    * empty, so nothing older can be stale in it. A cache sharing its region's L2 first replays what
    * the log still holds, at once and silently, so that it can judge the entries other caches
-   * wrote (an entry older than the replay counts as invalid); it is ready when it has caught up.
+   * wrote (an entry older than the replay counts as invalid), and refuses them until it has caught up.
    * It then also joins its region's consumer group, which applies each event to the shared L2
    * once for all the region's caches.
    */
   async start(): Promise<void> {
     const { log } = this.options;
+    // Until the replay has caught up, the marks that judge shared entries are missing: refuse them.
+    if (this.sharedL2) this.cache.trustFrom(Infinity);
+    /** Shared entries older than this cannot be judged once caught up (the log trimmed what came before). */
+    let trustAfterCatchUp = 0;
     const lastId = await log.lastId();
     let caughtUp = () => {};
     const ready = new Promise<void>((resolve) => (caughtUp = resolve));
@@ -90,7 +94,7 @@ export class LogFollower {
           if (this.catchingUp && gap.reason === 'trimmed') {
             // Starting up with an empty L1: nothing to flush. Entries older than what the log
             // still holds can no longer be judged, which is all a trimmed log means here.
-            this.cache.trustFrom(gap.oldestRetainedId - 1);
+            trustAfterCatchUp = gap.oldestRetainedId - 1;
             return;
           }
           this.onGap(gap);
@@ -100,6 +104,8 @@ export class LogFollower {
     );
     if (this.catchingUp) await ready;
     this.catchingUp = false;
+    // Not after a reset: that distrust lasts until the new log passes everything seen before.
+    if (this.sharedL2 && this.distrustedUntilAbove === undefined) this.cache.trustFrom(trustAfterCatchUp);
     if (this.sharedL2) {
       this.subscriptions.push(
         await log.consume({

@@ -153,6 +153,28 @@ describe('a library cache in a deployment (real Redis)', () => {
     expect(await b.cache.get('user:1')).toBeUndefined();
   });
 
+  it('a cache that joins later refuses the shared entries until it has replayed the log that judges them', async () => {
+    const { ns, instances, publisher, load, appliedEverywhere } = await deployment();
+    const [a] = instances as [Instance];
+    await load(a, 'user:1', ['org:3']);
+    // A tag purge leaves the entry in the shared L2: only the log's marks tell that it is invalid.
+    await appliedEverywhere(await publisher.publish(purge({ tags: ['org:3'] })));
+
+    const { url } = redis().server;
+    const connection = createRedisConnection({ url });
+    open.push({ close: async () => void connection.disconnect() });
+    let ready = false;
+    const seen = watcher();
+    const late = createCache({
+      l2: new RedisStore({ redis: connection, prefix: `${ns}l2:` }),
+      invalidations: { log: redisStreamLog({ url, namespace: ns }), region: 'eu-west', nodeId: 'c', onReady: () => ((ready = true), seen.changed()) },
+    });
+    open.push(late);
+    expect(await late.get('user:1')).toBeUndefined();
+    await seen.until(() => ready);
+    expect(await late.get('user:1')).toBeUndefined();
+  });
+
   it('close() ends every connection its Redis parts opened, the log readers included', async () => {
     const client = redis().client;
     /** Ids of the connected clients; connections of earlier tests may still be on their way out. */
