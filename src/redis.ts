@@ -9,6 +9,13 @@ export { RedisStore } from './adapters/redis/redis-store.js';
 export type { RedisStoreOptions } from './adapters/redis/redis-store.js';
 export { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
 export type { RedisStreamLogOptions } from './adapters/redis/redis-stream-log.js';
+export { RedisLeases } from './adapters/redis/redis-leases.js';
+export { createRedisConnection } from './adapters/redis/redis-connection.js';
+export type { RedisConnectionOptions } from './adapters/redis/redis-connection.js';
+export { BreakerStore } from './adapters/resilience/breaker-store.js';
+export type { BreakerStoreOptions } from './adapters/resilience/breaker-store.js';
+export { CircuitBreaker, CircuitOpenError, CallTimeoutError } from './adapters/resilience/circuit-breaker.js';
+export type { BreakerState, CircuitBreakerOptions, StateChange } from './adapters/resilience/circuit-breaker.js';
 
 export interface RedisPartOptions {
   /** `redis://host:port`: the part opens its own connection and closes it on `close()`. */
