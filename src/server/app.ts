@@ -9,9 +9,11 @@ import { VERSION } from '../version.js';
 import { registerErrorHandling, toErrorBody } from './error-handling.js';
 import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './dashboard.js';
 import { edgeHitPath } from './edge-hit-path.js';
+import type { EdgeRoute } from './edge-route.js';
 import { validatorCompiler } from './validator-compiler.js';
 import { cacheRoutes } from './routes/cache.js';
 import { contentRoutes } from './routes/content.js';
+import { contentEdgeRoute } from './routes/content-edge.js';
 import { edgeRoutes } from './routes/edge.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -31,16 +33,18 @@ export interface AppOptions {
   topology: Topology;
   /** The built dashboard to serve at `/` (default dist/dashboard of the package). */
   dashboardDir?: string;
+  /** The app's edge reads, declared with edgeRoute (default: the demo's content read). */
+  edgeRoutes?: readonly EdgeRoute[];
 }
 
 /** The HTTP face of a topology, without `listen()`: tests drive it with `inject()`. */
-export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR, edgeRoutes: declared = [contentEdgeRoute] }: AppOptions): Promise<FastifyInstance> {
   // The access log (two lines and a child logger per request) costs a quarter of an edge hit's
   // CPU time, so it is for debugging (FRESHCACHE_LOG_LEVEL=debug).
   const accessLog = topology.logger.isLevelEnabled('debug');
   // At debug level every request goes through Fastify, so the access log sees them all. While
   // closing, too: Fastify then answers 503 with Connection: close, so keep-alive clients let go.
-  const hitPath = accessLog ? undefined : edgeHitPath(topology);
+  const hitPath = accessLog ? undefined : edgeHitPath(topology, declared);
   let closing = false;
   const app = Fastify({
     serverFactory: (handler) =>
@@ -97,7 +101,7 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR 
   // caller sent it (propagation), or the access log is on. At info level a success leaves no log
   // line, so an id on it would be bytes on every hit that point nowhere. The edge read (the hot
   // path) sets it with its cache headers: a hook on every route measured 2.5 µs of CPU per request.
-  await app.register(edgeRoutes, { topology });
+  await app.register(edgeRoutes, { topology, routes: declared });
   await app.register(async (scope) => {
     scope.addHook('onRequest', (request, reply, done) => {
       if (accessLog || request.headers['x-request-id'] !== undefined) reply.header('x-request-id', request.id);

@@ -1,36 +1,39 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { AppOptions } from '../app.js';
+import type { Topology } from '../../topology/topology.js';
 import { setCacheHeaders } from '../cache-headers.js';
+import type { EdgeParams, EdgeRoute } from '../edge-route.js';
 import { errorSchema } from '../error-handling.js';
-import { contentRecordSchema } from '../validation.js';
 
-export const edgeRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+/** The Fastify side of the declared edge routes: misses, STALE, errors (see edge-route.ts). */
+export const edgeRoutes: FastifyPluginAsync<{ topology: Topology; routes: readonly EdgeRoute[] }> = async (app, { topology, routes }) => {
   const accessLog = topology.logger.isLevelEnabled('debug');
-  app.get<{ Params: { region: string; id: number } }>(
-    '/edge/:region/content/:id',
-    {
-      schema: {
-        tags: ['edge'],
-        summary: "Read content through one region's cache (L1 → L2 → origin)",
-        description: 'Headers: X-Cache (HIT | MISS | STALE), X-Cache-Region, X-Cache-Version (origin version), Age (seconds).',
-        params: {
-          type: 'object',
-          properties: { region: { type: 'string' }, id: { type: 'integer', minimum: 1, maximum: 9_007_199_254_740_991 } },
-          required: ['region', 'id'],
+  for (const route of routes) {
+    const { load, read } = route.options;
+    app.get<{ Params: EdgeParams & { region: string } }>(
+      route.path,
+      {
+        schema: {
+          tags: ['edge'],
+          summary: route.options.summary ?? `Read ${route.template.source} through one region's cache (L1 → L2 → loader)`,
+          description: 'Headers: X-Cache (HIT | MISS | STALE), X-Cache-Region, X-Cache-Version (origin version), Age (seconds).',
+          params: { type: 'object', properties: route.params, required: Object.keys(route.params) },
+          response: { ...(route.options.response ? { 200: route.options.response } : {}), 404: errorSchema, 400: errorSchema, 503: errorSchema },
         },
-        response: { 200: contentRecordSchema, 404: errorSchema, 400: errorSchema, 503: errorSchema },
+        // The edge serves what the cache holds, as the hit path does: a value someone stored under
+        // the route's key with PUT /api/cache is served as it is, not refused (a 500) by a schema.
+        serializerCompiler: () => (data) => JSON.stringify(data),
       },
-      // The edge serves what the cache holds, as the hit path does: a value someone stored under a
-      // content key with PUT /api/cache is served as it is, not refused (a 500) by the record schema.
-      serializerCompiler: () => (data) => JSON.stringify(data),
-    },
-    async (request, reply) => {
-      const started = performance.now();
-      const region = topology.region(request.params.region);
-      const lookup = await region.readContent(request.params.id);
-      setCacheHeaders(reply, region.name, lookup, accessLog);
-      topology.metrics.observeEdgeRequest(region.name, 'content', lookup.state, (performance.now() - started) / 1000);
-      return lookup.value;
-    },
-  );
+      async (request, reply) => {
+        const started = performance.now();
+        const region = topology.region(request.params.region);
+        const params = request.params;
+        const lookup = read
+          ? await read(region, params)
+          : await region.cache.lookupOrLoad(route.template.render(params), (context) => load!(params, context));
+        setCacheHeaders(reply, region.name, lookup, accessLog);
+        topology.metrics.observeEdgeRequest(region.name, route.name, lookup.state, (performance.now() - started) / 1000);
+        return lookup.value;
+      },
+    );
+  }
 };
