@@ -29,6 +29,10 @@ function requestIds(): () => string {
   return () => `${prefix}-${(next++).toString(36)}`;
 }
 
+// Apps declare their edge routes with these (they reach users as `freshcache/server`).
+export { edgeRoute } from './edge-route.js';
+export type { EdgeRoute, EdgeRouteOptions, EdgeParam, EdgeParams } from './edge-route.js';
+
 export interface AppOptions {
   topology: Topology;
   /** The built dashboard to serve at `/` (default dist/dashboard of the package). */
