@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { demo, demoHelp } from './commands/demo.js';
+import { relay, relayHelp } from './commands/relay.js';
 import { serve, serveHelp } from './commands/serve.js';
 import { up, upHelp } from './commands/up.js';
 
@@ -8,11 +9,14 @@ const HELP = `freshcache — a distributed cache that stays fresh
 Usage:
   freshcache demo [options]        run origin, relay, three regions and the HTTP API in one process
   freshcache serve --config FILE   run the roles a config file names, on PostgreSQL and Redis
+  freshcache relay --config FILE   run a relay candidate only (leader-elected), on PostgreSQL and Redis
   freshcache up [options]          start redis-server, PostgreSQL, a relay and node processes locally
 
 ${demoHelp}
 
 ${serveHelp}
+
+${relayHelp}
 
 ${upHelp}`;
 
@@ -23,6 +27,8 @@ async function main(argv: string[]): Promise<void> {
       return demo(rest);
     case 'serve':
       return serve(rest);
+    case 'relay':
+      return relay(rest);
     case 'up':
       return up(rest);
     case undefined:
@@ -40,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => {
     // PGlite and pending sockets can hold the loop open after a clean stop; the work is done.
-    if (['demo', 'serve', 'up'].includes(process.argv[2] ?? '')) process.exit(process.exitCode ?? 0);
+    if (['demo', 'serve', 'relay', 'up'].includes(process.argv[2] ?? '')) process.exit(process.exitCode ?? 0);
   },
   (error: unknown) => {
     console.error(`freshcache: ${(error as Error).message}`);
