@@ -1,6 +1,6 @@
 import { MemoryStore } from './adapters/memory/memory-store.js';
 import type { EvictionPolicy } from './adapters/memory/memory-store.js';
-import type { Clock } from './engine/clock.js';
+import type { Clock, Timer } from './engine/clock.js';
 import { systemClock } from './engine/clock.js';
 import { FreshcacheError } from './engine/errors.js';
 import type { Strategy } from './engine/tiered-cache.js';
@@ -100,18 +100,48 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
     throw new FreshcacheError('bad_request', 'invalidations.region must be a non-empty string');
   }
   const cache = new TieredCache({ ...options, clock, stats, l1, l2 });
-  if (options.invalidations) follow(cache, options.invalidations);
+  if (options.invalidations) follow(cache, options.invalidations, clock);
   return cache;
 }
 
-/** Applies the log to `cache` from now on; the cache's `close()` then stops following first, and closes the log. */
-function follow(cache: TieredCache, options: FollowOptions): void {
+/** Waits between attempts to start following the log: doubling from the first to the last. */
+export const FOLLOW_RETRY = { firstMs: 100, maxMs: 5_000 };
+
+/**
+ * Applies the log to `cache` from now on; the cache's `close()` then stops following first, and
+ * closes the log. A start that fails (the log's Redis is down) is retried with backoff until it
+ * succeeds or the cache closes; meanwhile a cache sharing its L2 keeps refusing the shared entries.
+ */
+function follow(cache: TieredCache, options: FollowOptions, clock: Clock): void {
   const { log, region, nodeId, onReady, onApplied, onFlushed, onError } = options;
   const follower = new LogFollower({ cache, log, region, nodeId, onApplied, onFlushed, onError });
-  const started = follower.start().then(onReady, (error: unknown) => onError?.(error, 'starting to follow the invalidation log'));
+  let closed = false;
+  let retry: Timer | undefined;
+  let delayMs = FOLLOW_RETRY.firstMs;
+  let attempt: Promise<void> = Promise.resolve();
+  const start = () => {
+    retry = undefined;
+    attempt = follower.start().then(
+      () => {
+        if (!closed) onReady?.();
+      },
+      async (error: unknown) => {
+        // Drop whatever the failed attempt opened before it failed: the next one starts afresh.
+        await follower.stop().catch(() => {});
+        if (!closed) {
+          retry = clock.setTimeout(start, delayMs);
+          delayMs = Math.min(delayMs * 2, FOLLOW_RETRY.maxMs);
+        }
+        onError?.(error, 'starting to follow the invalidation log');
+      },
+    );
+  };
+  start();
   const closeCache = cache.close.bind(cache);
   cache.close = async () => {
-    await started;
+    closed = true;
+    retry?.cancel();
+    await attempt;
     await follower.stop();
     await log.close();
     await closeCache();

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCache, FOLLOW_RETRY } from '../../src/create-cache.js';
+import { ManualClock } from '../../src/engine/clock.js';
+import { redisStreamLog } from '../../src/redis.js';
+import type { InvalidationEvent } from '../../src/seams/invalidation-log.js';
+import { startRedis } from '../../src/tools/local-redis.js';
+import type { RedisServer } from '../../src/tools/local-redis.js';
+
+/** A library cache whose log's Redis is down when it starts: it keeps trying, on its own clock, until closed. */
+let server: RedisServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+/** Resolves once `done()` holds, re-checked whenever `changed` is called. */
+function watcher() {
+  const waiters: (() => void)[] = [];
+  return {
+    changed: () => {
+      for (const wake of waiters.splice(0)) wake();
+    },
+    async until(done: () => boolean): Promise<void> {
+      while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
+    },
+  };
+}
+
+function downCache(url: string) {
+  const clock = new ManualClock();
+  const seen = watcher();
+  const state = { errors: 0, ready: false, applied: [] as InvalidationEvent[] };
+  const cache = createCache({
+    clock,
+    invalidations: {
+      log: redisStreamLog({ url, namespace: 'retry:' }),
+      region: 'eu-west',
+      onReady: () => ((state.ready = true), seen.changed()),
+      onApplied: (event) => (state.applied.push(event), seen.changed()),
+      onError: () => (state.errors++, seen.changed()),
+    },
+  });
+  return { cache, clock, seen, state };
+}
+
+describe('createCache({ invalidations }) when the log is down at start', () => {
+  it('retries starting with backoff, and follows the log once its Redis is back', async () => {
+    server = await startRedis();
+    await server.kill();
+    const { cache, clock, seen, state } = downCache(server.url);
+    let loads = 0;
+    const load = async () => `v${++loads}`;
+    await seen.until(() => state.errors >= 1);
+    // Not following: reads go to the loader.
+    expect(await cache.getOrLoad('page:1', load)).toBe('v1');
+
+    await server.restart();
+    // Fire retries until one succeeds (the first may still meet the old, dropped connection).
+    while (!state.ready) {
+      const errors = state.errors;
+      clock.advance(FOLLOW_RETRY.maxMs);
+      await seen.until(() => state.ready || state.errors > errors);
+    }
+    const publisher = redisStreamLog({ url: server.url, namespace: 'retry:' });
+    await publisher.publish({
+      kind: 'invalidate', v: 1, keys: ['page:1'], tags: [], prefixes: [], source: 'purge', committedAt: Date.now(),
+    });
+    await seen.until(() => state.applied.length === 1);
+    expect(await cache.getOrLoad('page:1', load)).toBe('v2');
+    await publisher.close();
+    await cache.close();
+  });
+
+  it('close() during the retries cancels them: nothing is left scheduled, no attempt follows', async () => {
+    server = await startRedis();
+    await server.kill();
+    const { cache, clock, seen, state } = downCache(server.url);
+    await seen.until(() => state.errors >= 1);
+    clock.advance(FOLLOW_RETRY.firstMs);
+    await seen.until(() => state.errors >= 2);
+    await cache.close();
+    expect(clock.pending).toBe(0);
+    const errors = state.errors;
+    clock.advance(60_000);
+    await server.restart();
+    expect(state.errors).toBe(errors);
+    expect(state.ready).toBe(false);
+  });
+});
