@@ -1,92 +1,11 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { configFilesForFile, runCli } from '../testkit/cli-process.js';
 
-/** `freshcache serve` as a supervisor runs it: the TypeScript sources through tsx, as test/testkit/deployment.ts does. */
-const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
-/** Starting tsx and PGlite takes a few seconds; this only turns a hang into a failure with the output. */
-const GUARD_MS = 20_000;
-
-/** The environment without FRESHCACHE_* overrides a developer may have set, so the file alone decides. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FRESHCACHE_')));
-}
-
-function runServe(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  const waiters: (() => void)[] = [];
-  const changed = () => {
-    for (const wake of waiters.splice(0)) wake();
-  };
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    changed();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    changed();
-  });
-  const transcript = () => `stdout:\n${stdout}\nstderr:\n${stderr}`;
-  // 'close', not 'exit': by then both pipes are drained, so the output is complete.
-  let ended = false;
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveClose) =>
-    child.once('close', (code, signal) => {
-      ended = true;
-      changed();
-      resolveClose({ code, signal });
-    }),
-  );
-  const guard = <T>(promise: Promise<T>, what: string): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`serve: no ${what} within ${GUARD_MS} ms\n${transcript()}`)), GUARD_MS);
-    });
-    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-  };
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    /** Resolves with the exit once the process has ended and its output is read. */
-    exit: () => guard(closed, 'exit'),
-    /** Resolves with the match once stdout matches `pattern`; fails if the process ends first. */
-    untilStdout: (pattern: RegExp) =>
-      guard(
-        (async () => {
-          for (;;) {
-            const match = pattern.exec(stdout);
-            if (match) return match;
-            if (ended) throw new Error(`serve exited before printing ${pattern}\n${transcript()}`);
-            await new Promise<void>((wake) => waiters.push(wake));
-          }
-        })(),
-        `output matching ${pattern}`,
-      ),
-  };
-}
+const runServe = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli('serve', args, env);
 
 describe('freshcache serve', () => {
-  let dir: string;
-  const configFile = async (name: string, text: string) => {
-    const file = join(dir, name);
-    await writeFile(file, text);
-    return file;
-  };
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'freshcache-serve-'));
-  });
-
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const files = configFilesForFile('freshcache-serve-');
+  const configFile = files.write;
 
   it('without --config exits non-zero and says it needs one', async () => {
     const serve = runServe([]);
@@ -112,7 +31,7 @@ describe('freshcache serve', () => {
   });
 
   it('with a missing file exits non-zero, naming it', async () => {
-    const file = join(dir, 'missing.json');
+    const file = files.path('missing.json');
     const serve = runServe(['--config', file]);
     expect((await serve.exit()).code).not.toBe(0);
     expect(serve.stderr()).toContain(`cannot read config file ${file}`);
