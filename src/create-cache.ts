@@ -10,6 +10,8 @@ import type { InvalidationEvent, InvalidationLog } from './seams/invalidation-lo
 import type { LocalStore } from './seams/local-store.js';
 import type { Store } from './seams/store.js';
 import { CacheStats } from './engine/cache-stats.js';
+import { registerLibraryMetrics } from './observability/library-metrics.js';
+import type { LibraryMetrics, LibraryMetricsOptions } from './observability/library-metrics.js';
 
 export interface CreateCacheOptions {
   /**
@@ -35,6 +37,11 @@ export interface CreateCacheOptions {
   onRevalidateError?: (key: string, error: unknown) => void;
   /** Join a deployment: follow its invalidation log (docs/api.md, "Library: join a deployment"). */
   invalidations?: FollowOptions;
+  /**
+   * Report this cache's metrics on your prom-client registry, named as a freshcache server's
+   * (docs/operations.md, "Metrics"); `close()` unregisters them.
+   */
+  metrics?: LibraryMetricsOptions;
 }
 
 export interface FollowOptions {
@@ -99,8 +106,21 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
   if (options.invalidations !== undefined && !(typeof options.invalidations.region === 'string' && options.invalidations.region !== '')) {
     throw new FreshcacheError('bad_request', 'invalidations.region must be a non-empty string');
   }
+  // Before the cache exists: a refused registration leaves nothing to close.
+  let metrics: LibraryMetrics | undefined;
+  if (options.metrics) {
+    const region = options.metrics.name ?? options.invalidations?.region ?? 'default';
+    metrics = registerLibraryMetrics({ registry: options.metrics.registry, region, stats, l1 });
+  }
   const cache = new TieredCache({ ...options, clock, stats, l1, l2 });
-  if (options.invalidations) follow(cache, options.invalidations, clock);
+  if (metrics) {
+    const closeCache = cache.close.bind(cache);
+    cache.close = async () => {
+      metrics!.close();
+      await closeCache();
+    };
+  }
+  if (options.invalidations) follow(cache, options.invalidations, clock, metrics);
   return cache;
 }
 
@@ -112,8 +132,16 @@ export const FOLLOW_RETRY = { firstMs: 100, maxMs: 5_000 };
  * closes the log. A start that fails (the log's Redis is down) is retried with backoff until it
  * succeeds or the cache closes; meanwhile a cache sharing its L2 keeps refusing the shared entries.
  */
-function follow(cache: TieredCache, options: FollowOptions, clock: Clock): void {
-  const { log, region, nodeId, onReady, onApplied, onFlushed, onError } = options;
+function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metrics: LibraryMetrics | undefined): void {
+  const { log, region, nodeId, onReady, onError } = options;
+  const onApplied = (event: InvalidationEvent, skipped: boolean) => {
+    if (!skipped) metrics?.observeInvalidationLag(Math.max(0, clock.now() - event.committedAt) / 1000);
+    options.onApplied?.(event, skipped);
+  };
+  const onFlushed = (reason: string, detail?: string) => {
+    metrics?.countFlush(reason);
+    options.onFlushed?.(reason, detail);
+  };
   const follower = new LogFollower({ cache, log, region, nodeId, onApplied, onFlushed, onError });
   let closed = false;
   let retry: Timer | undefined;
