@@ -74,6 +74,7 @@ function registerFamilies(registry: Registry): Families {
     'freshcache_stale_sets_refused_total',
     'freshcache_origin_fetches_total',
     'freshcache_origin_errors_total',
+    'freshcache_lease_waits_total',
     'freshcache_revalidations_total',
     'freshcache_invalidations_applied_total',
     'freshcache_evictions_total',
@@ -112,6 +113,7 @@ function registerFamilies(registry: Registry): Families {
   counter('freshcache_stale_sets_refused_total', 'Fills refused because an invalidation overtook their read.', (s) => s.staleSetsRefused);
   counter('freshcache_origin_fetches_total', 'Loads from the origin (after single flight).', (s) => s.originFetches);
   counter('freshcache_origin_errors_total', 'Loads from the origin that failed or timed out.', (s) => s.loadErrors);
+  counter('freshcache_lease_waits_total', "Misses answered by another node's fill, waited for under its lease.", (s) => s.leaseWaits);
   counter('freshcache_revalidations_total', 'Background revalidations of STALE entries.', (s) => s.revalidations);
   counter('freshcache_invalidations_applied_total', 'Invalidations applied by the region.', (s) => s.invalidationsApplied);
   new Counter({
