@@ -146,14 +146,19 @@ function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metric
   let closed = false;
   let retry: Timer | undefined;
   let delayMs = FOLLOW_RETRY.firstMs;
+  let failed = false;
   let attempt: Promise<void> = Promise.resolve();
   const start = () => {
     retry = undefined;
     attempt = follower.start().then(
-      () => {
+      async () => {
+        // Entries filled while not following may have missed events published before this start
+        // (a shared L2's cache replays the log, which judges them; a cache of its own does not).
+        if (failed && !cache.l2?.capabilities.shared) await follower.flush('followed late');
         if (!closed) onReady?.();
       },
       async (error: unknown) => {
+        failed = true;
         // Drop whatever the failed attempt opened before it failed: the next one starts afresh.
         await follower.stop().catch(() => {});
         if (!closed) {

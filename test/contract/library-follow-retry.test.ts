@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createCache, FOLLOW_RETRY } from '../../src/create-cache.js';
 import { ManualClock } from '../../src/engine/clock.js';
 import { redisStreamLog } from '../../src/redis.js';
-import type { InvalidationEvent } from '../../src/seams/invalidation-log.js';
+import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
 import { startRedis } from '../../src/tools/local-redis.js';
 import type { RedisServer } from '../../src/tools/local-redis.js';
 
@@ -26,10 +26,20 @@ function watcher() {
   };
 }
 
+const purge = (key: string): InvalidationInput => ({
+  kind: 'invalidate',
+  v: 1,
+  keys: [key],
+  tags: [],
+  prefixes: [],
+  source: 'purge',
+  committedAt: Date.now(),
+});
+
 function downCache(url: string) {
   const clock = new ManualClock();
   const seen = watcher();
-  const state = { errors: 0, ready: false, applied: [] as InvalidationEvent[] };
+  const state = { errors: 0, ready: false, applied: [] as InvalidationEvent[], flushed: [] as string[] };
   const cache = createCache({
     clock,
     invalidations: {
@@ -38,6 +48,7 @@ function downCache(url: string) {
       onReady: () => ((state.ready = true), seen.changed()),
       onApplied: (event) => (state.applied.push(event), seen.changed()),
       onError: () => (state.errors++, seen.changed()),
+      onFlushed: (reason) => state.flushed.push(reason),
     },
   });
   return { cache, clock, seen, state };
@@ -55,18 +66,20 @@ describe('createCache({ invalidations }) when the log is down at start', () => {
     expect(await cache.getOrLoad('page:1', load)).toBe('v1');
 
     await server.restart();
+    // Published once Redis is back, before the cache follows: its L1 entry must not outlive it.
+    const publisher = redisStreamLog({ url: server.url, namespace: 'retry:' });
+    await publisher.publish(purge('page:1'));
     // Fire retries until one succeeds (the first may still meet the old, dropped connection).
     while (!state.ready) {
       const errors = state.errors;
       clock.advance(FOLLOW_RETRY.maxMs);
       await seen.until(() => state.ready || state.errors > errors);
     }
-    const publisher = redisStreamLog({ url: server.url, namespace: 'retry:' });
-    await publisher.publish({
-      kind: 'invalidate', v: 1, keys: ['page:1'], tags: [], prefixes: [], source: 'purge', committedAt: Date.now(),
-    });
-    await seen.until(() => state.applied.length === 1);
     expect(await cache.getOrLoad('page:1', load)).toBe('v2');
+    expect(state.flushed).toEqual(['followed late']);
+    await publisher.publish(purge('page:1'));
+    await seen.until(() => state.applied.length === 1);
+    expect(await cache.getOrLoad('page:1', load)).toBe('v3');
     await publisher.close();
     await cache.close();
   });
