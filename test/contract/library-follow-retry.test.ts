@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCache, FOLLOW_RETRY } from '../../src/create-cache.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import { redisStreamLog } from '../../src/redis.js';
+import { redisStore, redisStreamLog } from '../../src/redis.js';
 import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
 import { startRedis } from '../../src/tools/local-redis.js';
 import type { RedisServer } from '../../src/tools/local-redis.js';
@@ -36,12 +36,13 @@ const purge = (key: string): InvalidationInput => ({
   committedAt: Date.now(),
 });
 
-function downCache(url: string) {
+function downCache(url: string, l2?: ReturnType<typeof redisStore>) {
   const clock = new ManualClock();
   const seen = watcher();
   const state = { errors: 0, ready: false, applied: [] as InvalidationEvent[], flushed: [] as string[] };
   const cache = createCache({
     clock,
+    l2,
     invalidations: {
       log: redisStreamLog({ url, namespace: 'retry:' }),
       region: 'eu-west',
@@ -98,5 +99,22 @@ describe('createCache({ invalidations }) when the log is down at start', () => {
     await server.restart();
     expect(state.errors).toBe(errors);
     expect(state.ready).toBe(false);
+  });
+
+  it('while it cannot follow, a cache sharing its region’s L2 refuses the entries other caches wrote there', async () => {
+    server = await startRedis();
+    const shared = await startRedis();
+    try {
+      await server.kill();
+      const writer = createCache({ l2: redisStore({ url: shared.url, namespace: 'l2:' }) });
+      await writer.set('page:1', 'written by another cache');
+      const { cache, seen, state } = downCache(server.url, redisStore({ url: shared.url, namespace: 'l2:' }));
+      await seen.until(() => state.errors >= 1);
+      expect(await cache.getOrLoad('page:1', async () => 'from the loader')).toBe('from the loader');
+      await cache.close();
+      await writer.close();
+    } finally {
+      await shared.stop();
+    }
   });
 });
