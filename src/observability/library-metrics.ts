@@ -1,8 +1,9 @@
-import { Counter, Gauge, Histogram } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { CacheStats } from '../engine/cache-stats.js';
 import { FreshcacheError } from '../engine/errors.js';
 import type { LocalStore } from '../seams/local-store.js';
+import { CACHE_FAMILY_NAMES, registerCacheFamilies } from './cache-families.js';
 
 /** `createCache({ metrics })`: report this cache's metrics on an application's prom-client registry. */
 export interface LibraryMetricsOptions {
@@ -68,67 +69,11 @@ export function registerLibraryMetrics(options: LibraryMetricsOptions & { region
 function registerFamilies(registry: Registry): Families {
   const sources = new Map<string, Source>();
   const registers = [registry];
-  const names = [
-    'freshcache_cache_requests_total',
-    'freshcache_stale_served_total',
-    'freshcache_stale_sets_refused_total',
-    'freshcache_origin_fetches_total',
-    'freshcache_origin_errors_total',
-    'freshcache_lease_waits_total',
-    'freshcache_revalidations_total',
-    'freshcache_invalidations_applied_total',
-    'freshcache_evictions_total',
-    'freshcache_flushes_total',
-    'freshcache_entries',
-    'freshcache_bytes',
-    'freshcache_invalidation_lag_seconds',
-  ];
-  const counter = (name: string, help: string, pick: (s: CacheStats) => number) =>
-    new Counter({
-      name,
-      help,
-      labelNames: ['region'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [region, s] of sources) this.inc({ region }, pick(s.stats));
-      },
-    });
-  new Counter({
-    name: 'freshcache_cache_requests_total',
-    help: 'Cache lookups by region, tier that answered, and result.',
-    labelNames: ['region', 'tier', 'result'],
-    registers,
-    collect() {
-      this.reset();
-      for (const [region, { stats }] of sources) {
-        this.inc({ region, tier: 'l1', result: 'hit' }, stats.l1Hits);
-        this.inc({ region, tier: 'l2', result: 'hit' }, stats.l2Hits);
-        this.inc({ region, tier: 'origin', result: 'miss' }, stats.misses);
-        this.inc({ region, tier: 'any', result: 'stale' }, stats.staleServed);
-      }
-    },
-  });
-  counter('freshcache_stale_served_total', 'Reads answered with a STALE value.', (s) => s.staleServed);
-  counter('freshcache_stale_sets_refused_total', 'Fills refused because an invalidation overtook their read.', (s) => s.staleSetsRefused);
-  counter('freshcache_origin_fetches_total', 'Loads from the origin (after single flight).', (s) => s.originFetches);
-  counter('freshcache_origin_errors_total', 'Loads from the origin that failed or timed out.', (s) => s.loadErrors);
-  counter('freshcache_lease_waits_total', "Misses answered by another node's fill, waited for under its lease.", (s) => s.leaseWaits);
-  counter('freshcache_revalidations_total', 'Background revalidations of STALE entries.', (s) => s.revalidations);
-  counter('freshcache_invalidations_applied_total', 'Invalidations applied by the region.', (s) => s.invalidationsApplied);
-  new Counter({
-    name: 'freshcache_evictions_total',
-    help: 'Entries evicted to stay within the bounds of a tier.',
-    labelNames: ['region', 'tier'],
-    registers,
-    collect() {
-      this.reset();
-      for (const [region, { stats }] of sources) {
-        this.inc({ region, tier: 'l1' }, stats.l1Evictions);
-        this.inc({ region, tier: 'l2' }, stats.l2Evictions);
-      }
-    },
-  });
+  const names = [...CACHE_FAMILY_NAMES, 'freshcache_flushes_total', 'freshcache_invalidation_lag_seconds'];
+  // The L1 only: an L2 is shared, and a server (or its own owner) reports it.
+  registerCacheFamilies(registers, () =>
+    [...sources].map(([region, { stats, l1 }]) => ({ region, stats, tiers: () => [{ tier: 'l1' as const, entries: l1.entries, bytes: l1.bytes }] })),
+  );
   new Counter({
     name: 'freshcache_flushes_total',
     help: 'Whole-cache flushes of a region (a gap in the log, a switch to cdc).',
@@ -139,20 +84,6 @@ function registerFamilies(registry: Registry): Families {
       for (const [region, { flushes }] of sources) for (const [reason, count] of flushes) this.inc({ region, reason }, count);
     },
   });
-  // The L1 only: an L2 is shared, and a server (or its own owner) reports it.
-  const l1Gauge = (name: string, help: string, pick: (l1: LocalStore) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['region', 'tier'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [region, { l1 }] of sources) this.set({ region, tier: 'l1' }, pick(l1));
-      },
-    });
-  l1Gauge('freshcache_entries', 'Entries held per tier.', (l1) => l1.entries);
-  l1Gauge('freshcache_bytes', 'Bytes held per tier.', (l1) => l1.bytes);
   const lag = new Histogram({
     name: 'freshcache_invalidation_lag_seconds',
     help: 'From the origin commit (or purge request) to the invalidation applied in the region.',

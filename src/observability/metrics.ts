@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Clock } from '../engine/clock.js';
 import { systemClock } from '../engine/clock.js';
 import { BucketHistogram } from './bucket-histogram.js';
+import { registerCacheFamilies } from './cache-families.js';
 import type { HistogramSeries } from './bucket-histogram.js';
 import { MetricsHistory } from './metrics-history.js';
 import { RecentWindow } from './recent-window.js';
@@ -51,69 +52,7 @@ export class Metrics {
     this.history = new MetricsHistory({ clock, regions });
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'freshcache_process_' });
-    const read = (pick: (s: CacheStats) => number) => () => this.regions().map((r) => ({ region: r.name, value: pick(r.stats) }));
-
-    const counterFrom = (name: string, help: string, pick: (s: CacheStats) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['region'],
-        registers,
-        collect() {
-          this.reset();
-          for (const { region, value } of read(pick)()) this.inc({ region }, value);
-        },
-      });
-
-    const regionsRef = this.regions;
-    new Counter({
-      name: 'freshcache_cache_requests_total',
-      help: 'Cache lookups by region, tier that answered, and result.',
-      labelNames: ['region', 'tier', 'result'],
-      registers,
-      collect() {
-        this.reset();
-        for (const r of regionsRef()) {
-          this.inc({ region: r.name, tier: 'l1', result: 'hit' }, r.stats.l1Hits);
-          this.inc({ region: r.name, tier: 'l2', result: 'hit' }, r.stats.l2Hits);
-          this.inc({ region: r.name, tier: 'origin', result: 'miss' }, r.stats.misses);
-          this.inc({ region: r.name, tier: 'any', result: 'stale' }, r.stats.staleServed);
-        }
-      },
-    });
-    counterFrom('freshcache_stale_served_total', 'Reads answered with a STALE value.', (s) => s.staleServed);
-    counterFrom('freshcache_stale_sets_refused_total', 'Fills refused because an invalidation overtook their read.', (s) => s.staleSetsRefused);
-    counterFrom('freshcache_origin_fetches_total', 'Loads from the origin (after single flight).', (s) => s.originFetches);
-    counterFrom('freshcache_lease_waits_total', "Misses answered by another node's fill, waited for under its lease.", (s) => s.leaseWaits);
-    counterFrom('freshcache_origin_errors_total', 'Loads from the origin that failed or timed out.', (s) => s.loadErrors);
-    counterFrom('freshcache_revalidations_total', 'Background revalidations of STALE entries.', (s) => s.revalidations);
-    counterFrom('freshcache_invalidations_applied_total', 'Invalidations applied by the region.', (s) => s.invalidationsApplied);
-    new Counter({
-      name: 'freshcache_evictions_total',
-      help: 'Entries evicted to stay within the bounds of a tier.',
-      labelNames: ['region', 'tier'],
-      registers,
-      collect() {
-        this.reset();
-        for (const r of regionsRef()) {
-          this.inc({ region: r.name, tier: 'l1' }, r.stats.l1Evictions);
-          this.inc({ region: r.name, tier: 'l2' }, r.stats.l2Evictions);
-        }
-      },
-    });
-    const tierGauge = (name: string, help: string, pick: (t: { entries: number; bytes: number }) => number) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['region', 'tier'],
-        registers,
-        collect() {
-          this.reset();
-          for (const r of regionsRef()) for (const t of r.tiers()) this.set({ region: r.name, tier: t.tier }, pick(t));
-        },
-      });
-    tierGauge('freshcache_entries', 'Entries held per tier.', (t) => t.entries);
-    tierGauge('freshcache_bytes', 'Bytes held per tier.', (t) => t.bytes);
+    registerCacheFamilies(registers, () => this.regions().map((r) => ({ region: r.name, stats: r.stats, tiers: () => r.tiers() })));
 
     // Observed on every edge hit: prom-client's Histogram cost 15 % of a hit (see bucket-histogram.ts).
     this.requestDuration = new BucketHistogram(
