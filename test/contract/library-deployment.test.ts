@@ -6,6 +6,7 @@ import type { TieredCache } from '../../src/engine/tiered-cache.js';
 import { redisStore, redisStreamLog } from '../../src/redis.js';
 import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
 import { redisForFile } from '../testkit/redis-server.js';
+import { signal } from '../testkit/signal.js';
 
 /**
  * A library cache joins a deployment: two instances of one region share a Redis L2 and follow the
@@ -14,27 +15,14 @@ import { redisForFile } from '../testkit/redis-server.js';
 const redis = redisForFile();
 let namespaces = 0;
 
-/** Wakes waiters whenever something a test watches happened. */
-function watcher() {
-  const waiters: (() => void)[] = [];
-  return {
-    changed: () => {
-      for (const wake of waiters.splice(0)) wake();
-    },
-    async until(done: () => boolean): Promise<void> {
-      while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
-    },
-  };
-}
-
 /** The region's shared L2, tapped to record the keys the instances delete from it. */
 class TappedStore extends RedisStore {
   static deleted: string[] = [];
-  static seen = watcher();
+  static seen = signal();
   override async delete(key: string): Promise<boolean> {
     const existed = await super.delete(key);
     TappedStore.deleted.push(key);
-    TappedStore.seen.changed();
+    TappedStore.seen.notify();
     return existed;
   }
 }
@@ -66,7 +54,7 @@ afterEach(async () => {
 async function deployment() {
   const ns = `lib${++namespaces}:`;
   const { url } = redis().server;
-  const seen = watcher();
+  const seen = signal();
   TappedStore.deleted = [];
   TappedStore.seen = seen;
   const instances: Instance[] = [];
@@ -81,9 +69,9 @@ async function deployment() {
         log: redisStreamLog({ url, namespace: ns }),
         region: 'eu-west',
         nodeId,
-        onReady: () => ((ready = true), seen.changed()),
-        onApplied: (event) => (instance.applied.push(event), seen.changed()),
-        onFlushed: (reason) => (instance.flushed.push(reason), seen.changed()),
+        onReady: () => ((ready = true), seen.notify()),
+        onApplied: (event) => (instance.applied.push(event), seen.notify()),
+        onFlushed: (reason) => (instance.flushed.push(reason), seen.notify()),
       },
     });
     open.push(instance.cache);
@@ -164,10 +152,10 @@ describe('a library cache in a deployment (real Redis)', () => {
     const connection = createRedisConnection({ url });
     open.push({ close: async () => void connection.disconnect() });
     let ready = false;
-    const seen = watcher();
+    const seen = signal();
     const late = createCache({
       l2: new RedisStore({ redis: connection, prefix: `${ns}l2:` }),
-      invalidations: { log: redisStreamLog({ url, namespace: ns }), region: 'eu-west', nodeId: 'c', onReady: () => ((ready = true), seen.changed()) },
+      invalidations: { log: redisStreamLog({ url, namespace: ns }), region: 'eu-west', nodeId: 'c', onReady: () => ((ready = true), seen.notify()) },
     });
     open.push(late);
     expect(await late.get('user:1')).toBeUndefined();
@@ -183,12 +171,12 @@ describe('a library cache in a deployment (real Redis)', () => {
     const opened = async () => (await clients()).filter((id) => !before.has(id)).length;
     const { url } = redis().server;
     const ns = `lib${++namespaces}:`;
-    const seen = watcher();
+    const seen = signal();
     let ready = 0;
     const caches = ['a', 'b'].map((nodeId) =>
       createCache({
         l2: redisStore({ url, namespace: `${ns}l2:` }),
-        invalidations: { log: redisStreamLog({ url, namespace: ns }), region: 'eu-west', nodeId, onReady: () => (ready++, seen.changed()) },
+        invalidations: { log: redisStreamLog({ url, namespace: ns }), region: 'eu-west', nodeId, onReady: () => (ready++, seen.notify()) },
       }),
     );
     await seen.until(() => ready === 2);

@@ -5,6 +5,7 @@ import { redisStore, redisStreamLog } from '../../src/redis.js';
 import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
 import { startRedis } from '../../src/tools/local-redis.js';
 import type { RedisServer } from '../../src/tools/local-redis.js';
+import { signal } from '../testkit/signal.js';
 
 /** A library cache whose log's Redis is down when it starts: it keeps trying, on its own clock, until closed. */
 let server: RedisServer | undefined;
@@ -12,19 +13,6 @@ afterEach(async () => {
   await server?.stop();
   server = undefined;
 });
-
-/** Resolves once `done()` holds, re-checked whenever `changed` is called. */
-function watcher() {
-  const waiters: (() => void)[] = [];
-  return {
-    changed: () => {
-      for (const wake of waiters.splice(0)) wake();
-    },
-    async until(done: () => boolean): Promise<void> {
-      while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
-    },
-  };
-}
 
 const purge = (key: string): InvalidationInput => ({
   kind: 'invalidate',
@@ -38,7 +26,7 @@ const purge = (key: string): InvalidationInput => ({
 
 function downCache(url: string, l2?: ReturnType<typeof redisStore>) {
   const clock = new ManualClock();
-  const seen = watcher();
+  const seen = signal();
   const state = { errors: 0, ready: false, applied: [] as InvalidationEvent[], flushed: [] as string[] };
   const cache = createCache({
     clock,
@@ -46,9 +34,9 @@ function downCache(url: string, l2?: ReturnType<typeof redisStore>) {
     invalidations: {
       log: redisStreamLog({ url, namespace: 'retry:' }),
       region: 'eu-west',
-      onReady: () => ((state.ready = true), seen.changed()),
-      onApplied: (event) => (state.applied.push(event), seen.changed()),
-      onError: () => (state.errors++, seen.changed()),
+      onReady: () => ((state.ready = true), seen.notify()),
+      onApplied: (event) => (state.applied.push(event), seen.notify()),
+      onError: () => (state.errors++, seen.notify()),
       onFlushed: (reason) => state.flushed.push(reason),
     },
   });
