@@ -7,6 +7,7 @@ import type { Strategy } from './engine/tiered-cache.js';
 import { DEFAULTS, TieredCache } from './engine/tiered-cache.js';
 import { LogFollower } from './engine/log-follower.js';
 import type { InvalidationEvent, InvalidationLog } from './seams/invalidation-log.js';
+import { lagOf } from './seams/invalidation-log.js';
 import type { LocalStore } from './seams/local-store.js';
 import type { Store } from './seams/store.js';
 import { CacheStats } from './engine/cache-stats.js';
@@ -135,7 +136,8 @@ export const FOLLOW_RETRY = { firstMs: 100, maxMs: 5_000 };
 function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metrics: LibraryMetrics | undefined): void {
   const { log, region, nodeId, onReady, onError } = options;
   const onApplied = (event: InvalidationEvent, skipped: boolean) => {
-    if (!skipped) metrics?.observeInvalidationLag(Math.max(0, clock.now() - event.committedAt) / 1000);
+    const lagMs = lagOf(event, clock.now());
+    if (!skipped && lagMs !== undefined) metrics?.observeInvalidationLag(lagMs / 1000);
     options.onApplied?.(event, skipped);
   };
   const onFlushed = (reason: string, detail?: string) => {

@@ -93,3 +93,12 @@ export interface InvalidationLog {
   lastId(): Promise<number>;
   close(): Promise<void>;
 }
+
+/**
+ * From an event's commit (or purge request) to `appliedAt`, in ms; undefined when the event has
+ * no commit time to tell (one of a format this release cannot read).
+ */
+export function lagOf(event: InvalidationEvent, appliedAt: number): number | undefined {
+  const lag = appliedAt - event.committedAt;
+  return Number.isFinite(lag) ? Math.max(0, lag) : undefined;
+}

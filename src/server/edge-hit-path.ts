@@ -20,12 +20,12 @@ export function edgeHitPath(topology: Topology, routes: readonly EdgeRoute[]): (
   const bodies = new WeakMap<object, { body: string; length: string }>();
   return (request, response) => {
     if (request.method !== 'GET' || routes.length === 0) return false;
-    const started = performance.now();
     const url = request.url ?? '';
     let route: EdgeRoute | undefined;
     let found: { region: string; key: string } | undefined;
     for (let i = 0; i < routes.length && found === undefined; i++) found = (route = routes[i]!).match(url);
     if (!found) return false;
+    const started = performance.now();
     const region = topology.regions.get(found.region);
     if (!region) return false;
     const hit = region.cache.peekFresh(found.key);

@@ -23,8 +23,20 @@ export function eventCollector() {
       gaps.push(gap);
       changed();
     },
-    async until(done: () => boolean): Promise<void> {
-      while (!done()) await new Promise<void>((resolve) => waiters.push(resolve));
+    /** Resolves once `done()` holds; fails after `guardMs` instead of hanging the suite. */
+    async until(done: () => boolean, guardMs = 20_000): Promise<void> {
+      const deadline = Date.now() + guardMs;
+      while (!done()) {
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error('the log did not deliver what the test waits for in time');
+        await new Promise<void>((resolve, reject) => {
+          const guard = setTimeout(() => reject(new Error('the log did not deliver what the test waits for in time')), left);
+          waiters.push(() => {
+            clearTimeout(guard);
+            resolve();
+          });
+        });
+      }
     },
   };
 }

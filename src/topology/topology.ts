@@ -13,7 +13,7 @@ import { createLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
-import { EVENT_FORMAT_VERSION } from '../seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION, lagOf } from '../seams/invalidation-log.js';
 import type { ContentInput, ContentPatch, ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
@@ -238,9 +238,8 @@ export class Topology {
 
   private onApplied(applied: Parameters<InvalidationTracker['applied']>[0]): void {
     const status = this.tracker.applied(applied);
-    const lagMs = applied.appliedAt - applied.event.committedAt;
-    // An event of a format this release does not know may have no commit time: no lag to tell.
-    if (!applied.skipped && Number.isFinite(lagMs)) this.metrics.observeInvalidationLag(applied.region, Math.max(0, lagMs) / 1000);
+    const lagMs = lagOf(applied.event, applied.appliedAt);
+    if (!applied.skipped && lagMs !== undefined) this.metrics.observeInvalidationLag(applied.region, lagMs / 1000);
     this.events.emit('invalidation.applied', { ...status, region: applied.region });
   }
 

@@ -96,6 +96,26 @@ describe('createCache({ metrics: { registry } })', () => {
     await cache.close();
   });
 
+  it('applies an event with no commit time (one it cannot read) without a lag, and without an error', async () => {
+    const registry = new Registry();
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const applied: InvalidationEvent[] = [];
+    const errors: unknown[] = [];
+    const cache = createCache({
+      clock,
+      metrics: { registry },
+      invalidations: { log, region: 'eu-west', onApplied: (event) => applied.push(event), onError: (error) => errors.push(error) },
+    });
+    await clock.advanceAsync(0);
+    await log.publish(purge(['a'], Number.NaN, 99));
+    await clock.advanceAsync(0);
+    expect(errors).toEqual([]);
+    expect(applied.length).toBe(1);
+    expect(await registry.metrics()).not.toMatch(/freshcache_invalidation_lag_seconds_count\{region="eu-west"\} [1-9]/);
+    await cache.close();
+  });
+
   it('lets two caches share one registry under distinct names, and refuses a second cache of the same name', async () => {
     const registry = new Registry();
     const a = createCache({ metrics: { registry, name: 'a' } });
