@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
+import { CAPTURE_RULES_SCHEMA } from './capture/capture-rules-schema.js';
 import type { ConfigInput } from './config.js';
 import { FreshcacheError } from './engine/errors.js';
 
@@ -42,6 +43,7 @@ export const CONFIG_SCHEMA = {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
     nodeId: { type: 'string', minLength: 1, maxLength: 128 },
+    demo: { type: 'boolean' },
     seed: { type: 'boolean' },
     roles: {
       type: 'object',
@@ -84,9 +86,13 @@ export const CONFIG_SCHEMA = {
       ],
     },
     capture: {
+      // The discriminator reports only the errors of the kind given, not of every alternative.
+      type: 'object',
+      required: ['kind'],
+      discriminator: { propertyName: 'kind' },
       oneOf: [
-        { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'outbox' } } },
-        { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'wal' }, slot: { type: 'string' } } },
+        { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'outbox' }, rules: CAPTURE_RULES_SCHEMA } },
+        { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'wal' }, slot: { type: 'string' }, rules: CAPTURE_RULES_SCHEMA } },
       ],
     },
     relay: {
@@ -114,7 +120,7 @@ export const CONFIG_SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true }).compile<ConfigInput>(CONFIG_SCHEMA);
+const validate = new Ajv({ allErrors: true, discriminator: true, verbose: true }).compile<ConfigInput>(CONFIG_SCHEMA);
 
 /**
  * Environment variables that override the file, for the settings that differ per host or per
@@ -156,10 +162,20 @@ export async function loadConfigFile(path: string, env: Record<string, string | 
   return parseConfig(text, env, path);
 }
 
+/** The `const` of each alternative's `kind`: the values a discriminated setting takes. */
+function kindsOf(schema: unknown): string[] {
+  const alternatives = (schema as { oneOf?: { properties?: { kind?: { const?: unknown } } }[] } | undefined)?.oneOf ?? [];
+  return alternatives.map((alternative) => String(alternative.properties?.kind?.const));
+}
+
 /** Ajv's message for an unknown property leaves out its name, which is the one thing a reader needs (a typo). */
 function describeProblem(error: ErrorObject): string {
   const path = error.instancePath || '/';
   if (error.keyword === 'additionalProperties') return `${path} must NOT have additional property "${String(error.params.additionalProperty)}"`;
+  if (error.keyword === 'discriminator') {
+    const kinds = kindsOf(error.parentSchema).join(', ');
+    return `${path}/${String(error.params.tag)} must be one of ${kinds}`;
+  }
   return `${path} ${error.message}`;
 }
 
@@ -192,7 +208,11 @@ function applyEnv(document: unknown, env: Record<string, string | undefined>): u
   if (env.FRESHCACHE_HOST) input.host = env.FRESHCACHE_HOST;
   if (env.FRESHCACHE_NODE_ID) input.nodeId = env.FRESHCACHE_NODE_ID;
   if (env.FRESHCACHE_POSTGRES_URL) input.origin = { kind: 'postgres', url: env.FRESHCACHE_POSTGRES_URL };
-  if (env.FRESHCACHE_CAPTURE) input.capture = env.FRESHCACHE_CAPTURE === 'wal' ? { ...(input.capture as object | undefined), kind: 'wal' } : { kind: env.FRESHCACHE_CAPTURE };
+  if (env.FRESHCACHE_CAPTURE) {
+    // The kind changes; the rules stay (a slot name only means something to wal).
+    const { slot, rules } = (input.capture ?? {}) as { slot?: unknown; rules?: unknown };
+    input.capture = { kind: env.FRESHCACHE_CAPTURE, ...(env.FRESHCACHE_CAPTURE === 'wal' && slot !== undefined ? { slot } : {}), ...(rules !== undefined ? { rules } : {}) };
+  }
   if (env.FRESHCACHE_REDIS_URL) {
     const redis = { url: env.FRESHCACHE_REDIS_URL };
     input.log = { ...(input.log as object | undefined), kind: 'redis', redis };

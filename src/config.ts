@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { CaptureRule } from './capture/capture-rules.js';
 import { FreshcacheError } from './engine/errors.js';
 import type { FreshnessMode, RegionConfig, TierConfig } from './topology/region.js';
 import type { Strategy } from './engine/tiered-cache.js';
@@ -7,8 +8,12 @@ import type { Strategy } from './engine/tiered-cache.js';
 export type RedisTarget = { url: string } | { cluster: { host: string; port: number }[] };
 
 export type OriginConfig = { kind: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string };
-/** How the relay learns of the origin's changes: the outbox table (PGlite or PostgreSQL), or PostgreSQL's WAL. */
-export type CaptureConfig = { kind: 'outbox' } | { kind: 'wal'; slot: string };
+/**
+ * How the relay learns of the origin's changes (the outbox, on PGlite or PostgreSQL, or
+ * PostgreSQL's WAL), and what they invalidate: `rules` name the tables and map their rows to keys,
+ * tags and prefixes (see compileRules).
+ */
+export type CaptureConfig = ({ kind: 'outbox' } | { kind: 'wal'; slot: string }) & { rules: CaptureRule[] };
 export type LogConfig = { kind: 'memory'; retain: number } | { kind: 'redis'; redis: RedisTarget; retain: number; namespace: string };
 export type L2Config = { kind: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace: string };
 
@@ -32,7 +37,9 @@ export interface FreshcacheConfig {
   relay: { pollMs: number; electionMs: number };
   log: LogConfig;
   l2: L2Config;
-  /** Seed the origin with sample content when it is empty. */
+  /** Run the demo app (src/demo: its table, capture rule and routes); by default only when no capture rules are configured. */
+  demo: boolean;
+  /** Let the apps fill an empty database with their sample data (the demo's articles). */
   seed: boolean;
 }
 
@@ -46,10 +53,11 @@ export interface ConfigInput {
   regions?: RegionInput[];
   limits?: Partial<FreshcacheConfig['limits']>;
   origin?: { kind?: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string };
-  capture?: { kind: 'outbox' } | { kind: 'wal'; slot?: string };
+  capture?: ({ kind: 'outbox' } | { kind: 'wal'; slot?: string }) & { rules?: CaptureRule[] };
   relay?: Partial<FreshcacheConfig['relay']>;
   log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string };
   l2?: { kind?: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace?: string };
+  demo?: boolean;
   seed?: boolean;
 }
 
@@ -88,13 +96,17 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
       bodyLimitBytes: input.limits?.bodyLimitBytes ?? maxValueBytes + 64 * 1024,
     },
     origin: input.origin?.kind === 'postgres' ? { kind: 'postgres', url: input.origin.url } : { kind: 'pglite', dataDir: input.origin?.dataDir },
-    capture: input.capture?.kind === 'wal' ? { kind: 'wal', slot: input.capture.slot ?? 'freshcache_relay' } : { kind: 'outbox' },
+    capture: {
+      ...(input.capture?.kind === 'wal' ? { kind: 'wal', slot: input.capture.slot ?? 'freshcache_relay' } : { kind: 'outbox' }),
+      rules: [...(input.capture?.rules ?? [])],
+    },
     relay: { pollMs: input.relay?.pollMs ?? 1000, electionMs: input.relay?.electionMs ?? 1000 },
     log:
       input.log?.kind === 'redis'
         ? { kind: 'redis', redis: input.log.redis, retain: input.log.retain ?? 10_000, namespace: input.log.namespace ?? 'freshcache:' }
         : { kind: 'memory', retain: input.log?.retain ?? 10_000 },
     l2: input.l2?.kind === 'redis' ? { kind: 'redis', redis: input.l2.redis, namespace: input.l2.namespace ?? 'freshcache:l2:' } : { kind: 'memory' },
+    demo: input.demo ?? (input.capture?.rules ?? []).length === 0,
     seed: input.seed ?? true,
   };
   check(Number.isInteger(config.port) && config.port >= 0 && config.port < 65536, `port must be 0..65535, got ${config.port}`);

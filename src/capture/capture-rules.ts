@@ -14,7 +14,8 @@ import { CaptureError } from './capture-error.js';
  *   and the relay's start-up check refuses old-row templates on columns outside the replica
  *   identity unless the table is `REPLICA IDENTITY FULL`.
  * - A column that is null renders nothing for the templates that use it (a user with no org has no
- *   org tag). A column that is absent, or a value that cannot be rendered, throws a CaptureError
+ *   org tag). An array column (`text[]`) renders one target per element: `{ tags: ['{labels}'] }`
+ *   tags a row with each of its labels. A column that is absent, or a value that cannot be rendered, throws a CaptureError
  *   `unmappable_change`: the targets are unknown, so the change must not be dropped.
  * - truncate purges what is known without rows: the key template as a key when it has no
  *   placeholder, else its literal prefix (`user:` for `user:{id}`) as a prefix; each tag template
@@ -52,6 +53,18 @@ export type MappedTargets = InvalidationTargets & { keys: string[]; tags: string
 
 export type ChangeMapper = (change: RowChange) => MappedTargets;
 
+/** Rules checked once, ready to map changes. */
+export interface CompiledRules {
+  /** The targets of one change; throws CaptureError `unmappable_change` when they cannot be known. */
+  map: ChangeMapper;
+  /** The tables the rules watch, schema-qualified, in the order they are first named. */
+  tables: string[];
+  /** The columns that template rules on `table` read from a row (old and new rows alike). */
+  columnsRead(table: string): string[];
+  /** Whether a function rule watches `table`: which columns it reads cannot be checked. */
+  hasFunctionRule(table: string): boolean;
+}
+
 interface CompiledTemplates {
   key: KeyTemplate | undefined;
   tags: KeyTemplate[];
@@ -69,7 +82,7 @@ interface TableRules {
 const TEMPLATE_FIELDS = new Set(['table', 'key', 'tags', 'prefixes', 'onTruncate']);
 
 /** Validates the rules once (throws CaptureError `invalid_rule`) and returns the change → targets mapper. */
-export function compileRules(rules: readonly CaptureRule[], options: CompileOptions = {}): ChangeMapper {
+export function compileRules(rules: readonly CaptureRule[], options: CompileOptions = {}): CompiledRules {
   if (!Array.isArray(rules)) throw new CaptureError('invalid_rule', '', 'Capture rules must be an array');
   const byTable = new Map<string, TableRules>();
   rules.forEach((rule, index) => {
@@ -81,7 +94,12 @@ export function compileRules(rules: readonly CaptureRule[], options: CompileOpti
     }
     add(entry);
   });
-  return (change) => mapChange(byTable, change);
+  return {
+    map: (change) => mapChange(byTable, change),
+    tables: [...byTable.keys()],
+    columnsRead: (table) => [...new Set(byTable.get(qualifyTable(table))?.templates.flatMap((t) => t.columns) ?? [])],
+    hasFunctionRule: (table) => (byTable.get(qualifyTable(table))?.functions.length ?? 0) > 0,
+  };
 }
 
 function compileRule(rule: CaptureRule, index: number, options: CompileOptions): { table: string; add(entry: TableRules): void } {
@@ -228,12 +246,20 @@ function rowsOf(table: string, change: RowChange): ['old' | 'new', Row][] {
 }
 
 function renderInto(into: Set<string>, template: KeyTemplate, row: Row, table: string, change: RowChange): void {
-  // A null column means "no such target" (a user with no org has no org tag).
-  if (template.placeholders.some((column) => row[column] === null)) return;
-  try {
-    into.add(template.render(row));
-  } catch (err) {
-    if (!(err instanceof KeyTemplateError)) throw err;
-    throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: ${err.message}`, err.placeholder ? [err.placeholder] : [], { cause: err });
+  // A null column means "no such target" (a user with no org has no org tag); an array column
+  // (text[], int[]) gives one target per element, none when empty.
+  let rows: Row[] = [row];
+  for (const column of template.placeholders) {
+    const value = row[column];
+    if (value === null) return;
+    if (Array.isArray(value)) rows = rows.flatMap((r) => value.filter((v) => v !== null).map((v: unknown) => ({ ...r, [column]: v })));
+  }
+  for (const values of rows) {
+    try {
+      into.add(template.render(values));
+    } catch (err) {
+      if (!(err instanceof KeyTemplateError)) throw err;
+      throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: ${err.message}`, err.placeholder ? [err.placeholder] : [], { cause: err });
+    }
   }
 }

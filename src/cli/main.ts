@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { capture, captureHelp } from './commands/capture.js';
 import { demo, demoHelp } from './commands/demo.js';
 import { relay, relayHelp } from './commands/relay.js';
 import { serve, serveHelp } from './commands/serve.js';
@@ -11,6 +12,8 @@ Usage:
   freshcache serve --config FILE   run the roles a config file names, on PostgreSQL and Redis
   freshcache relay --config FILE   run a relay candidate only (leader-elected), on PostgreSQL and Redis
   freshcache up [options]          start redis-server, PostgreSQL, a relay and node processes locally
+  freshcache capture install|uninstall --config FILE [--apply]
+                                   print (or apply) the SQL that prepares PostgreSQL for capture
 
 ${demoHelp}
 
@@ -18,7 +21,9 @@ ${serveHelp}
 
 ${relayHelp}
 
-${upHelp}`;
+${upHelp}
+
+${captureHelp}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -31,6 +36,8 @@ async function main(argv: string[]): Promise<void> {
       return relay(rest);
     case 'up':
       return up(rest);
+    case 'capture':
+      return capture(rest);
     case undefined:
     case 'help':
     case '--help':

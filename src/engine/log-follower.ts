@@ -160,7 +160,11 @@ export class LogFollower {
       return;
     }
     const skipped = this.skips(event);
-    if (!skipped) {
+    if (!skipped && event.all) {
+      // Changes were lost or could not be mapped upstream: drop everything, and refuse what the
+      // shared L2 holds from before this event.
+      await this.flush(event.reason ?? 'flush all', event.id, `event ${event.id} asks to drop everything`);
+    } else if (!skipped) {
       // With a shared L2 the region's consumer group deletes the keys there, once for all caches.
       await this.cache.invalidate(targetsOf(event), { version: event.version, position: event.id, l2: !this.sharedL2 });
     }
@@ -205,5 +209,5 @@ export class LogFollower {
 }
 
 function targetsOf(event: InvalidationEvent) {
-  return { keys: event.keys, tags: event.tags, prefixes: event.prefixes };
+  return { keys: event.keys, tags: event.tags, prefixes: event.prefixes, all: event.all === true };
 }

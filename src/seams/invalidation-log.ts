@@ -8,11 +8,19 @@ export type InvalidationSource = 'cdc' | 'purge';
 export type InvalidationKind = 'invalidate' | 'control';
 
 /**
- * The event format this code writes, and the newest it can read. Raise it when an event changes
- * meaning: a node of the old code then flushes on the new events instead of misreading them, so
- * two versions of nodes can share one log during a rolling upgrade.
+ * The newest event format this code reads. Raise it when an event changes meaning: a node of the
+ * old code then flushes on the new events instead of misreading them, so two versions of nodes can
+ * share one log during a rolling upgrade. An event is written in the oldest format that can say
+ * it (`formatOf`), so an upgrade costs old nodes a flush only for what they could not read.
+ * - v1: keys, tags, prefixes.
+ * - v2: adds `all` (drop everything) with its `reason`.
  */
-export const EVENT_FORMAT_VERSION = 1;
+export const EVENT_FORMAT_VERSION = 2;
+
+/** The oldest format that carries `input`'s meaning. */
+export function formatOf(input: { all?: boolean }): number {
+  return input.all ? 2 : 1;
+}
 
 export interface InvalidationInput {
   kind: InvalidationKind;
@@ -21,6 +29,10 @@ export interface InvalidationInput {
   keys: string[];
   tags: string[];
   prefixes: string[];
+  /** Drop everything (format v2): changes were lost, or could not be mapped to targets. */
+  all?: boolean;
+  /** Why everything is dropped (`all`): nodes report it as their flush reason, `capture lost` for instance. */
+  reason?: string;
   source: InvalidationSource;
   /** The origin version that caused it (CDC), so readers can tell which change it carries. */
   version?: number;

@@ -2,10 +2,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { MemoryLog } from '../adapters/memory/memory-log.js';
 import { createPgClient } from '../adapters/postgres/pg-client.js';
 import { createPgliteClient } from '../adapters/postgres/pglite-client.js';
-import { OutboxFeed } from '../adapters/postgres/outbox-feed.js';
+import { postgresCapture } from '../adapters/postgres/postgres-capture.js';
+import type { PostgresCapture } from '../adapters/postgres/postgres-capture.js';
 import type { SqlClient } from '../adapters/postgres/sql-client.js';
-import { SqlOriginStore } from '../adapters/postgres/sql-origin-store.js';
-import { WalFeed } from '../adapters/postgres/wal-feed.js';
 import { createRedisConnection } from '../adapters/redis/redis-connection.js';
 import { RedisStore } from '../adapters/redis/redis-store.js';
 import { RedisStreamLog } from '../adapters/redis/redis-stream-log.js';
@@ -14,18 +13,16 @@ import { CircuitBreaker } from '../adapters/resilience/circuit-breaker.js';
 import type { FreshcacheConfig, RedisTarget } from '../config.js';
 import type { Clock } from '../engine/clock.js';
 import type { Logger } from '../observability/logger.js';
-import type { ChangeFeed } from '../seams/change-feed.js';
 import type { InvalidationLog } from '../seams/invalidation-log.js';
-import type { OriginStore } from '../seams/origin-store.js';
 import type { Store } from '../seams/store.js';
+import type { TopologyApp } from './topology-app.js';
 
 /** The adapters a topology runs on, chosen by configuration: embedded (one process) or real (many). */
 export interface TopologyParts {
   sql: SqlClient;
-  origin: OriginStore;
   log: InvalidationLog;
-  /** The origin's changes, when this process may relay them. */
-  feed: ChangeFeed | undefined;
+  /** The origin's changes and what they invalidate, when this process may relay them. */
+  capture: PostgresCapture | undefined;
   /** Where a standby relay campaigns for the lock; absent when this process simply leads (embedded). */
   election: { connectionString: string } | undefined;
   /** A region's L2 when the region's nodes share one (Redis); undefined: the node keeps its own in memory. */
@@ -41,9 +38,11 @@ export interface PartsOptions {
   logger: Logger;
   /** An origin connection made by the caller (tests, the embedded demo's data dir). */
   sql?: SqlClient;
+  /** Apps on top: each installs its schema before capture starts, and adds its capture rules. */
+  apps?: readonly TopologyApp[];
 }
 
-export async function buildParts({ config, clock, logger, sql: given }: PartsOptions): Promise<TopologyParts> {
+export async function buildParts({ config, clock, logger, sql: given, apps = [] }: PartsOptions): Promise<TopologyParts> {
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'closing a part failed'));
@@ -58,7 +57,8 @@ export async function buildParts({ config, clock, logger, sql: given }: PartsOpt
           })
         : await createPgliteClient({ dataDir: config.origin.dataDir }));
     closers.push(() => sql.close());
-    const origin = new SqlOriginStore(sql);
+    // Before capture: it checks the rules' tables against the database.
+    for (const app of apps) await app.install?.({ sql, config, logger });
 
     const redisConnections = new Map<string, Redis | Cluster>();
     const redis = (target: RedisTarget) => {
@@ -89,15 +89,14 @@ export async function buildParts({ config, clock, logger, sql: given }: PartsOpt
           });
     closers.push(() => log.close());
 
-    const feed = config.roles.relay ? changeFeed(config, sql, clock, logger) : undefined;
+    const capture = config.roles.relay ? await captureParts(config, apps, sql, clock, logger) : undefined;
     const breakers: CircuitBreaker[] = [];
     const l2s = new Map<string, Store>();
     const l2 = config.l2;
     return {
       sql,
-      origin,
       log,
-      feed,
+      capture,
       election: config.origin.kind === 'postgres' ? { connectionString: config.origin.url } : undefined,
       breakers,
       sharedL2: (region) => {
@@ -124,20 +123,19 @@ export async function buildParts({ config, clock, logger, sql: given }: PartsOpt
   }
 }
 
-function changeFeed(config: Readonly<FreshcacheConfig>, sql: SqlClient, clock: Clock, logger: Logger): ChangeFeed {
-  if (config.capture.kind === 'wal' && config.origin.kind === 'postgres') {
-    return new WalFeed({
-      connectionString: config.origin.url,
-      sql,
-      slotName: config.capture.slot,
-      clock,
-      onError: (error) => logger.warn({ err: error }, 'WAL capture failed; it reconnects and resumes from its slot'),
-    });
-  }
-  return new OutboxFeed({
+async function captureParts(config: Readonly<FreshcacheConfig>, apps: readonly TopologyApp[], sql: SqlClient, clock: Clock, logger: Logger): Promise<PostgresCapture> {
+  const kind = config.capture.kind;
+  return postgresCapture({
     sql,
-    clock,
+    rules: [...config.capture.rules, ...apps.flatMap((app) => app.captureRules ?? [])],
+    kind,
+    connectionString: config.origin.kind === 'postgres' ? config.origin.url : undefined,
+    slotName: config.capture.kind === 'wal' ? config.capture.slot : undefined,
     pollMs: config.relay.pollMs,
-    onError: (error) => logger.error({ err: error }, 'relay could not read the outbox; it retries on the next wake-up'),
+    clock,
+    onError:
+      kind === 'wal'
+        ? (error) => logger.warn({ err: error }, 'WAL capture failed; it reconnects and resumes from its slot')
+        : (error) => logger.error({ err: error }, 'relay could not read the outbox; it retries on the next wake-up'),
   });
 }

@@ -14,7 +14,6 @@ import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
 import { EVENT_FORMAT_VERSION, lagOf } from '../seams/invalidation-log.js';
-import type { ContentInput, ContentPatch, ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
 import { Region } from './region.js';
@@ -23,13 +22,18 @@ import { Relay } from './relay.js';
 import { RelayLeader } from './relay-leader.js';
 import type { TopologyParts } from './build-parts.js';
 import { buildParts } from './build-parts.js';
-import { SAMPLE_CONTENT } from './sample-content.js';
+import type { AppContext, TopologyApp } from './topology-app.js';
+
+// Apps on top of a topology reach these through `freshcache/topology`.
+export type { AppContext, TopologyApp } from './topology-app.js';
+export type { Region, RegionConfig, RegionSettings } from './region.js';
 
 /** What the dashboard hears over server-sent events. */
 export interface TopologyEventMap {
   'invalidation.published': [InvalidationStatus];
   'invalidation.applied': [InvalidationStatus & { region: string }];
-  'content.changed': [{ op: 'create' | 'update' | 'delete'; id: number; record?: ContentRecord }];
+  /** An app's own event: the event stream sends `data` as an event named `name`. */
+  'app.event': [{ name: string; data: unknown }];
   'region.updated': [{ name: string; settings: RegionSettings }];
   'region.flushed': [{ name: string; reason: string }];
 }
@@ -40,6 +44,8 @@ export interface TopologyOptions {
   logger?: Logger;
   /** A SQL connection for the origin; an embedded PGlite when absent. */
   sql?: SqlClient;
+  /** Apps to run on top (their schema, capture rules, sample data and loaders); none by default. */
+  apps?: readonly TopologyApp[];
   random?: () => number;
 }
 
@@ -54,7 +60,8 @@ export class Topology {
   readonly regions = new Map<string, Region>();
   readonly tracker: InvalidationTracker;
   readonly metrics: Metrics;
-  readonly origin: OriginStore;
+  /** The origin database: where apps keep their tables and capture reads changes. */
+  readonly sql: SqlClient;
   readonly log: InvalidationLog;
   /** The relay of this process, when it is a relay candidate; it runs while this process leads. */
   readonly relay: Relay | undefined;
@@ -67,11 +74,21 @@ export class Topology {
     readonly clock: Clock,
     readonly logger: Logger,
     private readonly parts: TopologyParts,
+    readonly apps: readonly TopologyApp[],
   ) {
-    this.origin = parts.origin;
+    this.sql = parts.sql;
     this.log = parts.log;
-    const feed = parts.feed;
-    this.relay = feed ? new Relay({ feed, log: parts.log }) : undefined;
+    const capture = parts.capture;
+    this.relay = capture
+      ? new Relay({
+          feed: capture.feed,
+          log: parts.log,
+          map: capture.rules.map,
+          clock,
+          onUnmappable: (error, change) =>
+            logger.error({ err: error, table: change.table, op: change.op, position: change.position }, 'capture rules could not map a change; every region flushes'),
+        })
+      : undefined;
     const relay = this.relay;
     if (relay && parts.election) {
       this.leader = new RelayLeader({
@@ -111,8 +128,9 @@ export class Topology {
     const config = resolveConfig(options.config);
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? createLogger();
-    const parts = await buildParts({ config, clock, logger, sql: options.sql });
-    const topology: Topology = new Topology(config, clock, logger, parts);
+    const apps = options.apps ?? [];
+    const parts = await buildParts({ config, clock, logger, sql: options.sql, apps });
+    const topology: Topology = new Topology(config, clock, logger, parts, apps);
     try {
       await topology.start(options.random);
     } catch (error) {
@@ -124,7 +142,7 @@ export class Topology {
 
   private async start(random: (() => number) | undefined): Promise<void> {
     const { config, clock, logger, parts } = this;
-    const feed = parts.feed;
+    const feed = parts.capture?.feed;
     this.metrics.history.start();
     this.metrics.watchParts({
       relay: this.relay ? () => this.relayState : undefined,
@@ -137,7 +155,6 @@ export class Topology {
       const region = new Region(regionConfig, {
         clock,
         log: parts.log,
-        origin: parts.origin,
         l2: parts.sharedL2(regionConfig.name),
         nodeId: config.nodeId,
         limits: config.limits,
@@ -151,10 +168,11 @@ export class Topology {
           this.events.emit('region.flushed', { name, reason });
         },
       });
+      for (const app of this.apps) app.onRegion?.(region, this.appContext);
       this.regions.set(region.name, region);
       await region.start();
     }
-    if (config.seed) await this.seed();
+    if (config.seed) for (const app of this.apps) await app.seed?.(this.appContext);
     if (this.leader) await this.leader.start();
     else await this.relay?.start();
   }
@@ -198,22 +216,8 @@ export class Topology {
     return result;
   }
 
-  async createContent(input: ContentInput): Promise<ContentRecord> {
-    const record = await this.origin.create(input);
-    this.events.emit('content.changed', { op: 'create', id: record.id, record });
-    return record;
-  }
-
-  async updateContent(id: number, patch: ContentPatch): Promise<ContentRecord | undefined> {
-    const record = await this.origin.update(id, patch);
-    if (record) this.events.emit('content.changed', { op: 'update', id, record });
-    return record;
-  }
-
-  async deleteContent(id: number): Promise<boolean> {
-    const deleted = await this.origin.delete(id);
-    if (deleted) this.events.emit('content.changed', { op: 'delete', id });
-    return deleted;
+  private get appContext(): AppContext {
+    return { sql: this.sql, config: this.config, logger: this.logger };
   }
 
   async close(): Promise<void> {
@@ -241,13 +245,6 @@ export class Topology {
     const lagMs = lagOf(applied.event, applied.appliedAt);
     if (!applied.skipped && lagMs !== undefined) this.metrics.observeInvalidationLag(applied.region, lagMs / 1000);
     this.events.emit('invalidation.applied', { ...status, region: applied.region });
-  }
-
-  private async seed(): Promise<void> {
-    const { items } = await this.origin.list({ limit: 1 });
-    if (items.length > 0) return;
-    for (const input of SAMPLE_CONTENT) await this.origin.create(input);
-    this.logger.info({ records: SAMPLE_CONTENT.length }, 'seeded the origin with sample content');
   }
 }
 

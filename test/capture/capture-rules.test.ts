@@ -24,29 +24,29 @@ function captureError(run: () => unknown): CaptureError {
 
 describe('compileRules', () => {
   it('an insert maps the new row', () => {
-    const map = compileRules([USERS], { columnsOf });
+    const { map } = compileRules([USERS], { columnsOf });
     expect(map(change('insert', { new: { id: 1, org_id: 3, name: 'a' } }))).toEqual({ keys: ['user:1'], tags: ['org:3', 'users'], prefixes: [] });
   });
 
   it('an update maps the old row and the new row: a user moved from org 3 to org 7 invalidates both', () => {
-    const map = compileRules([USERS]);
+    const { map } = compileRules([USERS]);
     const targets = map(change('update', { old: { id: 1, org_id: 3, name: 'a' }, new: { id: 1, org_id: 7, name: 'a' } }));
     expect(targets.keys).toEqual(['user:1']);
     expect(targets.tags.sort()).toEqual(['org:3', 'org:7', 'users']);
   });
 
   it('an update without an old row (replica identity unchanged) maps the new row', () => {
-    const map = compileRules([{ table: 'users', key: 'user:{id}' }]);
+    const { map } = compileRules([{ table: 'users', key: 'user:{id}' }]);
     expect(map(change('update', { new: { id: 1, org_id: 7 } })).keys).toEqual(['user:1']);
   });
 
   it('a delete maps the old row', () => {
-    const map = compileRules([USERS]);
+    const { map } = compileRules([USERS]);
     expect(map(change('delete', { old: { id: 2, org_id: 5, name: 'b' } }))).toEqual({ keys: ['user:2'], tags: ['org:5', 'users'], prefixes: [] });
   });
 
   it('a truncate purges the key template literal prefix and the tags without placeholder, plus onTruncate', () => {
-    const map = compileRules([
+    const { map } = compileRules([
       USERS,
       { table: 'users', key: 'directory', prefixes: ['org:{org_id}:members:'] },
       { table: 'users', key: '{id}:profile', onTruncate: { tags: ['profiles'], prefixes: ['p:'] } },
@@ -76,7 +76,7 @@ describe('compileRules', () => {
   });
 
   it('an old row without a column a template needs throws unmappable_change instead of dropping the change', () => {
-    const map = compileRules([USERS]);
+    const { map } = compileRules([USERS]);
     // A delete under the default replica identity carries only the key.
     const del = captureError(() => map(change('delete', { old: { id: 2 } })));
     expect(del.code).toBe('unmappable_change');
@@ -89,7 +89,7 @@ describe('compileRules', () => {
   });
 
   it('a null column renders nothing; a value that cannot be rendered is unmappable', () => {
-    const map = compileRules([USERS]);
+    const { map } = compileRules([USERS]);
     expect(map(change('update', { old: { id: 1, org_id: 3 }, new: { id: 1, org_id: null } })).tags.sort()).toEqual(['org:3', 'users']);
     const err = captureError(() => map(change('insert', { new: { id: 1, org_id: { nested: true } } })));
     expect(err.code).toBe('unmappable_change');
@@ -97,7 +97,7 @@ describe('compileRules', () => {
   });
 
   it('several rules per table are merged without duplicates; rules for other tables are ignored', () => {
-    const map = compileRules([USERS, { table: 'public.users', key: 'user:{id}', tags: ['users'], prefixes: ['org:{org_id}:'] }, { table: 'orgs', key: 'org:{id}' }]);
+    const { map } = compileRules([USERS, { table: 'public.users', key: 'user:{id}', tags: ['users'], prefixes: ['org:{org_id}:'] }, { table: 'orgs', key: 'org:{id}' }]);
     expect(map(change('insert', { new: { id: 1, org_id: 3 } }))).toEqual({ keys: ['user:1'], tags: ['org:3', 'users'], prefixes: ['org:3:'] });
     expect(map(change('insert', { new: { id: 3 } }, 'public.orgs')).keys).toEqual(['org:3']);
     expect(map(change('insert', { new: { id: 1 } }, 'public.teams'))).toEqual({ keys: [], tags: [], prefixes: [] });
@@ -106,14 +106,14 @@ describe('compileRules', () => {
   });
 
   it('schema-qualified tables and composite keys', () => {
-    const map = compileRules([{ table: 'billing.invoices', key: 'tenant:{tenant}:invoice:{id}', tags: ['invoices'] }], { columnsOf });
+    const { map } = compileRules([{ table: 'billing.invoices', key: 'tenant:{tenant}:invoice:{id}', tags: ['invoices'] }], { columnsOf });
     expect(map(change('delete', { old: { tenant: 'acme', id: 7 } }, 'billing.invoices')).keys).toEqual(['tenant:acme:invoice:7']);
     expect(map(change('truncate', {}, 'billing.invoices'))).toEqual({ keys: [], tags: ['invoices'], prefixes: ['tenant:'] });
   });
 
   it('the function form sees every change, truncates included, and merges with the templates', () => {
     const seen: string[] = [];
-    const map = compileRules([
+    const { map } = compileRules([
       USERS,
       {
         table: 'users',
@@ -151,14 +151,14 @@ describe('compileRules', () => {
     expect(qualifyTable('app.users')).toBe('app.users');
     for (const bad of ['', '.users', 'app.', 'a.b.c']) expect(() => qualifyTable(bad)).toThrow(/schema\.table/);
     // A change reported with an unqualified name still finds its rules.
-    expect(compileRules([USERS])(change('insert', { new: { id: 1, org_id: 2 } }, 'users')).keys).toEqual(['user:1']);
+    expect(compileRules([USERS]).map(change('insert', { new: { id: 1, org_id: 2 } }, 'users')).keys).toEqual(['user:1']);
   });
 
   const id = fc.oneof(fc.integer({ min: 0 }), fc.stringMatching(/^[a-z0-9-]{1,8}$/));
   const row = fc.record({ id, org_id: fc.option(id, { nil: null }), name: fc.string() });
 
   it('property: an update maps the targets of both rows (a moved row invalidates the old and the new org)', () => {
-    const map = compileRules([USERS, { table: 'users', key: 'org:{org_id}:member:{id}', prefixes: ['org:{org_id}:'] }], { columnsOf });
+    const { map } = compileRules([USERS, { table: 'users', key: 'org:{org_id}:member:{id}', prefixes: ['org:{org_id}:'] }], { columnsOf });
     fc.assert(
       fc.property(row, row, (before, after) => {
         const both = map(change('update', { old: before, new: after }));
@@ -185,7 +185,7 @@ describe('compileRules', () => {
     const fullRow = fc.record({ id, org_id: id, name: fc.stringMatching(/^[a-z]{1,5}$/) });
     fc.assert(
       fc.property(fc.array(rule, { minLength: 1, maxLength: 4 }), fc.array(fullRow, { maxLength: 5 }), (rules, rows) => {
-        const map = compileRules(rules, { columnsOf });
+        const { map } = compileRules(rules, { columnsOf });
         const purge = map(change('truncate'));
         for (const r of rows) {
           const targets = map(change('insert', { new: r }));
@@ -196,5 +196,27 @@ describe('compileRules', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('compileRules: array columns and what the rules read', () => {
+  it('an array column renders one target per element, none when empty or null', () => {
+    const { map } = compileRules([{ table: 'posts', key: 'post:{id}', tags: ['label:{labels}', 'posts'] }]);
+    const at = (row: Record<string, unknown>) => map({ table: 'public.posts', op: 'insert', new: row, position: 1, committedAt: 0 });
+    expect(at({ id: 1, labels: ['a', 'b', null] }).tags.sort()).toEqual(['label:a', 'label:b', 'posts']);
+    expect(at({ id: 2, labels: [] }).tags).toEqual(['posts']);
+    expect(at({ id: 3, labels: null }).tags).toEqual(['posts']);
+  });
+
+  it('lists the tables it watches and the columns their templates read', () => {
+    const rules = compileRules([
+      { table: 'users', key: 'user:{id}', tags: ['org:{org_id}'] },
+      { table: 'app.orgs', key: 'org:{id}:meta' },
+      { table: 'users', map: () => ({}) },
+    ]);
+    expect(rules.tables).toEqual(['public.users', 'app.orgs']);
+    expect(rules.columnsRead('users').sort()).toEqual(['id', 'org_id']);
+    expect(rules.hasFunctionRule('public.users')).toBe(true);
+    expect(rules.hasFunctionRule('app.orgs')).toBe(false);
   });
 });

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
+import { installOutbox } from '../../src/adapters/postgres/outbox-install.js';
 import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
-import { SqlOriginStore } from '../../src/adapters/postgres/sql-origin-store.js';
-import type { Change } from '../../src/seams/change-feed.js';
+import type { RowChange } from '../../src/seams/row-change.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { signal } from '../testkit/signal.js';
 
@@ -56,31 +56,36 @@ describe('PostgreSQL killed and restarted under its clients', () => {
 
   it('OutboxFeed: resumes by itself and delivers every change committed before and after the restart', async () => {
     const { sql } = await freshClient();
-    const origin = new SqlOriginStore(sql);
+    await sql.query('CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL)');
+    await installOutbox(sql, ['items']);
     // No polling: only the LISTEN connection wakes the feed, so it must come back.
-    const feed = new OutboxFeed({ sql, pollMs: 60_000 });
-    const seen: Change[] = [];
+    const feed = new OutboxFeed({ sql, tables: ['items'], pollMs: 60_000 });
+    const seen: RowChange[] = [];
     const delivered = signal();
-    await feed.start(async (changes) => {
-      seen.push(...changes);
-      delivered.notify();
+    await feed.start({
+      changes: async (changes) => {
+        seen.push(...changes);
+        delivered.notify();
+      },
+      lost: async () => {},
     });
     onTestFinished(() => feed.stop());
-    const relayed = (id: number, version: number) => seen.some((c) => c.contentId === id && c.version >= version);
+    const relayed = (op: string, id: number, name: string) => seen.some((c) => c.op === op && c.new?.id === id && c.new?.name === name);
+    const write = (sqlText: string) => sql.query(sqlText);
 
-    const a = await origin.create({ slug: 'a', title: 'A' });
-    await delivered.until(() => relayed(a.id, a.version));
-    const b = await origin.create({ slug: 'b', title: 'B' }); // just before the crash: relayed, or still in the outbox
+    await write(`INSERT INTO items VALUES (1, 'A')`);
+    await delivered.until(() => relayed('insert', 1, 'A'));
+    await write(`INSERT INTO items VALUES (2, 'B')`); // just before the crash: relayed, or still in the outbox
 
     await crash();
     // Most likely before the feed's LISTEN is back: only its wake-up on reconnect finds it.
-    const a2 = (await origin.update(a.id, { title: 'A2' }))!;
-    await delivered.until(() => relayed(b.id, b.version) && relayed(a2.id, a2.version));
-    const c = await origin.create({ slug: 'c', title: 'C' });
-    await delivered.until(() => relayed(c.id, c.version));
+    await write(`UPDATE items SET name = 'A2' WHERE id = 1`);
+    await delivered.until(() => relayed('insert', 2, 'B') && relayed('update', 1, 'A2'));
+    await write(`INSERT INTO items VALUES (3, 'C')`);
+    await delivered.until(() => relayed('insert', 3, 'C'));
     // At least once, and nothing left behind (stop() waits for the last batch's delete).
     await feed.stop();
-    const { rows } = await sql.query<{ n: string }>('SELECT count(*) AS n FROM freshcache_outbox');
+    const { rows } = await sql.query<{ n: string }>('SELECT count(*) AS n FROM freshcache.outbox');
     expect(Number(rows[0]!.n)).toBe(0);
   });
 });

@@ -2,13 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
 import { resolveRegion } from '../../src/config.js';
 import { ManualClock } from '../../src/engine/clock.js';
-import type { OriginStore } from '../../src/seams/origin-store.js';
 import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
 import { TieredCache } from '../../src/engine/tiered-cache.js';
 import type { GapInfo, InvalidationInput } from '../../src/seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION } from '../../src/seams/invalidation-log.js';
 import { Region } from '../../src/topology/region.js';
-
-const noOrigin = {} as OriginStore; // these tests never read content
 
 describe('Region', () => {
   it('applies each event after its delay ± jitter, and records when', async () => {
@@ -19,7 +17,6 @@ describe('Region', () => {
     const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0.1 }), {
       clock,
       log,
-      origin: noOrigin,
       random: () => 1,
       onApplied: (a) => applied.push(a.appliedAt - a.event.publishedAt),
     });
@@ -42,7 +39,6 @@ describe('Region', () => {
     const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0.1 }), {
       clock,
       log,
-      origin: noOrigin,
       random: () => (draw++ === 0 ? 1 : 0),
       onApplied: (a) => applied.push(a.event.id),
     });
@@ -59,7 +55,7 @@ describe('Region', () => {
     const clock = new ManualClock();
     const log = new MemoryLog({ clock });
     const errors: unknown[] = [];
-    const region = new Region(resolveRegion({ name: 'r', delayMs: 600 }), { clock, log, origin: noOrigin, onError: (e) => errors.push(e) });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 600 }), { clock, log, onError: (e) => errors.push(e) });
     await region.start();
     await region.cache.set('k', 1);
     await log.publish({ kind: 'invalidate', v: 1, keys: ['k'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
@@ -77,7 +73,7 @@ describe('Region', () => {
     await writer.set('old', 'written at position 0');
     for (let i = 0; i < 5; i++) await log.publish({ kind: 'invalidate', v: 1, keys: [`x${i}`], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
     const flushes: string[] = [];
-    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2, onFlushed: (_n, why) => flushes.push(why) });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, l2, onFlushed: (_n, why) => flushes.push(why) });
     await region.start();
     expect(flushes).toEqual([]);
     expect(region.cache.position).toBe(5);
@@ -96,7 +92,7 @@ describe('Region', () => {
     })({ clock });
     const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
     const other = new TieredCache({ clock, l1: new MemoryStore({ clock }), l2 });
-    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2 });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, l2 });
     await region.start();
     await other.set('k', 'v');
     expect((await region.cache.lookup('k'))?.value).toBe('v');
@@ -115,7 +111,7 @@ describe('Region', () => {
   it('ignores CDC events in ttl mode but applies explicit purges', async () => {
     const clock = new ManualClock();
     const log = new MemoryLog({ clock });
-    const region = new Region(resolveRegion({ name: 'r', delayMs: 0, mode: 'ttl' }), { clock, log, origin: noOrigin });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0, mode: 'ttl' }), { clock, log });
     await region.start();
     await region.cache.set('content:1', 'old');
     await region.cache.set('page', 'p');
@@ -134,7 +130,6 @@ describe('Region', () => {
     const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0 }), {
       clock,
       log,
-      origin: noOrigin,
       onFlushed: (_name, reason, detail) => flushes.push({ reason, detail }),
       onApplied: (a) => applied.push(a.event.id),
     });
@@ -142,10 +137,10 @@ describe('Region', () => {
     const purge = { keys: ['named'], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 };
     // What a newer node may write during a rolling upgrade: a kind, then a format, this code does not know.
     const newerKind = { ...purge, kind: 'rename', v: 1 } as unknown as InvalidationInput;
-    const newerFormat: InvalidationInput = { ...purge, kind: 'invalidate', v: 2 };
+    const newerFormat: InvalidationInput = { ...purge, kind: 'invalidate', v: EVENT_FORMAT_VERSION + 1 };
     const cases = [
       [newerKind, 'unknown event kind "rename"'],
-      [newerFormat, 'unknown event format v2'],
+      [newerFormat, `unknown event format v${EVENT_FORMAT_VERSION + 1}`],
     ] as const;
     for (const [input, why] of cases) {
       await region.cache.set('named', 1);
@@ -169,19 +164,39 @@ describe('Region', () => {
     await region.stop();
   });
 
+  it('drops everything on an event that asks it to (changes lost upstream), and reports the event\'s reason as its flush', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const flushes: string[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 100, jitter: 0 }), {
+      clock,
+      log,
+      onFlushed: (_name, reason) => flushes.push(reason),
+    });
+    await region.start();
+    await region.cache.set('a', 1);
+    await region.cache.set('b', 2);
+    await log.publish({ kind: 'invalidate', v: 2, keys: [], tags: [], prefixes: [], all: true, reason: 'capture lost', source: 'cdc', committedAt: 0 });
+    await clock.advanceAsync(100);
+    expect(await region.cache.get('a')).toBeUndefined();
+    expect(await region.cache.get('b')).toBeUndefined();
+    expect(flushes).toEqual(['capture lost']);
+    await region.stop();
+  });
+
   it('a node sharing its L2 refuses the entries written before an event it cannot read, at start and live, and trusts those written after', async () => {
     const clock = new ManualClock();
     const log = new MemoryLog({ clock });
     const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
     const writer = new TieredCache({ clock, l1: new MemoryStore({ clock }), l2 });
     const purge = { keys: ['x'], tags: [], prefixes: [], source: 'purge' as const, committedAt: 0 };
-    const newer: InvalidationInput = { ...purge, kind: 'invalidate', v: 2 };
+    const newer: InvalidationInput = { ...purge, kind: 'invalidate', v: EVENT_FORMAT_VERSION + 1 };
     const first = await log.publish({ ...purge, kind: 'invalidate', v: 1 });
     await writer.invalidate({ keys: ['x'] }, { position: first.id });
     await writer.set('before-start', 'written at the first event');
     await log.publish(newer);
     const flushes: string[] = [];
-    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, origin: noOrigin, l2, onFlushed: (_n, why) => flushes.push(why) });
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, l2, onFlushed: (_n, why) => flushes.push(why) });
     await region.start(); // replays both events
     expect(flushes).toEqual(['unknown event']);
     expect(await region.cache.lookup('before-start')).toBeUndefined();
@@ -205,7 +220,6 @@ describe('Region', () => {
     const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), {
       clock,
       log,
-      origin: noOrigin,
       onFlushed: (_n, why) => flushes.push(why),
       onApplied: (a) => applied.push({ id: a.event.id, skipped: a.skipped }),
     });

@@ -1,23 +1,109 @@
 import { expect, it, onTestFinished } from 'vitest';
 import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
+import { installOutbox } from '../../src/adapters/postgres/outbox-install.js';
 import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
-import type { ChangeFeed } from '../../src/seams/change-feed.js';
+import { compileRules } from '../../src/capture/capture-rules.js';
+import type { ChangeFeed, ChangeSink } from '../../src/seams/change-feed.js';
+import type { InvalidationEvent } from '../../src/seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION } from '../../src/seams/invalidation-log.js';
+import type { RowChange } from '../../src/seams/row-change.js';
 import { Relay } from '../../src/topology/relay.js';
 import { testSqlClient } from '../testkit/test-topology.js';
 
+const RULES = compileRules([
+  { table: 'users', key: 'user:{id}', tags: ['org:{org_id}:users', 'users'] },
+  { table: 'orgs', key: 'org:{id}' },
+]);
+
+/** A feed the test drives: what it hands over is exactly what the test passes to `deliver`. */
+function scriptedFeed() {
+  let sink: ChangeSink | undefined;
+  const feed: ChangeFeed = {
+    start: async (given) => void (sink = given),
+    stop: async () => void (sink = undefined),
+    position: async () => 0,
+  };
+  return { feed, deliver: (batch: RowChange[]) => sink!.changes(batch), lose: (reason: string) => sink!.lost(reason) };
+}
+
+async function relayOn(feed: ChangeFeed) {
+  const log = new MemoryLog();
+  const events: InvalidationEvent[] = [];
+  const unmappable: string[] = [];
+  const relay = new Relay({ feed, log, map: RULES.map, onPublished: (event) => events.push(event), onUnmappable: (error) => unmappable.push(error.message) });
+  await relay.start();
+  onTestFinished(() => relay.stop());
+  return { events, unmappable };
+}
+
+const at = (change: Omit<RowChange, 'position' | 'committedAt'>, position = 1): RowChange => ({ position, committedAt: 1000 + position, ...change });
+
+it('publishes one event per transaction with the targets of all its changes, old rows and new (a moved user invalidates both orgs)', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await deliver([
+    at({ table: 'public.users', op: 'update', old: { id: 1, org_id: 3 }, new: { id: 1, org_id: 7 }, txid: 10 }),
+    at({ table: 'public.orgs', op: 'update', old: { id: 7 }, new: { id: 7 }, txid: 10 }),
+    at({ table: 'public.users', op: 'delete', old: { id: 2, org_id: 3 }, txid: 11 }, 2),
+  ]);
+  expect(events).toHaveLength(2);
+  expect(events[0]).toMatchObject({ kind: 'invalidate', v: 1, source: 'cdc', committedAt: 1001 });
+  expect(events[0]!.keys.sort()).toEqual(['org:7', 'user:1']);
+  expect(events[0]!.tags.sort()).toEqual(['org:3:users', 'org:7:users', 'users']);
+  expect(events[1]!.keys).toEqual(['user:2']);
+});
+
+it('a truncate purges the literal prefixes and placeholder-free tags of the table\'s rules', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await deliver([at({ table: 'public.users', op: 'truncate' })]);
+  expect(events[0]).toMatchObject({ keys: [], tags: ['users'], prefixes: ['user:'] });
+});
+
+it('publishes nothing for a change no rule maps', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await deliver([at({ table: 'public.audit', op: 'insert', new: { id: 1 } })]);
+  expect(events).toEqual([]);
+});
+
+it('a change the rules cannot map flushes everything (format v2, with its reason): it is never skipped', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events, unmappable } = await relayOn(feed);
+  // A delete whose old row carries only the key: the org tag cannot be known.
+  await deliver([at({ table: 'public.users', op: 'delete', old: { id: 1 } })]);
+  expect(events).toHaveLength(1);
+  expect(events[0]).toMatchObject({ all: true, reason: 'unmappable change', v: 2, keys: [], tags: [], prefixes: [] });
+  expect(EVENT_FORMAT_VERSION).toBeGreaterThanOrEqual(2);
+  expect(unmappable[0]).toContain('org_id');
+});
+
+it('changes a feed lost become a flush of everything, published before the feed goes on', async () => {
+  const { feed, deliver, lose } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await lose('capture lost');
+  await deliver([at({ table: 'public.orgs', op: 'insert', new: { id: 1 } })]);
+  expect(events.map((e) => [e.all ?? false, e.reason, e.keys])).toEqual([
+    [true, 'capture lost', []],
+    [false, undefined, ['org:1']],
+  ]);
+});
+
 it('a stop() that arrives while the relay is starting (its lock lost with PostgreSQL) stops it once started', async () => {
   const sql = await testSqlClient();
-  const outbox = new OutboxFeed({ sql, pollMs: 60_000 });
+  await sql.query('CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, org_id int)');
+  await installOutbox(sql, ['users']);
+  const outbox = new OutboxFeed({ sql, tables: ['users'], pollMs: 60_000 });
   onTestFinished(() => outbox.stop());
   // The real outbox feed, with a start that takes as long as the test says and a record of calls.
   const calls: string[] = [];
   let finishStart = () => {};
   const startMayFinish = new Promise<void>((resolve) => (finishStart = resolve));
   const feed: ChangeFeed = {
-    start: async (onChanges) => {
+    start: async (sink) => {
       calls.push('start');
       await startMayFinish;
-      await outbox.start(onChanges);
+      await outbox.start(sink);
       calls.push('started');
     },
     stop: async () => {
@@ -27,8 +113,7 @@ it('a stop() that arrives while the relay is starting (its lock lost with Postgr
     },
     position: () => outbox.position(),
   };
-  const log = new MemoryLog();
-  const relay = new Relay({ feed, log });
+  const relay = new Relay({ feed, log: new MemoryLog(), map: RULES.map });
 
   const starting = relay.start();
   const stopping = relay.stop();

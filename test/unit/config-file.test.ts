@@ -109,7 +109,7 @@ describe('parseConfig: an invalid file', () => {
     ['an unknown strategy', ['regions'], [{ name: 'us-east', strategy: 'sometimes' }], /\/regions\/0\/strategy must be equal to one of the allowed values/],
     ['an unknown tier policy', ['regions'], [{ name: 'us-east', l1: { policy: 'fifo' } }], /\/regions\/0\/l1\/policy must be equal to one of the allowed values/],
     ['an unknown origin kind', ['origin'], { kind: 'mysql', url: 'mysql://db' }, /\/origin\/kind must be equal to constant/],
-    ['an unknown capture kind', ['capture'], { kind: 'logical' }, /\/capture\/kind must be equal to constant/],
+    ['an unknown capture kind', ['capture'], { kind: 'logical' }, /\/capture\/kind must be one of outbox, wal/],
     ['a slot with outbox capture', ['capture'], { kind: 'outbox', slot: 'x' }, /\/capture must NOT have additional property "slot"/],
     ['a log redis url that is not redis://', ['log', 'redis'], { url: 'http://cache.internal:6379' }, /\/log\/redis\/url must match pattern/],
     ['an l2 redis url that is not redis://', ['l2', 'redis'], { url: 'cache.internal:6379' }, /\/l2\/redis\/url must match pattern/],
@@ -169,12 +169,29 @@ describe('parseConfig: environment overrides', () => {
   });
 
   it('FRESHCACHE_CAPTURE=wal turns WAL capture on, keeping a slot the file names', () => {
-    expect(resolve({ ...distributed, capture: { kind: 'outbox' } }, { FRESHCACHE_CAPTURE: 'wal' }).capture).toEqual({ kind: 'wal', slot: 'freshcache_relay' });
-    expect(resolve({ ...distributed, capture: { kind: 'wal', slot: 'mine' } }, { FRESHCACHE_CAPTURE: 'wal' }).capture).toEqual({ kind: 'wal', slot: 'mine' });
+    expect(resolve({ ...distributed, capture: { kind: 'outbox' } }, { FRESHCACHE_CAPTURE: 'wal' }).capture).toEqual({ kind: 'wal', slot: 'freshcache_relay', rules: [] });
+    expect(resolve({ ...distributed, capture: { kind: 'wal', slot: 'mine' } }, { FRESHCACHE_CAPTURE: 'wal' }).capture).toEqual({ kind: 'wal', slot: 'mine', rules: [] });
   });
 
   it('FRESHCACHE_CAPTURE=outbox drops the slot the file gave for WAL capture', () => {
-    expect(resolve({ ...distributed, capture: { kind: 'wal', slot: 'mine' } }, { FRESHCACHE_CAPTURE: 'outbox' }).capture).toEqual({ kind: 'outbox' });
+    expect(resolve({ ...distributed, capture: { kind: 'wal', slot: 'mine' } }, { FRESHCACHE_CAPTURE: 'outbox' }).capture).toEqual({ kind: 'outbox', rules: [] });
+  });
+
+  it('takes capture rules, which FRESHCACHE_CAPTURE keeps, and runs no demo once there are rules', () => {
+    const rules = [{ table: 'users', key: 'user:{id}', tags: ['org:{org_id}', 'users'] }, { table: 'app.orgs', key: 'org:{id}' }];
+    const config = resolve({ ...distributed, capture: { kind: 'wal', rules } });
+    expect(config.capture).toEqual({ kind: 'wal', slot: 'freshcache_relay', rules });
+    expect(config.demo).toBe(false);
+    expect(resolve({ ...distributed, capture: { kind: 'wal', rules } }, { FRESHCACHE_CAPTURE: 'outbox' }).capture).toEqual({ kind: 'outbox', rules });
+    expect(resolve(distributed).demo).toBe(true);
+    expect(resolve({ ...distributed, capture: { kind: 'wal', rules }, demo: true }).demo).toBe(true);
+  });
+
+  it('refuses a capture rule of the wrong shape, naming where it is', () => {
+    const bad = (rule: unknown) => caught(() => parse({ ...distributed, capture: { kind: 'wal', rules: [rule] } })).message;
+    expect(bad({ table: 'users', key: 'user:{id}', tag: ['x'] })).toContain('/capture');
+    expect(bad({ table: 'users' })).toContain('/capture');
+    expect(bad({ key: 'user:{id}' })).toContain('/capture');
   });
 
   it('empty variables are ignored, except FRESHCACHE_ROLES, where empty means no roles (API only)', () => {

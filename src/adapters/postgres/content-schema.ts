@@ -1,7 +1,6 @@
 /**
- * The origin schema, shared by PGlite (embedded) and PostgreSQL. The outbox is written by a
- * trigger in the same transaction as the change, so no code path (API, psql, a migration) can
- * change content without recording it.
+ * The demo's origin schema, shared by PGlite (embedded) and PostgreSQL. Its changes are captured
+ * like any application table's: by the capture rule in demo/content-rules.ts.
  */
 export const OUTBOX_CHANNEL = 'freshcache_outbox';
 
@@ -18,15 +17,6 @@ CREATE TABLE IF NOT EXISTS content (
   updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
-CREATE TABLE IF NOT EXISTS freshcache_outbox (
-  id           bigserial PRIMARY KEY,
-  content_id   bigint NOT NULL,
-  op           text NOT NULL,
-  tags         text[] NOT NULL,
-  version      bigint NOT NULL,
-  committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-
 CREATE OR REPLACE FUNCTION freshcache_content_version() RETURNS trigger AS $$
 BEGIN
   NEW.version := nextval('content_version_seq');
@@ -37,25 +27,20 @@ END $$ LANGUAGE plpgsql;
 CREATE OR REPLACE TRIGGER content_version BEFORE UPDATE ON content
   FOR EACH ROW EXECUTE FUNCTION freshcache_content_version();
 
-CREATE OR REPLACE FUNCTION freshcache_content_outbox() RETURNS trigger AS $$
-BEGIN
-  IF TG_OP = 'DELETE' THEN
-    INSERT INTO freshcache_outbox (content_id, op, tags, version)
-      VALUES (OLD.id, 'delete', OLD.tags, nextval('content_version_seq'));
-  ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO freshcache_outbox (content_id, op, tags, version)
-      VALUES (NEW.id, 'update', ARRAY(SELECT DISTINCT unnest(OLD.tags || NEW.tags) ORDER BY 1), NEW.version);
-  ELSE
-    INSERT INTO freshcache_outbox (content_id, op, tags, version)
-      VALUES (NEW.id, 'insert', NEW.tags, NEW.version);
-  END IF;
-  -- Only a wake-up call for the relay; the outbox row is the durable record.
-  PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
-  RETURN NULL;
-END $$ LANGUAGE plpgsql;
+-- Releases before capture rules had an outbox of their own for content; capture now installs a
+-- generic one (freshcache.outbox) when the relay reads the outbox.
+DROP TRIGGER IF EXISTS content_outbox ON content;
+DROP FUNCTION IF EXISTS freshcache_content_outbox();
+DROP TABLE IF EXISTS public.freshcache_outbox;
 
-CREATE OR REPLACE TRIGGER content_outbox AFTER INSERT OR UPDATE OR DELETE ON content
-  FOR EACH ROW EXECUTE FUNCTION freshcache_content_outbox();
+-- FULL: WAL capture then sends a whole old row on updates and deletes, so the tags a record had
+-- before the change are invalidated too. Checked first: the ALTER takes an exclusive lock.
+DO $$
+BEGIN
+  IF (SELECT relreplident FROM pg_class WHERE oid = 'public.content'::regclass) <> 'f' THEN
+    ALTER TABLE content REPLICA IDENTITY FULL;
+  END IF;
+END $$;
 `;
 
 export interface ContentRow {

@@ -1,43 +1,57 @@
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { Change, ChangeFeed } from '../../seams/change-feed.js';
-import { OUTBOX_CHANNEL } from './content-schema.js';
+import type { ChangeFeed, ChangeSink } from '../../seams/change-feed.js';
+import { qualifyTable, type Row, type RowChange, type RowOp } from '../../seams/row-change.js';
+import { missingOutboxTriggers, OUTBOX_CHANNEL, OUTBOX_TABLE } from './outbox-install.js';
 import type { SqlClient } from './sql-client.js';
 
 export interface OutboxFeedOptions {
   sql: SqlClient;
+  /** The captured tables (any spelling `qualifyTable` accepts); each must have the capture triggers (`installOutbox`). */
+  tables: readonly string[];
   clock?: Clock;
   /** NOTIFY is only a wake-up call; this poll catches anything a lost notification would miss. */
   pollMs?: number;
+  /** Outbox rows read at once; a batch grows beyond it to hold whole transactions. */
   batchSize?: number;
   onError?: (error: unknown) => void;
 }
 
 interface OutboxRow {
   id: number | string;
-  content_id: number | string;
-  op: Change['op'];
-  tags: string[];
-  version: number | string;
+  txid: number | string;
+  table_name: string;
+  op: RowOp;
+  /** jsonb as text, parsed by `parseRow`. */
+  old: string | null;
+  new: string | null;
   committed_at: Date | string;
 }
 
 /**
- * Change capture from a transactional outbox, used as a queue: reads the oldest rows, hands them
- * over, and only then deletes exactly the rows it handed over. The outbox itself is the durable
- * position, so a restart resumes with whatever is left: at least once, never lost.
+ * Change capture from the transactional outbox `freshcache.outbox` (see outbox-install.ts), used
+ * as a queue: reads the oldest rows, hands them over, and only then deletes exactly the rows it
+ * handed over. The outbox itself is the durable position, so a restart resumes with whatever is
+ * left: at least once, never lost (the sink's `lost` is never called).
  *
  * It deliberately keeps no "last id" to read after: with concurrent writers, ids are taken in one
  * order and committed in another, and a row with a smaller id that commits late would be skipped.
- * Events can therefore arrive out of id order; applying them is order-independent (invariant 5).
+ * Changes of concurrent transactions can therefore arrive out of commit order; applying the
+ * invalidations they map to is order-independent (invariant 5). A transaction's own changes stay
+ * together and in order: a batch takes every row of each transaction it touches.
+ *
+ * Rows of tables it does not capture (a table whose rule was removed while its trigger stayed)
+ * are deleted without being handed over: nothing maps them, and left in place they would grow the
+ * outbox forever.
  */
 export class OutboxFeed implements ChangeFeed {
   private readonly sql: SqlClient;
+  private readonly tables: Set<string>;
   private readonly clock: Clock;
   private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly onError: (error: unknown) => void;
-  private onChanges: ((changes: Change[]) => Promise<void>) | undefined;
+  private sink: ChangeSink | undefined;
   /** Highest outbox id handed over so far (for reporting). */
   private lastId = 0;
   private pollTimer: Timer | undefined;
@@ -48,14 +62,22 @@ export class OutboxFeed implements ChangeFeed {
 
   constructor(options: OutboxFeedOptions) {
     this.sql = options.sql;
+    this.tables = new Set(options.tables.map(qualifyTable));
     this.clock = options.clock ?? systemClock;
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 200;
     this.onError = options.onError ?? (() => {});
   }
 
-  async start(onChanges: (changes: Change[]) => Promise<void>): Promise<void> {
-    this.onChanges = onChanges;
+  /** Refuses to start while a captured table lacks its triggers: its changes would go unrecorded. */
+  async start(sink: ChangeSink): Promise<void> {
+    const missing = await missingOutboxTriggers(this.sql, [...this.tables]);
+    if (missing.length > 0) {
+      throw new Error(
+        `Outbox capture: ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no freshcache capture triggers (or no such table); run \`freshcache capture install --config FILE\``,
+      );
+    }
+    this.sink = sink;
     this.stopped = false;
     const unlisten = await this.sql.listen(OUTBOX_CHANNEL, () => void this.wake());
     if (this.stopped) {
@@ -71,7 +93,9 @@ export class OutboxFeed implements ChangeFeed {
   async stop(): Promise<void> {
     this.stopped = true;
     this.pollTimer?.cancel();
-    await this.unlisten?.();
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    await unlisten?.();
     await this.draining;
   }
 
@@ -99,28 +123,50 @@ export class OutboxFeed implements ChangeFeed {
     do {
       this.wakeAgain = false;
       while (!this.stopped) {
+        // The oldest rows, plus every other row of their transactions: one statement, one
+        // snapshot, in which a committed transaction's rows are all visible.
         const { rows } = await this.sql.query<OutboxRow>(
-          'SELECT id, content_id, op, tags, version, committed_at FROM freshcache_outbox ORDER BY id LIMIT $1',
+          `WITH head AS (SELECT id, txid FROM ${OUTBOX_TABLE} ORDER BY id LIMIT $1)
+           SELECT id, txid, table_name, op, old::text AS old, new::text AS new, committed_at FROM ${OUTBOX_TABLE}
+            WHERE id <= (SELECT max(id) FROM head) OR txid IN (SELECT txid FROM head)
+            ORDER BY id`,
           [this.batchSize],
         );
         if (rows.length === 0) break;
-        const changes = rows.map(toChange);
-        await this.onChanges!(changes);
-        const ids = changes.map((c) => c.position);
-        await this.sql.query('DELETE FROM freshcache_outbox WHERE id = ANY($1::bigint[])', [ids]);
-        this.lastId = Math.max(this.lastId, ...ids);
+        const changes = rows.filter((row) => this.tables.has(row.table_name)).map(toChange);
+        if (changes.length > 0) await this.sink!.changes(changes);
+        const ids = rows.map((row) => Number(row.id));
+        await this.sql.query(`DELETE FROM ${OUTBOX_TABLE} WHERE id = ANY($1::bigint[])`, [ids]);
+        // Not Math.max(...ids): a large transaction's batch would overflow the argument list.
+        this.lastId = ids.reduce((max, id) => Math.max(max, id), this.lastId);
       }
     } while (this.wakeAgain && !this.stopped);
   }
 }
 
-function toChange(row: OutboxRow): Change {
-  return {
-    position: Number(row.id),
-    contentId: Number(row.content_id),
+function toChange(row: OutboxRow): RowChange {
+  const change: RowChange = {
+    table: row.table_name,
     op: row.op,
-    tags: row.tags,
-    version: Number(row.version),
+    position: Number(row.id),
     committedAt: new Date(row.committed_at).getTime(),
+    txid: Number(row.txid),
   };
+  if (row.old !== null) change.old = parseRow(row.old);
+  if (row.new !== null) change.new = parseRow(row.new);
+  return change;
+}
+
+/** A JSON string token, or a number token (outside strings, JSON has no other digits). */
+const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+
+/**
+ * A row from its jsonb text. Integers JavaScript holds exactly stay numbers; any other number
+ * becomes its exact text: a bigint id beyond 2^53 (a snowflake id) would otherwise round and
+ * render the key of another row, and numeric keeps its digits (`1.50`), as pgoutput's text has them.
+ */
+function parseRow(json: string): Row {
+  return JSON.parse(
+    json.replace(TOKEN, (token) => (token.startsWith('"') || (/^-?\d+$/.test(token) && Number.isSafeInteger(Number(token))) ? token : `"${token}"`)),
+  ) as Row;
 }

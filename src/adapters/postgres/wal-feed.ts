@@ -2,17 +2,23 @@ import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replicatio
 import type { Pgoutput } from 'pg-logical-replication';
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { Change, ChangeFeed } from '../../seams/change-feed.js';
+import type { ChangeFeed, ChangeSink } from '../../seams/change-feed.js';
+import { qualifyTable } from '../../seams/row-change.js';
+import type { Row, RowChange } from '../../seams/row-change.js';
+import { checkPublishable, quoteTable } from './replica-identity.js';
 import type { SqlClient } from './sql-client.js';
+import { describeTables } from './table-catalog.js';
 
 export interface WalFeedOptions {
   /** The replication connection: postgres://user@host:port/database, the database `sql` uses. */
   connectionString: string;
-  /** Setup, outbox clean-up and `lagBytes()`. */
+  /** Setup, the slot checks and `lagBytes()`. */
   sql: SqlClient;
+  /** The tables to capture (`users`, `app.memberships`: any spelling `qualifyTable` accepts). */
+  tables: readonly string[];
   /** Slots are per cluster: each database (and each relay group) needs a name of its own. */
   slotName?: string;
-  /** Publication of `content`; `<name>_outbox` publishes the outbox's inserts. */
+  /** The publication of `tables`, created by the feed and kept in step with them. */
   publicationName?: string;
   clock?: Clock;
   /** First reconnect delay; it doubles on each failure in a row, up to `maxRetryMs`. */
@@ -31,8 +37,7 @@ export interface WalFeedOptions {
 interface OpenTransaction {
   xid: number;
   committedAt: number;
-  changes: Omit<Change, 'position'>[];
-  outboxIds: string[];
+  changes: Omit<RowChange, 'position'>[];
 }
 
 /** One replication connection. A failure ends it; the next one resumes from the slot. */
@@ -51,51 +56,65 @@ interface Session {
 type RowMessage = Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete;
 
 const NAME = /^[a-z_][a-z0-9_]{0,55}$/;
-const CONTENT_TABLE = 'content';
-const OUTBOX_TABLE = 'freshcache_outbox';
+export const CAPTURE_LOST = 'capture lost';
+/**
+ * Kept as the publication's comment from the moment a lost slot is found until the sink has been
+ * told: a relay that crashes in between tells it on its next start instead of forgetting the loss.
+ */
+const LOST_MARK = 'freshcache: capture lost, flush pending';
+/** START_REPLICATION errors after which the slot can never stream again and must be recreated. */
+const UNUSABLE_SLOT = /can no longer get changes|cannot read from logical replication slot|has been invalidated|publication ".*" does not exist/;
 
 /**
- * Change capture from PostgreSQL's WAL through a logical replication slot (pgoutput). Each
- * transaction becomes one batch, handed over one at a time in commit order; its commit is
- * acknowledged to the slot only after the handler resolved. The slot is the durable position: a
- * failed handler, a lost connection or a restart all resume from the last acknowledged commit,
- * so changes arrive at least once and are never lost.
+ * Change capture from PostgreSQL's WAL through a logical replication slot (pgoutput), for the
+ * configured tables. Each transaction becomes one batch, handed over one at a time in commit
+ * order; its commit is acknowledged to the slot only after the sink resolved. The slot is the
+ * durable position: a failed sink, a lost connection or a restart all resume from the last
+ * acknowledged commit, so changes arrive at least once and are never lost — unless the slot
+ * itself is lost (dropped, invalidated by `max_slot_wal_keep_size`, not carried over a
+ * failover): then the feed recreates it and calls `sink.lost('capture lost')` before any later
+ * change.
  */
 export class WalFeed implements ChangeFeed {
   private readonly connectionString: string;
   private readonly sql: SqlClient;
+  private readonly tables: ReadonlySet<string>;
   private readonly slotName: string;
-  private readonly publications: [content: string, outbox: string];
+  private readonly publication: string;
   private readonly clock: Clock;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly closeTimeoutMs: number;
   private readonly onError: (error: unknown) => void;
   private readonly onAcknowledge: (position: number, cause: 'changes' | 'keepalive') => void;
-  private onChanges: ((changes: Change[]) => Promise<void>) | undefined;
+  private sink: ChangeSink | undefined;
   private session: Session | undefined;
-  /** Hands batches over strictly one after another, across sessions too. */
+  /** Hands batches (and losses) over strictly one after another, across sessions too. */
   private chain: Promise<void> = Promise.resolve();
   private acked = 0;
-  /** Relayed outbox rows whose delete failed; retried with the next batch. */
-  private undeleted: string[] = [];
   private failures = 0;
   private retryTimer: Timer | undefined;
   /** Sessions still shutting down: stop() waits for them, so the slot is free when it resolves. */
   private readonly closing = new Set<Promise<void>>();
   private stopped = true;
+  /** The last stream failed in a way the slot cannot recover from. */
+  private slotUnusable = false;
+  /** A loss not yet told to the sink: no change is handed over before it is. */
+  private lostPending = false;
 
   constructor(options: WalFeedOptions) {
     const slotName = options.slotName ?? 'freshcache_relay';
-    const publicationName = options.publicationName ?? 'freshcache_content';
+    const publicationName = options.publicationName ?? 'freshcache_capture';
     // Both names are spliced into SQL and the replication command, which take no parameters.
     for (const name of [slotName, publicationName]) {
       if (!NAME.test(name)) throw new Error(`WalFeed: "${name}" must match ${NAME.source}`);
     }
+    if (!Array.isArray(options.tables) || options.tables.length === 0) throw new TypeError('WalFeed: `tables` names no table to capture');
     this.connectionString = options.connectionString;
     this.sql = options.sql;
+    this.tables = new Set(options.tables.map(qualifyTable));
     this.slotName = slotName;
-    this.publications = [publicationName, `${publicationName}_outbox`];
+    this.publication = publicationName;
     this.clock = options.clock ?? systemClock;
     this.retryMs = options.retryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5000;
@@ -105,18 +124,18 @@ export class WalFeed implements ChangeFeed {
   }
 
   /**
-   * Rejects if the setup fails. Resolves once the first connection is streaming or has failed: a
-   * failed connection, then or later, goes to `onError` and is retried until stop(). A standby
-   * relay taking over must not give up because the old leader's walsender still holds the slot
-   * for a moment ("slot is active"); and the slot already captures every change meanwhile.
+   * Rejects if the setup fails (a table that does not exist, no rights). Resolves once the first
+   * connection is streaming or has failed: a failed connection, then or later, goes to `onError`
+   * and is retried until stop(). A standby relay taking over must not give up because the old
+   * leader's walsender still holds the slot for a moment ("slot is active"); and the slot already
+   * captures every change meanwhile.
    */
-  async start(onChanges: (changes: Change[]) => Promise<void>): Promise<void> {
-    this.onChanges = onChanges;
+  async start(sink: ChangeSink): Promise<void> {
+    this.sink = sink;
     this.stopped = false;
     this.failures = 0;
-    await this.setup();
-    this.acked = await this.confirmedFlush();
-    await this.openSession();
+    await this.prepare(true);
+    await this.connect();
   }
 
   /** Lets the batch in hand finish (and be acknowledged), then closes the stream. The slot stays. */
@@ -146,30 +165,83 @@ export class WalFeed implements ChangeFeed {
   }
 
   /**
-   * Idempotent, and safe when processes race: one statement under a transaction lock for the
-   * publications and the replica identity, then the slot in a statement of its own (a slot cannot
-   * be created in a transaction that has written).
+   * Before each connection: the tables exist and can be published, the publication lists exactly
+   * them, and the slot is there and usable (else it is recreated and the loss noted). Idempotent,
+   * and safe when processes race.
    */
-  private async setup(): Promise<void> {
-    const [content, outbox] = this.publications;
-    await this.sql.query(`DO $$
+  private async prepare(first: boolean): Promise<void> {
+    const tables = [...this.tables];
+    const catalog = await describeTables(this.sql, tables);
+    const missing = tables.filter((table) => !catalog.has(table));
+    if (missing.length > 0) throw new Error(`WalFeed: no such table: ${missing.join(', ')}`);
+    for (const info of catalog.values()) checkPublishable(info);
+    const existed = await this.ensurePublication();
+    const recreated = await this.ensureSlot(existed);
+    const confirmed = await this.confirmedFlush();
+    // A recreated slot starts wherever the server is now, which may be below what was acknowledged before.
+    this.acked = first || recreated ? confirmed : Math.max(this.acked, confirmed);
+  }
+
+  /**
+   * Creates the publication, or keeps it in step with the tables (`ALTER PUBLICATION … SET
+   * TABLE`): it is never dropped, since a slot decodes with the catalog of its past and would fail
+   * on a publication that did not exist back then. One statement under a transaction lock.
+   * Returns whether the publication existed before.
+   */
+  private async ensurePublication(): Promise<boolean> {
+    const { rows } = await this.sql.query<{ note: string | null }>(
+      `SELECT obj_description(oid, 'pg_publication') AS note FROM pg_publication WHERE pubname = $1`,
+      [this.publication],
+    );
+    if (rows[0]?.note === LOST_MARK) this.lostPending = true;
+    const pub = this.publication;
+    const list = [...this.tables].map(quoteTable).join(', ');
+    const wanted = `ARRAY[${[...this.tables].map(quoteLiteral).join(', ')}]::text[]`;
+    const current = `SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = '${pub}'`;
+    // Via the root: a partitioned table's changes come under its own name, not its partitions'.
+    const publish = `publish = 'insert, update, delete, truncate', publish_via_partition_root = true`;
+    const body = `
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('freshcache wal setup'));
-  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${content}') THEN
-    -- No truncate: it names no rows, and the outbox trigger does not see it either.
-    CREATE PUBLICATION ${content} FOR TABLE content WITH (publish = 'insert, update, delete');
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${pub}') THEN
+    CREATE PUBLICATION ${pub} FOR TABLE ${list} WITH (${publish});
+    RETURN;
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${outbox}') THEN
-    -- Inserts only: the feed's own deletes of relayed rows must not come back as transactions.
-    CREATE PUBLICATION ${outbox} FOR TABLE ${OUTBOX_TABLE} WITH (publish = 'insert');
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${pub}' AND pubinsert AND pubupdate AND pubdelete AND pubtruncate AND pubviaroot) THEN
+    ALTER PUBLICATION ${pub} SET (${publish});
   END IF;
-  -- FULL: updates carry the old row (its tags) and deletes carry the whole row, not just the key.
-  -- Checked first because the ALTER takes an exclusive lock on content.
-  IF (SELECT relreplident FROM pg_class WHERE oid = 'content'::regclass) <> 'f' THEN
-    ALTER TABLE content REPLICA IDENTITY FULL;
+  IF EXISTS (SELECT unnest(${wanted}) EXCEPT ${current}) OR EXISTS (${current} EXCEPT SELECT unnest(${wanted})) THEN
+    ALTER PUBLICATION ${pub} SET TABLE ${list};
   END IF;
-END $$`);
+END`;
+    await this.sql.query(`DO ${dollarQuote(body)}`);
+    return rows.length > 0;
+  }
+
+  /**
+   * Makes sure the slot exists and can stream; returns whether it had to be (re)created. A slot
+   * that is invalidated, or missing while the publication already existed (dropped, or a relay
+   * restarting after a failover to a standby without it), means changes were lost: the loss is
+   * recorded durably first, then the slot recreated, so that it captures every change from here on.
+   */
+  private async ensureSlot(publicationExisted: boolean): Promise<boolean> {
+    const { rows } = await this.sql.query<{ status: string | null }>(
+      'SELECT wal_status AS status FROM pg_replication_slots WHERE slot_name = $1',
+      [this.slotName],
+    );
+    const slot = rows[0];
+    const unusable = slot !== undefined && (slot.status === 'lost' || this.slotUnusable);
+    if (slot && !unusable) return false;
+    // Without a publication this is the first start ever: there was nothing to lose.
+    const lost = unusable || publicationExisted;
+    if (lost) {
+      await this.sql.query(`COMMENT ON PUBLICATION ${this.publication} IS '${LOST_MARK}'`);
+      this.lostPending = true;
+    }
+    // Fails while another process still streams from it: the next attempt tries again.
+    if (unusable) await this.sql.query('SELECT pg_drop_replication_slot($1)', [this.slotName]);
     try {
+      // A slot cannot be created in a transaction that has written: a statement of its own.
       await this.sql.query(
         `SELECT pg_create_logical_replication_slot($1, 'pgoutput')
            WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
@@ -179,6 +251,8 @@ END $$`);
       // Another process created it between our check and our create: that is the slot we want.
       if ((error as { code?: string }).code !== '42710') throw error;
     }
+    this.slotUnusable = false;
+    return true;
   }
 
   private async confirmedFlush(): Promise<number> {
@@ -195,12 +269,38 @@ END $$`);
     return parseLsn(slot.lsn);
   }
 
+  /** Tells the sink about a loss, then opens the stream: no change of the new slot can come first. */
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    if (this.lostPending) {
+      try {
+        await this.reportLost();
+      } catch (error) {
+        this.retry(error, Promise.resolve());
+        return;
+      }
+    }
+    if (this.stopped) return;
+    await this.openSession();
+  }
+
+  private async reportLost(): Promise<void> {
+    const sink = this.sink!;
+    // On the chain: after any batch still in the sink, before any later one.
+    const report = this.chain.then(() => sink.lost(CAPTURE_LOST));
+    this.chain = report.catch(() => {});
+    await report;
+    this.lostPending = false;
+    // Left set, the mark only makes a later start tell the sink again: harmless.
+    await this.sql.query(`COMMENT ON PUBLICATION ${this.publication} IS NULL`).catch((error: unknown) => this.onError(error));
+  }
+
   /** Resolves when the stream has started or the session has ended, whichever comes first. */
   private async openSession(): Promise<Session> {
     const service = new LogicalReplicationService(
       { connectionString: this.connectionString, application_name: 'freshcache-wal-feed' },
       // Manual acknowledgements only: the periodic status message would confirm the last
-      // *received* LSN, and a crash would then lose changes the handler never finished.
+      // *received* LSN, and a crash would then lose changes the sink never finished.
       { acknowledge: { auto: false, timeoutSeconds: 0 } },
     );
     let close = () => {};
@@ -218,7 +318,7 @@ END $$`);
     service.on('heartbeat', (lsn, _timestamp, shouldRespond) => this.heartbeat(session, lsn, shouldRespond));
     service.on('error', (error) => this.end(session, error));
     const started = new Promise<void>((resolve) => service.once('start', () => resolve()));
-    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [...this.publications] });
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.publication] });
     // 0/0 asks the server to start at the slot's confirmed position: the slot alone decides what
     // is redelivered. The promise settles only when the stream ends.
     session.streaming = service.subscribe(plugin, this.slotName, '0/0').then(
@@ -240,17 +340,25 @@ END $$`);
           // Microseconds since the Unix epoch: far below 2^53, so Number() is exact.
           committedAt: Math.floor(Number(message.commitTime) / 1000),
           changes: [],
-          outboxIds: [],
         };
         return;
       case 'insert':
       case 'update':
       case 'delete': {
-        if (!session.open) throw new Error(`WalFeed: ${message.tag} outside a transaction at ${lsn}`);
-        if (message.relation.name === CONTENT_TABLE) {
-          session.open.changes.push(toChange(message, session.open.committedAt));
-        } else if (message.relation.name === OUTBOX_TABLE && message.tag === 'insert') {
-          session.open.outboxIds.push(String(message.new.id));
+        const open = session.open;
+        if (!open) throw new Error(`WalFeed: ${message.tag} outside a transaction at ${lsn}`);
+        const table = `${message.relation.schema}.${message.relation.name}`;
+        // The publication may still list a table this feed no longer captures (changes made before it was kept in step).
+        if (this.tables.has(table)) open.changes.push({ table, ...rowsOf(message), committedAt: open.committedAt, txid: open.xid });
+        return;
+      }
+      case 'truncate': {
+        const open = session.open;
+        if (!open) throw new Error(`WalFeed: truncate outside a transaction at ${lsn}`);
+        // One message for all the tables of one TRUNCATE statement (and those it cascaded to).
+        for (const relation of message.relations) {
+          const table = `${relation.schema}.${relation.name}`;
+          if (this.tables.has(table)) open.changes.push({ table, op: 'truncate', committedAt: open.committedAt, txid: open.xid });
         }
         return;
       }
@@ -271,21 +379,18 @@ END $$`);
   }
 
   private async deliver(session: Session, transaction: OpenTransaction, position: number): Promise<void> {
-    // After stop(), only the batch already in the handler finishes; the rest waits in the slot.
+    // After stop(), only the batch already in the sink finishes; the rest waits in the slot.
     if (session.ended || this.stopped) return;
     try {
-      await this.awaitVisible(transaction.xid);
       if (transaction.changes.length > 0) {
-        await this.onChanges!(transaction.changes.map((change) => ({ ...change, position })));
+        await this.awaitVisible(transaction.xid);
+        await this.sink!.changes(transaction.changes.map((change) => ({ ...change, position })));
       }
     } catch (error) {
       // Not acknowledged: the next session starts again at this transaction.
       this.end(session, error, true);
       return;
     }
-    // Before the acknowledgement, so that a crash in between leaves no outbox row behind: the
-    // transaction is redelivered and the delete repeated.
-    await this.deleteRelayedOutboxRows(transaction.outboxIds);
     session.pending--;
     if (session.ended) return;
     this.acknowledge(session, position, 'changes');
@@ -295,8 +400,8 @@ END $$`);
    * The commit record reaches the WAL, and so this feed, a moment before the committing backend
    * makes the transaction visible to other snapshots. Handed over in that moment, an invalidation
    * could be applied and the origin re-read while the old row is still what readers see, and
-   * the old row cached as fresh; the outbox delete would miss the rows too (seen in testing).
-   * So wait until the transaction has left the running set; that is nearly always at once.
+   * the old row cached as fresh (seen in testing). So wait until the transaction has left the
+   * running set; that is nearly always at once.
    */
   private async awaitVisible(xid: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
@@ -312,31 +417,11 @@ END $$`);
     }
   }
 
-  /**
-   * The outbox trigger keeps writing while the WAL is the feed, and nothing else would delete
-   * those rows. Exactly the rows whose transaction was relayed are deleted, never "up to an id"
-   * (a lower id can commit later) and the trigger is not disabled: any change not yet relayed
-   * stays in the outbox, so a switch back to the outbox feed loses nothing (it may repeat some,
-   * which applying tolerates).
-   */
-  private async deleteRelayedOutboxRows(ids: string[]): Promise<void> {
-    const all = this.undeleted.length > 0 ? [...this.undeleted, ...ids] : ids;
-    if (all.length === 0) return;
-    try {
-      await this.sql.query(`DELETE FROM ${OUTBOX_TABLE} WHERE id = ANY($1::bigint[])`, [all]);
-      this.undeleted = [];
-    } catch (error) {
-      // The changes are relayed: a failed clean-up only delays the delete, it must not stall the feed.
-      this.undeleted = all;
-      this.onError(error);
-    }
-  }
-
   private heartbeat(session: Session, lsn: string, shouldRespond: boolean): void {
     if (session.ended) return;
     // Every commit up to a keepalive's LSN was sent before it, so with nothing open or pending
     // here, everything up to it is handled. pgoutput sends nothing for transactions outside the
-    // publications, so without this the slot would hold that WAL forever.
+    // publication, so without this the slot would hold that WAL forever.
     const idle = session.open === undefined && session.pending === 0;
     const position = parseLsn(lsn);
     if (idle && position > this.acked) {
@@ -365,7 +450,7 @@ END $$`);
 
   /**
    * Ends a session and, unless stopped, opens the next one after a backoff. `graceful` when the
-   * connection still works (a failed handler): the stream is then ended properly, so the server
+   * connection still works (a failed sink): the stream is then ended properly, so the server
    * has released the slot before the next session asks for it.
    */
   private end(session: Session, error: unknown, graceful = false): void {
@@ -373,14 +458,29 @@ END $$`);
     const closing = this.close(session, graceful);
     if (this.session !== session) return;
     this.session = undefined;
+    // The slot can never stream again: the next attempt recreates it (and reports the loss).
+    if (UNUSABLE_SLOT.test(String((error as Error | undefined)?.message ?? error))) this.slotUnusable = true;
+    this.retry(error, closing);
+  }
+
+  /** Reports a failed attempt and, unless stopped, makes the next one after a backoff. */
+  private retry(error: unknown, after: Promise<void>): void {
     if (this.stopped) return;
     this.onError(error);
     const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** this.failures++);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      void closing.then(() => {
-        // A failure here ends that session too, which schedules the next attempt.
-        if (!this.stopped) return this.openSession();
+      void after.then(async () => {
+        if (this.stopped) return;
+        // Each reconnect checks the slot first: a lost slot must be found before streaming from a new one.
+        try {
+          await this.prepare(false);
+        } catch (failure) {
+          this.retry(failure, Promise.resolve());
+          return;
+        }
+        // A failure from here on ends that session too, which schedules the next attempt.
+        if (!this.stopped) await this.connect();
       }).catch((failure: unknown) => this.onError(failure));
     }, delay);
   }
@@ -441,32 +541,45 @@ function formatLsn(position: number): string {
   return `${high.toString(16).toUpperCase()}/${(position - high * 2 ** 32).toString(16).toUpperCase()}`;
 }
 
-interface ContentTuple {
-  id?: unknown;
-  tags?: unknown;
-  version?: unknown;
-}
-
-function toChange(message: RowMessage, committedAt: number): Omit<Change, 'position'> {
-  const after = message.tag === 'delete' ? undefined : (message.new as ContentTuple);
-  const before = message.tag === 'insert' ? undefined : ((message.old ?? undefined) as ContentTuple | undefined);
-  if (message.tag !== 'insert' && !before) {
-    // Without the old row the tags before the change are unknown, and views under them would stay stale.
-    throw new Error('WalFeed: content has lost REPLICA IDENTITY FULL; updates and deletes carry no old row');
+/**
+ * The rows of a pgoutput change, with the columns it did not send left out (RowChange's rule):
+ * - an old row under the default (or index) identity is the key tuple, whose other columns the
+ *   protocol sends as null: only `relation.keyColumns` are kept;
+ * - an update's TOASTed value that did not change is not resent ('u'); the library then decodes
+ *   it as undefined (or takes it from a whole old row, under FULL): undefined values are dropped.
+ * - an update that did not change the key, under the default identity, has no old row at all.
+ */
+function rowsOf(message: RowMessage): Pick<RowChange, 'op' | 'old' | 'new'> {
+  const keyColumns = message.relation.keyColumns;
+  switch (message.tag) {
+    case 'insert':
+      return { op: 'insert', new: present(message.new) };
+    case 'update': {
+      const old = message.old ? present(message.old) : message.key ? present(message.key, keyColumns) : undefined;
+      return old ? { op: 'update', old, new: present(message.new) } : { op: 'update', new: present(message.new) };
+    }
+    case 'delete':
+      return { op: 'delete', old: message.old ? present(message.old) : present(message.key ?? {}, keyColumns) };
   }
-  // A delete reports the deleted row's version. The version only identifies the change (marks
-  // are compared by sequence, not version), and a delete needs no newer one to invalidate.
-  const row = (after ?? before)!;
-  const tags = new Set<string>([...asTags(before?.tags), ...asTags(after?.tags)]);
-  return {
-    contentId: Number(row.id),
-    op: message.tag,
-    tags: [...tags].sort(),
-    version: Number(row.version),
-    committedAt,
-  };
 }
 
-function asTags(value: unknown): string[] {
-  return Array.isArray(value) ? (value as string[]) : [];
+function present(tuple: Record<string, unknown>, only?: readonly string[]): Row {
+  const row: Row = {};
+  for (const column of only ?? Object.keys(tuple)) {
+    const value = tuple[column];
+    if (value !== undefined) row[column] = value;
+  }
+  return row;
+}
+
+/** A SQL string literal that means the same whatever `standard_conforming_strings` says. */
+function quoteLiteral(value: string): string {
+  return `E'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
+
+/** The body dollar-quoted with a tag it does not contain (table names may hold `$`). */
+function dollarQuote(body: string): string {
+  let tag = 'fc';
+  for (let i = 0; body.includes(`$${tag}$`); i++) tag = `fc${i}`;
+  return `$${tag}$${body}$${tag}$`;
 }

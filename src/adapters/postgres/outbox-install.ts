@@ -1,0 +1,154 @@
+import { qualifyTable } from '../../seams/row-change.js';
+import type { SqlClient } from './sql-client.js';
+
+/**
+ * Outbox capture of any tables: a trigger on each captured table writes every row change (old and
+ * new row as jsonb) into `freshcache.outbox` in the same transaction, so no code path (the
+ * application, psql, a migration) can change a row without recording it. `OutboxFeed` reads it.
+ */
+export const OUTBOX_SCHEMA = 'freshcache';
+export const OUTBOX_TABLE = `${OUTBOX_SCHEMA}.outbox`;
+/** NOTIFY channel: only a wake-up call for the feed; the outbox row is the durable record. */
+export const OUTBOX_CHANNEL = 'freshcache_outbox';
+export const ROW_TRIGGER = 'freshcache_capture';
+export const TRUNCATE_TRIGGER = 'freshcache_capture_truncate';
+
+/** `"name"`, with embedded quotes doubled: names are used as PostgreSQL stores them. */
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `"schema"."table"` of any spelling `qualifyTable` accepts. */
+export function quoteTable(table: string): string {
+  const [schema, name] = qualifyTable(table).split('.') as [string, string];
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+function unique(tables: readonly string[]): string[] {
+  return [...new Set(tables.map(qualifyTable))];
+}
+
+/*
+ * SECURITY DEFINER with a fixed search_path: the application's role writes its own tables, and
+ * needs no privilege on the freshcache schema for the trigger to record its changes.
+ * committed_at is the transaction's time (now()), the same for all its rows; txid groups them.
+ */
+const SHARED_OBJECTS = [
+  `CREATE SCHEMA IF NOT EXISTS ${OUTBOX_SCHEMA}`,
+  `CREATE TABLE IF NOT EXISTS ${OUTBOX_TABLE} (
+  id           bigserial PRIMARY KEY,
+  txid         bigint NOT NULL DEFAULT txid_current(),
+  table_name   text NOT NULL,
+  op           text NOT NULL,
+  old          jsonb,
+  new          jsonb,
+  committed_at timestamptz NOT NULL DEFAULT now()
+)`,
+  `CREATE OR REPLACE FUNCTION ${OUTBOX_SCHEMA}.capture_row() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO ${OUTBOX_TABLE} (table_name, op, old, new)
+    VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, lower(TG_OP),
+            CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+            CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+  PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
+  RETURN NULL;
+END $$`,
+  `CREATE OR REPLACE FUNCTION ${OUTBOX_SCHEMA}.capture_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  INSERT INTO ${OUTBOX_TABLE} (table_name, op) VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, 'truncate');
+  PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
+  RETURN NULL;
+END $$`,
+];
+
+/** The install, statement by statement, each idempotent. */
+export function outboxInstallStatements(tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): string[] {
+  const triggers = unique(tables).flatMap((table) => [
+    `CREATE OR REPLACE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${quoteTable(table)}
+  FOR EACH ROW EXECUTE FUNCTION ${OUTBOX_SCHEMA}.capture_row()`,
+    `CREATE OR REPLACE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${quoteTable(table)}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${OUTBOX_SCHEMA}.capture_truncate()`,
+  ]);
+  return [...SHARED_OBJECTS, ...triggers, ...(options.replicaIdentityFull ? replicaIdentityStatements(tables) : [])];
+}
+
+/** A script for psql: one transaction, serialised against a concurrent install (CREATE OR REPLACE FUNCTION races otherwise). */
+function script(header: string[], statements: string[]): string {
+  return [
+    ...header.map((line) => `-- ${line}`),
+    'BEGIN;',
+    "SELECT pg_advisory_xact_lock(hashtext('freshcache capture install'));",
+    ...statements.map((statement) => `${statement};`),
+    'COMMIT;',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The SQL that installs outbox capture of `tables`, as one transaction: idempotent (running it
+ * again changes nothing). Needs the owner of each table, or a superuser.
+ */
+export function outboxInstallSql(tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): string {
+  return script(
+    [`freshcache capture install: outbox capture of ${unique(tables).join(', ')}.`, 'Idempotent: running it again changes nothing.'],
+    outboxInstallStatements(tables, options),
+  );
+}
+
+/**
+ * The SQL that stops capturing `tables`: drops their triggers, and the rows already recorded stay.
+ * `everything` also drops the functions (with any trigger left on other tables), the outbox and
+ * its schema; the schema only if nothing else is in it.
+ */
+export function outboxUninstallSql(tables: readonly string[], options: { everything?: boolean } = {}): string {
+  const statements = unique(tables).flatMap((table) => [
+    `DROP TRIGGER IF EXISTS ${ROW_TRIGGER} ON ${quoteTable(table)}`,
+    `DROP TRIGGER IF EXISTS ${TRUNCATE_TRIGGER} ON ${quoteTable(table)}`,
+  ]);
+  if (options.everything) {
+    statements.push(
+      `DROP FUNCTION IF EXISTS ${OUTBOX_SCHEMA}.capture_row() CASCADE`,
+      `DROP FUNCTION IF EXISTS ${OUTBOX_SCHEMA}.capture_truncate() CASCADE`,
+      `DROP TABLE IF EXISTS ${OUTBOX_TABLE}`,
+      `DROP SCHEMA IF EXISTS ${OUTBOX_SCHEMA}`,
+    );
+  }
+  return script([`freshcache capture uninstall: stop outbox capture of ${unique(tables).join(', ')}${options.everything ? ', and drop the outbox' : ''}.`], statements);
+}
+
+function replicaIdentityStatements(tables: readonly string[]): string[] {
+  return unique(tables).map((table) => `ALTER TABLE ${quoteTable(table)} REPLICA IDENTITY FULL`);
+}
+
+/**
+ * For WAL capture: whole old rows in updates and deletes, so that rules may read any column of
+ * the old row. Costs WAL volume on tables that are updated often.
+ */
+export function replicaIdentityFullSql(tables: readonly string[]): string {
+  return script([`freshcache capture install: REPLICA IDENTITY FULL on ${unique(tables).join(', ')}.`], replicaIdentityStatements(tables));
+}
+
+/**
+ * Installs outbox capture of `tables` statement by statement (a pooled client runs each on any
+ * connection, so no transaction spans them; each is idempotent, so a failed install is re-run).
+ */
+export async function installOutbox(sql: Pick<SqlClient, 'query'>, tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): Promise<void> {
+  for (const statement of outboxInstallStatements(tables, options)) await sql.query(statement);
+}
+
+/** The tables (schema-qualified) among `tables` that lack either enabled capture trigger, or do not exist. */
+export async function missingOutboxTriggers(sql: Pick<SqlClient, 'query'>, tables: readonly string[]): Promise<string[]> {
+  const wanted = unique(tables);
+  if (wanted.length === 0) return [];
+  const { rows } = await sql.query<{ table: string }>(
+    `SELECT n.nspname || '.' || c.relname AS table
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE t.tgname IN ($1, $2) AND t.tgenabled <> 'D' AND n.nspname || '.' || c.relname = ANY($3::text[])
+      GROUP BY 1 HAVING count(DISTINCT t.tgname) = 2`,
+    [ROW_TRIGGER, TRUNCATE_TRIGGER, wanted],
+  );
+  const installed = new Set(rows.map((row) => row.table));
+  return wanted.filter((table) => !installed.has(table));
+}

@@ -1,0 +1,231 @@
+import pg from 'pg';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
+import type { OutboxFeedOptions } from '../../src/adapters/postgres/outbox-feed.js';
+import { installOutbox, missingOutboxTriggers, outboxInstallSql, outboxUninstallSql } from '../../src/adapters/postgres/outbox-install.js';
+import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
+import type { SqlClient } from '../../src/adapters/postgres/sql-client.js';
+import { CONTRACT_SCHEMA, CONTRACT_TABLES, changeCollector, changeFeedContract } from '../../src/testing/change-feed-contract.js';
+import { postgresForFile } from '../testkit/postgres-server.js';
+import { testSqlClient } from '../testkit/test-topology.js';
+
+/**
+ * Outbox capture of any tables: the ChangeFeed contract and the outbox's own behaviour, on PGlite
+ * (the embedded origin) and on a real PostgreSQL this file starts, a database per test.
+ */
+const postgres = postgresForFile();
+let databases = 0;
+
+interface Database {
+  sql: SqlClient;
+  /** Runs a script (several statements, a transaction) as psql would. */
+  execute(text: string, params?: unknown[]): Promise<void>;
+  count(table?: string): Promise<number>;
+  url?: string;
+}
+
+const backends: [string, () => Promise<Database>][] = [
+  [
+    'PGlite',
+    async () => {
+      const sql = await testSqlClient();
+      const execute = async (text: string, params?: unknown[]) => {
+        if (params) await sql.query(text, params);
+        else await sql.db.exec(text);
+      };
+      return { sql, execute, count: (table) => countOf(sql, table) };
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const url = await postgres().createDatabase(`o${++databases}`);
+      const sql = await createPgClient({ connectionString: url });
+      onTestFinished(() => sql.close());
+      // Without params pg uses the simple protocol: several statements in one call, as psql.
+      const execute = async (text: string, params?: unknown[]) => void (await sql.query(text, params));
+      return { sql, execute, count: (table) => countOf(sql, table), url };
+    },
+  ],
+];
+
+/** Rows left in the outbox (of one table). */
+async function countOf(sql: SqlClient, table?: string): Promise<number> {
+  const { rows } = await sql.query<{ n: number | string }>(
+    `SELECT count(*) AS n FROM freshcache.outbox${table ? ' WHERE table_name = $1' : ''}`,
+    table ? [table] : [],
+  );
+  return Number(rows[0]!.n);
+}
+
+/** A feed stopped when the test ends. */
+function feedOn(sql: SqlClient, tables: readonly string[], options: Partial<OutboxFeedOptions> = {}) {
+  const feed = new OutboxFeed({ sql, tables, ...options });
+  onTestFinished(() => feed.stop());
+  return feed;
+}
+
+for (const [name, open] of backends) {
+  changeFeedContract(`OutboxFeed on ${name}`, async () => {
+    const db = await open();
+    return {
+      execute: db.execute,
+      newFeed: async (tables) => {
+        await installOutbox(db.sql, tables);
+        return feedOn(db.sql, tables);
+      },
+    };
+  });
+
+  describe(`OutboxFeed on ${name}`, () => {
+    const setUp = async () => {
+      const db = await open();
+      await db.execute(CONTRACT_SCHEMA);
+      return db;
+    };
+
+    it('installs idempotently: twice leaves one pair of triggers per table, and a change is recorded once', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      await db.execute(outboxInstallSql(CONTRACT_TABLES));
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      const { rows } = await db.sql.query<{ table: string; tgname: string }>(
+        `SELECT c.relname AS table, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          WHERE NOT t.tgisinternal ORDER BY 1, 2`,
+      );
+      expect(rows.filter((r) => r.tgname.startsWith('freshcache_'))).toEqual(
+        ['memberships', 'orgs', 'users'].flatMap((table) => [
+          { table, tgname: 'freshcache_capture' },
+          { table, tgname: 'freshcache_capture_truncate' },
+        ]),
+      );
+      await db.execute(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+      expect(await db.count()).toBe(1);
+    });
+
+    it('refuses to start while a captured table lacks its triggers, naming it and the install command', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, ['users']);
+      const feed = feedOn(db.sql, ['users', 'orgs']);
+      await expect(feed.start(changeCollector().sink)).rejects.toThrow(/public\.orgs has no freshcache capture triggers.*freshcache capture install --config FILE/);
+      // A disabled trigger records nothing either.
+      await db.execute('ALTER TABLE users DISABLE TRIGGER freshcache_capture');
+      expect(await missingOutboxTriggers(db.sql, ['users', 'orgs'])).toEqual(['public.users', 'public.orgs']);
+    });
+
+    it('uninstalled, records no more changes of those tables, and a feed refuses them', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      await db.execute(outboxUninstallSql(['users']));
+      await db.execute(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+      await db.execute(`TRUNCATE users`);
+      await db.execute(`INSERT INTO orgs (id, name) VALUES (3, 'acme')`);
+      expect(await db.count('public.users')).toBe(0);
+      expect(await db.count('public.orgs')).toBe(1); // the other tables' triggers stay
+      expect(await missingOutboxTriggers(db.sql, CONTRACT_TABLES)).toEqual(['public.users']);
+      await expect(feedOn(db.sql, ['users']).start(changeCollector().sink)).rejects.toThrow(/public\.users has no freshcache capture triggers/);
+
+      await db.execute(outboxUninstallSql(CONTRACT_TABLES, { everything: true }));
+      const { rows } = await db.sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'freshcache'`);
+      expect(rows).toEqual([]);
+    });
+
+    it('deletes the rows of tables it does not capture without handing them over', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      const feed = feedOn(db.sql, ['users']);
+      const got = changeCollector();
+      await feed.start(got.sink);
+      await db.execute(`INSERT INTO orgs (id, name) VALUES (3, 'acme')`);
+      await db.execute(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+      await got.count(1);
+      await feed.stop(); // waits for the drain, deletions included
+      expect(got.changes.map((c) => c.table)).toEqual(['public.users']);
+      expect(await db.count()).toBe(0);
+    });
+
+    it('is woken by the NOTIFY of a change, without waiting for its poll', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      const feed = feedOn(db.sql, CONTRACT_TABLES, { pollMs: 3_600_000 });
+      const got = changeCollector();
+      await feed.start(got.sink);
+      await db.execute(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+      await got.count(1);
+      expect(got.changes[0]!.new).toEqual({ id: 1, org_id: 3, name: 'ada' });
+    });
+
+    it('reports integers beyond 2^53 and numeric values exactly, as text', async () => {
+      const db = await setUp();
+      await db.execute('CREATE TABLE ledger (id bigint PRIMARY KEY, amount numeric, note text)');
+      await installOutbox(db.sql, ['ledger']);
+      const feed = feedOn(db.sql, ['ledger']);
+      const got = changeCollector();
+      await feed.start(got.sink);
+      await db.execute(`INSERT INTO ledger (id, amount, note) VALUES (9007199254740993, 1.50, 'say "12345678901234567890"')`);
+      await got.count(1);
+      expect(got.changes[0]!.new).toEqual({ id: '9007199254740993', amount: '1.50', note: 'say "12345678901234567890"' });
+    });
+
+    it('hands over a transaction larger than its batch in one call', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      const feed = feedOn(db.sql, CONTRACT_TABLES, { batchSize: 2 });
+      const batches: number[] = [];
+      const got = changeCollector();
+      await feed.start({ ...got.sink, changes: async (batch) => (batches.push(batch.length), got.sink.changes(batch)) });
+      await db.execute(`BEGIN;
+        INSERT INTO orgs (id, name) VALUES (3, 'acme');
+        INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada');
+        INSERT INTO users (id, org_id, name) VALUES (2, 3, 'bob');
+        COMMIT;`);
+      await got.count(3);
+      expect(batches).toEqual([3]);
+    });
+  });
+}
+
+describe('OutboxFeed on PostgreSQL, with an application role', () => {
+  it("records the changes of a role that has no privilege on freshcache's schema", async () => {
+    const url = await postgres().createDatabase(`o${++databases}`);
+    const sql = await createPgClient({ connectionString: url });
+    onTestFinished(() => sql.close());
+    const role = `app_o${databases}`;
+    await sql.query(CONTRACT_SCHEMA);
+    await installOutbox(sql, CONTRACT_TABLES);
+    await sql.query(`CREATE ROLE ${role} LOGIN; GRANT ALL ON users TO ${role}`);
+    const app = new pg.Client({ connectionString: url.replace('postgres@', `${role}@`) });
+    await app.connect();
+    onTestFinished(() => app.end());
+    await app.query(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+    expect(await countOf(sql, 'public.users')).toBe(1);
+  });
+});
+
+describe('OutboxFeed on PostgreSQL with concurrent writers', () => {
+  it('relays a change whose transaction took a lower outbox id but committed last', async () => {
+    const url = await postgres().createDatabase(`o${++databases}`);
+    const sql = await createPgClient({ connectionString: url });
+    onTestFinished(() => sql.close());
+    await sql.query(CONTRACT_SCHEMA);
+    await installOutbox(sql, CONTRACT_TABLES);
+    await sql.query(`INSERT INTO users (id, org_id, name) VALUES (1, NULL, 'a'), (2, NULL, 'b')`);
+    const feed = feedOn(sql, CONTRACT_TABLES, { pollMs: 60_000 });
+    const got = changeCollector();
+    await feed.start(got.sink);
+    await got.count(2);
+
+    const slow = await sql.pool.connect();
+    onTestFinished(() => slow.release());
+    await slow.query('BEGIN');
+    await slow.query(`UPDATE users SET name = 'a2' WHERE id = 1`); // takes the lower outbox id
+    await sql.query(`UPDATE users SET name = 'b2' WHERE id = 2`); // takes a higher id and commits first
+    const updated = (id: number) => got.changes.some((c) => c.op === 'update' && c.new?.id === id);
+    await got.until(() => updated(2));
+    await slow.query('COMMIT');
+    await got.until(() => updated(1));
+    const updates = got.changes.filter((c) => c.op === 'update');
+    expect(updates.map((c) => c.new?.id)).toEqual([2, 1]);
+    expect(updates[1]!.position).toBeLessThan(updates[0]!.position);
+  });
+});
