@@ -16,10 +16,19 @@ function cleanEnv(): NodeJS.ProcessEnv {
 
 /** Runs `freshcache <command> ...args` as a child process of the current test (killed when it ends). */
 export function runCli(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, command, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = runTs(MAIN, [command, ...args], env, command);
   onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
   });
+  return run;
+}
+
+/**
+ * Runs a TypeScript file through tsx as a child process, with the same output waits as `runCli`.
+ * The caller ends it (a process shared by a file's tests is killed in its `afterAll`).
+ */
+export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {}, command = file) {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: (() => void)[] = [];
