@@ -28,14 +28,17 @@ export interface Definition {
 const PROBE = '1';
 
 /**
- * The loaders defined by key template. A key is loaded by the template that matches it. Two
- * templates that would share keys are refused at `define`: the new one is refused when a key it
- * renders from plain values (each placeholder `1`) matches a defined template, or the other way
- * round (`user:{id}` and `user:{id}:posts`, `user:{id}` and `user:admin`, `user:{id}` and
- * `user:{uid}`). Values chosen to collide (an id containing `:team:`) can still make a key match
- * two templates; then the first defined wins.
+ * The loaders defined by key template. A key is loaded by the MOST SPECIFIC template that matches
+ * it: the one with the most literal text, as a router prefers a static path segment to a
+ * parameter. So `org:{id}` and `org:{id}:users` live side by side (`org:5:users` is the list,
+ * `org:5` the org), and so do `user:{id}` and `user:admin`. Two templates of equal specificity that
+ * would share keys are refused at `define` (`user:{id}` and `user:{uid}`): the new one is refused
+ * when a key it renders from plain values (each placeholder `1`) matches the other, or the other
+ * way round. Values chosen to collide (an org id containing `:team:`) can still make a key match
+ * two templates of equal specificity; then the first defined wins.
  */
 export class LoaderRegistry {
+  /** Most specific first; among equals, in the order defined. */
   private readonly definitions: Definition[] = [];
 
   define(source: string, loaders: TemplateLoaders): KeyTemplate {
@@ -48,14 +51,16 @@ export class LoaderRegistry {
     }
     for (const { template: other } of this.definitions) {
       if (other.source === source) throw new FreshcacheError('bad_request', `key template ${JSON.stringify(source)} is already defined`);
-      if (other.match(probe(template)) !== undefined || template.match(probe(other)) !== undefined) {
+      const shareKeys = other.match(probe(template)) !== undefined || template.match(probe(other)) !== undefined;
+      if (shareKeys && specificity(other) === specificity(template)) {
         throw new FreshcacheError(
           'bad_request',
-          `key template ${JSON.stringify(source)} overlaps ${JSON.stringify(other.source)}, defined before it: some keys would match both`,
+          `key template ${JSON.stringify(source)} overlaps ${JSON.stringify(other.source)}, defined before it: some keys would match both, and neither is more specific`,
         );
       }
     }
-    this.definitions.push({ template, loaders });
+    const at = this.definitions.findIndex((definition) => specificity(definition.template) < specificity(template));
+    this.definitions.splice(at < 0 ? this.definitions.length : at, 0, { template, loaders });
     return template;
   }
 
@@ -76,6 +81,11 @@ export class LoaderRegistry {
     }
     return found;
   }
+}
+
+/** How much literal text a template has: the more, the fewer keys it matches. */
+function specificity(template: KeyTemplate): number {
+  return probe(template).length - template.placeholders.length * PROBE.length;
 }
 
 function probe(template: KeyTemplate): string {
