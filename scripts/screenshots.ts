@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { Progress } from '../bench/lib/progress.js';
-import { startWorkload } from '../src/tools/workload.js';
+import { startWorkload } from '../src/demo/workload.js';
 import { collectPageErrors, launchChromium } from '../test/testkit/chromium.js';
 import { startDashboardServer } from '../test/testkit/dashboard-server.js';
 
@@ -56,7 +56,7 @@ const progress = new Progress('screenshots');
 progress.update(0, 'starting the demo server');
 const server = await startDashboardServer();
 const chromium = await launchChromium();
-const { items } = await server.topology.origin.list({ limit: 500 });
+const { items } = await server.demo.store.list({ limit: 500 });
 const workload = startWorkload({
   baseUrl: server.url,
   regions: [...server.topology.regions.keys()],

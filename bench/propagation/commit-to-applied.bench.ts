@@ -17,6 +17,7 @@ import { startRedis } from '../../src/tools/local-redis.js';
 import type { ServeProcess } from '../../src/tools/serve-process.js';
 import { spawnServe, stopServe } from '../../src/tools/serve-process.js';
 import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import { DemoApp } from '../../src/demo/demo-app.js';
 import { createTopology } from '../../src/topology/topology.js';
 import { formatCount, verdict } from '../lib/format.js';
 import { percentile } from '../lib/percentile.js';
@@ -152,6 +153,8 @@ async function openInProcess(capture: 'wal' | 'outbox', postgres: PostgresServer
       seed: false,
       relay: { pollMs: 1000 },
     },
+    // The demo's table and capture rule: the writes below change its rows.
+    apps: [new DemoApp()],
     logger,
   });
   const writer = new pg.Client({ connectionString: url });

@@ -12,7 +12,7 @@ export const ERROR_CATALOGUE = {
   value_too_large: { status: 413, description: 'A cached value is larger than the value limit (1 MiB by default).' },
   body_too_large: { status: 413, description: 'The request body is larger than the body limit.' },
   unsupported_media_type: { status: 415, description: 'The request body is not JSON.' },
-  not_found: { status: 404, description: 'No such route, key, content or invalidation.' },
+  not_found: { status: 404, description: 'No such route, key, record or invalidation.' },
   unknown_region: { status: 404, description: 'No region has that name.' },
   no_region: { status: 400, description: 'This process serves no region, or not the one asked for: send the request to a node that serves it.' },
   no_loader: { status: 404, description: 'No loader for the key: no call-site loader was given and no defined key template matches it.' },

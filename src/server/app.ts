@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify from 'fastify';
-import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { Topology } from '../topology/topology.js';
 import { VERSION } from '../version.js';
 import { registerErrorHandling, toErrorBody } from './error-handling.js';
@@ -12,8 +12,6 @@ import { edgeHitPath } from './edge-hit-path.js';
 import type { EdgeRoute } from './edge-route.js';
 import { validatorCompiler } from './validator-compiler.js';
 import { cacheRoutes } from './routes/cache.js';
-import { contentRoutes } from './routes/content.js';
-import { contentEdgeRoute } from './routes/content-edge.js';
 import { edgeRoutes } from './routes/edge.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -32,17 +30,33 @@ function requestIds(): () => string {
 // Apps declare their edge routes with these (they reach users as `freshcache/server`).
 export { edgeRoute } from './edge-route.js';
 export type { EdgeRoute, EdgeRouteOptions, EdgeParam, EdgeParams } from './edge-route.js';
+// And check their input as the built-in routes do.
+export { errorSchema } from './error-handling.js';
+export { TAG_PATTERN, checkTags } from './validation.js';
+
+/** The HTTP half of an app on top of freshcache: its routes, its edge reads and their OpenAPI tags. */
+export interface ServerApp {
+  /** Registered with the topology, like the built-in routes. */
+  readonly routes?: FastifyPluginAsync<{ topology: Topology }>;
+  /** Edge reads, answered from a region's L1 before Fastify when fresh (see edgeRoute). */
+  readonly edgeRoutes?: readonly EdgeRoute[];
+  /** OpenAPI tags the app's routes use. */
+  readonly tags?: readonly { name: string; description: string }[];
+}
 
 export interface AppOptions {
   topology: Topology;
   /** The built dashboard to serve at `/` (default dist/dashboard of the package). */
   dashboardDir?: string;
-  /** The app's edge reads, declared with edgeRoute (default: the demo's content read). */
+  /** Apps whose routes to serve besides the built-in ones (none by default). */
+  apps?: readonly ServerApp[];
+  /** Edge reads declared with edgeRoute, besides the apps' (none by default). */
   edgeRoutes?: readonly EdgeRoute[];
 }
 
 /** The HTTP face of a topology, without `listen()`: tests drive it with `inject()`. */
-export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR, edgeRoutes: declared = [contentEdgeRoute] }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR, apps = [], edgeRoutes: own = [] }: AppOptions): Promise<FastifyInstance> {
+  const declared = [...own, ...apps.flatMap((app) => app.edgeRoutes ?? [])];
   // The access log (two lines and a child logger per request) costs a quarter of an edge hit's
   // CPU time, so it is for debugging (FRESHCACHE_LOG_LEVEL=debug).
   const accessLog = topology.logger.isLevelEnabled('debug');
@@ -92,10 +106,10 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
       tags: [
         { name: 'cache', description: 'Key-value cache of one region' },
         { name: 'invalidation', description: 'Purge by key, tag or prefix, and watch it propagate' },
-        { name: 'content', description: 'Content at the origin' },
         { name: 'edge', description: 'Reads through a region' },
         { name: 'regions', description: 'Regions, their delays and strategies' },
         { name: 'ops', description: 'Health, metrics and events' },
+        ...apps.flatMap((app) => app.tags ?? []),
       ],
     },
   });
@@ -111,9 +125,10 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
       if (accessLog || request.headers['x-request-id'] !== undefined) reply.header('x-request-id', request.id);
       done();
     });
-    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, contentRoutes, regionRoutes, eventRoutes]) {
+    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, regionRoutes, eventRoutes]) {
       await scope.register(routes, { topology });
     }
+    for (const app of apps) if (app.routes) await scope.register(app.routes, { topology });
   });
   await serveDashboard(app, dashboardDir);
   return app;

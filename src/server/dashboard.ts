@@ -17,7 +17,7 @@ const NOT_BUILT = `<!doctype html>
 
 /**
  * Serves the built dashboard: `/` is its index.html, read on every request and never cached, and
- * `/assets/*` its content-hashed files, cached for a year. Both are looked up per request, so a
+ * `/assets/*` its hash-named files, cached for a year. Both are looked up per request, so a
  * build made while the server runs is served at once; before any build, `/` says how to make
  * one. Nothing else is claimed: a catch-all route would also catch paths the router refuses
  * (a key too long for the router is a 400, not a missing file).

@@ -42,18 +42,3 @@ export function checkTtlSeconds(ttl: number | undefined, maxTtlMs: number): numb
   if (ms > maxTtlMs) throw new FreshcacheError('invalid_ttl', `ttl must be at most ${maxTtlMs / 1000} seconds`);
   return Math.max(1, ms);
 }
-
-/** The JSON schema of a content record: documents responses and lets Fastify serialise them fast. */
-export const contentRecordSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'integer' },
-    slug: { type: 'string' },
-    title: { type: 'string' },
-    body: { type: 'string' },
-    tags: { type: 'array', items: { type: 'string' } },
-    version: { type: 'integer', description: 'Origin version: one sequence across all rows, bumped on every change.' },
-    updatedAt: { type: 'string', format: 'date-time' },
-  },
-  required: ['id', 'slug', 'title', 'body', 'tags', 'version', 'updatedAt'],
-} as const;

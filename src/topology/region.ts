@@ -2,12 +2,10 @@ import { MemoryStore } from '../adapters/memory/memory-store.js';
 import type { EvictionPolicy } from '../adapters/memory/memory-store.js';
 import { CacheStats } from '../engine/cache-stats.js';
 import type { Clock } from '../engine/clock.js';
-import { FreshcacheError } from '../engine/errors.js';
-import type { Lookup, Strategy } from '../engine/tiered-cache.js';
+import type { Strategy } from '../engine/tiered-cache.js';
 import { TieredCache } from '../engine/tiered-cache.js';
 import { LogFollower } from '../engine/log-follower.js';
 import type { InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
-import type { ContentRecord, OriginStore } from '../seams/origin-store.js';
 import type { Store } from '../seams/store.js';
 import { CancelledError, DelayLine } from './delay-line.js';
 
@@ -47,7 +45,6 @@ export interface AppliedInvalidation {
 export interface RegionDeps {
   clock: Clock;
   log: InvalidationLog;
-  origin: OriginStore;
   /** The region's L2; an in-process memory store when absent. A shared one (Redis) makes this node one of several. */
   l2?: Store;
   /** This node's name in its region's consumer group (default: host and process id). */
@@ -65,13 +62,9 @@ export interface RegionDeps {
   onFlushed?: (region: string, reason: string, detail?: string) => void;
 }
 
-export function contentKey(id: number): string {
-  return `content:${id}`;
-}
-
 /**
- * An edge node serving one region: reads content through its cache (L1 → L2 → origin) and applies
- * the invalidation log after the region's propagation delay.
+ * An edge node serving one region: its cache (L1 → L2 → the loaders apps define on it) applies the
+ * invalidation log after the region's propagation delay.
  */
 export class Region {
   readonly name: string;
@@ -142,17 +135,6 @@ export class Region {
     this.toL1.cancel();
     this.toL2.cancel();
     await this.follower.stop();
-  }
-
-  /** Reads one content record through this region's cache. */
-  readContent(id: number): Promise<Lookup<ContentRecord>> {
-    return this.cache.lookupOrLoad<ContentRecord>(contentKey(id), async (context) => {
-      const record = await this.deps.origin.get(id);
-      if (!record) throw new FreshcacheError('not_found', `no content with id ${id}`);
-      context.version = record.version;
-      context.tags = record.tags;
-      return record;
-    });
   }
 
   update(patch: Partial<RegionSettings>): void {

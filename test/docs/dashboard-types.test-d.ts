@@ -2,7 +2,7 @@ import { describe, expectTypeOf, it } from 'vitest';
 import type * as Dashboard from '../../dashboard/src/api/types.js';
 import type { HistoryAnswer } from '../../src/observability/metrics-history.js';
 import type { Percentiles } from '../../src/observability/metrics.js';
-import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { ContentRecord } from '../../src/demo/content-store.js';
 import type { KeyExplorerPage } from '../../src/server/routes/cache.js';
 import type { DryRunAnswer } from '../../src/server/routes/invalidations.js';
 import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';

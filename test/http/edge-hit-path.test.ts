@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { expect, it, onTestFinished } from 'vitest';
 import { ManualClock } from '../../src/engine/clock.js';
-import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { ContentRecord } from '../../src/demo/content-store.js';
 import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
 import type { Topology } from '../../src/topology/topology.js';
 import { testApp } from '../testkit/test-topology.js';
@@ -28,10 +28,10 @@ it('answers an L1 hit before Fastify with the same status, headers and body as t
   const viaFastify = await app.inject({ url: path, headers: { 'x-request-id': 'trace-1' } });
   // …and the hit path's, over the socket: the route is not run for it.
   let routeRuns = 0;
-  const readContent = region.readContent.bind(region);
-  region.readContent = (id) => {
+  const lookupOrLoad = region.cache.lookupOrLoad.bind(region.cache);
+  region.cache.lookupOrLoad = (...args) => {
     routeRuns++;
-    return readContent(id);
+    return lookupOrLoad(...args);
   };
   const viaHitPath = await fetch(base + path, { headers: { 'x-request-id': 'trace-1' } });
   expect(routeRuns).toBe(0);

@@ -4,7 +4,7 @@ import { ManualClock } from '../../src/engine/clock.js';
 import { FreshcacheError } from '../../src/engine/errors.js';
 import { buildApp } from '../../src/server/app.js';
 import { edgeRoute } from '../../src/server/edge-route.js';
-import { contentEdgeRoute } from '../../src/server/routes/content-edge.js';
+import { contentEdgeRoute } from '../../src/demo/content-routes.js';
 import { testTopology } from '../testkit/test-topology.js';
 
 const COMPARED = ['content-type', 'content-length', 'x-cache', 'x-cache-region', 'x-cache-version', 'age', 'x-request-id'];

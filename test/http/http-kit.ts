@@ -7,9 +7,9 @@ import type { Clock } from '../../src/engine/clock.js';
 import { ERROR_CATALOGUE } from '../../src/engine/errors.js';
 import type { ErrorCode } from '../../src/engine/errors.js';
 import { buildApp } from '../../src/server/app.js';
-import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { ContentRecord } from '../../src/demo/content-store.js';
 import type { Topology } from '../../src/topology/topology.js';
-import { openTopology } from '../testkit/test-topology.js';
+import { openTopology, serverAppsOf } from '../testkit/test-topology.js';
 
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
@@ -48,7 +48,7 @@ export interface BadRequestCase {
  */
 export async function sharedApp(options: { config?: ConfigInput; clock?: Clock } = {}) {
   const topology = await openTopology(options);
-  const app = await buildApp({ topology });
+  const app = await buildApp({ topology, apps: serverAppsOf(topology) });
   return {
     app,
     topology,

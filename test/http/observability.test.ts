@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/engine/clock.js';
-import { testApp } from '../testkit/test-topology.js';
+import { demoOf, testApp } from '../testkit/test-topology.js';
 import { createContent } from './http-kit.js';
 
 describe('health, readiness, metrics and docs', () => {
@@ -100,7 +100,7 @@ describe('health, readiness, metrics and docs', () => {
     const { app, topology } = await testApp();
     expect((await app.inject({ url: '/health', headers: { 'x-request-id': 'trace-123' } })).headers['x-request-id']).toBe('trace-123');
     // The edge read sets it itself (no hook on the hot path): on a hit and on an error alike.
-    const record = await topology.createContent({ slug: 'traced', title: 'T' });
+    const record = await demoOf(topology).store.create({ slug: 'traced', title: 'T' });
     const hit = await app.inject({ url: `/edge/us-east/content/${record.id}`, headers: { 'x-request-id': 'trace-edge' } });
     expect(hit.statusCode).toBe(200);
     expect(hit.headers['x-request-id']).toBe('trace-edge');

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { ContentRecord } from '../../src/demo/content-store.js';
 import type { Topology } from '../../src/topology/topology.js';
 import { createContent, sharedApp } from './http-kit.js';
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/server/app.js';
-import { Topology } from '../../src/topology/topology.js';
+import { startTopology } from '../../src/cli/commands/serve.js';
+import type { Topology } from '../../src/topology/topology.js';
 import { JSON_HEADERS, expectError } from './http-kit.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { redisForFile } from '../testkit/redis-server.js';
@@ -19,18 +19,16 @@ let app: FastifyInstance;
 
 beforeAll(async () => {
   const { url } = redis().server;
-  topology = await Topology.create({
-    config: {
-      roles: { regions: [], relay: true },
-      regions: REGIONS.map((name) => ({ name })),
-      origin: { kind: 'postgres', url: postgres().url },
-      capture: { kind: 'outbox' },
-      log: { kind: 'redis', redis: { url } },
-      l2: { kind: 'redis', redis: { url } },
-      seed: false,
-    },
-  });
-  app = await buildApp({ topology });
+  // As `freshcache up` starts it (freshcache serve): with the demo app, its config having no capture rules.
+  ({ topology, app } = await startTopology({
+    roles: { regions: [], relay: true },
+    regions: REGIONS.map((name) => ({ name })),
+    origin: { kind: 'postgres', url: postgres().url },
+    capture: { kind: 'outbox' },
+    log: { kind: 'redis', redis: { url } },
+    l2: { kind: 'redis', redis: { url } },
+    seed: false,
+  }));
 }, 60_000);
 
 afterAll(async () => {

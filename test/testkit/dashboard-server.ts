@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/server/app.js';
-import { DEFAULT_DASHBOARD_DIR } from '../../src/server/dashboard.js';
 import { existsSync } from 'node:fs';
-import { createTopology } from '../../src/topology/topology.js';
+import { startTopology } from '../../src/cli/commands/serve.js';
+import type { DemoApp } from '../../src/demo/demo-app.js';
+import { DEFAULT_DASHBOARD_DIR } from '../../src/server/dashboard.js';
 import type { Topology } from '../../src/topology/topology.js';
 
 /**
@@ -10,12 +10,12 @@ import type { Topology } from '../../src/topology/topology.js';
  * jitter, sample content, the real clock) on a free loopback port, serving the built dashboard.
  * The dashboard must be built first (`npm run build -w dashboard`; `pretest` does it).
  */
-export async function startDashboardServer(): Promise<{ url: string; topology: Topology; app: FastifyInstance; close(): Promise<void> }> {
+export async function startDashboardServer(): Promise<{ url: string; topology: Topology; app: FastifyInstance; demo: DemoApp; close(): Promise<void> }> {
   if (!existsSync(`${DEFAULT_DASHBOARD_DIR}/index.html`)) {
     throw new Error(`the dashboard is not built (${DEFAULT_DASHBOARD_DIR}index.html is missing): run npm run build -w dashboard`);
   }
-  const topology = await createTopology({ config: { port: 0, host: '127.0.0.1' } });
-  const app = await buildApp({ topology });
+  // As `freshcache demo` starts it: the demo app runs, its configuration having no capture rules.
+  const { topology, app, apps } = await startTopology({ port: 0, host: '127.0.0.1' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (typeof address !== 'object' || address === null) throw new Error('the server has no address');
@@ -23,6 +23,7 @@ export async function startDashboardServer(): Promise<{ url: string; topology: T
     url: `http://127.0.0.1:${address.port}`,
     topology,
     app,
+    demo: apps[0]!,
     async close() {
       await app.close();
       await topology.close();

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { inject, onTestFinished } from 'vitest';
 import { createPgliteClient } from '../../src/adapters/postgres/pglite-client.js';
 import type { ConfigInput } from '../../src/config.js';
+import { resolveConfig } from '../../src/config.js';
+import { DemoApp } from '../../src/demo/demo-app.js';
 import type { Clock } from '../../src/engine/clock.js';
 import { buildApp } from '../../src/server/app.js';
 import { Topology } from '../../src/topology/topology.js';
@@ -17,7 +19,9 @@ export async function testSqlClient() {
 /**
  * A whole embedded topology on a PGlite origin started from the run's snapshot. Jitter is off
  * unless asked for, so a region's delay is exact and a test can step the fake clock to just
- * before and after it. The caller closes it (see testTopology for the per-test version).
+ * before and after it. It runs the content demo app as the CLI does: when the configuration's
+ * `demo` is on (by default, when it has no capture rules); demoOf() finds it. The caller closes
+ * it (see testTopology for the per-test version).
  */
 export async function openTopology(options: { config?: ConfigInput; clock?: Clock } = {}): Promise<Topology> {
   const dump = await readFile(inject('pgliteSnapshot'));
@@ -31,7 +35,20 @@ export async function openTopology(options: { config?: ConfigInput; clock?: Cloc
       { name: 'ap-south', delayMs: 600 },
     ]).map((r) => ({ jitter: 0, ...r })),
   };
-  return Topology.create({ config, clock: options.clock, sql });
+  const apps = resolveConfig(config).demo ? [new DemoApp()] : [];
+  return Topology.create({ config, clock: options.clock, sql, apps });
+}
+
+/** The HTTP halves of the apps a topology runs, for buildApp: the demo's, when it runs it. */
+export function serverAppsOf(topology: Topology): DemoApp[] {
+  return topology.apps.filter((app) => app instanceof DemoApp);
+}
+
+/** The demo app a test topology runs (see openTopology). */
+export function demoOf(topology: Topology): DemoApp {
+  const demo = topology.apps.find((app) => app instanceof DemoApp);
+  if (!demo) throw new Error('this topology runs no demo app (its configuration has capture rules, or demo: false)');
+  return demo;
 }
 
 /** openTopology(), closed when the test ends. */
@@ -43,7 +60,7 @@ export async function testTopology(options: { config?: ConfigInput; clock?: Cloc
 
 export async function testApp(options: Parameters<typeof testTopology>[0] = {}) {
   const topology = await testTopology(options);
-  const app = await buildApp({ topology });
+  const app = await buildApp({ topology, apps: serverAppsOf(topology) });
   onTestFinished(() => app.close());
   return { app, topology };
 }

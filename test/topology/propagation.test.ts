@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/engine/clock.js';
 import type { InvalidationInput } from '../../src/seams/invalidation-log.js';
 import type { Topology } from '../../src/topology/topology.js';
-import { testTopology } from '../testkit/test-topology.js';
+import { readContent } from '../../src/demo/demo-app.js';
+import { demoOf, testTopology } from '../testkit/test-topology.js';
 
 /** Resolves when the relay has put the next change on the log. */
 function nextPublished(topology: Topology) {
@@ -13,7 +14,7 @@ function nextPublished(topology: Topology) {
 async function readAll(topology: Topology, id: number) {
   const out: Record<string, { state: string; title: string; version: number | undefined }> = {};
   for (const region of topology.regions.values()) {
-    const found = await region.readContent(id);
+    const found = await readContent(region, id);
     out[region.name] = { state: found.state, title: found.value.title, version: found.version };
   }
   return out;
@@ -23,16 +24,16 @@ describe('propagation across regions', () => {
   it('MISS then HIT, then each region serves the old value until its delay and the new one after', async () => {
     const clock = new ManualClock(Date.now());
     const topology = await testTopology({ clock });
-    const created = await topology.createContent({ slug: 'a', title: 'v1' });
+    const created = await demoOf(topology).store.create({ slug: 'a', title: 'v1' });
     await clock.advanceAsync(1000); // let the insert's own invalidation land everywhere
 
     for (const region of topology.regions.values()) {
-      expect((await region.readContent(created.id)).state).toBe('MISS');
-      expect((await region.readContent(created.id)).state).toBe('HIT');
+      expect((await readContent(region, created.id)).state).toBe('MISS');
+      expect((await readContent(region, created.id)).state).toBe('HIT');
     }
 
     const published = nextPublished(topology);
-    const updated = (await topology.updateContent(created.id, { title: 'v2' }))!;
+    const updated = (await demoOf(topology).store.update(created.id, { title: 'v2' }))!;
     await published;
 
     const schedule = [
@@ -62,36 +63,36 @@ describe('propagation across regions', () => {
       clock,
       config: { regions: [{ name: 'eager', delayMs: 100 }, { name: 'lazy', delayMs: 100, strategy: 'lazy' }] },
     });
-    const created = await topology.createContent({ slug: 'a', title: 'v1' });
+    const created = await demoOf(topology).store.create({ slug: 'a', title: 'v1' });
     await clock.advanceAsync(200);
     await readAll(topology, created.id);
 
     const published = nextPublished(topology);
-    await topology.updateContent(created.id, { title: 'v2' });
+    await demoOf(topology).store.update(created.id, { title: 'v2' });
     await published;
     await clock.advanceAsync(100);
 
-    expect((await topology.region('eager').readContent(created.id)).value.title).toBe('v2');
-    const stale = await topology.region('lazy').readContent(created.id);
+    expect((await readContent(topology.region('eager'), created.id)).value.title).toBe('v2');
+    const stale = await readContent(topology.region('lazy'), created.id);
     expect(stale).toMatchObject({ state: 'STALE' });
     expect(stale.value.title).toBe('v1');
     await clock.advanceAsync(0); // the one background revalidation completes
-    expect(await topology.region('lazy').readContent(created.id)).toMatchObject({ state: 'HIT', value: { title: 'v2' } });
+    expect(await readContent(topology.region('lazy'), created.id)).toMatchObject({ state: 'HIT', value: { title: 'v2' } });
     expect(topology.region('lazy').stats.revalidations).toBe(1);
   });
 
   it('1000 concurrent misses cause exactly one origin read per region', async () => {
     const topology = await testTopology();
-    const created = await topology.createContent({ slug: 'hot', title: 'hot' });
+    const created = await demoOf(topology).store.create({ slug: 'hot', title: 'hot' });
     let originReads = 0;
-    const get = topology.origin.get.bind(topology.origin);
-    topology.origin.get = (id) => {
+    const get = demoOf(topology).store.get.bind(demoOf(topology).store);
+    demoOf(topology).store.get = (id) => {
       originReads++;
       return get(id);
     };
     const reads = [];
     for (const region of topology.regions.values()) {
-      for (let i = 0; i < 1000; i++) reads.push(region.readContent(created.id));
+      for (let i = 0; i < 1000; i++) reads.push(readContent(region, created.id));
     }
     const results = await Promise.all(reads);
     expect(results.every((r) => r.value.title === 'hot')).toBe(true);
@@ -101,7 +102,7 @@ describe('propagation across regions', () => {
   it('a slow read that began before an update does not put the old value back (stale-set race)', async () => {
     const clock = new ManualClock(Date.now());
     const topology = await testTopology({ clock, config: { regions: [{ name: 'r', delayMs: 50 }] } });
-    const created = await topology.createContent({ slug: 'a', title: 'v1' });
+    const created = await demoOf(topology).store.create({ slug: 'a', title: 'v1' });
     await clock.advanceAsync(100);
 
     // The first origin read fetches v1, then stalls until released.
@@ -109,9 +110,9 @@ describe('propagation across regions', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let fetched!: () => void;
     const readDone = new Promise<void>((resolve) => (fetched = resolve));
-    const get = topology.origin.get.bind(topology.origin);
+    const get = demoOf(topology).store.get.bind(demoOf(topology).store);
     let first = true;
-    topology.origin.get = async (id) => {
+    demoOf(topology).store.get = async (id) => {
       const record = await get(id);
       if (first) {
         first = false;
@@ -121,17 +122,17 @@ describe('propagation across regions', () => {
       return record;
     };
     const region = topology.region('r');
-    const slowRead = region.readContent(created.id);
+    const slowRead = readContent(region, created.id);
     await readDone;
 
     const published = nextPublished(topology);
-    await topology.updateContent(created.id, { title: 'v2' });
+    await demoOf(topology).store.update(created.id, { title: 'v2' });
     await published;
     await clock.advanceAsync(50); // the invalidation is applied while the slow read is in flight
     release();
     expect((await slowRead).value.title).toBe('v1'); // its caller asked before the update: fine
     expect(region.stats.staleSetsRefused).toBe(1);
-    expect(await region.readContent(created.id)).toMatchObject({ state: 'MISS', value: { title: 'v2' } });
+    expect(await readContent(region, created.id)).toMatchObject({ state: 'MISS', value: { title: 'v2' } });
   });
 
   it('ttl mode ignores the change until the entry expires; switching to cdc flushes', async () => {
@@ -140,11 +141,11 @@ describe('propagation across regions', () => {
       clock,
       config: { regions: [{ name: 'ttl', delayMs: 10, mode: 'ttl', ttlMs: 5000 }, { name: 'ttl2', delayMs: 10, mode: 'ttl', ttlMs: 5000 }] },
     });
-    const created = await topology.createContent({ slug: 'a', title: 'v1' });
+    const created = await demoOf(topology).store.create({ slug: 'a', title: 'v1' });
     await clock.advanceAsync(100);
     await readAll(topology, created.id);
     const published = nextPublished(topology);
-    await topology.updateContent(created.id, { title: 'v2' });
+    await demoOf(topology).store.update(created.id, { title: 'v2' });
     await published;
     await clock.advanceAsync(1000);
     expect(await readAll(topology, created.id)).toMatchObject({ ttl: { state: 'HIT', title: 'v1' }, ttl2: { state: 'HIT', title: 'v1' } });
@@ -152,10 +153,10 @@ describe('propagation across regions', () => {
 
     topology.region('ttl2').update({ mode: 'cdc' });
     await clock.advanceAsync(0);
-    expect((await topology.region('ttl2').readContent(created.id)).value.title).toBe('v2');
+    expect((await readContent(topology.region('ttl2'), created.id)).value.title).toBe('v2');
 
     await clock.advanceAsync(4000); // past the 5 s TTL of the first read
-    expect((await topology.region('ttl').readContent(created.id)).value.title).toBe('v2');
+    expect((await readContent(topology.region('ttl'), created.id)).value.title).toBe('v2');
   });
 
   it('purges by tag and prefix reach every region after its delay', async () => {

@@ -3,15 +3,14 @@
  * PGlite origin, 3 regions) served by buildApp(), with a silent logger. It warms the benchmarked
  * path into us-east's L1 and tells the parent its port and the response body.
  */
+import { startTopology } from '../../../src/cli/commands/serve.js';
 import { createLogger } from '../../../src/observability/logger.js';
-import { buildApp } from '../../../src/server/app.js';
-import { Topology } from '../../../src/topology/topology.js';
 import { answerParent, send } from './bench-child.js';
 
 const PATH = process.argv[2] ?? '/edge/us-east/content/1';
 
-const topology = await Topology.create({ config: { seed: true, port: 0 }, logger: createLogger({ level: 'silent' }) });
-const app = await buildApp({ topology });
+// As the CLI starts it: with the demo app, whose edge route and sample content are benchmarked.
+const { topology, app } = await startTopology({ seed: true, port: 0 }, { logger: createLogger({ level: 'silent' }) });
 const base = await app.listen({ host: '127.0.0.1', port: 0 });
 // Twice: the first read loads from the origin (MISS), the second must be an L1 HIT.
 await (await fetch(base + PATH)).arrayBuffer();

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import type { SqlClient } from './sql-client.js';
-import { CONTENT_SCHEMA } from './content-schema.js';
 import { PgListener } from './pg-listener.js';
 
 export interface PgClientOptions {
@@ -16,7 +15,7 @@ export interface PgClientOptions {
 const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
- * PostgreSQL through `pg`, with the content schema applied. Queries use a pool; LISTEN needs a
+ * PostgreSQL through `pg`. Queries use a pool; LISTEN needs a
  * connection of its own, held for as long as someone listens, and re-established when lost.
  */
 export async function createPgClient(options: PgClientOptions): Promise<SqlClient & { pool: pg.Pool }> {
@@ -24,18 +23,11 @@ export async function createPgClient(options: PgClientOptions): Promise<SqlClien
   const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   // An idle client's error (the server restarting) must not crash the process; the next query reconnects.
   pool.on('error', onError);
-  // Concurrent CREATE OR REPLACE of the same function can conflict: apply the schema under a lock.
-  const setup = await pool.connect();
-  // Checked out, the client has no pool listener: an error between two queries would be unhandled.
-  setup.on('error', onError);
-  try {
-    await setup.query("SELECT pg_advisory_lock(hashtext('freshcache schema'))");
-    await setup.query(CONTENT_SCHEMA);
-  } finally {
-    await setup.query("SELECT pg_advisory_unlock(hashtext('freshcache schema'))").catch(() => {});
-    setup.off('error', onError);
-    setup.release();
-  }
+  // One round trip now, so that an unreachable server fails the start rather than a first read.
+  await pool.query('SELECT 1').catch(async (error: unknown) => {
+    await pool.end().catch(() => {});
+    throw error;
+  });
   const listeners = new Set<PgListener>();
   return {
     pool,

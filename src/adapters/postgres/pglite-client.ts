@@ -1,6 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlClient } from './sql-client.js';
-import { CONTENT_SCHEMA } from './content-schema.js';
 
 export interface PgliteClientOptions {
   /** A folder to keep the database in; in memory when absent. */
@@ -9,10 +8,9 @@ export interface PgliteClientOptions {
   loadDataDir?: Blob | File;
 }
 
-/** Embedded Postgres (PGlite, Postgres compiled to WASM) with the content schema applied. */
+/** Embedded Postgres (PGlite, Postgres compiled to WASM), as it is: freshcache creates no table in it. */
 export async function createPgliteClient(options: PgliteClientOptions = {}): Promise<SqlClient & { db: PGlite }> {
   const db = await PGlite.create({ dataDir: options.dataDir, loadDataDir: options.loadDataDir });
-  await db.exec(CONTENT_SCHEMA);
   return {
     db,
     query: async <R>(sql: string, params?: unknown[]) => {

@@ -1,6 +1,6 @@
 /**
  * The little of a SQL connection the origin needs. PGlite's `PGlite` and pg's `Pool` both fit,
- * so the content queries and the outbox relay are written once for both.
+ * so the apps' queries and the outbox feed are written once for both.
  */
 export interface SqlClient {
   query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
-import { buildApp } from '../../server/app.js';
-import { startWorkload } from '../../tools/workload.js';
-import { createTopology } from '../../topology/topology.js';
+import { startWorkload } from '../../demo/workload.js';
 import { untilSignal } from '../until-signal.js';
+import { startTopology } from './serve.js';
 
 export const demoHelp = `freshcache demo [--port N] [--host H] [--workload] [--rate N]
 
@@ -35,8 +34,8 @@ export async function demo(argv: string[]): Promise<void> {
   if (!Number.isFinite(rate) || rate <= 0) throw new Error(`--rate must be a positive number, got ${values.rate}`);
 
   console.log('Starting freshcache: origin (PGlite), relay, regions…');
-  const topology = await createTopology({ config: { port, host: values.host ?? '127.0.0.1' } });
-  const app = await buildApp({ topology });
+  // No capture rules of its own: the content demo app runs (config.demo).
+  const { topology, app, apps } = await startTopology({ port, host: values.host ?? '127.0.0.1' });
   await app.listen({ port, host: topology.config.host });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
@@ -61,7 +60,7 @@ Try it (curl 7.84 or newer):
 
 Ctrl-C stops.`);
 
-  const { items } = await topology.origin.list({ limit: 500 });
+  const { items } = await apps[0]!.store.list({ limit: 500 });
   const workload = values.workload
     ? startWorkload({
         baseUrl: base,

@@ -1,9 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../config.js';
+import { resolveConfig } from '../../config.js';
 import { ENV_OVERRIDES, loadConfigFile } from '../../config-file.js';
+import { DemoApp } from '../../demo/demo-app.js';
 import { buildApp } from '../../server/app.js';
 import { createTopology } from '../../topology/topology.js';
-import type { Topology } from '../../topology/topology.js';
+import type { Topology, TopologyOptions } from '../../topology/topology.js';
 import { untilSignal } from '../until-signal.js';
 
 /** The environment overrides, one per line, for the help of the commands that read a config file. */
@@ -39,12 +41,26 @@ export function configArgument(command: string, argv: string[], help: string): s
 }
 
 /**
+ * The one place a process of the CLI starts: the topology and its HTTP face, with the demo app
+ * on both when the configuration runs it (`demo`, by default when it has no capture rules).
+ */
+export async function startTopology(input: ConfigInput, options: Omit<TopologyOptions, 'config' | 'apps'> = {}) {
+  const apps = resolveConfig(input).demo ? [new DemoApp()] : [];
+  const topology = await createTopology({ ...options, config: input, apps });
+  try {
+    return { topology, app: await buildApp({ topology, apps }), apps };
+  } catch (error) {
+    await topology.close();
+    throw error;
+  }
+}
+
+/**
  * Runs a configuration with the HTTP API on its port until SIGTERM or SIGINT, then stops cleanly.
  * `describe` says what this process serves, in the one line printed once it listens.
  */
 export async function runConfig(input: ConfigInput, describe: (topology: Topology) => string): Promise<void> {
-  const topology = await createTopology({ config: input });
-  const app = await buildApp({ topology });
+  const { topology, app } = await startTopology(input);
   await app.listen({ port: topology.config.port, host: topology.config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : topology.config.port;

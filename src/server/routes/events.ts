@@ -5,16 +5,11 @@ import type { AppOptions } from '../app.js';
 
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
-const EVENT_NAMES: (keyof TopologyEventMap)[] = [
-  'invalidation.published',
-  'invalidation.applied',
-  'content.changed',
-  'region.updated',
-  'region.flushed',
-];
+const EVENT_NAMES: Exclude<keyof TopologyEventMap, 'app.event'>[] = ['invalidation.published', 'invalidation.applied', 'region.updated', 'region.flushed'];
 
 /**
- * Server-sent events: the dashboard's live feed. A comment line every 15 s keeps proxies from
+ * Server-sent events: the dashboard's live feed, the topology's events and the apps' (an
+ * `app.event` goes out as an event of its own name). A comment line every 15 s keeps proxies from
  * closing it. A client that stops reading is dropped rather than buffered for without bound
  * (it reconnects and reloads what it shows); every stream ends when the server closes.
  */
@@ -51,6 +46,8 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       topology.events.on(name, listener);
       return [name, listener] as const;
     });
+    const forward = ({ name, data }: { name: string; data: unknown }) => send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
+    topology.events.on('app.event', forward);
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
     heartbeat.unref();
     let detached = false;
@@ -59,6 +56,7 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       detached = true;
       clearInterval(heartbeat);
       for (const [name, listener] of listeners) topology.events.off(name, listener);
+      topology.events.off('app.event', forward);
       streams.delete(out);
     }
     streams.set(out, detach);

@@ -7,7 +7,7 @@ export const healthRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolo
   app.get('/ready', { schema: { tags: ['ops'], summary: 'Readiness: origin reachable and, where this process relays, the relay running or standing by' } }, async (_request, reply) => {
     const checks: Record<string, 'ok' | string> = {};
     try {
-      await topology.origin.list({ limit: 1 });
+      await topology.sql.query('SELECT 1');
       checks.origin = 'ok';
     } catch (error) {
       checks.origin = (error as Error).message;

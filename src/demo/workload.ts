@@ -1,5 +1,5 @@
-import type { Clock } from '../engine/clock.js';
-import { zipfSampler } from './zipf.js';
+import type { Clock } from '../index.js';
+import { zipfSampler } from '../tools/zipf.js';
 
 export interface WorkloadOptions {
   baseUrl: string;

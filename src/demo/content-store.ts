@@ -1,14 +1,74 @@
-import { FreshcacheError } from '../../engine/errors.js';
-import type { ContentInput, ContentPage, ContentPatch, ContentRecord, OriginStore } from '../../seams/origin-store.js';
-import type { ContentRow } from './content-schema.js';
-import { toContentRecord } from './content-schema.js';
-import type { SqlClient } from './sql-client.js';
+import { FreshcacheError } from '../index.js';
+import type { SqlClient } from '../postgres.js';
+
+/** A piece of content at the origin, the source of truth. */
+export interface ContentRecord {
+  id: number;
+  slug: string;
+  title: string;
+  body: string;
+  tags: string[];
+  /** Increases on every change, across all rows (one sequence), so versions compare across rows. */
+  version: number;
+  updatedAt: string;
+}
+
+export interface ContentInput {
+  slug: string;
+  title: string;
+  body?: string;
+  tags?: string[];
+}
+
+export type ContentPatch = Partial<ContentInput>;
+
+export interface ContentPage {
+  items: ContentRecord[];
+  cursor?: number;
+}
+
+/**
+ * The demo's content in a SQL database. A write is a plain statement on the table: capture (the
+ * outbox trigger or the WAL) records the change, so a cache can never miss a committed change.
+ */
+export interface ContentStore {
+  get(id: number): Promise<ContentRecord | undefined>;
+  list(options: { afterId?: number; limit: number; tag?: string }): Promise<ContentPage>;
+  create(input: ContentInput): Promise<ContentRecord>;
+  /** Resolves undefined when there is no such id. */
+  update(id: number, patch: ContentPatch): Promise<ContentRecord | undefined>;
+  delete(id: number): Promise<boolean>;
+  /** Runs raw SQL as a user would (psql, a migration): changes made so must invalidate too. */
+  execute(sql: string, params?: unknown[]): Promise<void>;
+}
+
+interface ContentRow {
+  id: number | string;
+  slug: string;
+  title: string;
+  body: string;
+  tags: string[];
+  version: number | string;
+  updated_at: Date | string;
+}
+
+function toContentRecord(row: ContentRow): ContentRecord {
+  return {
+    id: Number(row.id),
+    slug: row.slug,
+    title: row.title,
+    body: row.body,
+    tags: row.tags,
+    version: Number(row.version),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  };
+}
 
 const COLUMNS = 'id, slug, title, body, tags, version, updated_at';
 
-/** The content API over SQL; the same queries run on PGlite and PostgreSQL. */
-export class SqlOriginStore implements OriginStore {
-  constructor(private readonly sql: SqlClient) {}
+/** The content queries over SQL; the same run on PGlite and PostgreSQL. */
+export class SqlContentStore implements ContentStore {
+  constructor(private readonly sql: Pick<SqlClient, 'query'>) {}
 
   async get(id: number): Promise<ContentRecord | undefined> {
     const { rows } = await this.run<ContentRow>(`SELECT ${COLUMNS} FROM content WHERE id = $1`, [id]);
@@ -48,10 +108,6 @@ export class SqlOriginStore implements OriginStore {
 
   async execute(sql: string, params: unknown[] = []): Promise<void> {
     await this.run(sql, params);
-  }
-
-  async close(): Promise<void> {
-    await this.sql.close();
   }
 
   private async run<R>(sql: string, params: unknown[]): Promise<{ rows: R[] }> {

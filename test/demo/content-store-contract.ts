@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { OriginStore } from '../../src/seams/origin-store.js';
+import type { ContentStore } from '../../src/demo/content-store.js';
 
-/** The contract every `OriginStore` keeps (PGlite now; PostgreSQL later). */
-export function originStoreContract(name: string, make: () => Promise<OriginStore>) {
-  describe(`OriginStore contract: ${name}`, () => {
+/** The contract the demo's `ContentStore` keeps, on PGlite and on PostgreSQL. */
+export function contentStoreContract(name: string, make: () => Promise<ContentStore>) {
+  describe(`ContentStore contract: ${name}`, () => {
     it('creates, reads, updates and deletes content', async () => {
       const origin = await make();
       const created = await origin.create({ slug: 'a', title: 'A', body: 'x', tags: ['news'] });

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/engine/clock.js';
-import type { ContentRecord } from '../../src/seams/origin-store.js';
+import type { ContentRecord } from '../../src/demo/content-store.js';
 import { testApp } from '../testkit/test-topology.js';
-import { createContent } from './http-kit.js';
+import { createContent } from '../http/http-kit.js';
 
 describe('/api/content (the origin)', () => {
   it('creates, reads, updates and deletes content', async () => {

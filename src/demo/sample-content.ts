@@ -1,4 +1,4 @@
-import type { ContentInput } from '../seams/origin-store.js';
+import type { ContentInput } from './content-store.js';
 
 const TOPICS = ['news', 'sport', 'tech', 'culture', 'science'];
 

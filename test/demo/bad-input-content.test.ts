@@ -1,5 +1,5 @@
-import type { BadRequestCase } from './http-kit.js';
-import { JSON_HEADERS, createContent, describeBadRequests } from './http-kit.js';
+import type { BadRequestCase } from '../http/http-kit.js';
+import { JSON_HEADERS, createContent, describeBadRequests } from '../http/http-kit.js';
 
 /** Bad requests to the origin's content API and to the edge: 4xx in the error shape, nothing changed. */
 
