@@ -16,6 +16,7 @@ export const CAPTURE_RULE_SCHEMA = {
     key: { type: 'string', minLength: 1 },
     tags: templates,
     prefixes: templates,
+    version: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     onTruncate: {
       type: 'object',
       additionalProperties: false,

@@ -34,6 +34,12 @@ export interface TemplateRule {
   prefixes?: readonly string[];
   /** Literal tags and prefixes (no placeholders) also purged when the table is truncated. */
   onTruncate?: { tags?: readonly string[]; prefixes?: readonly string[] };
+  /**
+   * The column that holds the row's version (a number that grows with every write, a bigint a
+   * trigger bumps, say). Events then carry the highest version of their changes, so a reader can
+   * tell which change an event carries. The new row's, or the deleted row's when sent.
+   */
+  version?: string;
 }
 
 export interface FunctionRule {
@@ -48,8 +54,11 @@ export interface CompileOptions {
   columnsOf?(table: string): readonly string[] | undefined;
 }
 
-/** Targets of one change, each list without duplicates. `all` only when a function rule asks for it. */
-export type MappedTargets = InvalidationTargets & { keys: string[]; tags: string[]; prefixes: string[] };
+/**
+ * Targets of one change, each list without duplicates. `all` only when a function rule asks for
+ * it; `version` when a rule names the table's version column and the row carries it.
+ */
+export type MappedTargets = InvalidationTargets & { keys: string[]; tags: string[]; prefixes: string[]; version?: number };
 
 export type ChangeMapper = (change: RowChange) => MappedTargets;
 
@@ -67,6 +76,7 @@ export interface CompiledRules {
 
 interface CompiledTemplates {
   key: KeyTemplate | undefined;
+  version: string | undefined;
   tags: KeyTemplate[];
   prefixes: KeyTemplate[];
   /** Every column any of the templates reads. */
@@ -79,7 +89,8 @@ interface TableRules {
   truncate: { keys: string[]; tags: string[]; prefixes: string[] };
 }
 
-const TEMPLATE_FIELDS = new Set(['table', 'key', 'tags', 'prefixes', 'onTruncate']);
+const TEMPLATE_FIELDS = new Set(['table', 'key', 'tags', 'prefixes', 'onTruncate', 'version']);
+const COLUMN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Validates the rules once (throws CaptureError `invalid_rule`) and returns the change → targets mapper. */
 export function compileRules(rules: readonly CaptureRule[], options: CompileOptions = {}): CompiledRules {
@@ -124,7 +135,7 @@ function compileRule(rule: CaptureRule, index: number, options: CompileOptions):
   }
 
   const unknown = Object.keys(rule).filter((field) => !TEMPLATE_FIELDS.has(field));
-  if (unknown.length > 0) refuse(`unknown field(s) ${unknown.join(', ')} (a rule has table, key, tags, prefixes, onTruncate, or table and map)`);
+  if (unknown.length > 0) refuse(`unknown field(s) ${unknown.join(', ')} (a rule has table, key, tags, prefixes, onTruncate, version, or table and map)`);
   const parse = (source: unknown, where: string): KeyTemplate => {
     try {
       return KeyTemplate.parse(source as string);
@@ -144,9 +155,11 @@ function compileRule(rule: CaptureRule, index: number, options: CompileOptions):
   if (!key && tags.length === 0 && prefixes.length === 0) refuse('the rule names no key, tags or prefixes');
 
   const columns = [...new Set([key, ...tags, ...prefixes].flatMap((t) => t?.placeholders ?? []))];
+  const version = rule.version;
+  if (version !== undefined && (typeof version !== 'string' || !COLUMN.test(version))) refuse('version must name a column');
   const known = checkTable(table, options, refuse);
   if (known) {
-    const missing = columns.filter((column) => !known.includes(column));
+    const missing = [...columns, ...(version === undefined ? [] : [version])].filter((column) => !known.includes(column));
     if (missing.length > 0) refuse(`the table has no column ${missing.join(', ')}`, missing);
   }
 
@@ -173,7 +186,7 @@ function compileRule(rule: CaptureRule, index: number, options: CompileOptions):
   return {
     table,
     add: (entry) => {
-      entry.templates.push({ key, tags, prefixes, columns });
+      entry.templates.push({ key, version, tags, prefixes, columns });
       entry.truncate.keys.push(...truncate.keys);
       entry.truncate.tags.push(...truncate.tags);
       entry.truncate.prefixes.push(...truncate.prefixes);
@@ -194,6 +207,7 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
   const tags = new Set<string>();
   const prefixes = new Set<string>();
   let all = false;
+  let version: number | undefined;
   const rules = byTable.get(table);
   if (rules) {
     if (change.op === 'truncate') {
@@ -207,6 +221,7 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
           if (absent.length > 0) {
             throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: the ${which} row lacks column ${absent.join(', ')} that capture rules need (is the table REPLICA IDENTITY FULL?)`, absent);
           }
+          if (rule.version !== undefined && (which === 'new' || change.op === 'delete')) version = newer(version, row[rule.version]);
           if (rule.key) renderInto(keys, rule.key, row, table, change);
           for (const tag of rule.tags) renderInto(tags, tag, row, table, change);
           for (const prefix of rule.prefixes) renderInto(prefixes, prefix, row, table, change);
@@ -223,7 +238,15 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
   }
   const targets: MappedTargets = { keys: [...keys], tags: [...tags], prefixes: [...prefixes] };
   if (all) targets.all = true;
+  if (version !== undefined) targets.version = version;
   return targets;
+}
+
+/** The greater of a version so far and a row's version column (a number, or a bigint's digits); not a number leaves it. */
+function newer(version: number | undefined, value: unknown): number | undefined {
+  const n = typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'string' && value !== '') ? Number(value) : NaN;
+  if (!Number.isFinite(n)) return version;
+  return version === undefined ? n : Math.max(version, n);
 }
 
 /** The rows a change maps: insert → new, update → old (when sent) and new, delete → old. */

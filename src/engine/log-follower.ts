@@ -163,7 +163,9 @@ export class LogFollower {
     if (!skipped && event.all) {
       // Changes were lost or could not be mapped upstream: drop everything, and refuse what the
       // shared L2 holds from before this event.
-      await this.flush(event.reason ?? 'flush all', event.id, `event ${event.id} asks to drop everything`);
+      // While it distrusts every shared entry (a log that was lost), a flush must not re-trust them.
+      const trustFrom = this.distrustedUntilAbove === undefined ? event.id : Infinity;
+      await this.flush(event.reason ?? 'flush all', trustFrom, `event ${event.id} asks to drop everything`);
     } else if (!skipped) {
       // With a shared L2 the region's consumer group deletes the keys there, once for all caches.
       await this.cache.invalidate(targetsOf(event), { version: event.version, position: event.id, l2: !this.sharedL2 });

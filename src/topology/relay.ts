@@ -7,6 +7,8 @@ import type { InvalidationEvent, InvalidationInput, InvalidationLog } from '../s
 import { formatOf } from '../seams/invalidation-log.js';
 import type { RowChange } from '../seams/row-change.js';
 
+const DEFAULT_MAX_TARGETS = 10_000;
+
 export interface RelayOptions {
   feed: ChangeFeed;
   log: InvalidationLog;
@@ -15,6 +17,11 @@ export interface RelayOptions {
   clock?: Clock;
   /** After each event, with the changes it carries (none for a flush after lost changes). */
   onPublished?: (event: InvalidationEvent, changes: RowChange[]) => void;
+  /**
+   * A transaction whose targets number more than this is published as a flush of everything
+   * (reason `large transaction`); default 10 000.
+   */
+  maxTargets?: number;
   /** A change the rules could not map (a column missing from its row): the relay flushed everything instead. */
   onUnmappable?: (error: CaptureError, change: RowChange) => void;
 }
@@ -70,24 +77,34 @@ export class Relay {
       const tags = new Set<string>();
       const prefixes = new Set<string>();
       let unmappable = false;
+      let version: number | undefined;
+      let committedAt = -Infinity;
       for (const change of transaction) {
+        // Not Math.max(...): a transaction of many rows would overflow the argument list.
+        committedAt = Math.max(committedAt, change.committedAt);
         try {
           const targets = this.options.map(change);
           for (const key of targets.keys) keys.add(key);
           for (const tag of targets.tags) tags.add(tag);
           for (const prefix of targets.prefixes) prefixes.add(prefix);
           if (targets.all) unmappable = true;
+          if (targets.version !== undefined) version = Math.max(version ?? -Infinity, targets.version);
         } catch (error) {
-          if (!(error instanceof CaptureError)) throw error;
-          this.options.onUnmappable?.(error, change);
+          // Whatever a rule throws (a function rule's TypeError too), the change is not skipped:
+          // a throw that went up would make the feed redeliver it forever and stall capture.
+          const why = error instanceof CaptureError ? error : new CaptureError('unmappable_change', change.table, `A capture rule of ${change.table} failed on a ${change.op} at position ${change.position}: ${(error as Error)?.message ?? String(error)}`, [], { cause: error });
+          this.options.onUnmappable?.(why, change);
           unmappable = true;
         }
       }
-      const committedAt = Math.max(...transaction.map((change) => change.committedAt));
+      const maxTargets = this.options.maxTargets ?? DEFAULT_MAX_TARGETS;
       if (unmappable) {
         await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'unmappable change', committedAt }, transaction);
+      } else if (keys.size + tags.size + prefixes.size > maxTargets) {
+        // Every node would drop these one by one, and the event would weigh megabytes in the log.
+        await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'large transaction', committedAt }, transaction);
       } else if (keys.size + tags.size + prefixes.size > 0) {
-        await this.send({ keys: [...keys], tags: [...tags], prefixes: [...prefixes], committedAt }, transaction);
+        await this.send({ keys: [...keys], tags: [...tags], prefixes: [...prefixes], committedAt, ...(version === undefined ? {} : { version }) }, transaction);
       }
     }
   }
@@ -96,19 +113,29 @@ export class Relay {
     await this.send({ keys: [], tags: [], prefixes: [], all: true, reason, committedAt: (this.options.clock ?? systemClock).now() }, []);
   }
 
-  private async send(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt'>, changes: RowChange[]): Promise<void> {
+  private async send(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt' | 'version'>, changes: RowChange[]): Promise<void> {
     const event = await this.options.log.publish({ kind: 'invalidate', v: formatOf(targets), source: 'cdc', ...targets });
     this.options.onPublished?.(event, changes);
   }
 }
 
-/** Consecutive changes of one transaction (same txid) go together; a change without a txid goes alone. */
+/**
+ * The changes of each transaction (same txid) together, transactions in the order they first
+ * appear; a change without a txid goes alone. An outbox batch interleaves concurrent
+ * transactions by id; both have committed, so publishing one before the other changes nothing.
+ */
 function byTransaction(changes: RowChange[]): RowChange[][] {
   const groups: RowChange[][] = [];
+  const byTxid = new Map<number, RowChange[]>();
   for (const change of changes) {
-    const last = groups.at(-1);
-    if (last && change.txid !== undefined && last[0]!.txid === change.txid) last.push(change);
-    else groups.push([change]);
+    const group = change.txid === undefined ? undefined : byTxid.get(change.txid);
+    if (group) {
+      group.push(change);
+      continue;
+    }
+    const fresh = [change];
+    groups.push(fresh);
+    if (change.txid !== undefined) byTxid.set(change.txid, fresh);
   }
   return groups;
 }

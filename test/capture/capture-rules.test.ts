@@ -220,3 +220,23 @@ describe('compileRules: array columns and what the rules read', () => {
     expect(rules.hasFunctionRule('app.orgs')).toBe(false);
   });
 });
+
+describe('compileRules: the version column', () => {
+  const rules = [{ table: 'posts', key: 'post:{id}', version: 'rev' }];
+  const change = (op: 'insert' | 'update' | 'delete', rows: { old?: Record<string, unknown>; new?: Record<string, unknown> }) =>
+    ({ table: 'public.posts', op, ...rows, position: 1, committedAt: 0 }) as const;
+
+  it('maps the new row\'s version (a deleted row\'s when sent), reading bigint digits as numbers', () => {
+    const { map } = compileRules(rules);
+    expect(map(change('insert', { new: { id: 1, rev: '41' } })).version).toBe(41);
+    expect(map(change('update', { old: { id: 1, rev: 41 }, new: { id: 1, rev: 42 } })).version).toBe(42);
+    expect(map(change('delete', { old: { id: 1, rev: 42 } })).version).toBe(42);
+    // Informational: a row without it (a key-only old row) still maps its targets.
+    expect(map(change('delete', { old: { id: 1 } }))).toEqual({ keys: ['post:1'], tags: [], prefixes: [] });
+  });
+
+  it('refuses a version column the table lacks, or that is not a column name', () => {
+    expect(captureError(() => compileRules(rules, { columnsOf: () => ['id'] })).message).toContain('no column rev');
+    expect(captureError(() => compileRules([{ table: 'posts', key: 'post:{id}', version: '{rev}' }])).message).toContain('version must name a column');
+  });
+});

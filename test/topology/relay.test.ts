@@ -11,7 +11,7 @@ import { Relay } from '../../src/topology/relay.js';
 import { testSqlClient } from '../testkit/test-topology.js';
 
 const RULES = compileRules([
-  { table: 'users', key: 'user:{id}', tags: ['org:{org_id}:users', 'users'] },
+  { table: 'users', key: 'user:{id}', tags: ['org:{org_id}:users', 'users'], version: 'rev' },
   { table: 'orgs', key: 'org:{id}' },
 ]);
 
@@ -42,12 +42,12 @@ it('publishes one event per transaction with the targets of all its changes, old
   const { feed, deliver } = scriptedFeed();
   const { events } = await relayOn(feed);
   await deliver([
-    at({ table: 'public.users', op: 'update', old: { id: 1, org_id: 3 }, new: { id: 1, org_id: 7 }, txid: 10 }),
+    at({ table: 'public.users', op: 'update', old: { id: 1, org_id: 3, rev: 4 }, new: { id: 1, org_id: 7, rev: 5 }, txid: 10 }),
     at({ table: 'public.orgs', op: 'update', old: { id: 7 }, new: { id: 7 }, txid: 10 }),
     at({ table: 'public.users', op: 'delete', old: { id: 2, org_id: 3 }, txid: 11 }, 2),
   ]);
   expect(events).toHaveLength(2);
-  expect(events[0]).toMatchObject({ kind: 'invalidate', v: 1, source: 'cdc', committedAt: 1001 });
+  expect(events[0]).toMatchObject({ kind: 'invalidate', v: 1, source: 'cdc', committedAt: 1001, version: 5 });
   expect(events[0]!.keys.sort()).toEqual(['org:7', 'user:1']);
   expect(events[0]!.tags.sort()).toEqual(['org:3:users', 'org:7:users', 'users']);
   expect(events[1]!.keys).toEqual(['user:2']);
@@ -78,14 +78,74 @@ it('a change the rules cannot map flushes everything (format v2, with its reason
   expect(unmappable[0]).toContain('org_id');
 });
 
-it('changes a feed lost become a flush of everything, published before the feed goes on', async () => {
+it('changes a feed lost become a flush of everything; until it is published, the feed is told to hold on', async () => {
   const { feed, deliver, lose } = scriptedFeed();
-  const { events } = await relayOn(feed);
+  const log = new MemoryLog();
+  const events: InvalidationEvent[] = [];
+  let logDown = true;
+  const publish = log.publish.bind(log);
+  log.publish = async (input) => {
+    if (logDown) throw new Error('log unavailable');
+    return publish(input);
+  };
+  const relay = new Relay({ feed, log, map: RULES.map, onPublished: (event) => events.push(event) });
+  await relay.start();
+  onTestFinished(() => relay.stop());
+  // The feed must not go on (nor forget the loss) while the flush could not be published.
+  await expect(lose('capture lost')).rejects.toThrow('log unavailable');
+  logDown = false;
   await lose('capture lost');
   await deliver([at({ table: 'public.orgs', op: 'insert', new: { id: 1 } })]);
   expect(events.map((e) => [e.all ?? false, e.reason, e.keys])).toEqual([
     [true, 'capture lost', []],
     [false, undefined, ['org:1']],
+  ]);
+});
+
+it('a rule that throws (a function rule reading a row a delete does not have) flushes everything instead of stalling capture', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const log = new MemoryLog();
+  const events: InvalidationEvent[] = [];
+  const failures: string[] = [];
+  const rules = compileRules([{ table: 'orders', map: (change) => ({ keys: [`order:${(change.new as { id: number }).id}`] }) }]);
+  const relay = new Relay({ feed, log, map: rules.map, onPublished: (event) => events.push(event), onUnmappable: (error) => failures.push(error.message) });
+  await relay.start();
+  onTestFinished(() => relay.stop());
+  await deliver([at({ table: 'public.orders', op: 'delete', old: { id: 1 } })]);
+  expect(events[0]).toMatchObject({ all: true, reason: 'unmappable change' });
+  expect(failures[0]).toContain('public.orders');
+});
+
+it('a transaction with more targets than maxTargets is one flush of everything, and a huge one does not overflow', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const log = new MemoryLog();
+  const events: InvalidationEvent[] = [];
+  const relay = new Relay({ feed, log, map: RULES.map, maxTargets: 3, onPublished: (event) => events.push(event) });
+  await relay.start();
+  onTestFinished(() => relay.stop());
+  const rows = (n: number, txid: number) => Array.from({ length: n }, (_, i) => at({ table: 'public.orgs', op: 'insert', new: { id: i }, txid }));
+  await deliver(rows(3, 1));
+  await deliver(rows(4, 2));
+  await deliver(rows(200_000, 3));
+  expect(events.map((e) => [e.all ?? false, e.reason, e.keys.length])).toEqual([
+    [false, undefined, 3],
+    [true, 'large transaction', 0],
+    [true, 'large transaction', 0],
+  ]);
+});
+
+it('groups the changes of each transaction even when an outbox batch interleaves two', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await deliver([
+    at({ table: 'public.orgs', op: 'insert', new: { id: 1 }, txid: 7 }, 1),
+    at({ table: 'public.orgs', op: 'insert', new: { id: 2 }, txid: 8 }, 2),
+    at({ table: 'public.orgs', op: 'insert', new: { id: 3 }, txid: 7 }, 3),
+    at({ table: 'public.orgs', op: 'insert', new: { id: 4 }, txid: 8 }, 4),
+  ]);
+  expect(events.map((e) => e.keys)).toEqual([
+    ['org:1', 'org:3'],
+    ['org:2', 'org:4'],
   ]);
 });
 
