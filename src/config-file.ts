@@ -92,7 +92,7 @@ export const CONFIG_SCHEMA = {
       discriminator: { propertyName: 'kind' },
       oneOf: [
         { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'outbox' }, rules: CAPTURE_RULES_SCHEMA } },
-        { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'wal' }, slot: { type: 'string' }, rules: CAPTURE_RULES_SCHEMA } },
+        { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'wal' }, slot: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,55}$' }, rules: CAPTURE_RULES_SCHEMA } },
       ],
     },
     relay: {

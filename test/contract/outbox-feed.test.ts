@@ -2,6 +2,7 @@ import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
 import type { OutboxFeedOptions } from '../../src/adapters/postgres/outbox-feed.js';
+import { ManualClock } from '../../src/engine/clock.js';
 import { installOutbox, missingOutboxTriggers, outboxInstallSql, outboxUninstallSql } from '../../src/adapters/postgres/outbox-install.js';
 import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
 import type { SqlClient } from '../../src/adapters/postgres/sql-client.js';
@@ -130,18 +131,56 @@ for (const [name, open] of backends) {
       expect(rows).toEqual([]);
     });
 
-    it('deletes the rows of tables it does not capture without handing them over', async () => {
+    it('leaves the rows of tables it does not capture in the outbox, for a feed of those tables to deliver', async () => {
       const db = await setUp();
       await installOutbox(db.sql, CONTRACT_TABLES);
       const feed = feedOn(db.sql, ['users']);
       const got = changeCollector();
       await feed.start(got.sink);
       await db.execute(`INSERT INTO orgs (id, name) VALUES (3, 'acme')`);
-      await db.execute(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+      await db.execute(`BEGIN;
+        INSERT INTO orgs (id, name) VALUES (4, 'initech');
+        INSERT INTO users (id, org_id, name) VALUES (1, 4, 'ada');
+        COMMIT;`);
       await got.count(1);
       await feed.stop(); // waits for the drain, deletions included
       expect(got.changes.map((c) => c.table)).toEqual(['public.users']);
+      expect(await db.count('public.users')).toBe(0);
+      expect(await db.count('public.orgs')).toBe(2);
+
+      // A relay rolled out later to rules that name orgs (or another relay group) still gets them.
+      const later = feedOn(db.sql, ['orgs']);
+      const orgs = changeCollector();
+      await later.start(orgs.sink);
+      await orgs.count(2);
+      expect(orgs.changes.map((c) => c.new?.id)).toEqual([3, 4]);
+      await later.stop();
       expect(await db.count()).toBe(0);
+    });
+
+    it('stopped while it checks its triggers, stays stopped: no listener, no poll', async () => {
+      const db = await setUp();
+      await installOutbox(db.sql, CONTRACT_TABLES);
+      let listening = 0;
+      const sql: SqlClient = {
+        query: (text, params) => db.sql.query(text, params),
+        listen: async (channel, onNotify) => {
+          const unlisten = await db.sql.listen(channel, onNotify);
+          listening++;
+          return async () => {
+            listening--;
+            await unlisten();
+          };
+        },
+        close: () => db.sql.close(),
+      };
+      const clock = new ManualClock();
+      const feed = feedOn(sql, CONTRACT_TABLES, { clock });
+      const started = feed.start(changeCollector().sink);
+      await feed.stop();
+      await started;
+      expect(listening).toBe(0);
+      expect(clock.pending).toBe(0);
     });
 
     it('is woken by the NOTIFY of a change, without waiting for its poll', async () => {
@@ -186,19 +225,54 @@ for (const [name, open] of backends) {
 }
 
 describe('OutboxFeed on PostgreSQL, with an application role', () => {
-  it("records the changes of a role that has no privilege on freshcache's schema", async () => {
+  /** A database with the contract's tables and outbox capture installed by the superuser, and a login role. */
+  const setUp = async () => {
     const url = await postgres().createDatabase(`o${++databases}`);
     const sql = await createPgClient({ connectionString: url });
     onTestFinished(() => sql.close());
     const role = `app_o${databases}`;
     await sql.query(CONTRACT_SCHEMA);
+    await sql.query(`CREATE ROLE ${role} LOGIN`);
+    const connect = async () => {
+      const client = new pg.Client({ connectionString: url.replace('postgres@', `${role}@`) });
+      await client.connect();
+      onTestFinished(() => client.end());
+      return client;
+    };
+    return { sql, role, connect };
+  };
+
+  it("records the changes of a role that has no privilege on freshcache's schema", async () => {
+    const { sql, role, connect } = await setUp();
     await installOutbox(sql, CONTRACT_TABLES);
-    await sql.query(`CREATE ROLE ${role} LOGIN; GRANT ALL ON users TO ${role}`);
-    const app = new pg.Client({ connectionString: url.replace('postgres@', `${role}@`) });
-    await app.connect();
-    onTestFinished(() => app.end());
+    await sql.query(`GRANT ALL ON users TO ${role}`);
+    const app = await connect();
+    // Through the install's grants to PUBLIC: the triggers run as this role.
     await app.query(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
-    expect(await countOf(sql, 'public.users')).toBe(1);
+    await app.query(`TRUNCATE users`);
+    expect(await countOf(sql, 'public.users')).toBe(2);
+  });
+
+  it("runs a table owner's cast to json as the role that writes, not as the superuser that installed capture", async () => {
+    const { sql, role, connect } = await setUp();
+    await sql.query(`CREATE SCHEMA owned AUTHORIZATION ${role}`);
+    const owner = await connect();
+    // to_jsonb(NEW) calls this cast: under SECURITY DEFINER it would run as the installer.
+    await owner.query(`CREATE TYPE owned.mood AS ENUM ('calm');
+      CREATE FUNCTION owned.mood_json(owned.mood) RETURNS json LANGUAGE sql AS $$ SELECT to_json(current_user::text) $$;
+      CREATE CAST (owned.mood AS json) WITH FUNCTION owned.mood_json(owned.mood);
+      CREATE TABLE owned.notes (id int PRIMARY KEY, mood owned.mood)`);
+    await installOutbox(sql, ['owned.notes']);
+    await owner.query(`INSERT INTO owned.notes (id, mood) VALUES (1, 'calm')`);
+    const { rows } = await sql.query<{ mood: string }>(`SELECT new->>'mood' AS mood FROM freshcache.outbox`);
+    expect(rows).toEqual([{ mood: role }]);
+    const functions = await sql.query<{ proname: string; prosecdef: boolean }>(
+      `SELECT proname, prosecdef FROM pg_proc WHERE pronamespace = 'freshcache'::regnamespace ORDER BY 1`,
+    );
+    expect(functions.rows).toEqual([
+      { proname: 'capture_row', prosecdef: false },
+      { proname: 'capture_truncate', prosecdef: false },
+    ]);
   });
 });
 

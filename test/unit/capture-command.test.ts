@@ -35,6 +35,16 @@ describe('freshcache capture', () => {
     await capture(argv, { print: (text) => printed.push(text), env: {} });
     return printed.join('\n');
   };
+  /** The command in-process, expected to fail: what it printed first, and its error. */
+  const runFailing = async (argv: string[]) => {
+    const printed: string[] = [];
+    const error = await capture(argv, { print: (text) => printed.push(text), env: {} }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(Error);
+    return { printed: printed.join('\n'), message: (error as Error).message };
+  };
 
   it('prints SQL only, which applied by psql makes outbox capture of the rule tables work (a real CLI process)', async () => {
     const help = runCli('--help', []);
@@ -115,13 +125,31 @@ describe('freshcache capture', () => {
     ]);
     expect(printed).not.toMatch(/TRIGGER/);
 
-    // Without the flag: nothing applied, and users (default identity: its key only) is named.
-    expect(await run(['install', '--config', file, '--apply'])).toMatch(/public\.users: rules read org_id, outside its replica identity \(default\)/);
+    // Without the flag: nothing applied, users (default identity: its key only) is named as the relay
+    // would name it, and the command fails, since the relay would not start.
+    const refused = await runFailing(['install', '--config', file, '--apply']);
+    expect(refused.printed).toMatch(/Capture rules on table public\.users read column\(s\) org_id, which its replica identity \(default: id\) does not send/);
+    expect(refused.message).toMatch(/WAL capture refuses this table: the relay will not start until it is fixed/);
     const identity = async () => (await sql.query<{ ident: string }>(`SELECT relreplident AS ident FROM pg_class WHERE oid = 'public.users'::regclass`)).rows[0]!.ident;
     expect(await identity()).toBe('d');
     expect(await run(['install', '--config', file, '--apply', '--replica-identity-full'])).toMatch(/set REPLICA IDENTITY FULL on public\.orgs, public\.users, app\.memberships/);
     expect(await identity()).toBe('f');
 
     expect(await run(['uninstall', '--config', file])).toMatch(/SELECT pg_drop_replication_slot\('my_slot'\)/);
+  });
+
+  it('--apply for WAL capture fails on a table without a primary key, saying so as the relay would', async () => {
+    const { url, sql } = await database();
+    await sql.query('CREATE TABLE events (name text)');
+    const file = await configFile({ origin: { kind: 'postgres', url }, capture: { kind: 'wal', rules: [{ table: 'events', key: 'event:{name}' }] } });
+    const refused = await runFailing(['install', '--config', file, '--apply']);
+    expect(refused.printed).toMatch(/Table public\.events has no primary key/);
+    expect(refused.message).toMatch(/WAL capture refuses this table/);
+    // A real CLI process exits non-zero.
+    const cli = runCli('capture', ['install', '--config', file, '--apply']);
+    expect((await cli.exit()).code).not.toBe(0);
+    expect(cli.stdout()).toMatch(/Table public\.events has no primary key/);
+    // REPLICA IDENTITY FULL is what it asks for; with it the install succeeds.
+    expect(await run(['install', '--config', file, '--apply', '--replica-identity-full'])).toMatch(/set REPLICA IDENTITY FULL on public\.events/);
   });
 });

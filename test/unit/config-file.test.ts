@@ -111,6 +111,7 @@ describe('parseConfig: an invalid file', () => {
     ['an unknown origin kind', ['origin'], { kind: 'mysql', url: 'mysql://db' }, /\/origin\/kind must be equal to constant/],
     ['an unknown capture kind', ['capture'], { kind: 'logical' }, /\/capture\/kind must be one of outbox, wal/],
     ['a slot with outbox capture', ['capture'], { kind: 'outbox', slot: 'x' }, /\/capture must NOT have additional property "slot"/],
+    ['a WAL slot that is not a lowercase SQL name', ['capture'], { kind: 'wal', slot: "x'); DROP TABLE users; --" }, /\/capture\/slot must match pattern/],
     ['a log redis url that is not redis://', ['log', 'redis'], { url: 'http://cache.internal:6379' }, /\/log\/redis\/url must match pattern/],
     ['an l2 redis url that is not redis://', ['l2', 'redis'], { url: 'cache.internal:6379' }, /\/l2\/redis\/url must match pattern/],
     ['an empty cluster', ['l2', 'redis'], { cluster: [] }, /\/l2\/redis\/cluster must NOT have fewer than 1 items/],
@@ -252,6 +253,7 @@ describe('resolveConfig: rules across settings', () => {
     ['a region named twice', { regions: [{ name: 'us-east' }, { name: 'us-east' }] }, /region "us-east" is named twice/],
     ['a region name with capitals', { regions: [{ name: 'US-East' }] }, /region name "US-East" must match/],
     ['a body limit below the value limit', { limits: { maxValueBytes: 2048, bodyLimitBytes: 1024 } }, /bodyLimitBytes must be at least maxValueBytes/],
+    ['a WAL slot that is not a lowercase SQL name', { origin: { kind: 'postgres', url: 'postgres://db/app' }, capture: { kind: 'wal', slot: 'Relay-Slot' } }, /capture\.slot must be a lowercase SQL name/],
   ])('refuses %s', (_what, input, message) => {
     const error = caught(() => resolveConfig({ ...embedded, ...input }));
     expect(error.code).toBe('bad_request');
@@ -260,7 +262,6 @@ describe('resolveConfig: rules across settings', () => {
   });
 
   it.each([
-    ['a WAL slot that is not a lowercase SQL name', ['capture', 'slot'], 'Relay-Slot', /capture\.slot must be a lowercase SQL name/],
     ['a log namespace with braces', ['log', 'namespace'], 'app{1}:', /log\.namespace must not contain braces/],
     ['an L2 namespace with braces', ['l2', 'namespace'], 'l2}:', /l2\.namespace must not contain braces/],
   ])('refuses %s in a valid file', (_what, path, setting, message) => {

@@ -40,13 +40,14 @@ interface OutboxRow {
  * invalidations they map to is order-independent (invariant 5). A transaction's own changes stay
  * together and in order: a batch takes every row of each transaction it touches.
  *
- * Rows of tables it does not capture (a table whose rule was removed while its trigger stayed)
- * are deleted without being handed over: nothing maps them, and left in place they would grow the
- * outbox forever.
+ * It reads and deletes only the rows of its own tables: the others are left for whoever captures
+ * them (another relay group, or relays not yet rolled out to rules naming a newly installed table).
+ * A transaction's rows of its tables are still taken whole: they are visible together or not at all.
+ * Rows of a table nobody captures any more stay until deleted (`capture uninstall` stops new ones).
  */
 export class OutboxFeed implements ChangeFeed {
   private readonly sql: SqlClient;
-  private readonly tables: Set<string>;
+  private readonly tables: string[];
   private readonly clock: Clock;
   private readonly pollMs: number;
   private readonly batchSize: number;
@@ -62,7 +63,7 @@ export class OutboxFeed implements ChangeFeed {
 
   constructor(options: OutboxFeedOptions) {
     this.sql = options.sql;
-    this.tables = new Set(options.tables.map(qualifyTable));
+    this.tables = [...new Set(options.tables.map(qualifyTable))];
     this.clock = options.clock ?? systemClock;
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 200;
@@ -71,14 +72,16 @@ export class OutboxFeed implements ChangeFeed {
 
   /** Refuses to start while a captured table lacks its triggers: its changes would go unrecorded. */
   async start(sink: ChangeSink): Promise<void> {
-    const missing = await missingOutboxTriggers(this.sql, [...this.tables]);
+    // Before any await: a stop() during the check below must not be undone.
+    this.stopped = false;
+    const missing = await missingOutboxTriggers(this.sql, this.tables);
+    if (this.stopped) return;
     if (missing.length > 0) {
       throw new Error(
         `Outbox capture: ${missing.join(', ')} ${missing.length === 1 ? 'has' : 'have'} no freshcache capture triggers (or no such table); run \`freshcache capture install --config FILE\``,
       );
     }
     this.sink = sink;
-    this.stopped = false;
     const unlisten = await this.sql.listen(OUTBOX_CHANNEL, () => void this.wake());
     if (this.stopped) {
       // stop() was called while we were subscribing: undo instead of leaking the listener.
@@ -126,15 +129,15 @@ export class OutboxFeed implements ChangeFeed {
         // The oldest rows, plus every other row of their transactions: one statement, one
         // snapshot, in which a committed transaction's rows are all visible.
         const { rows } = await this.sql.query<OutboxRow>(
-          `WITH head AS (SELECT id, txid FROM ${OUTBOX_TABLE} ORDER BY id LIMIT $1)
+          `WITH head AS (SELECT id, txid FROM ${OUTBOX_TABLE} WHERE table_name = ANY($2::text[]) ORDER BY id LIMIT $1)
            SELECT id, txid, table_name, op, old::text AS old, new::text AS new, committed_at FROM ${OUTBOX_TABLE}
-            WHERE id <= (SELECT max(id) FROM head) OR txid IN (SELECT txid FROM head)
+            WHERE table_name = ANY($2::text[]) AND (id <= (SELECT max(id) FROM head) OR txid IN (SELECT txid FROM head))
             ORDER BY id`,
-          [this.batchSize],
+          [this.batchSize, this.tables],
         );
         if (rows.length === 0) break;
-        const changes = rows.filter((row) => this.tables.has(row.table_name)).map(toChange);
-        if (changes.length > 0) await this.sink!.changes(changes);
+        await this.sink!.changes(rows.map(toChange));
+        // Exactly the rows handed over, all of its own tables.
         const ids = rows.map((row) => Number(row.id));
         await this.sql.query(`DELETE FROM ${OUTBOX_TABLE} WHERE id = ANY($1::bigint[])`, [ids]);
         // Not Math.max(...ids): a large transaction's batch would overflow the argument list.

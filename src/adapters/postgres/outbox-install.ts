@@ -29,9 +29,14 @@ function unique(tables: readonly string[]): string[] {
 }
 
 /*
- * SECURITY DEFINER with a fixed search_path: the application's role writes its own tables, and
- * needs no privilege on the freshcache schema for the trigger to record its changes.
- * committed_at is the transaction's time (now()), the same for all its rows; txid groups them.
+ * The trigger functions run as the role that writes the table, never SECURITY DEFINER: to_jsonb
+ * calls the casts to json(b) of the row's column types, which a table's owner may define, so a
+ * definer function would run the owner's code as whoever installed capture (often a superuser).
+ * Writers therefore need to insert into the outbox, which is granted to PUBLIC: any role can then
+ * add outbox rows, which can only cause extra invalidations (the relay reads nothing else there).
+ * committed_at is now(), the transaction's start, the same for all its rows (txid groups them):
+ * outbox lag is measured from the start of the transaction that made the change.
+ * The indexes serve the relay's drain: its tables' oldest rows, then whole transactions by txid.
  */
 const SHARED_OBJECTS = [
   `CREATE SCHEMA IF NOT EXISTS ${OUTBOX_SCHEMA}`,
@@ -44,8 +49,13 @@ const SHARED_OBJECTS = [
   new          jsonb,
   committed_at timestamptz NOT NULL DEFAULT now()
 )`,
+  `CREATE INDEX IF NOT EXISTS outbox_table_name_id ON ${OUTBOX_TABLE} (table_name, id)`,
+  `CREATE INDEX IF NOT EXISTS outbox_txid ON ${OUTBOX_TABLE} (txid)`,
+  `GRANT USAGE ON SCHEMA ${OUTBOX_SCHEMA} TO PUBLIC`,
+  `GRANT INSERT ON ${OUTBOX_TABLE} TO PUBLIC`,
+  `GRANT USAGE ON SEQUENCE ${OUTBOX_TABLE}_id_seq TO PUBLIC`,
   `CREATE OR REPLACE FUNCTION ${OUTBOX_SCHEMA}.capture_row() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   INSERT INTO ${OUTBOX_TABLE} (table_name, op, old, new)
     VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, lower(TG_OP),
@@ -55,7 +65,7 @@ BEGIN
   RETURN NULL;
 END $$`,
   `CREATE OR REPLACE FUNCTION ${OUTBOX_SCHEMA}.capture_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   INSERT INTO ${OUTBOX_TABLE} (table_name, op) VALUES (TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, 'truncate');
   PERFORM pg_notify('${OUTBOX_CHANNEL}', '');

@@ -9,8 +9,10 @@ import {
   TRUNCATE_TRIGGER,
 } from '../../adapters/postgres/outbox-install.js';
 import type { SqlClient } from '../../adapters/postgres/sql-client.js';
+import { checkReplicaIdentity } from '../../adapters/postgres/replica-identity.js';
 import { describeTables } from '../../adapters/postgres/table-catalog.js';
 import type { TableInfo } from '../../adapters/postgres/table-catalog.js';
+import { CaptureError } from '../../capture/capture-error.js';
 import { compileRules } from '../../capture/capture-rules.js';
 import type { CompiledRules } from '../../capture/capture-rules.js';
 import { resolveConfig } from '../../config.js';
@@ -26,8 +28,8 @@ of the tables (or a superuser). Both are idempotent.
 
   install      outbox capture: the freshcache schema, its outbox table and trigger functions, and
                the triggers on each table. WAL capture needs nothing installed: the relay creates
-               its publication and slot itself; with --apply the command checks each table's
-               replica identity against what the rules read.
+               its publication and slot itself; with --apply the command checks each table as
+               the relay will at start, and fails naming the tables it would refuse.
   uninstall    outbox capture: drops the triggers of those tables (--everything: also the outbox
                and the freshcache schema). WAL capture: drop the relay's replication slot, which
                holds WAL until dropped, with SELECT pg_drop_replication_slot('SLOT').
@@ -86,16 +88,21 @@ export async function capture(argv: string[], io: CaptureIo = stdoutIo): Promise
   await client.connect();
   try {
     const sql = singleConnection(client);
-    let gaps: string[] = [];
+    let compiled: CompiledRules | undefined;
     if (action === 'install') {
       // Before anything is applied: a rule naming a table or column that does not exist.
       const catalog = await describeTables(sql, tables);
-      const compiled = compileRules(rules, { columnsOf: (table) => catalog.get(table)?.columns });
-      if (config.capture.kind === 'wal' && !options.replicaIdentityFull) gaps = identityGaps(catalog, tables, compiled);
+      compiled = compileRules(rules, { columnsOf: (table) => catalog.get(table)?.columns });
     }
     // The printed script as it is, in one round trip: one transaction, as psql would run it.
     if (steps.runs) await client.query(steps.sql);
-    for (const line of [...steps.done, ...gaps]) io.print(line);
+    for (const line of steps.done) io.print(line);
+    if (compiled && config.capture.kind === 'wal') {
+      // What the relay checks at start, on the tables as they are now (after any REPLICA IDENTITY FULL).
+      const refused = refusals(compiled, await describeTables(sql, tables));
+      for (const line of refused) io.print(line);
+      if (refused.length > 0) throw new Error(`WAL capture refuses ${refused.length === 1 ? 'this table' : 'these tables'}: the relay will not start until ${refused.length === 1 ? 'it is' : 'they are'} fixed`);
+    }
     if (action === 'install' && config.capture.kind === 'outbox') {
       const missing = await missingOutboxTriggers(sql, tables);
       if (missing.length > 0) throw new Error(`the capture triggers are still missing on ${missing.join(', ')}`);
@@ -117,7 +124,7 @@ interface Plan {
 function plan(action: 'install' | 'uninstall', config: FreshcacheConfig, tables: string[], options: { replicaIdentityFull: boolean; everything: boolean }): Plan {
   const list = tables.join(', ');
   const slot = config.capture.kind === 'wal' ? config.capture.slot : 'freshcache_relay';
-  const dropSlot = `The WAL capture's replication slot holds WAL until it is dropped: SELECT pg_drop_replication_slot('${slot}');`;
+  const dropSlot = `The WAL capture's replication slot holds WAL until it is dropped: SELECT pg_drop_replication_slot('${slot.replaceAll("'", "''")}');`;
   if (action === 'uninstall') {
     if (config.capture.kind === 'outbox') {
       return {
@@ -141,15 +148,16 @@ function plan(action: 'install' | 'uninstall', config: FreshcacheConfig, tables:
   return { sql: `-- ${relayDoes}\n-- Rules that read old-row columns outside a table's replica identity need --replica-identity-full.\n`, runs: false, done: [relayDoes] };
 }
 
-/** For WAL capture: the tables whose old rows lack columns the rules read (what the relay would refuse at start). */
-function identityGaps(catalog: Map<string, TableInfo>, tables: string[], compiled: CompiledRules): string[] {
+/** For WAL capture: why the relay would refuse each table it would refuse, in its own words. */
+function refusals(compiled: CompiledRules, catalog: Map<string, TableInfo>): string[] {
   const lines: string[] = [];
-  for (const table of tables) {
-    const info = catalog.get(table);
-    if (!info || info.replicaIdentity === 'full') continue;
-    const outside = compiled.columnsRead(table).filter((column) => !info.identityColumns.includes(column));
-    if (info.replicaIdentity === 'nothing') lines.push(`${table} has REPLICA IDENTITY NOTHING: WAL capture refuses it; run again with --replica-identity-full`);
-    else if (outside.length > 0) lines.push(`${table}: rules read ${outside.join(', ')}, outside its replica identity (${info.replicaIdentity}); run again with --replica-identity-full`);
+  for (const table of compiled.tables) {
+    try {
+      checkReplicaIdentity({ ...compiled, tables: [table] }, catalog);
+    } catch (error) {
+      if (!(error instanceof CaptureError)) throw error;
+      lines.push(error.message);
+    }
   }
   return lines;
 }
