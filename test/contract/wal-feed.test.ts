@@ -4,6 +4,8 @@ import { CaptureError } from '../../src/capture/capture-error.js';
 import type { CaptureRule } from '../../src/capture/capture-rules.js';
 import { compileRules } from '../../src/capture/capture-rules.js';
 import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
+import { postgresCapture } from '../../src/adapters/postgres/postgres-capture.js';
+import type { SqlClient } from '../../src/adapters/postgres/sql-client.js';
 import { checkReplicaIdentity } from '../../src/adapters/postgres/replica-identity.js';
 import { describeTables } from '../../src/adapters/postgres/table-catalog.js';
 import type { WalFeedOptions } from '../../src/adapters/postgres/wal-feed.js';
@@ -188,7 +190,8 @@ describe('WalFeed on PostgreSQL', () => {
     const published = async () =>
       (
         await db.sql.query<{ t: string }>(
-          `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = 'freshcache_capture' ORDER BY 1`,
+          `SELECT schemaname || '.' || tablename AS t FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1`,
+          [db.slotName], // the publication is named after the slot
         )
       ).rows.map((row) => row.t);
 
@@ -526,8 +529,192 @@ describe('WalFeed on PostgreSQL', () => {
     await got.untilSome((c) => c.new?.id === 2);
     await feed.stop();
     expect(got.lost).toEqual(['capture lost']);
-    expect(String(db.errors[0])).toMatch(/publication "freshcache_capture" does not exist/);
+    expect(String(db.errors[0])).toMatch(new RegExp(`publication "${db.slotName}" does not exist`));
     expect(got.changes.map((c) => c.new?.id)).toEqual([2]);
+  });
+});
+
+describe('WalFeed hardening', () => {
+  it('closes every session on stop() when it was stopped and started again while a reconnect was still preparing', async () => {
+    const db = await freshDatabase();
+    await db.execute(USERS);
+    // Holds a reconnect's last slot check until released, as a PostgreSQL restart would; the
+    // relay loses its lock (stop) and regains it (start) meanwhile.
+    let armed = false;
+    let held = false;
+    let passed = false;
+    const progress = signal();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const sql: SqlClient = {
+      query: async (text, params) => {
+        if (!armed || !text.includes('confirmed_flush_lsn::text AS lsn')) return db.sql.query(text, params);
+        armed = false;
+        held = true;
+        progress.notify();
+        await gate;
+        const result = await db.sql.query(text, params);
+        setImmediate(() => {
+          // Every continuation of the held attempt that needs no I/O has run by now.
+          passed = true;
+          progress.notify();
+        });
+        return result as never;
+      },
+      listen: (channel, onNotify) => db.sql.listen(channel, onNotify),
+      close: async () => {},
+    };
+    const feed = db.newFeed({ tables: ['users'], sql, retryMs: 20 });
+    const got = collector();
+    let failures = 0;
+    const sink: ChangeSink = {
+      // The first batch fails: the feed ends its session and reconnects.
+      changes: async (batch) => (failures++ === 0 ? Promise.reject(new Error('sink down')) : got.sink.changes(batch)),
+      lost: got.sink.lost,
+    };
+    await feed.start(sink);
+    armed = true;
+    await db.execute(`INSERT INTO users (id, name) VALUES (1, 'a')`);
+    await progress.until(() => held);
+
+    await feed.stop();
+    await feed.start(sink);
+    await got.untilSome((c) => c.new?.id === 1);
+    release();
+    await progress.until(() => passed);
+    await feed.stop();
+
+    const { rows } = await db.sql.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [db.slotName]);
+    expect(rows).toEqual([{ active: false }]);
+    // Another relay (the new leader) can stream from the slot.
+    const next = db.newFeed({ tables: ['users'] });
+    const after = collector();
+    await next.start(after.sink);
+    await db.execute(`INSERT INTO users (id, name) VALUES (2, 'b')`);
+    await after.untilSome((c) => c.new?.id === 2);
+    expect(db.errors.map(String)).toEqual(['Error: sink down']);
+  });
+
+  it('runs two relay groups on one database, each with its own slot, publication and tables', async () => {
+    const db = await freshDatabase();
+    await db.execute(`${USERS} CREATE TABLE orgs (id integer PRIMARY KEY, name text NOT NULL);`);
+    const orgSlot = `${db.slotName}_orgs`;
+    const users = db.newFeed({ tables: ['users'] });
+    const orgs = db.newFeed({ tables: ['orgs'], slotName: orgSlot });
+    const gotUsers = collector();
+    const gotOrgs = collector();
+    try {
+      await users.start(gotUsers.sink);
+      await orgs.start(gotOrgs.sink);
+      await db.execute(`INSERT INTO users (id, name) VALUES (1, 'a')`);
+      await db.execute(`INSERT INTO orgs (id, name) VALUES (2, 'acme')`);
+      await gotUsers.untilSome((c) => c.new?.id === 1);
+      await gotOrgs.untilSome((c) => c.new?.id === 2);
+    } finally {
+      await orgs.stop();
+      await dropWalSlot(db.sql, orgSlot);
+    }
+    expect(gotUsers.changes.map((c) => c.table)).toEqual(['public.users']);
+    expect(gotOrgs.changes.map((c) => c.table)).toEqual(['public.orgs']);
+    const { rows } = await db.sql.query<{ pubname: string }>('SELECT pubname FROM pg_publication ORDER BY 1');
+    expect(rows.map((row) => row.pubname)).toEqual([db.slotName, orgSlot]);
+  });
+
+  it('refuses a partitioned table and a partition, for WAL and outbox capture alike, naming the table', async () => {
+    const db = await freshDatabase();
+    await db.execute(`CREATE TABLE events (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      ALTER TABLE events REPLICA IDENTITY FULL;
+      CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');`);
+    for (const kind of ['wal', 'outbox'] as const) {
+      for (const [table, why] of [
+        ['events', 'is a partitioned table'],
+        ['events_2024', 'is a partition of public.events'],
+      ] as const) {
+        const refused = await postgresCapture({ sql: db.sql, kind, connectionString: db.url, rules: [{ table, key: `e:{id}` }] }).catch((error: unknown) => error);
+        expect(refused).toBeInstanceOf(CaptureError);
+        expect((refused as CaptureError).code).toBe('invalid_rule');
+        expect((refused as CaptureError).table).toBe(`public.${table}`);
+        expect((refused as CaptureError).message).toBe(`Table public.${table} ${why}: capturing partitioned tables is not supported yet.`);
+      }
+    }
+    // A WalFeed started directly refuses it too, before publishing anything.
+    await expect(db.newFeed({ tables: ['events'] }).start(collector().sink)).rejects.toThrow(/public\.events is a partitioned table/);
+    expect((await db.sql.query('SELECT 1 FROM pg_publication')).rows).toEqual([]);
+  });
+
+  it('keeps delivering, acknowledging and reconnecting when onAcknowledge and onError throw', async () => {
+    const db = await freshDatabase();
+    await db.execute(USERS);
+    // Keepalives that ask for a reply every 0.5 s: each is acknowledged from the socket's event handler.
+    await db.sql.query(`ALTER DATABASE ${db.name} SET wal_sender_timeout = '1s'`);
+    const called = signal();
+    const acks = { changes: 0, keepalive: 0 };
+    const feed = db.newFeed({
+      tables: ['users'],
+      retryMs: 20,
+      onAcknowledge: (_position, cause) => {
+        acks[cause]++;
+        called.notify();
+        throw new Error('onAcknowledge failed');
+      },
+      onError: (error) => {
+        db.errors.push(error);
+        called.notify();
+        throw new Error('onError failed');
+      },
+    });
+    const got = collector();
+    await feed.start(got.sink);
+    await db.execute(`INSERT INTO users (id, name) VALUES (1, 'a')`);
+    await got.untilSome((c) => c.new?.id === 1);
+    await called.until(() => acks.changes >= 1 && acks.keepalive >= 1);
+
+    await db.sql.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1', [db.slotName]);
+    await db.execute(`INSERT INTO users (id, name) VALUES (2, 'b')`);
+    await got.untilSome((c) => c.new?.id === 2);
+    await feed.stop();
+    // onAcknowledge's failures went to onError, and the lost connection too.
+    expect(db.errors.map(String)).toContain('Error: onAcknowledge failed');
+    expect(db.errors.some((error) => !/onAcknowledge failed/.test(String(error)))).toBe(true);
+  });
+
+  it('stops with an error naming the table when a captured table is renamed, and follows rules that name it anew', async () => {
+    const db = await freshDatabase();
+    await db.execute(USERS);
+    const failed = signal();
+    const onError = (error: unknown) => {
+      db.errors.push(error);
+      failed.notify();
+    };
+    const first = db.newFeed({ tables: ['users'], retryMs: 20, onError });
+    const got1 = collector();
+    await first.start(got1.sink);
+    await db.execute(`INSERT INTO users (id, name) VALUES (1, 'a')`);
+    await got1.untilSome((c) => c.new?.id === 1);
+    await first.stop();
+    // Renamed while no relay runs, with a change on each side of the rename.
+    await db.execute(`INSERT INTO users (id, name) VALUES (2, 'b')`);
+    await db.execute('ALTER TABLE users RENAME TO people');
+    await db.execute(`INSERT INTO people (id, name) VALUES (3, 'c')`);
+    await expect(db.newFeed({ tables: ['users'] }).start(collector().sink)).rejects.toThrow(/no such table: public\.users/);
+
+    // The rules follow: both changes come under the new name, though the first was made under the old one.
+    const second = db.newFeed({ tables: ['people'], retryMs: 20, onError });
+    const got2 = collector();
+    await second.start(got2.sink);
+    await got2.untilSome((c) => c.new?.id === 3);
+    expect(got2.changes.map((c) => [c.table, c.new?.id])).toEqual([
+      ['public.people', 2],
+      ['public.people', 3],
+    ]);
+
+    // Renamed while it streams: the change is not skipped in silence.
+    await db.execute('ALTER TABLE people RENAME TO persons');
+    await db.execute(`INSERT INTO persons (id, name) VALUES (4, 'd')`);
+    await failed.until(() => db.errors.length > 0);
+    await second.stop();
+    expect(String(db.errors[0])).toMatch(/captured table public\.people was renamed to public\.persons/);
+    expect(got2.changes.map((c) => c.new?.id)).toEqual([2, 3]);
   });
 });
 

@@ -4,7 +4,7 @@ import { compileRules } from '../../capture/capture-rules.js';
 import type { Clock } from '../../engine/clock.js';
 import type { ChangeFeed } from '../../seams/change-feed.js';
 import { OutboxFeed } from './outbox-feed.js';
-import { checkReplicaIdentity } from './replica-identity.js';
+import { checkNotPartitioned, checkReplicaIdentity } from './replica-identity.js';
 import type { SqlClient } from './sql-client.js';
 import { describeTables } from './table-catalog.js';
 import { WalFeed } from './wal-feed.js';
@@ -19,7 +19,7 @@ export interface PostgresCaptureOptions {
   connectionString?: string;
   /** The replication slot (wal); one per database and relay group. */
   slotName?: string;
-  /** The publication (wal) that freshcache creates and keeps in step with the rules' tables. */
+  /** The publication (wal) that freshcache creates and keeps in step with the rules' tables; by default named as the slot. */
   publicationName?: string;
   /** How often the outbox is polled besides its NOTIFY wake-ups. */
   pollMs?: number;
@@ -35,8 +35,8 @@ export interface PostgresCapture {
 /**
  * Change capture for the tables that capture rules name, checked against the database before
  * anything runs: a rule naming a table or column that does not exist is refused (CaptureError
- * `invalid_rule`, naming them), and so, for WAL capture, is a rule that needs old-row columns the
- * table's replica identity does not send.
+ * `invalid_rule`, naming them), and so is a partitioned table or a partition (not supported yet)
+ * and, for WAL capture, a rule that needs old-row columns the table's replica identity does not send.
  */
 export async function postgresCapture(options: PostgresCaptureOptions): Promise<PostgresCapture> {
   const named = compileRules(options.rules);
@@ -45,6 +45,7 @@ export async function postgresCapture(options: PostgresCaptureOptions): Promise<
   }
   const catalog = await describeTables(options.sql, named.tables);
   const rules = compileRules(options.rules, { columnsOf: (table) => catalog.get(table)?.columns });
+  for (const info of catalog.values()) checkNotPartitioned(info);
   if (options.kind === 'outbox') {
     return { rules, feed: new OutboxFeed({ sql: options.sql, tables: rules.tables, clock: options.clock, pollMs: options.pollMs, onError: options.onError }) };
   }

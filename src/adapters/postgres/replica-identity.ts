@@ -46,6 +46,16 @@ export function checkPublishable(info: TableInfo): void {
   );
 }
 
+/**
+ * Refuses a partitioned table, and a partition: WAL capture would lose old-row columns (the root's
+ * REPLICA IDENTITY FULL does not reach its partitions) and TRUNCATEs of a single partition.
+ */
+export function checkNotPartitioned(info: TableInfo): void {
+  if (!info.partitioned && info.partitionOf === undefined) return;
+  const what = info.partitioned ? 'is a partitioned table' : `is a partition of ${info.partitionOf}`;
+  throw new CaptureError('invalid_rule', info.table, `Table ${info.table} ${what}: capturing partitioned tables is not supported yet.`);
+}
+
 /** `schema.table` as SQL, each part quoted: `"public"."users"`. */
 export function quoteTable(table: string): string {
   return table

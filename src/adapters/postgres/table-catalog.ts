@@ -14,6 +14,12 @@ export interface TableInfo {
   replicaIdentity: 'default' | 'full' | 'index' | 'nothing';
   /** The columns an old row carries under this identity (all of them when `full`; none when there is no key). */
   identityColumns: string[];
+  /** The table's OID: a rename keeps it. */
+  oid: number;
+  /** A partitioned table (the root of partitions), which holds no rows of its own. */
+  partitioned: boolean;
+  /** The partitioned table this one is a partition of, if any. */
+  partitionOf: string | undefined;
 }
 
 const IDENTITY = { d: 'default', f: 'full', i: 'index', n: 'nothing' } as const;
@@ -21,8 +27,19 @@ const IDENTITY = { d: 'default', f: 'full', i: 'index', n: 'nothing' } as const;
 /** Reads the catalog for `tables` (any spelling `qualifyTable` accepts); a table that does not exist is absent from the map. */
 export async function describeTables(sql: SqlClient, tables: readonly string[]): Promise<Map<string, TableInfo>> {
   const qualified = [...new Set(tables.map(qualifyTable))];
-  const { rows } = await sql.query<{ schema: string; name: string; ident: keyof typeof IDENTITY; columns: string[]; key: string[] | null }>(
-    `SELECT n.nspname AS schema, c.relname AS name, c.relreplident AS ident,
+  const { rows } = await sql.query<{
+    oid: number;
+    schema: string;
+    name: string;
+    kind: string;
+    parent: string | null;
+    ident: keyof typeof IDENTITY;
+    columns: string[];
+    key: string[] | null;
+  }>(
+    `SELECT c.oid::int8::float8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relreplident AS ident,
+            (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
+               JOIN pg_namespace pn ON pn.oid = p.relnamespace WHERE c.relispartition AND h.inhrelid = c.oid) AS parent,
             ARRAY(SELECT a.attname::text FROM pg_attribute a
                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
             ARRAY(SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
@@ -40,6 +57,9 @@ export async function describeTables(sql: SqlClient, tables: readonly string[]):
       columns: row.columns,
       replicaIdentity,
       identityColumns: replicaIdentity === 'full' ? row.columns : replicaIdentity === 'nothing' ? [] : (row.key ?? []),
+      oid: Number(row.oid),
+      partitioned: row.kind === 'p',
+      partitionOf: row.parent ?? undefined,
     });
   }
   return catalog;

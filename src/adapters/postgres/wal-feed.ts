@@ -5,7 +5,7 @@ import { systemClock } from '../../engine/clock.js';
 import type { ChangeFeed, ChangeSink } from '../../seams/change-feed.js';
 import { qualifyTable } from '../../seams/row-change.js';
 import type { Row, RowChange } from '../../seams/row-change.js';
-import { checkPublishable, quoteTable } from './replica-identity.js';
+import { checkNotPartitioned, checkPublishable, quoteTable } from './replica-identity.js';
 import type { SqlClient } from './sql-client.js';
 import { describeTables } from './table-catalog.js';
 
@@ -18,7 +18,7 @@ export interface WalFeedOptions {
   tables: readonly string[];
   /** Slots are per cluster: each database (and each relay group) needs a name of its own. */
   slotName?: string;
-  /** The publication of `tables`, created by the feed and kept in step with them. */
+  /** The publication of `tables`, created by the feed and kept in step with them; by default named as the slot (one per relay group). */
   publicationName?: string;
   clock?: Clock;
   /** First reconnect delay; it doubles on each failure in a row, up to `maxRetryMs`. */
@@ -36,12 +36,16 @@ export interface WalFeedOptions {
 
 interface OpenTransaction {
   xid: number;
+  /** Where its commit record starts. */
+  commitPosition: number;
   committedAt: number;
   changes: Omit<RowChange, 'position'>[];
 }
 
 /** One replication connection. A failure ends it; the next one resumes from the slot. */
 interface Session {
+  /** The start() it belongs to: a session of an earlier run is closed, never used. */
+  run: number;
   service: LogicalReplicationService;
   open: OpenTransaction | undefined;
   /** Transactions received but not yet acknowledged. */
@@ -88,7 +92,19 @@ export class WalFeed implements ChangeFeed {
   private readonly onError: (error: unknown) => void;
   private readonly onAcknowledge: (position: number, cause: 'changes' | 'keepalive') => void;
   private sink: ChangeSink | undefined;
+  /** The session this run streams on; `sessions` has every one not yet closed, which stop() closes. */
   private session: Session | undefined;
+  private readonly sessions = new Set<Session>();
+  /**
+   * Bumped by start() and stop(): an attempt still in flight from an earlier run (a retry waiting
+   * on the server) sees it changed after its next await and gives up instead of opening a second
+   * session next to the new run's.
+   */
+  private run = 0;
+  /** The captured tables by OID, which a rename keeps. */
+  private capturedOids = new Map<number, string>();
+  /** The WAL position when the catalog was read: a transaction committed later names the tables as it did, unless renamed since. */
+  private catalogPosition = 0;
   /** Hands batches (and losses) over strictly one after another, across sessions too. */
   private chain: Promise<void> = Promise.resolve();
   private acked = 0;
@@ -104,7 +120,9 @@ export class WalFeed implements ChangeFeed {
 
   constructor(options: WalFeedOptions) {
     const slotName = options.slotName ?? 'freshcache_relay';
-    const publicationName = options.publicationName ?? 'freshcache_capture';
+    // A slot and a publication live in different namespaces; one per relay group keeps groups with
+    // different tables from overwriting each other's publication (and its lost-mark).
+    const publicationName = options.publicationName ?? slotName;
     // Both names are spliced into SQL and the replication command, which take no parameters.
     for (const name of [slotName, publicationName]) {
       if (!NAME.test(name)) throw new Error(`WalFeed: "${name}" must match ${NAME.source}`);
@@ -131,22 +149,24 @@ export class WalFeed implements ChangeFeed {
    * captures every change meanwhile.
    */
   async start(sink: ChangeSink): Promise<void> {
+    const run = ++this.run;
     this.sink = sink;
     this.stopped = false;
     this.failures = 0;
     await this.prepare(true);
-    await this.connect();
+    await this.connect(run);
   }
 
   /** Lets the batch in hand finish (and be acknowledged), then closes the stream. The slot stays. */
   async stop(): Promise<void> {
+    const run = ++this.run;
     this.stopped = true;
     this.retryTimer?.cancel();
     this.retryTimer = undefined;
     await this.chain;
-    const session = this.session;
-    this.session = undefined;
-    if (session && !session.ended) void this.close(session, true);
+    // A start() made while the batch finished owns the sessions of later runs.
+    if (this.session && this.session.run <= run) this.session = undefined;
+    for (const session of this.sessions) if (session.run <= run && !session.ended) void this.close(session, true);
     await Promise.all(this.closing);
   }
 
@@ -171,10 +191,17 @@ export class WalFeed implements ChangeFeed {
    */
   private async prepare(first: boolean): Promise<void> {
     const tables = [...this.tables];
+    // Read before the catalog: from here on the WAL names the tables as the catalog does, unless renamed since.
+    const { rows } = await this.sql.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
     const catalog = await describeTables(this.sql, tables);
     const missing = tables.filter((table) => !catalog.has(table));
     if (missing.length > 0) throw new Error(`WalFeed: no such table: ${missing.join(', ')}`);
-    for (const info of catalog.values()) checkPublishable(info);
+    for (const info of catalog.values()) {
+      checkPublishable(info);
+      checkNotPartitioned(info);
+    }
+    this.capturedOids = new Map([...catalog.values()].map((info) => [info.oid, info.table]));
+    this.catalogPosition = parseLsn(rows[0]!.lsn);
     const existed = await this.ensurePublication();
     const recreated = await this.ensureSlot(existed);
     const confirmed = await this.confirmedFlush();
@@ -198,8 +225,8 @@ export class WalFeed implements ChangeFeed {
     const list = [...this.tables].map(quoteTable).join(', ');
     const wanted = `ARRAY[${[...this.tables].map(quoteLiteral).join(', ')}]::text[]`;
     const current = `SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = '${pub}'`;
-    // Via the root: a partitioned table's changes come under its own name, not its partitions'.
-    const publish = `publish = 'insert, update, delete, truncate', publish_via_partition_root = true`;
+    // Partitioned tables are refused, so publish_via_partition_root would change nothing.
+    const publish = `publish = 'insert, update, delete, truncate'`;
     const body = `
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('freshcache wal setup'));
@@ -207,7 +234,7 @@ BEGIN
     CREATE PUBLICATION ${pub} FOR TABLE ${list} WITH (${publish});
     RETURN;
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${pub}' AND pubinsert AND pubupdate AND pubdelete AND pubtruncate AND pubviaroot) THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${pub}' AND pubinsert AND pubupdate AND pubdelete AND pubtruncate) THEN
     ALTER PUBLICATION ${pub} SET (${publish});
   END IF;
   IF EXISTS (SELECT unnest(${wanted}) EXCEPT ${current}) OR EXISTS (${current} EXCEPT SELECT unnest(${wanted})) THEN
@@ -270,18 +297,18 @@ END`;
   }
 
   /** Tells the sink about a loss, then opens the stream: no change of the new slot can come first. */
-  private async connect(): Promise<void> {
-    if (this.stopped) return;
+  private async connect(run: number): Promise<void> {
+    if (run !== this.run) return;
     if (this.lostPending) {
       try {
         await this.reportLost();
       } catch (error) {
-        this.retry(error, Promise.resolve());
+        this.retry(error, Promise.resolve(), run);
         return;
       }
     }
-    if (this.stopped) return;
-    await this.openSession();
+    if (run !== this.run) return;
+    await this.openSession(run);
   }
 
   private async reportLost(): Promise<void> {
@@ -292,11 +319,11 @@ END`;
     await report;
     this.lostPending = false;
     // Left set, the mark only makes a later start tell the sink again: harmless.
-    await this.sql.query(`COMMENT ON PUBLICATION ${this.publication} IS NULL`).catch((error: unknown) => this.onError(error));
+    await this.sql.query(`COMMENT ON PUBLICATION ${this.publication} IS NULL`).catch((error: unknown) => this.report(error));
   }
 
   /** Resolves when the stream has started or the session has ended, whichever comes first. */
-  private async openSession(): Promise<Session> {
+  private async openSession(run: number): Promise<Session> {
     const service = new LogicalReplicationService(
       { connectionString: this.connectionString, application_name: 'freshcache-wal-feed' },
       // Manual acknowledgements only: the periodic status message would confirm the last
@@ -305,8 +332,9 @@ END`;
     );
     let close = () => {};
     const closed = new Promise<void>((resolve) => (close = resolve));
-    const session: Session = { service, open: undefined, pending: 0, ended: false, closed, close, streaming: closed };
+    const session: Session = { run, service, open: undefined, pending: 0, ended: false, closed, close, streaming: closed };
     this.session = session;
+    this.sessions.add(session);
     service.on('data', (lsn: string, message: Pgoutput.Message) => {
       // A throw here would unwind into pg's socket handler and crash the process.
       try {
@@ -326,17 +354,30 @@ END`;
       (error: unknown) => this.end(session, error),
     );
     await Promise.race([started, closed]);
-    // stop() ran while we were connecting and found no session to close.
-    if (this.stopped && !session.ended) await this.close(session, true);
+    // stop() ran while we were connecting (it closes the session too; closing twice is harmless).
+    if (run !== this.run && !session.ended) await this.close(session, true);
     return session;
   }
 
   private receive(session: Session, lsn: string, message: Pgoutput.Message): void {
     if (session.ended) return;
     switch (message.tag) {
+      case 'relation': {
+        // Sent before a table's first change in a session, and again after its definition changed.
+        // Under another name in a transaction committed before the catalog was read, it is the
+        // name the table had back then (the rules followed a rename): not an error.
+        const captured = this.capturedOids.get(message.relationOid);
+        const table = `${message.schema}.${message.name}`;
+        const committed = session.open?.commitPosition ?? Infinity;
+        if (captured !== undefined && captured !== table && committed >= this.catalogPosition) {
+          throw new Error(`WalFeed: captured table ${captured} was renamed to ${table}: its changes are not captured until the capture rules name it`);
+        }
+        return;
+      }
       case 'begin':
         session.open = {
           xid: message.xid >>> 0, // read as a signed int32
+          commitPosition: message.commitLsn ? parseLsn(message.commitLsn) : Infinity,
           // Microseconds since the Unix epoch: far below 2^53, so Number() is exact.
           committedAt: Math.floor(Number(message.commitTime) / 1000),
           changes: [],
@@ -347,7 +388,7 @@ END`;
       case 'delete': {
         const open = session.open;
         if (!open) throw new Error(`WalFeed: ${message.tag} outside a transaction at ${lsn}`);
-        const table = `${message.relation.schema}.${message.relation.name}`;
+        const table = this.tableOf(message.relation);
         // The publication may still list a table this feed no longer captures (changes made before it was kept in step).
         if (this.tables.has(table)) open.changes.push({ table, ...rowsOf(message), committedAt: open.committedAt, txid: open.xid });
         return;
@@ -357,7 +398,7 @@ END`;
         if (!open) throw new Error(`WalFeed: truncate outside a transaction at ${lsn}`);
         // One message for all the tables of one TRUNCATE statement (and those it cascaded to).
         for (const relation of message.relations) {
-          const table = `${relation.schema}.${relation.name}`;
+          const table = this.tableOf(relation);
           if (this.tables.has(table)) open.changes.push({ table, op: 'truncate', committedAt: open.committedAt, txid: open.xid });
         }
         return;
@@ -376,6 +417,11 @@ END`;
       default:
         return;
     }
+  }
+
+  /** A captured table by the name the rules give it, also in changes made before it was renamed to that. */
+  private tableOf(relation: Pgoutput.MessageRelation): string {
+    return this.capturedOids.get(relation.relationOid) ?? `${relation.schema}.${relation.name}`;
   }
 
   private async deliver(session: Session, transaction: OpenTransaction, position: number): Promise<void> {
@@ -445,7 +491,21 @@ END`;
     // byte not yet confirmed (and skips a commit that starts before it): give it one less so the
     // slot confirms exactly `position`.
     void session.service.acknowledge(formatLsn(position - 1)).catch((error: unknown) => this.end(session, error));
-    this.onAcknowledge(position, cause);
+    // Called from socket event handlers: a throw would crash the process.
+    try {
+      this.onAcknowledge(position, cause);
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** onError, which must not throw into a socket event handler either. */
+  private report(error: unknown): void {
+    try {
+      this.onError(error);
+    } catch {
+      // Nothing left to tell it to.
+    }
   }
 
   /**
@@ -460,28 +520,28 @@ END`;
     this.session = undefined;
     // The slot can never stream again: the next attempt recreates it (and reports the loss).
     if (UNUSABLE_SLOT.test(String((error as Error | undefined)?.message ?? error))) this.slotUnusable = true;
-    this.retry(error, closing);
+    this.retry(error, closing, session.run);
   }
 
-  /** Reports a failed attempt and, unless stopped, makes the next one after a backoff. */
-  private retry(error: unknown, after: Promise<void>): void {
-    if (this.stopped) return;
-    this.onError(error);
+  /** Reports a failed attempt and, unless `run` is over (stop(), or start() again), makes the next one after a backoff. */
+  private retry(error: unknown, after: Promise<void>, run: number): void {
+    if (run !== this.run) return;
+    this.report(error);
     const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** this.failures++);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       void after.then(async () => {
-        if (this.stopped) return;
+        if (run !== this.run) return;
         // Each reconnect checks the slot first: a lost slot must be found before streaming from a new one.
         try {
           await this.prepare(false);
         } catch (failure) {
-          this.retry(failure, Promise.resolve());
+          this.retry(failure, Promise.resolve(), run);
           return;
         }
         // A failure from here on ends that session too, which schedules the next attempt.
-        if (!this.stopped) await this.connect();
-      }).catch((failure: unknown) => this.onError(failure));
+        await this.connect(run);
+      }).catch((failure: unknown) => this.report(failure));
     }, delay);
   }
 
@@ -493,6 +553,7 @@ END`;
   private close(session: Session, graceful: boolean): Promise<void> {
     session.ended = true;
     session.close();
+    this.sessions.delete(session);
     const closing = this.endStream(session, graceful).finally(() => this.closing.delete(closing));
     this.closing.add(closing);
     return closing;
