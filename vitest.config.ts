@@ -1,7 +1,20 @@
 import react from '@vitejs/plugin-react';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+// `import 'freshcache'` (and its subpaths) runs the library's sources, the files its package.json
+// names under the "freshcache-source" condition: tests need no build. An alias, not resolve.conditions,
+// because vitest's global setup imports bare workspace packages through Node, which ignores Vite's conditions.
+const library = new URL('./packages/freshcache/', import.meta.url);
+const { exports: entries } = JSON.parse(readFileSync(new URL('package.json', library), 'utf8')) as { exports: Record<string, Record<string, string>> };
+const librarySources = Object.entries(entries).map(([subpath, target]) => ({
+  find: new RegExp(`^freshcache${subpath.slice(1).replace(/\//g, '\\/')}$`),
+  replacement: fileURLToPath(new URL(target['freshcache-source']!, library)),
+}));
+
 export default defineConfig({
+  resolve: { alias: librarySources },
   test: {
     globalSetup: ['test/testkit/global-setup.ts'],
     // Each file's duration at the end of the run: npm test has a 15 minute budget.

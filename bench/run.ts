@@ -42,7 +42,7 @@ for (const [i, scenario] of selected.entries()) {
   const load = { before: os.loadavg()[0] ?? 0, after: 0 };
   const started = Date.now();
   const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(process.execPath, [...scenario.nodeFlags, '--import', 'tsx', runner, scenario.name, out], { cwd: root, stdio: 'inherit' });
+    const child = spawn(process.execPath, [...scenario.nodeFlags, '--conditions=freshcache-source', '--import', 'tsx', runner, scenario.name, out], { cwd: root, stdio: 'inherit' });
     child.on('error', reject);
     child.on('close', resolve);
   });

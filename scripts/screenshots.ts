@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { Progress } from '../bench/lib/progress.js';
-import { startWorkload } from '../src/demo/workload.js';
+import { startWorkload } from '../packages/freshcache-server/src/demo/workload.js';
 import { collectPageErrors, launchChromium } from '../test/testkit/chromium.js';
 import { startDashboardServer } from '../test/testkit/dashboard-server.js';
 

@@ -2,7 +2,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
-import { createCache } from '../../src/index.js';
+import { createCache } from '../../packages/freshcache/src/index.js';
 import type { Pass } from '../lib/measure-ops.js';
 
 export const N = 10_000;

@@ -21,7 +21,7 @@ npm run bench -- l1        # only scenarios whose name contains "l1" (also: http
 \`\`\`
 
 \`l2-redis-get-hit\` and \`propagation-commit-to-applied\` start a redis-server and a PostgreSQL of their own
-(\`src/tools/local-redis.ts\`, \`src/tools/local-postgres.ts\`: free ports, temp folders, stopped at the end), and
+(\`packages/freshcache-server/src/tools/local-redis.ts\`, \`packages/freshcache-server/src/tools/local-postgres.ts\`: free ports, temp folders, stopped at the end), and
 \`http-edge-get-hit\` runs wrk against the servers and starts a varnishd of its own, so these binaries must be on the
 machine: \`npm run bench\` first runs \`bench/ensure-bench-deps.sh\`, which installs whatever is missing with apt (as
 root) or says exactly what to install.

@@ -17,7 +17,7 @@ export interface ServerChild {
  */
 export async function startServerChild(script: string, args: string[], cpus: string): Promise<ServerChild> {
   // --enable-source-maps: profile lines point into the .ts sources (only stack traces pay for it).
-  const child = spawn('taskset', ['-c', cpus, process.execPath, '--enable-source-maps', '--import', 'tsx', script, ...args], {
+  const child = spawn('taskset', ['-c', cpus, process.execPath, '--enable-source-maps', '--conditions=freshcache-source', '--import', 'tsx', script, ...args], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const next = <T extends FromChild['type']>(type: T) =>

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/tools/free-port.js';
+import { freePort } from '../../packages/freshcache-server/src/tools/free-port.js';
 
 export interface Varnish {
   port: number;

@@ -6,19 +6,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pino } from 'pino';
-import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
-import { dropWalSlot } from '../../src/adapters/postgres/wal-feed.js';
-import type { ConfigInput, RegionInput } from '../../src/config.js';
-import { freePort } from '../../src/tools/free-port.js';
-import type { PostgresServer } from '../../src/tools/local-postgres.js';
-import { startPostgres } from '../../src/tools/local-postgres.js';
-import type { RedisServer } from '../../src/tools/local-redis.js';
-import { startRedis } from '../../src/tools/local-redis.js';
-import type { ServeProcess } from '../../src/tools/serve-process.js';
-import { spawnServe, stopServe } from '../../src/tools/serve-process.js';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
-import { DemoApp } from '../../src/demo/demo-app.js';
-import { createTopology } from '../../src/topology/topology.js';
+import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
+import { dropWalSlot } from '../../packages/freshcache/src/adapters/postgres/wal-feed.js';
+import type { ConfigInput, RegionInput } from '../../packages/freshcache-server/src/config.js';
+import { freePort } from '../../packages/freshcache-server/src/tools/free-port.js';
+import type { PostgresServer } from '../../packages/freshcache-server/src/tools/local-postgres.js';
+import { startPostgres } from '../../packages/freshcache-server/src/tools/local-postgres.js';
+import type { RedisServer } from '../../packages/freshcache-server/src/tools/local-redis.js';
+import { startRedis } from '../../packages/freshcache-server/src/tools/local-redis.js';
+import type { ServeProcess } from '../../packages/freshcache-server/src/tools/serve-process.js';
+import { spawnServe, stopServe } from '../../packages/freshcache-server/src/tools/serve-process.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
+import { DemoApp } from '../../packages/freshcache-server/src/demo/demo-app.js';
+import { createTopology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { formatCount, verdict } from '../lib/format.js';
 import { percentile } from '../lib/percentile.js';
 import type { Progress } from '../lib/progress.js';
@@ -38,7 +38,7 @@ const KINDS: readonly PathKind[] = ['wal', 'outbox', 'wal-processes'];
 /** Node processes per region in the `wal-processes` path, as `freshcache up` starts them. */
 const NODES_PER_REGION = 2;
 /** Node processes run the TypeScript sources through tsx, as the integration tests do. */
-const ENTRY = ['--import', 'tsx', fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))];
+const ENTRY = ['--conditions=freshcache-source', '--import', 'tsx', fileURLToPath(new URL('../../packages/freshcache-server/src/cli/main.ts', import.meta.url))];
 /** Content rows the UPDATEs take turns on. */
 const ROWS = 50;
 /** Not recorded: connections, JIT and the slot's first decoding warm up on these. */

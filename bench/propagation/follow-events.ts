@@ -1,4 +1,4 @@
-import { serverSentEvents } from '../../src/tools/server-sent-events.js';
+import { serverSentEvents } from '../../packages/freshcache-server/src/tools/server-sent-events.js';
 
 /** A server's `/api/events` stream, followed until closed. */
 export interface FollowedEvents {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createCache } from '../../src/index.js';
+import { createCache } from '../../packages/freshcache/src/index.js';
 import { formatCount, formatMiB, formatMs, verdict } from '../lib/format.js';
 import type { Progress } from '../lib/progress.js';
 import type { Row } from '../lib/row.js';

@@ -1,9 +1,9 @@
 import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CaptureError } from '../../src/capture/capture-error.js';
-import { CAPTURE_RULES_SCHEMA } from '../../src/capture/capture-rules-schema.js';
-import { compileRules, type CaptureRule } from '../../src/capture/capture-rules.js';
+import { CaptureError } from '../../packages/freshcache/src/capture/capture-error.js';
+import { CAPTURE_RULES_SCHEMA } from '../../packages/freshcache/src/capture/capture-rules-schema.js';
+import { compileRules, type CaptureRule } from '../../packages/freshcache/src/capture/capture-rules.js';
 
 const validate = new Ajv({ allErrors: true }).compile(CAPTURE_RULES_SCHEMA);
 

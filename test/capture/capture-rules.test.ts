@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CaptureError } from '../../src/capture/capture-error.js';
-import { compileRules, type CaptureRule } from '../../src/capture/capture-rules.js';
-import { qualifyTable, type RowChange } from '../../src/seams/row-change.js';
+import { CaptureError } from '../../packages/freshcache/src/capture/capture-error.js';
+import { compileRules, type CaptureRule } from '../../packages/freshcache/src/capture/capture-rules.js';
+import { qualifyTable, type RowChange } from '../../packages/freshcache/src/seams/row-change.js';
 
 const USERS: CaptureRule = { table: 'users', key: 'user:{id}', tags: ['org:{org_id}', 'users'] };
 const COLUMNS: Record<string, string[]> = { 'public.users': ['id', 'org_id', 'name'], 'public.orgs': ['id', 'name'], 'billing.invoices': ['tenant', 'id'] };

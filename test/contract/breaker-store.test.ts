@@ -1,18 +1,18 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { createRedisConnection } from '../../src/adapters/redis/redis-connection.js';
-import { slotKey } from '../../src/adapters/redis/redis-keys.js';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { BreakerStore } from '../../src/adapters/resilience/breaker-store.js';
-import type { BreakerState } from '../../src/adapters/resilience/circuit-breaker.js';
-import { CircuitBreaker, CircuitOpenError } from '../../src/adapters/resilience/circuit-breaker.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { Entry } from '../../src/seams/entry.js';
-import type { ScanOptions, ScanPage, Store } from '../../src/seams/store.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
+import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
+import { slotKey } from '../../packages/freshcache/src/adapters/redis/redis-keys.js';
+import { RedisStore } from '../../packages/freshcache/src/adapters/redis/redis-store.js';
+import { BreakerStore } from '../../packages/freshcache/src/adapters/resilience/breaker-store.js';
+import type { BreakerState } from '../../packages/freshcache/src/adapters/resilience/circuit-breaker.js';
+import { CircuitBreaker, CircuitOpenError } from '../../packages/freshcache/src/adapters/resilience/circuit-breaker.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { Entry } from '../../packages/freshcache/src/seams/entry.js';
+import type { ScanOptions, ScanPage, Store } from '../../packages/freshcache/src/seams/store.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 import { startRedis } from '../testkit/redis-server.js';
-import { entry, storeContract } from '../../src/testing/store-contract.js';
+import { entry, storeContract } from '../../packages/freshcache/src/testing/store-contract.js';
 
 /** Resolves when the breaker is in `state`: now, or at its next transition into it. */
 function reached(breaker: CircuitBreaker, state: BreakerState): Promise<void> {

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRedisConnection } from '../../src/adapters/redis/redis-connection.js';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { createCache } from '../../src/create-cache.js';
-import type { TieredCache } from '../../src/engine/tiered-cache.js';
-import { redisStore, redisStreamLog } from '../../src/redis.js';
-import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
+import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
+import { RedisStore } from '../../packages/freshcache/src/adapters/redis/redis-store.js';
+import { createCache } from '../../packages/freshcache/src/create-cache.js';
+import type { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import { redisStore, redisStreamLog } from '../../packages/freshcache/src/redis.js';
+import type { InvalidationEvent, InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
 import { redisForFile } from '../testkit/redis-server.js';
 import { signal } from '../testkit/signal.js';
 

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCache, FOLLOW_RETRY } from '../../src/create-cache.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { redisStore, redisStreamLog } from '../../src/redis.js';
-import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
-import { startRedis } from '../../src/tools/local-redis.js';
-import type { RedisServer } from '../../src/tools/local-redis.js';
+import { createCache, FOLLOW_RETRY } from '../../packages/freshcache/src/create-cache.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { redisStore, redisStreamLog } from '../../packages/freshcache/src/redis.js';
+import type { InvalidationEvent, InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import { startRedis } from '../../packages/freshcache-server/src/tools/local-redis.js';
+import type { RedisServer } from '../../packages/freshcache-server/src/tools/local-redis.js';
 import { signal } from '../testkit/signal.js';
 
 /** A library cache whose log's Redis is down when it starts: it keeps trying, on its own clock, until closed. */

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
-import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
-import { invalidationLogContract } from '../../src/testing/invalidation-log-contract.js';
+import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
+import { invalidationLogContract } from '../../packages/freshcache/src/testing/invalidation-log-contract.js';
 
 invalidationLogContract('MemoryLog', async ({ retain, retryAfterMs }) => new MemoryLog({ retain, retryAfterMs }));
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { localStoreContract } from '../../src/testing/local-store-contract.js';
-import { entry, fillLeaseContract, storeContract } from '../../src/testing/store-contract.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { localStoreContract } from '../../packages/freshcache/src/testing/local-store-contract.js';
+import { entry, fillLeaseContract, storeContract } from '../../packages/freshcache/src/testing/store-contract.js';
 
 for (const policy of ['lru', 'lfu'] as const) {
   storeContract(`MemoryStore (${policy})`, async (clock) => new MemoryStore({ policy, clock }), () => new ManualClock());

@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
-import type { OutboxFeedOptions } from '../../src/adapters/postgres/outbox-feed.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { installOutbox, missingOutboxTriggers, outboxInstallSql, outboxUninstallSql } from '../../src/adapters/postgres/outbox-install.js';
-import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
-import type { SqlClient } from '../../src/adapters/postgres/sql-client.js';
-import { CONTRACT_SCHEMA, CONTRACT_TABLES, changeCollector, changeFeedContract } from '../../src/testing/change-feed-contract.js';
+import { OutboxFeed } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
+import type { OutboxFeedOptions } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { installOutbox, missingOutboxTriggers, outboxInstallSql, outboxUninstallSql } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
+import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
+import type { SqlClient } from '../../packages/freshcache/src/adapters/postgres/sql-client.js';
+import { CONTRACT_SCHEMA, CONTRACT_TABLES, changeCollector, changeFeedContract } from '../../packages/freshcache/src/testing/change-feed-contract.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { testSqlClient } from '../testkit/test-topology.js';
 

@@ -1,9 +1,9 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
-import { installOutbox } from '../../src/adapters/postgres/outbox-install.js';
-import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
-import type { RowChange } from '../../src/seams/row-change.js';
+import { OutboxFeed } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
+import { installOutbox } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
+import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
+import type { RowChange } from '../../packages/freshcache/src/seams/row-change.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { signal } from '../testkit/signal.js';
 

@@ -1,15 +1,15 @@
 import { Cluster } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisConnection } from '../../src/adapters/redis/redis-connection.js';
-import { slotKey } from '../../src/adapters/redis/redis-keys.js';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { TieredCache } from '../../src/engine/tiered-cache.js';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
+import { slotKey } from '../../packages/freshcache/src/adapters/redis/redis-keys.js';
+import { RedisStore } from '../../packages/freshcache/src/adapters/redis/redis-store.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { startRedis } from '../testkit/redis-server.js';
-import { entry, fillLeaseContract, storeContract, walk } from '../../src/testing/store-contract.js';
+import { entry, fillLeaseContract, storeContract, walk } from '../../packages/freshcache/src/testing/store-contract.js';
 
 /**
  * The Store contract, unchanged, against a real redis-server and a real 3-node Redis Cluster

@@ -1,13 +1,13 @@
 import { Redis } from 'ioredis';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisConnection } from '../../src/adapters/redis/redis-connection.js';
-import { RedisStreamLog, UNREADABLE } from '../../src/adapters/redis/redis-stream-log.js';
-import { unknownEvent } from '../../src/seams/invalidation-log.js';
+import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
+import { RedisStreamLog, UNREADABLE } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
+import { unknownEvent } from '../../packages/freshcache/src/seams/invalidation-log.js';
 import type { RedisCluster } from '../testkit/redis-cluster.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { redisForFile, startRedis } from '../testkit/redis-server.js';
-import { eventCollector, invalidationLogContract } from '../../src/testing/invalidation-log-contract.js';
+import { eventCollector, invalidationLogContract } from '../../packages/freshcache/src/testing/invalidation-log-contract.js';
 
 /** The InvalidationLog contract, unchanged, against a real redis-server this file starts. */
 const redisOfFile = redisForFile();

@@ -1,6 +1,6 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import pg from 'pg';
-import { RelayLeader } from '../../src/topology/relay-leader.js';
+import { RelayLeader } from '../../packages/freshcache-server/src/topology/relay-leader.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 
 /** Leader election on a real PostgreSQL: one relay leads, a standby takes over when its session ends. */

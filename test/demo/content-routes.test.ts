@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { ContentRecord } from '../../src/demo/content-store.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
 import { testApp } from '../testkit/test-topology.js';
 import { createContent } from '../http/http-kit.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ContentStore } from '../../src/demo/content-store.js';
+import type { ContentStore } from '../../packages/freshcache-server/src/demo/content-store.js';
 
 /** The contract the demo's `ContentStore` keeps, on PGlite and on PostgreSQL. */
 export function contentStoreContract(name: string, make: () => Promise<ContentStore>) {

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { installOutbox } from '../../src/adapters/postgres/outbox-install.js';
-import type { ContentRecord } from '../../src/demo/content-store.js';
-import { buildApp } from '../../src/server/app.js';
-import { serverSentEvents } from '../../src/tools/server-sent-events.js';
-import { Topology } from '../../src/topology/topology.js';
+import { installOutbox } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
+import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
+import { serverSentEvents } from '../../packages/freshcache-server/src/tools/server-sent-events.js';
+import { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { testApp, testSqlClient } from '../testkit/test-topology.js';
 
 /** Whether `table` exists in the database. */

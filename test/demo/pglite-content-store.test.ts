@@ -1,5 +1,5 @@
-import { CONTENT_SCHEMA } from '../../src/demo/content-schema.js';
-import { SqlContentStore } from '../../src/demo/content-store.js';
+import { CONTENT_SCHEMA } from '../../packages/freshcache-server/src/demo/content-schema.js';
+import { SqlContentStore } from '../../packages/freshcache-server/src/demo/content-store.js';
 import { testSqlClient } from '../testkit/test-topology.js';
 import { contentStoreContract } from './content-store-contract.js';
 

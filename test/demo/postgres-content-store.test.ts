@@ -1,7 +1,7 @@
 import { expect, it, onTestFinished } from 'vitest';
-import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
-import { CONTENT_SCHEMA } from '../../src/demo/content-schema.js';
-import { SqlContentStore } from '../../src/demo/content-store.js';
+import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
+import { CONTENT_SCHEMA } from '../../packages/freshcache-server/src/demo/content-schema.js';
+import { SqlContentStore } from '../../packages/freshcache-server/src/demo/content-store.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { contentStoreContract } from './content-store-contract.js';
 

@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The docs prove their claims by naming tests: a file (`test/…`, or a contract suite in `src/testing/`), often followed by the names of
+ * The docs prove their claims by naming tests: a file (`test/…`, or a contract suite in `packages/freshcache/src/testing/`), often followed by the names of
  * its tests in double quotes, in the same sentence. Every file they name must exist, and every quoted name must be a
  * test title in that file (a trailing "…" names a prefix), so that a renamed or deleted test
  * cannot leave a proof pointing at nothing.
  */
 const ROOT = join(import.meta.dirname, '../..');
 const DOCS = ['README.md', 'docs/architecture.md', 'docs/api.md', 'docs/operations.md', 'bench/README.md'];
-const TOKEN = /`((?:test|src\/testing)\/[A-Za-z0-9_./-]+)`|\n\s*\n|^#.*$|\.(?=\s)|"([^"\n]+(?:\n[^"\n]+)?)"/gm;
+const TOKEN = /`((?:test|packages\/freshcache\/src\/testing)\/[A-Za-z0-9_./-]+)`|\n\s*\n|^#.*$|\.(?=\s)|"([^"\n]+(?:\n[^"\n]+)?)"/gm;
 
 interface Citation {
   doc: string;

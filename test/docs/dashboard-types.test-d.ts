@@ -1,12 +1,12 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import type * as Dashboard from '../../dashboard/src/api/types.js';
-import type { HistoryAnswer } from '../../src/observability/metrics-history.js';
-import type { Percentiles } from '../../src/observability/metrics.js';
-import type { ContentRecord } from '../../src/demo/content-store.js';
-import type { KeyExplorerPage } from '../../src/server/routes/cache.js';
-import type { DryRunAnswer } from '../../src/server/routes/invalidations.js';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
-import type { RegionSettings } from '../../src/topology/region.js';
+import type { HistoryAnswer } from '../../packages/freshcache-server/src/observability/metrics-history.js';
+import type { Percentiles } from '../../packages/freshcache-server/src/observability/metrics.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
+import type { KeyExplorerPage } from '../../packages/freshcache-server/src/server/routes/cache.js';
+import type { DryRunAnswer } from '../../packages/freshcache-server/src/server/routes/invalidations.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
+import type { RegionSettings } from '../../packages/freshcache-server/src/topology/region.js';
 
 /**
  * The dashboard writes the API's shapes out by hand (dashboard/src/api/types.ts) so that its

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CATALOGUE } from '../../src/engine/errors.js';
+import { ERROR_CATALOGUE } from '../../packages/freshcache/src/engine/errors.js';
 
 /**
  * docs/api.md lists the error catalogue as a table, one row per code:

@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { describe, expect, it, onTestFinished } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '../..');
-const SRC = join(ROOT, 'src');
+/** The library package's sources, and the server's (the faces, the fleet, the demo). */
+const LIB = 'packages/freshcache/src';
+const SRV = 'packages/freshcache-server/src';
 
 /** Every module specifier a file imports or re-exports (static and dynamic). */
 function importsOf(source: string): string[] {
@@ -16,24 +18,24 @@ function importsOf(source: string): string[] {
   return found;
 }
 
-/** `src/<folder>/*.ts` files that import a relative path outside what `allowed` lets through. */
+/** `<LIB>/<folder>/*.ts` files that import a relative path outside what `allowed` lets through. */
 function strays(folder: string, allowed: (specifier: string) => boolean): string[] {
   const found: string[] = [];
-  for (const file of readdirSync(join(SRC, folder)).filter((f) => f.endsWith('.ts'))) {
-    for (const specifier of importsOf(readFileSync(join(SRC, folder, file), 'utf8'))) {
-      if (specifier.startsWith('.') && !allowed(specifier)) found.push(`src/${folder}/${file} imports ${specifier}`);
+  for (const file of readdirSync(join(ROOT, LIB, folder)).filter((f) => f.endsWith('.ts'))) {
+    for (const specifier of importsOf(readFileSync(join(ROOT, LIB, folder, file), 'utf8'))) {
+      if (specifier.startsWith('.') && !allowed(specifier)) found.push(`${LIB}/${folder}/${file} imports ${specifier}`);
     }
   }
   return found;
 }
 
-/** Every .ts file under src/, as a path relative to the repository (`src/engine/clock.ts`). */
-function sourceFiles(): string[] {
-  return (readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => `src/${f.split('\\').join('/')}`);
+/** Every .ts file under a package's src/, as a path relative to the repository. */
+function sourceFiles(src: string): string[] {
+  return (readdirSync(join(ROOT, src), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => `${src}/${f.split('\\').join('/')}`);
 }
 
 /** The demo app, and the CLI commands that start it (and speak of it in their help). */
-const DEMO = (file: string) => file.startsWith('src/demo/') || file === 'src/cli/commands/demo.ts' || file === 'src/cli/commands/up.ts';
+const DEMO = (file: string) => file.startsWith(`${SRV}/demo/`) || file === `${SRV}/cli/commands/demo.ts` || file === `${SRV}/cli/commands/up.ts`;
 
 describe('layering', () => {
   it('the engine imports only its own files, the seams and packages', () => {
@@ -46,7 +48,7 @@ describe('layering', () => {
 
   it('no file outside the demo speaks of content (HTTP headers aside)', () => {
     const found: string[] = [];
-    for (const file of sourceFiles().filter((f) => !DEMO(f))) {
+    for (const file of [...sourceFiles(LIB), ...sourceFiles(SRV)].filter((f) => !DEMO(f))) {
       readFileSync(join(ROOT, file), 'utf8')
         .split('\n')
         .forEach((line, i) => {
@@ -57,16 +59,27 @@ describe('layering', () => {
     expect(found).toEqual([]);
   });
 
-  it('only the CLI imports the demo; the demo imports the kernel only through its public entry points', () => {
+  it('the library never imports the server package, nor anything outside its own sources but packages', () => {
     const found: string[] = [];
-    const publicEntry = /^\.\.\/(?:index|postgres|redis|server\/app|topology\/topology|tools\/[^/]+)\.js$/;
-    for (const file of sourceFiles()) {
+    for (const file of sourceFiles(LIB)) {
+      for (const specifier of importsOf(readFileSync(join(ROOT, file), 'utf8'))) {
+        const target = specifier.startsWith('.') ? relative(ROOT, join(ROOT, file, '..', specifier)).split('\\').join('/') : specifier;
+        if (specifier.startsWith('.') ? !target.startsWith(`${LIB}/`) : specifier.startsWith('freshcache-server')) found.push(`${file} imports ${specifier}`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('only the CLI imports the demo; the demo reaches the kernel only through its public entry points', () => {
+    const found: string[] = [];
+    const serverEntry = /^\.\.\/(?:server\/app|topology\/topology|tools\/[^/]+)\.js$/;
+    for (const file of sourceFiles(SRV)) {
       for (const specifier of importsOf(readFileSync(join(ROOT, file), 'utf8'))) {
         if (!specifier.startsWith('.')) continue;
         const target = relative(ROOT, join(ROOT, file, '..', specifier)).split('\\').join('/');
-        if (file.startsWith('src/demo/')) {
-          if (!target.startsWith('src/demo/') && !publicEntry.test(specifier)) found.push(`${file} imports ${specifier}`);
-        } else if (target.startsWith('src/demo/') && !file.startsWith('src/cli/')) {
+        if (file.startsWith(`${SRV}/demo/`)) {
+          if (!target.startsWith(`${SRV}/demo/`) && !serverEntry.test(specifier)) found.push(`${file} imports ${specifier}`);
+        } else if (target.startsWith(`${SRV}/demo/`) && !file.startsWith(`${SRV}/cli/`)) {
           found.push(`${file} imports ${specifier}`);
         }
       }
@@ -74,15 +87,15 @@ describe('layering', () => {
     expect(found).toEqual([]);
   });
 
-  // The issue's test of "a kernel with no domain": delete the demo (and the CLI that starts it) and
-  // the rest still type-checks. A copy of src/ without them, checked by the project's own tsc.
-  it('the kernel type-checks with src/demo (and src/cli, which starts it) deleted', { timeout: 120_000 }, async () => {
+  // The issue's test of "a kernel with no domain": the library is a package of its own, and the
+  // server's fleet and faces still type-check with the demo (and the CLI that starts it) deleted.
+  it('the server type-checks with its demo (and its CLI, which starts it) deleted', { timeout: 120_000 }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'freshcache-kernel-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await cp(SRC, join(dir, 'src'), { recursive: true, filter: (path) => !/[/\\]src[/\\](?:demo|cli)(?:[/\\]|$)/.test(path) });
+    await cp(join(ROOT, SRV), join(dir, 'src'), { recursive: true, filter: (path) => !/[/\\]src[/\\](?:demo|cli)(?:[/\\]|$)/.test(path) });
     await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
     await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-    const tsconfig = { extends: join(ROOT, 'tsconfig.json'), compilerOptions: { noEmit: true, rootDir: '.', paths: {}, noUncheckedSideEffectImports: true }, include: ['src'] };
+    const tsconfig = { extends: join(ROOT, 'tsconfig.json'), compilerOptions: { noEmit: true, rootDir: '.', noUncheckedSideEffectImports: true }, include: ['src'] };
     await writeFile(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
     const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
     const result = await promisify(execFile)(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')]).then(

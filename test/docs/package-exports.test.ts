@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
  * parts stay shippable: the contract suites import nothing from test/, only they need vitest, and
  * the Redis and PostgreSQL entries sit on the kernel (adapters, seams, engine) only.
  */
-const ROOT = join(import.meta.dirname, '../..');
+const REPO = join(import.meta.dirname, '../..');
+/** The library package: its package.json, tsconfig.build.json and src/ (the server is packages/freshcache-server). */
+const ROOT = join(REPO, 'packages/freshcache');
 const SRC = join(ROOT, 'src');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   exports: Record<string, { types: string; default: string }>;
@@ -38,7 +40,7 @@ function filesUnder(dir: string): string[] {
 
 /** docs/api.md's bullets "- `freshcache/x`: `name`, …, types `Name`, …": subpath → names. */
 function promised(): Map<string, string[]> {
-  const api = readFileSync(join(ROOT, 'docs/api.md'), 'utf8');
+  const api = readFileSync(join(REPO, 'docs/api.md'), 'utf8');
   const section = api.slice(api.indexOf('### Package exports'));
   const found = new Map<string, string[]>();
   for (const [, subpath, rest] of section.matchAll(/^- `(freshcache(?:\/[a-z]+)?)`: (.*)$/gm)) {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/create-cache.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { FreshcacheError } from '../../src/engine/errors.js';
-import type { TemplateParams } from '../../src/engine/loader-registry.js';
-import type { LoadContext } from '../../src/engine/tiered-cache.js';
+import { createCache } from '../../packages/freshcache/src/create-cache.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
+import type { TemplateParams } from '../../packages/freshcache/src/engine/loader-registry.js';
+import type { LoadContext } from '../../packages/freshcache/src/engine/tiered-cache.js';
 
 /** A gate the test opens when it wants: a slow origin read, under control. */
 function gate() {

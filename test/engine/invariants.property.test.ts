@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/create-cache.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { Strategy } from '../../src/engine/tiered-cache.js';
+import { createCache } from '../../packages/freshcache/src/create-cache.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { Strategy } from '../../packages/freshcache/src/engine/tiered-cache.js';
 
 /**
  * Model-based property tests of the engine's invariants. An origin holds a version per key;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { KeyTemplate, KeyTemplateError } from '../../src/engine/key-template.js';
+import { KeyTemplate, KeyTemplateError } from '../../packages/freshcache/src/engine/key-template.js';
 
 function parseError(source: string): KeyTemplateError {
   try {

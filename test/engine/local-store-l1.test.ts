@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/create-cache.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { Entry } from '../../src/seams/entry.js';
-import type { LocalStore } from '../../src/seams/local-store.js';
+import { createCache } from '../../packages/freshcache/src/create-cache.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { Entry } from '../../packages/freshcache/src/seams/entry.js';
+import type { LocalStore } from '../../packages/freshcache/src/seams/local-store.js';
 
 /** The smallest LocalStore there is: a Map, unbounded, that knows no clock. */
 class MapStore implements LocalStore {

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import type { Clock } from '../../src/engine/clock.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { InvalidationTargets } from '../../src/engine/generations.js';
-import type { Strategy } from '../../src/engine/tiered-cache.js';
-import { TieredCache } from '../../src/engine/tiered-cache.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
+import type { Clock } from '../../packages/freshcache/src/engine/clock.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { InvalidationTargets } from '../../packages/freshcache/src/engine/generations.js';
+import type { Strategy } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
 
 /**
  * Several nodes of one region share an L2 (with fill leases: one node loads a key that all miss),

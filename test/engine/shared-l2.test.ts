@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { TieredCache } from '../../src/engine/tiered-cache.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
 
 /** Two nodes of one region over a shared L2, with a fake clock: pruning and trust, step by step. */
 function region() {

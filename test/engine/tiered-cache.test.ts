@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createCache } from '../../src/create-cache.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { FreshcacheError } from '../../src/engine/errors.js';
-import type { ExplorerPage } from '../../src/engine/tiered-cache.js';
-import { TieredCache } from '../../src/engine/tiered-cache.js';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
+import { createCache } from '../../packages/freshcache/src/create-cache.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
+import type { ExplorerPage } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 
 /** `store` behind a proxy that counts every method called on it, by name. */
 function counted<T extends object>(store: T): { store: T; calls: Map<string, number> } {

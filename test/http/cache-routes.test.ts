@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { testApp } from '../testkit/test-topology.js';
 
 const enc = encodeURIComponent;

@@ -2,10 +2,10 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { HistoryAnswer } from '../../src/observability/metrics-history.js';
-import { buildApp } from '../../src/server/app.js';
-import { VERSION } from '../../src/version.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { HistoryAnswer } from '../../packages/freshcache-server/src/observability/metrics-history.js';
+import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
+import { VERSION } from '../../packages/freshcache/src/version.js';
 import { testApp, testTopology } from '../testkit/test-topology.js';
 import { createContent, expectError, JSON_HEADERS } from './http-kit.js';
 

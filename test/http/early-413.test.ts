@@ -4,8 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { lingerBeforeClose } from '../../src/server/lingering-close.js';
-import type { Topology } from '../../src/topology/topology.js';
+import { lingerBeforeClose } from '../../packages/freshcache-server/src/server/lingering-close.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { sharedApp } from './http-kit.js';
 
 /**

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { expect, it, onTestFinished } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { ContentRecord } from '../../src/demo/content-store.js';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
-import type { Topology } from '../../src/topology/topology.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { testApp } from '../testkit/test-topology.js';
 import { createContent } from './http-kit.js';
 

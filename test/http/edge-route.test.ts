@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
-import { FreshcacheError } from '../../src/engine/errors.js';
-import { buildApp } from '../../src/server/app.js';
-import { edgeRoute } from '../../src/server/edge-route.js';
-import { contentEdgeRoute } from '../../src/demo/content-routes.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
+import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
+import { edgeRoute } from '../../packages/freshcache-server/src/server/edge-route.js';
+import { contentEdgeRoute } from '../../packages/freshcache-server/src/demo/content-routes.js';
 import { testTopology } from '../testkit/test-topology.js';
 
 const COMPARED = ['content-type', 'content-length', 'x-cache', 'x-cache-region', 'x-cache-version', 'age', 'x-request-id'];

@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConfigInput } from '../../src/config.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { Clock } from '../../src/engine/clock.js';
-import { ERROR_CATALOGUE } from '../../src/engine/errors.js';
-import type { ErrorCode } from '../../src/engine/errors.js';
-import { buildApp } from '../../src/server/app.js';
-import type { ContentRecord } from '../../src/demo/content-store.js';
-import type { Topology } from '../../src/topology/topology.js';
+import type { ConfigInput } from '../../packages/freshcache-server/src/config.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { Clock } from '../../packages/freshcache/src/engine/clock.js';
+import { ERROR_CATALOGUE } from '../../packages/freshcache/src/engine/errors.js';
+import type { ErrorCode } from '../../packages/freshcache/src/engine/errors.js';
+import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { openTopology, serverAppsOf } from '../testkit/test-topology.js';
 
 export const JSON_HEADERS = { 'content-type': 'application/json' } as const;

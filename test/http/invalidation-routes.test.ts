@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import { testApp } from '../testkit/test-topology.js';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'] as const;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { redisForFile } from '../testkit/redis-server.js';
 import { testApp } from '../testkit/test-topology.js';
 

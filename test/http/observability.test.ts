@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { demoOf, testApp } from '../testkit/test-topology.js';
 import { createContent } from './http-kit.js';
 

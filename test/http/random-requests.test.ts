@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ContentRecord } from '../../src/demo/content-store.js';
-import type { Topology } from '../../src/topology/topology.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { createContent, sharedApp } from './http-kit.js';
 
 /**

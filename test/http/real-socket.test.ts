@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { ContentRecord } from '../../src/demo/content-store.js';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
-import { serverSentEvents } from '../../src/tools/server-sent-events.js';
+import type { ContentRecord } from '../../packages/freshcache-server/src/demo/content-store.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
+import { serverSentEvents } from '../../packages/freshcache-server/src/tools/server-sent-events.js';
 import { testApp } from '../testkit/test-topology.js';
 
 async function listen(app: FastifyInstance): Promise<string> {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTopology } from '../../src/cli/commands/serve.js';
-import type { Topology } from '../../src/topology/topology.js';
+import { startTopology } from '../../packages/freshcache-server/src/cli/commands/serve.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { JSON_HEADERS, expectError } from './http-kit.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { redisForFile } from '../testkit/redis-server.js';

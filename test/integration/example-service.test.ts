@@ -12,7 +12,7 @@ import { redisForFile } from '../testkit/redis-server.js';
  * region. Rows change through plain SQL only; both instances must then serve the change.
  */
 const EXAMPLE = resolve(import.meta.dirname, '../../examples/users-service');
-const CLI = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const CLI = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
 /** Turns a change that never shows into a failure (the cache's TTL is 5 min, far beyond it). */
 const GUARD_MS = 15_000;
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_DISCONNECTED_MS } from '../../src/adapters/redis/redis-stream-log.js';
-import { killServe } from '../../src/tools/serve-process.js';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import { DEFAULT_MAX_DISCONNECTED_MS } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
+import { killServe } from '../../packages/freshcache-server/src/tools/serve-process.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import { Deployment, openEvents } from '../testkit/deployment.js';
 import type { LoadReport, StaleRead } from '../testkit/load.js';
 import { readThrough, startLoad } from '../testkit/load.js';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { InvalidationStatus } from '../../src/topology/invalidation-tracker.js';
+import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import { Deployment, openEvents } from '../testkit/deployment.js';
 import { readThrough } from '../testkit/load.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { RedisStore } from '../../src/adapters/redis/redis-store.js';
-import { TieredCache } from '../../src/engine/tiered-cache.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
+import { RedisStore } from '../../packages/freshcache/src/adapters/redis/redis-store.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
 import { redisForFile } from '../testkit/redis-server.js';
 
 /** Nodes of one region sharing a real Redis as L2: the fill lease works across them. */

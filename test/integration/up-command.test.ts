@@ -6,10 +6,10 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 
 /** `freshcache up` as a user runs it: everything it starts answers, and Ctrl-C stops all of it. */
-const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
 
 function runUp(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'up', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=freshcache-source', '--import', 'tsx', MAIN, 'up', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const waiters: (() => void)[] = [];
   const onData = (chunk: Buffer) => {

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, onTestFinished } from 'vitest';
 
 /** The CLI as a supervisor runs it: the TypeScript sources through tsx, as test/testkit/deployment.ts does. */
-const MAIN = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
 /** Starting tsx and PGlite takes a few seconds; this only turns a hang into a failure with the output. */
 const GUARD_MS = 20_000;
 
@@ -28,7 +28,7 @@ export function runCli(command: string, args: string[], env: NodeJS.ProcessEnv =
  * The caller ends it (a process shared by a file's tests is killed in its `afterAll`).
  */
 export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {}, command = file) {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=freshcache-source', '--import', 'tsx', file, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: (() => void)[] = [];

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
-import { startTopology } from '../../src/cli/commands/serve.js';
-import type { DemoApp } from '../../src/demo/demo-app.js';
-import { DEFAULT_DASHBOARD_DIR } from '../../src/server/dashboard.js';
-import type { Topology } from '../../src/topology/topology.js';
+import { startTopology } from '../../packages/freshcache-server/src/cli/commands/serve.js';
+import type { DemoApp } from '../../packages/freshcache-server/src/demo/demo-app.js';
+import { DEFAULT_DASHBOARD_DIR } from '../../packages/freshcache-server/src/server/dashboard.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 
 /**
  * The demo as `npm start` runs it (embedded parts, the three demo regions with their delays and

@@ -2,18 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import type { ConfigInput, RegionInput } from '../../src/config.js';
-import type { PostgresServer } from '../../src/tools/local-postgres.js';
-import { startPostgres } from '../../src/tools/local-postgres.js';
-import type { RedisServer } from '../../src/tools/local-redis.js';
-import { startRedis } from '../../src/tools/local-redis.js';
-import type { ServeProcess } from '../../src/tools/serve-process.js';
-import { spawnServe, stopServe } from '../../src/tools/serve-process.js';
-import { serverSentEvents } from '../../src/tools/server-sent-events.js';
+import type { ConfigInput, RegionInput } from '../../packages/freshcache-server/src/config.js';
+import type { PostgresServer } from '../../packages/freshcache-server/src/tools/local-postgres.js';
+import { startPostgres } from '../../packages/freshcache-server/src/tools/local-postgres.js';
+import type { RedisServer } from '../../packages/freshcache-server/src/tools/local-redis.js';
+import { startRedis } from '../../packages/freshcache-server/src/tools/local-redis.js';
+import type { ServeProcess } from '../../packages/freshcache-server/src/tools/serve-process.js';
+import { spawnServe, stopServe } from '../../packages/freshcache-server/src/tools/serve-process.js';
+import { serverSentEvents } from '../../packages/freshcache-server/src/tools/server-sent-events.js';
 import { freePort } from './free-port.js';
 
 /** Node processes run the TypeScript sources through tsx: the tests never depend on a build. */
-const ENTRY = ['--import', 'tsx', resolve(import.meta.dirname, '../../src/cli/main.ts')];
+const ENTRY = ['--conditions=freshcache-source', '--import', 'tsx', resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts')];
 
 export interface DeploymentOptions {
   regions: RegionInput[];

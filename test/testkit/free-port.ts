@@ -1,2 +1,2 @@
 // The test kit uses the same local servers as `freshcache up`.
-export * from '../../src/tools/free-port.js';
+export * from '../../packages/freshcache-server/src/tools/free-port.js';

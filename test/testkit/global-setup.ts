@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { createPgliteClient } from '../../src/adapters/postgres/pglite-client.js';
+import { createPgliteClient } from '../../packages/freshcache-server/src/adapters/postgres/pglite-client.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

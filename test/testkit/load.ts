@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ServeProcess } from '../../src/tools/serve-process.js';
+import type { ServeProcess } from '../../packages/freshcache-server/src/tools/serve-process.js';
 
 export interface Read {
   node: string;

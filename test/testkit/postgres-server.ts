@@ -1,9 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
-import { startPostgres } from '../../src/tools/local-postgres.js';
-import type { PostgresServer } from '../../src/tools/local-postgres.js';
+import { startPostgres } from '../../packages/freshcache-server/src/tools/local-postgres.js';
+import type { PostgresServer } from '../../packages/freshcache-server/src/tools/local-postgres.js';
 
 // The test kit uses the same local servers as `freshcache up`.
-export * from '../../src/tools/local-postgres.js';
+export * from '../../packages/freshcache-server/src/tools/local-postgres.js';
 
 /**
  * A PostgreSQL server of the calling test file: started before its tests, stopped after them.

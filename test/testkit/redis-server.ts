@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { startRedis } from '../../src/tools/local-redis.js';
-import type { RedisServer } from '../../src/tools/local-redis.js';
+import { startRedis } from '../../packages/freshcache-server/src/tools/local-redis.js';
+import type { RedisServer } from '../../packages/freshcache-server/src/tools/local-redis.js';
 
 // The test kit uses the same local servers as `freshcache up`.
-export * from '../../src/tools/local-redis.js';
+export * from '../../packages/freshcache-server/src/tools/local-redis.js';
 
 /**
  * A redis-server of the calling test file and a client of it: started before its tests, stopped

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { inject, onTestFinished } from 'vitest';
-import { createPgliteClient } from '../../src/adapters/postgres/pglite-client.js';
-import type { ConfigInput } from '../../src/config.js';
-import { resolveConfig } from '../../src/config.js';
-import { DemoApp } from '../../src/demo/demo-app.js';
-import type { Clock } from '../../src/engine/clock.js';
-import { buildApp } from '../../src/server/app.js';
-import { Topology } from '../../src/topology/topology.js';
+import { createPgliteClient } from '../../packages/freshcache-server/src/adapters/postgres/pglite-client.js';
+import type { ConfigInput } from '../../packages/freshcache-server/src/config.js';
+import { resolveConfig } from '../../packages/freshcache-server/src/config.js';
+import { DemoApp } from '../../packages/freshcache-server/src/demo/demo-app.js';
+import type { Clock } from '../../packages/freshcache/src/engine/clock.js';
+import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
+import { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 
 /** A PGlite origin started from the run's snapshot; closed when the test ends. */
 export async function testSqlClient() {

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../src/engine/clock.js';
-import type { InvalidationInput } from '../../src/seams/invalidation-log.js';
-import type { Topology } from '../../src/topology/topology.js';
-import { readContent } from '../../src/demo/demo-app.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import type { InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
+import { readContent } from '../../packages/freshcache-server/src/demo/demo-app.js';
 import { demoOf, testTopology } from '../testkit/test-topology.js';
 
 /** Resolves when the relay has put the next change on the log. */

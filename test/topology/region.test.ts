@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
-import { resolveRegion } from '../../src/config.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { MemoryStore } from '../../src/adapters/memory/memory-store.js';
-import { TieredCache } from '../../src/engine/tiered-cache.js';
-import type { GapInfo, InvalidationInput } from '../../src/seams/invalidation-log.js';
-import { EVENT_FORMAT_VERSION } from '../../src/seams/invalidation-log.js';
-import { Region } from '../../src/topology/region.js';
+import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
+import { resolveRegion } from '../../packages/freshcache-server/src/config.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import type { GapInfo, InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import { Region } from '../../packages/freshcache-server/src/topology/region.js';
 
 describe('Region', () => {
   it('applies each event after its delay ± jitter, and records when', async () => {

@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
-import { createPgliteClient } from '../../src/adapters/postgres/pglite-client.js';
-import { DemoApp, readContent } from '../../src/demo/demo-app.js';
-import { Topology } from '../../src/topology/topology.js';
+import { createPgliteClient } from '../../packages/freshcache-server/src/adapters/postgres/pglite-client.js';
+import { DemoApp, readContent } from '../../packages/freshcache-server/src/demo/demo-app.js';
+import { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 
 it('after a restart the relay publishes exactly the changes committed while it was down', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'freshcache-restart-'));

@@ -1,13 +1,13 @@
 import { expect, it, onTestFinished } from 'vitest';
-import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
-import { installOutbox } from '../../src/adapters/postgres/outbox-install.js';
-import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
-import { compileRules } from '../../src/capture/capture-rules.js';
-import type { ChangeFeed, ChangeSink } from '../../src/seams/change-feed.js';
-import type { InvalidationEvent } from '../../src/seams/invalidation-log.js';
-import { EVENT_FORMAT_VERSION } from '../../src/seams/invalidation-log.js';
-import type { RowChange } from '../../src/seams/row-change.js';
-import { Relay } from '../../src/topology/relay.js';
+import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
+import { installOutbox } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
+import { OutboxFeed } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
+import { compileRules } from '../../packages/freshcache/src/capture/capture-rules.js';
+import type { ChangeFeed, ChangeSink } from '../../packages/freshcache/src/seams/change-feed.js';
+import type { InvalidationEvent } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import { EVENT_FORMAT_VERSION } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import type { RowChange } from '../../packages/freshcache/src/seams/row-change.js';
+import { Relay } from '../../packages/freshcache-server/src/topology/relay.js';
 import { testSqlClient } from '../testkit/test-topology.js';
 
 const RULES = compileRules([

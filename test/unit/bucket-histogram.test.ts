@@ -1,6 +1,6 @@
 import { Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { BucketHistogram } from '../../src/observability/bucket-histogram.js';
+import { BucketHistogram } from '../../packages/freshcache-server/src/observability/bucket-histogram.js';
 
 const BUCKETS = [0.001, 0.01, 0.1, 1];
 const NAME = 'test_duration_seconds';

@@ -1,10 +1,10 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { OutboxFeed } from '../../src/adapters/postgres/outbox-feed.js';
-import { missingOutboxTriggers } from '../../src/adapters/postgres/outbox-install.js';
-import { createPgClient } from '../../src/adapters/postgres/pg-client.js';
-import { capture } from '../../src/cli/commands/capture.js';
-import { CONTRACT_SCHEMA, CONTRACT_TABLES, changeCollector } from '../../src/testing/change-feed-contract.js';
+import { OutboxFeed } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
+import { missingOutboxTriggers } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
+import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
+import { capture } from '../../packages/freshcache-server/src/cli/commands/capture.js';
+import { CONTRACT_SCHEMA, CONTRACT_TABLES, changeCollector } from '../../packages/freshcache/src/testing/change-feed-contract.js';
 import { configFilesForFile, runCli } from '../testkit/cli-process.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { StateChange } from '../../src/adapters/resilience/circuit-breaker.js';
-import { CallTimeoutError, CircuitBreaker, CircuitOpenError } from '../../src/adapters/resilience/circuit-breaker.js';
-import { ManualClock } from '../../src/engine/clock.js';
+import type { StateChange } from '../../packages/freshcache/src/adapters/resilience/circuit-breaker.js';
+import { CallTimeoutError, CircuitBreaker, CircuitOpenError } from '../../packages/freshcache/src/adapters/resilience/circuit-breaker.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 
 const boom = () => Promise.reject(new Error('boom'));
 const ok = () => Promise.resolve('ok');

@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONFIG_SCHEMA, ENV_OVERRIDES, loadConfigFile, parseConfig } from '../../src/config-file.js';
-import type { ConfigInput } from '../../src/config.js';
-import { resolveConfig } from '../../src/config.js';
-import { FreshcacheError } from '../../src/engine/errors.js';
+import { CONFIG_SCHEMA, ENV_OVERRIDES, loadConfigFile, parseConfig } from '../../packages/freshcache-server/src/config-file.js';
+import type { ConfigInput } from '../../packages/freshcache-server/src/config.js';
+import { resolveConfig } from '../../packages/freshcache-server/src/config.js';
+import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
 
 /** A process of a distributed deployment: PostgreSQL with WAL capture, Redis for the log and the L2. */
 const distributed = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../src/config.js';
+import { resolveConfig } from '../../packages/freshcache-server/src/config.js';
 
 describe('resolveConfig', () => {
   it('fills in the demo regions and defaults, and freezes the result', () => {

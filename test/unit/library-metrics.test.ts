@@ -1,12 +1,12 @@
 import { Registry } from 'prom-client';
 import type { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { MemoryLog } from '../../src/adapters/memory/memory-log.js';
-import { createCache } from '../../src/create-cache.js';
-import { CacheStats } from '../../src/engine/cache-stats.js';
-import { ManualClock } from '../../src/engine/clock.js';
-import { Metrics } from '../../src/observability/metrics.js';
-import type { InvalidationEvent, InvalidationInput } from '../../src/seams/invalidation-log.js';
+import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
+import { createCache } from '../../packages/freshcache/src/create-cache.js';
+import { CacheStats } from '../../packages/freshcache/src/engine/cache-stats.js';
+import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { Metrics } from '../../packages/freshcache-server/src/observability/metrics.js';
+import type { InvalidationEvent, InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
 
 const purge = (keys: string[], committedAt: number, v = 1): InvalidationInput => ({
   kind: 'invalidate',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentWindow } from '../../src/observability/recent-window.js';
+import { RecentWindow } from '../../packages/freshcache-server/src/observability/recent-window.js';
 
 describe('RecentWindow', () => {
   it('gives nearest-rank percentiles of what it holds, scaled', () => {

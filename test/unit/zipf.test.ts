@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { zipfSampler } from '../../src/tools/zipf.js';
+import { zipfSampler } from '../../packages/freshcache-server/src/tools/zipf.js';
 
 /** A seeded generator so the distribution check is repeatable. */
 function seeded(seed: number) {

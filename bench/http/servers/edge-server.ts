@@ -3,8 +3,8 @@
  * PGlite origin, 3 regions) served by buildApp(), with a silent logger. It warms the benchmarked
  * path into us-east's L1 and tells the parent its port and the response body.
  */
-import { startTopology } from '../../../src/cli/commands/serve.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { startTopology } from '../../../packages/freshcache-server/src/cli/commands/serve.js';
+import { createLogger } from '../../../packages/freshcache-server/src/observability/logger.js';
 import { answerParent, send } from './bench-child.js';
 
 const PATH = process.argv[2] ?? '/edge/us-east/content/1';

@@ -1,0 +1,152 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { FreshcacheError, DEFAULTS } from 'freshcache';
+import type { AppOptions } from '../app.js';
+import { setCacheHeaders } from '../cache-headers.js';
+import { errorSchema } from '../error-handling.js';
+import { TAG_PATTERN, checkKey, checkTags, checkTtlSeconds } from '../validation.js';
+
+const regionQuery = {
+  type: 'object',
+  properties: { region: { type: 'string', description: 'Region whose cache to use; the first region when absent.' } },
+  additionalProperties: false,
+} as const;
+
+const keyParams = { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] } as const;
+
+interface PutBody {
+  value: unknown;
+  ttl?: number;
+  staleAfter?: number;
+  tags?: string[];
+}
+
+/** A page of the key explorer (`GET /api/cache`). */
+export interface KeyExplorerPage {
+  region: string;
+  items: {
+    key: string;
+    tier: 'l1' | 'l2';
+    state: 'fresh' | 'stale' | 'invalid';
+    version: number | null;
+    tags: string[];
+    size: number;
+    ageMs: number;
+    ttlMs: number;
+    value: unknown;
+  }[];
+  /** Null once the walk is over. */
+  cursor: string | null;
+  /** Why this page ended: `limit` items found, the budget of keys examined per page spent, or the `end`. */
+  stoppedBy: 'limit' | 'budget' | 'end';
+  /** Keys this page examined, matching or not. */
+  examined: number;
+}
+
+export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+  const { maxKeyBytes } = topology.config.limits;
+  // An explorer cursor can hold a key (in UTF-16, base64url), so it grows with the key limit.
+  const cursorMaxLength = Math.max(1536, 4 * Math.ceil((2 * maxKeyBytes) / 3) + 64);
+  const accessLog = topology.logger.isLevelEnabled('debug');
+  const errors = { 400: errorSchema, 404: errorSchema, 413: errorSchema, 503: errorSchema };
+
+  app.put<{ Params: { key: string }; Querystring: { region?: string }; Body: PutBody }>(
+    '/api/cache/:key',
+    {
+      schema: {
+        tags: ['cache'],
+        summary: 'Store a JSON value under a key',
+        params: keyParams,
+        querystring: regionQuery,
+        body: {
+          type: 'object',
+          properties: {
+            value: { description: 'Any JSON value (not null).' },
+            ttl: { type: 'number', description: 'Seconds until it expires; the region TTL when absent.' },
+            staleAfter: { type: 'number', description: 'Seconds after which reads answer X-Cache: STALE (until ttl). This API has no loader, so nothing refreshes it.' },
+            tags: { type: 'array', items: { type: 'string', description: `Pattern ${TAG_PATTERN}` }, maxItems: 64 },
+          },
+          required: ['value'],
+          additionalProperties: false,
+        },
+        response: { ...errors },
+      },
+    },
+    async (request, reply) => {
+      const key = checkKey(request.params.key, maxKeyBytes);
+      const region = topology.region(request.query.region);
+      const { value, ttl, staleAfter, tags = [] } = request.body;
+      if (value === null || value === undefined) throw new FreshcacheError('bad_request', 'value must be a JSON value other than null');
+      const maxTtlMs = DEFAULTS.maxTtlMs;
+      await region.cache.set(key, value, {
+        ttlMs: checkTtlSeconds(ttl, maxTtlMs) ?? region.config.ttlMs,
+        staleAfterMs: staleAfter === undefined ? undefined : checkTtlSeconds(staleAfter, maxTtlMs),
+        tags: checkTags(tags),
+      });
+      return reply.status(201).send({ key, region: region.name, stored: true });
+    },
+  );
+
+  app.get<{ Params: { key: string }; Querystring: { region?: string } }>(
+    '/api/cache/:key',
+    { schema: { tags: ['cache'], summary: 'Read a key (X-Cache tells HIT or STALE)', params: keyParams, querystring: regionQuery, response: errors } },
+    async (request, reply) => {
+      const key = checkKey(request.params.key, maxKeyBytes);
+      const region = topology.region(request.query.region);
+      const found = await region.cache.lookup(key);
+      if (!found) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
+      setCacheHeaders(reply, region.name, found, accessLog);
+      return { key, value: found.value, version: found.version ?? null, tags: found.tags, state: found.state, tier: found.tier, ageMs: found.ageMs };
+    },
+  );
+
+  app.delete<{ Params: { key: string }; Querystring: { region?: string } }>(
+    '/api/cache/:key',
+    { schema: { tags: ['cache'], summary: "Delete a key from one region's cache now", params: keyParams, querystring: regionQuery, response: errors } },
+    async (request, reply) => {
+      const key = checkKey(request.params.key, maxKeyBytes);
+      const region = topology.region(request.query.region);
+      if (!(await region.cache.delete(key))) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get<{ Querystring: { region?: string; prefix?: string; tag?: string; cursor?: string; limit?: number } }>(
+    '/api/cache',
+    {
+      schema: {
+        tags: ['cache'],
+        summary: 'Key explorer: keys by prefix or tag, a page at a time',
+        querystring: {
+          type: 'object',
+          properties: {
+            region: { type: 'string' },
+            prefix: { type: 'string', maxLength: 1536 },
+            tag: { type: 'string', pattern: TAG_PATTERN },
+            cursor: { type: 'string', maxLength: cursorMaxLength, description: 'The `cursor` of the previous page, unchanged (opaque).' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+          },
+          additionalProperties: false,
+        },
+        response: errors,
+      },
+    },
+    async (request): Promise<KeyExplorerPage> => {
+      const region = topology.region(request.query.region);
+      const { prefix, tag, cursor, limit = 50 } = request.query;
+      const page = await region.cache.scan({ prefix, tag, cursor, limit });
+      const now = topology.clock.now();
+      const items = page.items.map(({ key, entry, tier, state }) => ({
+        key,
+        tier,
+        state,
+        version: entry.version ?? null,
+        tags: [...entry.tags],
+        size: entry.size,
+        ageMs: Math.max(0, now - entry.createdAt),
+        ttlMs: Math.max(0, entry.expiresAt - now),
+        value: entry.value,
+      }));
+      return { region: region.name, items, cursor: page.cursor ?? null, stoppedBy: page.stoppedBy, examined: page.examined };
+    },
+  );
+};

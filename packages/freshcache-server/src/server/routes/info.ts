@@ -1,0 +1,27 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { VERSION } from 'freshcache';
+import type { AppOptions } from '../app.js';
+
+/**
+ * Features of the mission not built yet. The dashboard reads them to show "not enabled" instead
+ * of a page that fails; each turns true when its routes exist.
+ */
+const FEATURES = { cluster: false, warming: false, audit: false, backup: false } as const;
+
+export const infoRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+  const { config } = topology;
+  const info = {
+    name: 'freshcache',
+    version: VERSION,
+    nodeId: config.nodeId,
+    regions: config.regions.map((r) => r.name),
+    roles: { regions: [...config.roles.regions], relay: config.roles.relay },
+    adapters: { origin: config.origin.kind, capture: config.capture.kind, log: config.log.kind, l2: config.l2.kind },
+    features: FEATURES,
+  };
+  app.get(
+    '/api/info',
+    { schema: { tags: ['ops'], summary: 'What this process runs: version, node id, regions, roles, adapters, and which features are enabled' } },
+    async () => info,
+  );
+};

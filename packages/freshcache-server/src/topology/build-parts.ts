@@ -1,0 +1,131 @@
+import type { Cluster, Redis } from 'ioredis';
+import { MemoryLog, type Clock, type InvalidationLog, type Store } from 'freshcache';
+import { createPgClient, postgresCapture, type PostgresCapture, type SqlClient } from 'freshcache/postgres';
+import { createRedisConnection, RedisStore, RedisStreamLog, BreakerStore, CircuitBreaker } from 'freshcache/redis';
+import { createPgliteClient } from '../adapters/postgres/pglite-client.js';
+import type { FreshcacheConfig, RedisTarget } from '../config.js';
+import type { Logger } from '../observability/logger.js';
+import type { TopologyApp } from './topology-app.js';
+
+/** The adapters a topology runs on, chosen by configuration: embedded (one process) or real (many). */
+export interface TopologyParts {
+  sql: SqlClient;
+  log: InvalidationLog;
+  /** The origin's changes and what they invalidate, when this process may relay them. */
+  capture: PostgresCapture | undefined;
+  /** Where a standby relay campaigns for the lock; absent when this process simply leads (embedded). */
+  election: { connectionString: string } | undefined;
+  /** A region's L2 when the region's nodes share one (Redis); undefined: the node keeps its own in memory. */
+  sharedL2(region: string): Store | undefined;
+  /** Circuit breakers in front of Redis, for metrics. */
+  breakers: CircuitBreaker[];
+  close(): Promise<void>;
+}
+
+export interface PartsOptions {
+  config: Readonly<FreshcacheConfig>;
+  clock: Clock;
+  logger: Logger;
+  /** An origin connection made by the caller (tests, the embedded demo's data dir). */
+  sql?: SqlClient;
+  /** Apps on top: each installs its schema before capture starts, and adds its capture rules. */
+  apps?: readonly TopologyApp[];
+}
+
+export async function buildParts({ config, clock, logger, sql: given, apps = [] }: PartsOptions): Promise<TopologyParts> {
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch((error: unknown) => logger.warn({ err: error }, 'closing a part failed'));
+  };
+  try {
+    const sql =
+      given ??
+      (config.origin.kind === 'postgres'
+        ? await createPgClient({
+            connectionString: config.origin.url,
+            onError: (error) => logger.warn({ err: error }, 'a PostgreSQL connection was lost; it reconnects'),
+          })
+        : await createPgliteClient({ dataDir: config.origin.dataDir }));
+    closers.push(() => sql.close());
+    // Before capture: it checks the rules' tables against the database.
+    for (const app of apps) await app.install?.({ sql, config, logger });
+
+    const redisConnections = new Map<string, Redis | Cluster>();
+    const redis = (target: RedisTarget) => {
+      const id = JSON.stringify(target);
+      let connection = redisConnections.get(id);
+      if (!connection) {
+        const made = createRedisConnection({ ...target, onError: (error) => logger.debug({ err: error }, 'redis connection error') });
+        closers.push(async () => void made.disconnect());
+        redisConnections.set(id, made);
+        connection = made;
+      }
+      return connection;
+    };
+
+    const log: InvalidationLog =
+      config.log.kind === 'redis'
+        ? new RedisStreamLog({
+            redis: redis(config.log.redis),
+            namespace: config.log.namespace,
+            retain: config.log.retain,
+            clock,
+            onError: (error, context) => logger.warn({ err: error }, context),
+          })
+        : new MemoryLog({
+            clock,
+            retain: config.log.retain,
+            onSubscriberError: (error, event) => logger.error({ err: error, event: event.id }, 'an invalidation subscriber failed; the others still got the event'),
+          });
+    closers.push(() => log.close());
+
+    const capture = config.roles.relay ? await captureParts(config, apps, sql, clock, logger) : undefined;
+    const breakers: CircuitBreaker[] = [];
+    const l2s = new Map<string, Store>();
+    const l2 = config.l2;
+    return {
+      sql,
+      log,
+      capture,
+      election: config.origin.kind === 'postgres' ? { connectionString: config.origin.url } : undefined,
+      breakers,
+      sharedL2: (region) => {
+        if (l2.kind !== 'redis') return undefined;
+        let store = l2s.get(region);
+        if (!store) {
+          const breaker = new CircuitBreaker({ name: `l2:${region}`, clock });
+          breaker.onStateChange((change) => logger.warn({ ...change }, 'redis circuit breaker changed state'));
+          breakers.push(breaker);
+          store = new BreakerStore({
+            store: new RedisStore({ redis: redis(l2.redis), prefix: `${l2.namespace}${region}:`, clock, name: `redis:${region}` }),
+            breaker,
+            onError: (error, operation) => logger.debug({ err: error, operation }, 'shared tier unavailable; served without it'),
+          });
+          l2s.set(region, store);
+        }
+        return store;
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function captureParts(config: Readonly<FreshcacheConfig>, apps: readonly TopologyApp[], sql: SqlClient, clock: Clock, logger: Logger): Promise<PostgresCapture> {
+  const kind = config.capture.kind;
+  return postgresCapture({
+    sql,
+    rules: [...config.capture.rules, ...apps.flatMap((app) => app.captureRules ?? [])],
+    kind,
+    connectionString: config.origin.kind === 'postgres' ? config.origin.url : undefined,
+    slotName: config.capture.kind === 'wal' ? config.capture.slot : undefined,
+    pollMs: config.relay.pollMs,
+    clock,
+    onError:
+      kind === 'wal'
+        ? (error) => logger.warn({ err: error }, 'WAL capture failed; it reconnects and resumes from its slot')
+        : (error) => logger.error({ err: error }, 'relay could not read the outbox; it retries on the next wake-up'),
+  });
+}

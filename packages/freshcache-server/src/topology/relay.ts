@@ -1,0 +1,145 @@
+import {
+  CaptureError,
+  type ChangeMapper,
+  type Clock,
+  systemClock,
+  type ChangeFeed,
+  type InvalidationEvent,
+  type InvalidationInput,
+  type InvalidationLog,
+  formatOf,
+  type RowChange,
+} from 'freshcache';
+
+const DEFAULT_MAX_TARGETS = 10_000;
+
+export interface RelayOptions {
+  feed: ChangeFeed;
+  log: InvalidationLog;
+  /** What a row change invalidates: the capture rules' `map` (see compileRules). */
+  map: ChangeMapper;
+  clock?: Clock;
+  /** After each event, with the changes it carries (none for a flush after lost changes). */
+  onPublished?: (event: InvalidationEvent, changes: RowChange[]) => void;
+  /**
+   * A transaction whose targets number more than this is published as a flush of everything
+   * (reason `large transaction`); default 10 000.
+   */
+  maxTargets?: number;
+  /** A change the rules could not map (a column missing from its row): the relay flushed everything instead. */
+  onUnmappable?: (error: CaptureError, change: RowChange) => void;
+}
+
+/**
+ * Turns the origin's row changes into invalidation events on the log: the changes of one
+ * transaction become one event with their mapped targets. A change the rules cannot map, and
+ * changes the feed lost, become an event that drops everything: a relay never skips a change.
+ * The feed advances its durable position only after the batch was published, so a crash
+ * replays, never loses.
+ */
+export class Relay {
+  private running = false;
+  /**
+   * start() and stop() run one after the other, never overlapping: a leader that loses its lock
+   * while the relay is still starting (PostgreSQL restarting) stops it only once it has started,
+   * and a start after a lost lock waits for the feed to have stopped, not to share it.
+   */
+  private transitions: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: RelayOptions) {}
+
+  start(): Promise<void> {
+    return this.serially(async () => {
+      if (this.running) return;
+      // Running only once the feed really started: a failed start must be retried, not reported as running.
+      await this.options.feed.start({ changes: (changes) => this.publish(changes), lost: (reason) => this.lost(reason) });
+      this.running = true;
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serially(async () => {
+      if (!this.running) return;
+      this.running = false;
+      await this.options.feed.stop();
+    });
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  private serially(step: () => Promise<void>): Promise<void> {
+    const done = this.transitions.then(step);
+    this.transitions = done.catch(() => {});
+    return done;
+  }
+
+  private async publish(changes: RowChange[]): Promise<void> {
+    for (const transaction of byTransaction(changes)) {
+      const keys = new Set<string>();
+      const tags = new Set<string>();
+      const prefixes = new Set<string>();
+      let unmappable = false;
+      let version: number | undefined;
+      let committedAt = -Infinity;
+      for (const change of transaction) {
+        // Not Math.max(...): a transaction of many rows would overflow the argument list.
+        committedAt = Math.max(committedAt, change.committedAt);
+        try {
+          const targets = this.options.map(change);
+          for (const key of targets.keys) keys.add(key);
+          for (const tag of targets.tags) tags.add(tag);
+          for (const prefix of targets.prefixes) prefixes.add(prefix);
+          if (targets.all) unmappable = true;
+          if (targets.version !== undefined) version = Math.max(version ?? -Infinity, targets.version);
+        } catch (error) {
+          // Whatever a rule throws (a function rule's TypeError too), the change is not skipped:
+          // a throw that went up would make the feed redeliver it forever and stall capture.
+          const why = error instanceof CaptureError ? error : new CaptureError('unmappable_change', change.table, `A capture rule of ${change.table} failed on a ${change.op} at position ${change.position}: ${(error as Error)?.message ?? String(error)}`, [], { cause: error });
+          this.options.onUnmappable?.(why, change);
+          unmappable = true;
+        }
+      }
+      const maxTargets = this.options.maxTargets ?? DEFAULT_MAX_TARGETS;
+      if (unmappable) {
+        await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'unmappable change', committedAt }, transaction);
+      } else if (keys.size + tags.size + prefixes.size > maxTargets) {
+        // Every node would drop these one by one, and the event would weigh megabytes in the log.
+        await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'large transaction', committedAt }, transaction);
+      } else if (keys.size + tags.size + prefixes.size > 0) {
+        await this.send({ keys: [...keys], tags: [...tags], prefixes: [...prefixes], committedAt, ...(version === undefined ? {} : { version }) }, transaction);
+      }
+    }
+  }
+
+  private async lost(reason: string): Promise<void> {
+    await this.send({ keys: [], tags: [], prefixes: [], all: true, reason, committedAt: (this.options.clock ?? systemClock).now() }, []);
+  }
+
+  private async send(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt' | 'version'>, changes: RowChange[]): Promise<void> {
+    const event = await this.options.log.publish({ kind: 'invalidate', v: formatOf(targets), source: 'cdc', ...targets });
+    this.options.onPublished?.(event, changes);
+  }
+}
+
+/**
+ * The changes of each transaction (same txid) together, transactions in the order they first
+ * appear; a change without a txid goes alone. An outbox batch interleaves concurrent
+ * transactions by id; both have committed, so publishing one before the other changes nothing.
+ */
+function byTransaction(changes: RowChange[]): RowChange[][] {
+  const groups: RowChange[][] = [];
+  const byTxid = new Map<number, RowChange[]>();
+  for (const change of changes) {
+    const group = change.txid === undefined ? undefined : byTxid.get(change.txid);
+    if (group) {
+      group.push(change);
+      continue;
+    }
+    const fresh = [change];
+    groups.push(fresh);
+    if (change.txid !== undefined) byTxid.set(change.txid, fresh);
+  }
+  return groups;
+}

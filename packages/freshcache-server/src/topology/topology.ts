@@ -1,0 +1,256 @@
+import { EventEmitter } from 'node:events';
+import {
+  MemoryStore,
+  type Clock,
+  systemClock,
+  FreshcacheError,
+  type InvalidationTargets,
+  type MatchResult,
+  type InvalidationEvent,
+  type InvalidationLog,
+  EVENT_FORMAT_VERSION,
+  lagOf,
+} from 'freshcache';
+import { WalFeed, type SqlClient } from 'freshcache/postgres';
+import type { ConfigInput, FreshcacheConfig } from '../config.js';
+import { resolveConfig } from '../config.js';
+import { createLogger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import type { InvalidationStatus } from './invalidation-tracker.js';
+import { InvalidationTracker } from './invalidation-tracker.js';
+import { Region } from './region.js';
+import type { RegionSettings } from './region.js';
+import { Relay } from './relay.js';
+import { RelayLeader } from './relay-leader.js';
+import type { TopologyParts } from './build-parts.js';
+import { buildParts } from './build-parts.js';
+import type { AppContext, TopologyApp } from './topology-app.js';
+
+// Apps on top of a topology reach these through `freshcache/topology`.
+export type { AppContext, TopologyApp } from './topology-app.js';
+export type { Region, RegionConfig, RegionSettings } from './region.js';
+
+/** What the dashboard hears over server-sent events. */
+export interface TopologyEventMap {
+  'invalidation.published': [InvalidationStatus];
+  'invalidation.applied': [InvalidationStatus & { region: string }];
+  /** An app's own event: the event stream sends `data` as an event named `name`. */
+  'app.event': [{ name: string; data: unknown }];
+  'region.updated': [{ name: string; settings: RegionSettings }];
+  'region.flushed': [{ name: string; reason: string }];
+}
+
+export interface TopologyOptions {
+  config?: ConfigInput;
+  clock?: Clock;
+  logger?: Logger;
+  /** A SQL connection for the origin; an embedded PGlite when absent. */
+  sql?: SqlClient;
+  /** Apps to run on top (their schema, capture rules, sample data and loaders); none by default. */
+  apps?: readonly TopologyApp[];
+  random?: () => number;
+}
+
+/**
+ * What one process runs: by default the whole system on embedded parts (origin on PGlite with its
+ * outbox, the relay, the invalidation log, one edge node per region); configured with PostgreSQL
+ * and Redis, the roles it is given (edge nodes for some regions, a relay candidate). The HTTP
+ * server and the CLI are faces of it.
+ */
+export class Topology {
+  readonly events = new EventEmitter<TopologyEventMap>();
+  readonly regions = new Map<string, Region>();
+  readonly tracker: InvalidationTracker;
+  readonly metrics: Metrics;
+  /** The origin database: where apps keep their tables and capture reads changes. */
+  readonly sql: SqlClient;
+  readonly log: InvalidationLog;
+  /** The relay of this process, when it is a relay candidate; it runs while this process leads. */
+  readonly relay: Relay | undefined;
+  private readonly leader: RelayLeader | undefined;
+  private watcher: { close(): Promise<void> } | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly config: Readonly<FreshcacheConfig>,
+    readonly clock: Clock,
+    readonly logger: Logger,
+    private readonly parts: TopologyParts,
+    readonly apps: readonly TopologyApp[],
+  ) {
+    this.sql = parts.sql;
+    this.log = parts.log;
+    const capture = parts.capture;
+    this.relay = capture
+      ? new Relay({
+          feed: capture.feed,
+          log: parts.log,
+          map: capture.rules.map,
+          clock,
+          onUnmappable: (error, change) =>
+            logger.error({ err: error, table: change.table, op: change.op, position: change.position }, 'capture rules could not map a change; every region flushes'),
+        })
+      : undefined;
+    const relay = this.relay;
+    if (relay && parts.election) {
+      this.leader = new RelayLeader({
+        connectionString: parts.election.connectionString,
+        electionMs: config.relay.electionMs,
+        clock,
+        onElected: async () => {
+          logger.info({ node: config.nodeId }, 'this process leads: relaying the origin\'s changes');
+          await relay.start();
+        },
+        onDeposed: async (why) => {
+          if (why === 'lost') logger.warn({ node: config.nodeId }, 'this process lost the relay lock; standing by');
+          await relay.stop();
+        },
+        onError: (error) => logger.warn({ err: error }, 'relay election or relay start failed; retrying'),
+      });
+    }
+    this.events.setMaxListeners(1000);
+    this.tracker = new InvalidationTracker(() => [...this.regions.keys()]);
+    this.metrics = new Metrics(() =>
+      [...this.regions.values()].map((region) => ({
+        name: region.name,
+        stats: region.stats,
+        // Counts are read from in-process tiers only: a scrape must not walk a remote store.
+        tiers: () => {
+          const { l1, l2 } = region.cache;
+          const tiers: { tier: 'l1' | 'l2'; entries: number; bytes: number }[] = [{ tier: 'l1', entries: l1.entries, bytes: l1.bytes }];
+          if (l2 instanceof MemoryStore) tiers.push({ tier: 'l2', entries: l2.entries, bytes: l2.bytes });
+          return tiers;
+        },
+      })),
+      clock,
+    );
+  }
+
+  static async create(options: TopologyOptions = {}): Promise<Topology> {
+    const config = resolveConfig(options.config);
+    const clock = options.clock ?? systemClock;
+    const logger = options.logger ?? createLogger();
+    const apps = options.apps ?? [];
+    const parts = await buildParts({ config, clock, logger, sql: options.sql, apps });
+    const topology: Topology = new Topology(config, clock, logger, parts, apps);
+    try {
+      await topology.start(options.random);
+    } catch (error) {
+      await topology.close();
+      throw error;
+    }
+    return topology;
+  }
+
+  private async start(random: (() => number) | undefined): Promise<void> {
+    const { config, clock, logger, parts } = this;
+    const feed = parts.capture?.feed;
+    this.metrics.history.start();
+    this.metrics.watchParts({
+      relay: this.relay ? () => this.relayState : undefined,
+      slotLagBytes: feed instanceof WalFeed ? () => feed.lagBytes() : undefined,
+      breakers: () => parts.breakers.map((breaker) => ({ name: breaker.name, state: breaker.state })),
+    });
+    // One watcher of the log sees every event from now on, whoever published it (a relay, a purge on any node).
+    this.watcher = parts.log.subscribe({ afterId: await parts.log.lastId(), onEvent: (event) => this.onPublished(event) });
+    for (const regionConfig of config.regions.filter((r) => config.roles.regions.includes(r.name))) {
+      const region = new Region(regionConfig, {
+        clock,
+        log: parts.log,
+        l2: parts.sharedL2(regionConfig.name),
+        nodeId: config.nodeId,
+        limits: config.limits,
+        random,
+        onApplied: (applied) => this.onApplied(applied),
+        onSettingsChanged: (r) => this.events.emit('region.updated', { name: r.name, settings: { ...r.config } }),
+        onError: (error, context) => logger.warn({ err: error }, context),
+        onFlushed: (name, reason, detail) => {
+          this.metrics.countFlush(name, reason);
+          logger.warn({ region: name, reason, detail }, 'region flushed its cache');
+          this.events.emit('region.flushed', { name, reason });
+        },
+      });
+      for (const app of this.apps) app.onRegion?.(region, this.appContext);
+      this.regions.set(region.name, region);
+      await region.start();
+    }
+    if (config.seed) for (const app of this.apps) await app.seed?.(this.appContext);
+    if (this.leader) await this.leader.start();
+    else await this.relay?.start();
+  }
+
+  /** The relay role of this process: relaying, waiting for the lock, stopped, or none here. */
+  get relayState(): 'running' | 'standby' | 'stopped' | undefined {
+    if (!this.relay) return undefined;
+    if (this.relay.isRunning) return 'running';
+    return this.leader && !this.closed ? 'standby' : 'stopped';
+  }
+
+  /**
+   * The region `name` served by this process; the first one it serves when `name` is absent. A
+   * region the deployment declares but another process serves is `no_region`, not unknown.
+   */
+  region(name?: string): Region {
+    const region = name === undefined ? this.regions.values().next().value : this.regions.get(name);
+    if (region) return region;
+    const declared = this.config.regions.map((r) => r.name);
+    if (name !== undefined && !declared.includes(name)) {
+      throw new FreshcacheError('unknown_region', `no region named "${name}" (regions: ${declared.join(', ')})`);
+    }
+    const here = this.regions.size === 0 ? 'this process serves no region' : `this process serves ${[...this.regions.keys()].join(', ')}, not ${name}`;
+    throw new FreshcacheError(
+      'no_region',
+      `${here}; the deployment's regions are ${declared.join(', ')}: send the request to a node that serves one (freshcache up prints each node's URL)`,
+    );
+  }
+
+  /** Publishes a purge to every region through the log. */
+  async purge(targets: { keys: string[]; tags: string[]; prefixes: string[] }): Promise<InvalidationStatus> {
+    const event = await this.log.publish({ kind: 'invalidate', v: EVENT_FORMAT_VERSION, ...targets, source: 'purge', committedAt: this.clock.now() });
+    return this.tracker.published(event);
+  }
+
+  /** What a purge would hit now, per region (a count is `partial` when its region's budget ran out). */
+  async dryRun(targets: InvalidationTargets, limit = 1000): Promise<Record<string, MatchResult>> {
+    if (this.regions.size === 0) this.region(); // a process without a cache has nothing to preview: no_region
+    const result: Record<string, MatchResult> = {};
+    for (const region of this.regions.values()) result[region.name] = await region.cache.matching(targets, limit);
+    return result;
+  }
+
+  private get appContext(): AppContext {
+    return { sql: this.sql, config: this.config, logger: this.logger };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.metrics.history.stop();
+    if (this.leader) await this.leader.stop();
+    else await this.relay?.stop();
+    await this.watcher?.close();
+    for (const region of this.regions.values()) {
+      await region.stop();
+      await region.cache.close();
+    }
+    await this.parts.close();
+    this.events.removeAllListeners();
+  }
+
+  private onPublished(event: InvalidationEvent): void {
+    this.metrics.countPublished(event.source);
+    this.events.emit('invalidation.published', this.tracker.published(event));
+  }
+
+  private onApplied(applied: Parameters<InvalidationTracker['applied']>[0]): void {
+    const status = this.tracker.applied(applied);
+    const lagMs = lagOf(applied.event, applied.appliedAt);
+    if (!applied.skipped && lagMs !== undefined) this.metrics.observeInvalidationLag(applied.region, lagMs / 1000);
+    this.events.emit('invalidation.applied', { ...status, region: applied.region });
+  }
+}
+
+export function createTopology(options: TopologyOptions = {}): Promise<Topology> {
+  return Topology.create(options);
+}
