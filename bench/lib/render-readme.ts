@@ -26,7 +26,7 @@ npm run bench -- l1        # only scenarios whose name contains "l1" (also: http
 machine: \`npm run bench\` first runs \`bench/ensure-bench-deps.sh\`, which installs whatever is missing with apt (as
 root) or says exactly what to install.
 
-Each scenario runs in a node process of its own (\`node --import tsx bench/run-scenario.ts <name>\`), so the heap,
+Each scenario runs in a node process of its own (\`node --conditions=freshcache-source --import tsx bench/run-scenario.ts <name>\`), so the heap,
 JIT state and GC pressure of one never leak into the next; progress goes to stderr. The latest rows of every
 scenario are kept in \`bench/.results/latest.json\` (git-ignored), so a filtered run rewrites this file with its
 new rows next to the previous rows of the others.
