@@ -3,15 +3,18 @@
  * (packages/freshcache), installs the tarball and ioredis from the registry into an empty project,
  * and bentocache into another for comparison; prints packages and MB on disk. Needs the registry,
  * so it is a bench and not a test (test/docs/library-package.test.ts checks the same offline).
- * Run with `npm run bench:install` (it builds the library first).
+ * The scenario `library-install` of `npm run bench` (or `npm run bench:install`); it builds the
+ * library first.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Progress } from './lib/progress.js';
+import type { ScenarioOutput } from './lib/row.js';
 
+const ROOT = new URL('..', import.meta.url).pathname;
 const LIB = new URL('../packages/freshcache/', import.meta.url).pathname;
-if (!existsSync(join(LIB, 'dist/index.js'))) throw new Error('packages/freshcache has no build: npm run build -w freshcache');
 
 /** Bytes of every file under `dir`. */
 function bytes(dir: string): number {
@@ -41,20 +44,40 @@ function install(label: string, specs: string[]) {
   }
 }
 
-const packDir = mkdtempSync(join(tmpdir(), 'freshcache-pack-'));
-try {
-  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: LIB, encoding: 'utf8' })) as [
-    { filename: string; size: number; unpackedSize: number; entryCount: number },
-  ];
-  console.log(`freshcache tarball: ${packed.entryCount} files, ${(packed.size / 1e3).toFixed(0)} kB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked`);
-  const rows = [install('freshcache + ioredis', [join(packDir, packed.filename), 'ioredis']), install('bentocache', ['bentocache'])];
-  console.log('\n| install | packages | MB on disk |\n|---|---:|---:|');
-  for (const row of rows) console.log(`| ${row.label} | ${row.packages} | ${row.mb.toFixed(1)} |`);
-  for (const row of rows) console.log(`\n${row.label}, largest first (MB): ${row.largest.map((p) => `${p.name} ${p.mb.toFixed(2)}`).join(', ')}`);
-  const [ours] = rows;
-  const within = ours!.packages <= 30 && ours!.mb <= 10;
-  console.log(`\ntarget ≤ 30 packages and ≤ 10 MB: ${within ? 'met' : 'MISSED'}`);
-  process.exitCode = within ? 0 : 1;
-} finally {
-  rmSync(packDir, { recursive: true, force: true });
+export async function libraryInstall(progress: Progress): Promise<ScenarioOutput> {
+  progress.update(0, 'building the library');
+  execFileSync('npm', ['run', 'build', '--silent', '-w', 'freshcache'], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(join(LIB, 'dist/index.js'))) throw new Error('packages/freshcache has no build after npm run build -w freshcache');
+  const packDir = mkdtempSync(join(tmpdir(), 'freshcache-pack-'));
+  try {
+    const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packDir], { cwd: LIB, encoding: 'utf8' })) as [
+      { filename: string; size: number; unpackedSize: number; entryCount: number },
+    ];
+    progress.update(0.2, 'installing freshcache + ioredis from the registry');
+    const ours = install('freshcache + ioredis', [join(packDir, packed.filename), 'ioredis']);
+    progress.update(0.6, 'installing bentocache from the registry');
+    const theirs = install('bentocache', ['bentocache']);
+    const row = (r: typeof ours, target: string) => ({
+      install: r.label,
+      packages: String(r.packages),
+      'MB on disk': r.mb.toFixed(1),
+      target,
+      'largest packages (MB)': r.largest
+        .slice(0, 4)
+        .map((p) => `${p.name} ${p.mb.toFixed(2)}`)
+        .join(', '),
+    });
+    const within = ours.packages <= 30 && ours.mb <= 10;
+    return {
+      rows: [row(ours, `≤ 30 packages, ≤ 10 MB: ${within ? 'met' : 'MISSED'}`), row(theirs, 'peer')],
+      tables: [
+        {
+          title: 'The freshcache tarball (npm pack)',
+          rows: [{ files: String(packed.entryCount), 'kB packed': (packed.size / 1e3).toFixed(0), 'MB unpacked': (packed.unpackedSize / 1e6).toFixed(2) }],
+        },
+      ],
+    };
+  } finally {
+    rmSync(packDir, { recursive: true, force: true });
+  }
 }

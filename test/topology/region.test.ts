@@ -212,6 +212,32 @@ describe('Region', () => {
     await region.stop();
   });
 
+  it('a node sharing its L2 refuses the entries written before an event that drops everything, at start and live, and trusts those written after', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
+    const writer = new TieredCache({ clock, l1: new MemoryStore({ clock }), l2 });
+    const flushAll: InvalidationInput = { kind: 'invalidate', v: 2, keys: [], tags: [], prefixes: [], all: true, reason: 'capture lost', source: 'cdc', committedAt: 0 };
+    const first = await log.publish({ kind: 'invalidate', v: 1, keys: ['x'], tags: [], prefixes: [], source: 'purge', committedAt: 0 });
+    await writer.invalidate({ keys: ['x'] }, { position: first.id });
+    await writer.set('before-start', 'written at the first event');
+    await log.publish(flushAll);
+    const flushes: string[] = [];
+    const region = new Region(resolveRegion({ name: 'r', delayMs: 0 }), { clock, log, l2, onFlushed: (_n, why) => flushes.push(why) });
+    await region.start(); // replays both events
+    expect(await region.cache.lookup('before-start')).toBeUndefined();
+    await writer.invalidate({ keys: [] }, { position: 2 });
+    await writer.set('live', 'written at the second event');
+    const third = await log.publish(flushAll);
+    await clock.advanceAsync(0);
+    expect(flushes).toContain('capture lost');
+    expect(await region.cache.lookup('live')).toBeUndefined();
+    await writer.invalidate({ keys: [] }, { position: third.id });
+    await writer.set('after', 'written after it');
+    expect((await region.cache.lookup('after'))?.value).toBe('written after it');
+    await region.stop();
+  });
+
   it('treats a control event as a deliberate no-op while none is defined: nothing flushed or invalidated, reported as skipped', async () => {
     const clock = new ManualClock();
     const log = new MemoryLog({ clock });
