@@ -91,6 +91,16 @@ describe('freshcache capture', () => {
     expect(rows).toEqual([]);
   });
 
+  it('--apply refuses a partitioned table, naming it, before applying anything', async () => {
+    const { url, sql } = await database();
+    await sql.query(`CREATE TABLE events (id int, day date, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`);
+    const file = await configFile({ origin: { kind: 'postgres', url }, capture: { kind: 'outbox', rules: [{ table: 'events', key: 'event:{id}' }] } });
+    await expect(run(['install', '--config', file, '--apply'])).rejects.toThrow(/public\.events is a partitioned table/);
+    const { rows } = await sql.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'freshcache'`);
+    expect(rows).toEqual([]);
+  });
+
   it('uninstall --apply drops the triggers, so changes are no longer recorded', async () => {
     const { url, sql } = await database();
     const file = await configFile({ origin: { kind: 'postgres', url }, capture: { kind: 'outbox', rules: RULES } });

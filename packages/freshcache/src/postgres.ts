@@ -15,7 +15,7 @@ export { postgresCapture } from './adapters/postgres/postgres-capture.js';
 export type { PostgresCapture, PostgresCaptureOptions } from './adapters/postgres/postgres-capture.js';
 export { describeTables } from './adapters/postgres/table-catalog.js';
 export type { TableInfo } from './adapters/postgres/table-catalog.js';
-export { checkReplicaIdentity } from './adapters/postgres/replica-identity.js';
+export { checkReplicaIdentity, checkNotPartitioned } from './adapters/postgres/replica-identity.js';
 export { outboxInstallSql, outboxUninstallSql, replicaIdentityFullSql, installOutbox, missingOutboxTriggers } from './adapters/postgres/outbox-install.js';
 export type { ChangeFeed, ChangeSink } from './seams/change-feed.js';
 export type { RowChange } from './seams/row-change.js';

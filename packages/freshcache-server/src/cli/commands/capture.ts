@@ -8,6 +8,7 @@ import {
   ROW_TRIGGER,
   TRUNCATE_TRIGGER,
   type SqlClient,
+  checkNotPartitioned,
   checkReplicaIdentity,
   describeTables,
   type TableInfo,
@@ -91,6 +92,8 @@ export async function capture(argv: string[], io: CaptureIo = stdoutIo): Promise
       // Before anything is applied: a rule naming a table or column that does not exist.
       const catalog = await describeTables(sql, tables);
       compiled = compileRules(rules, { columnsOf: (table) => catalog.get(table)?.columns });
+      // Both feeds refuse these at start (their partitions' rows and truncates would be missed).
+      for (const info of catalog.values()) checkNotPartitioned(info);
     }
     // The printed script as it is, in one round trip: one transaction, as psql would run it.
     if (steps.runs) await client.query(steps.sql);
