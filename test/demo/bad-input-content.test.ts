@@ -51,6 +51,12 @@ const cases: BadRequestCase[] = [
   // Edge
   { name: 'edge read in an unknown region', method: 'GET', url: '/edge/mars/content/1', status: 404, code: 'unknown_region' },
   { name: 'edge read of an unknown id', method: 'GET', url: '/edge/us-east/content/424242', status: 404, code: 'not_found' },
+  { name: 'list view without a tag', method: 'GET', url: '/edge/us-east/content', status: 400, code: 'bad_request' },
+  { name: 'list view with a bad tag', method: 'GET', url: '/edge/us-east/content?tag=a%20b', status: 400, code: 'bad_request' },
+  { name: 'list view with an empty tag', method: 'GET', url: '/edge/us-east/content?tag=', status: 400, code: 'bad_request' },
+  { name: 'list view with a tag over 128 characters', method: 'GET', url: `/edge/us-east/content?tag=${'t'.repeat(129)}`, status: 400, code: 'bad_request' },
+  { name: 'list view with an unknown query parameter', method: 'GET', url: '/edge/us-east/content?tag=news&limit=5', status: 400, code: 'bad_request' },
+  { name: 'list view in an unknown region', method: 'GET', url: '/edge/mars/content?tag=news', status: 404, code: 'unknown_region' },
   { name: 'edge read with a region name over the router limit', method: 'GET', url: `/edge/${'r'.repeat(2000)}/content/1`, status: 400, code: 'invalid_key' },
 ];
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { FreshcacheError } from 'freshcache';
-import { TAG_PATTERN, checkTags, edgeRoute, errorSchema } from '../server/app.js';
+import { TAG_PATTERN, checkTags, edgeRoute, errorSchema, setCacheHeaders } from '../server/app.js';
 import type { Topology } from '../topology/topology.js';
-import type { ContentInput, ContentPatch, ContentRecord, ContentStore } from './content-store.js';
+import type { ContentInput, ContentList, ContentPatch, ContentRecord, ContentStore } from './content-store.js';
 
 /** The JSON schema of a content record: documents responses and lets Fastify serialise them fast. */
 export const contentRecordSchema = {
@@ -35,6 +35,42 @@ export const contentEdgeRoute = edgeRoute<ContentRecord>({
   summary: "Read content through one region's cache (L1 → L2 → origin)",
   response: contentRecordSchema,
 });
+
+/**
+ * The cache key of a tag's list view: the key template the demo defines in every region. Its
+ * entries carry the tags `list:<tag>` (what a change of an article in the tag invalidates) and
+ * `<tag>` (what an operator's purge of the tag drops, as it drops the articles).
+ */
+export const CONTENT_LIST_KEY = 'content-list:{tag}';
+
+export function contentListKey(tag: string): string {
+  return `content-list:${tag}`;
+}
+
+export function contentListTags(tag: string): string[] {
+  return [`list:${tag}`, tag];
+}
+
+/** The most articles a list view holds (the first, by id); `more` says when the tag has others. */
+export const CONTENT_LIST_LIMIT = 50;
+
+const contentListSchema = {
+  type: 'object',
+  properties: {
+    tag: { type: 'string' },
+    items: {
+      type: 'array',
+      description: 'The articles tagged so, in id order, without their bodies.',
+      items: {
+        type: 'object',
+        properties: { id: { type: 'integer' }, slug: { type: 'string' }, title: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } }, version: { type: 'integer' }, updatedAt: { type: 'string', format: 'date-time' } },
+        required: ['id', 'slug', 'title', 'tags', 'version', 'updatedAt'],
+      },
+    },
+    more: { type: 'boolean', description: `Whether the tag has more than the ${CONTENT_LIST_LIMIT} articles listed.` },
+  },
+  required: ['tag', 'items', 'more'],
+} as const;
 
 /** What the dashboard hears when content changes through the API (an `app.event` named `content.changed`). */
 export type ContentChanged = { op: 'create' | 'update' | 'delete'; id: number; record?: ContentRecord };
@@ -95,6 +131,36 @@ export function contentRoutes(store: () => ContentStore): FastifyPluginAsync<{ t
       async (request) => {
         const page = await store().list({ afterId: request.query.cursor, limit: request.query.limit ?? 50, tag: request.query.tag });
         return { items: page.items, cursor: page.cursor ?? null };
+      },
+    );
+
+    // A tag's list view through a region's cache. Not an edgeRoute: those key entries by path
+    // parameters only, and the tag is a query parameter; so Fastify serves every read of it.
+    const accessLog = topology.logger.isLevelEnabled('debug');
+    app.get<{ Params: { region: string }; Querystring: { tag: string } }>(
+      '/edge/:region/content',
+      {
+        schema: {
+          tags: ['edge'],
+          summary: "Read a tag's list view through one region's cache (L1 → L2 → origin)",
+          description: 'Headers: X-Cache (HIT | MISS | STALE), X-Cache-Region, Age (seconds).',
+          params: { type: 'object', properties: { region: { type: 'string' } }, required: ['region'] },
+          querystring: {
+            type: 'object',
+            properties: { tag: { type: 'string', pattern: TAG_PATTERN } },
+            required: ['tag'],
+            additionalProperties: false,
+          },
+          response: { 200: contentListSchema, 400: errorSchema, 404: errorSchema, 503: errorSchema },
+        },
+      },
+      async (request, reply) => {
+        const started = performance.now();
+        const region = topology.region(request.params.region);
+        const lookup = await region.cache.lookupOrLoad<ContentList>(contentListKey(request.query.tag));
+        setCacheHeaders(reply, region.name, lookup, accessLog);
+        topology.metrics.observeEdgeRequest(region.name, 'content-list', lookup.state, (performance.now() - started) / 1000);
+        return lookup.value;
       },
     );
 

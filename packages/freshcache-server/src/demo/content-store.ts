@@ -13,6 +13,16 @@ export interface ContentRecord {
   updatedAt: string;
 }
 
+/** An article in a list view: the record without its body. */
+export type ContentSummary = Omit<ContentRecord, 'body'>;
+
+/** A tag's list view: its first articles by id, and whether it has more. */
+export interface ContentList {
+  tag: string;
+  items: ContentSummary[];
+  more: boolean;
+}
+
 export interface ContentInput {
   slug: string;
   title: string;

@@ -4,9 +4,9 @@ import { installOutbox } from 'freshcache/postgres';
 import type { EdgeRoute, ServerApp } from '../server/app.js';
 import type { AppContext, Region, Topology, TopologyApp } from '../topology/topology.js';
 import { CONTENT_CAPTURE_RULES, CONTENT_TABLES } from './content-rules.js';
-import { contentEdgeRoute, contentKey, contentRoutes, CONTENT_KEY } from './content-routes.js';
+import { contentEdgeRoute, contentKey, contentListTags, contentRoutes, CONTENT_KEY, CONTENT_LIST_KEY, CONTENT_LIST_LIMIT } from './content-routes.js';
 import { CONTENT_SCHEMA } from './content-schema.js';
-import type { ContentRecord, ContentStore } from './content-store.js';
+import type { ContentList, ContentRecord, ContentStore } from './content-store.js';
 import { SqlContentStore } from './content-store.js';
 import { SAMPLE_CONTENT } from './sample-content.js';
 
@@ -57,6 +57,16 @@ export class DemoApp implements TopologyApp, ServerApp {
         context.version = record.version;
         context.tags = record.tags;
         return record;
+      },
+    });
+    // A tag's list view, one query. No version: a list changes when an article leaves it, which
+    // no version of the articles it still holds would tell.
+    region.cache.define<ContentList>(CONTENT_LIST_KEY, {
+      load: async ({ tag }, context) => {
+        const tagName = String(tag);
+        const page = await this.store.list({ tag: tagName, limit: CONTENT_LIST_LIMIT });
+        context.tags = contentListTags(tagName);
+        return { tag: tagName, items: page.items.map(({ body: _body, ...summary }) => summary), more: page.cursor !== undefined };
       },
     });
   }

@@ -33,6 +33,8 @@ export type { EdgeRoute, EdgeRouteOptions, EdgeParam, EdgeParams } from './edge-
 // And check their input as the built-in routes do.
 export { errorSchema } from './error-handling.js';
 export { TAG_PATTERN, checkTags } from './validation.js';
+// And answer a read of their own with the edge's cache headers (X-Cache, Age, …).
+export { setCacheHeaders } from './cache-headers.js';
 
 /** The HTTP half of an app on top of freshcache: its routes, its edge reads and their OpenAPI tags. */
 export interface ServerApp {
