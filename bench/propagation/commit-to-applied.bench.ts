@@ -146,6 +146,7 @@ async function openInProcess(capture: 'wal' | 'outbox', postgres: PostgresServer
       nodeId: `bench-${capture}`,
       origin: { kind: 'postgres', url },
       capture: slot ? { kind: 'wal', slot } : { kind: 'outbox' },
+      demo: true,
       // One redis-server for both paths: a namespace each keeps their logs and L2s apart.
       log: { kind: 'redis', redis: { url: redis.url }, namespace: `bench:${capture}:` },
       l2: { kind: 'redis', redis: { url: redis.url }, namespace: `bench:${capture}:l2:` },
@@ -199,6 +200,7 @@ async function openProcesses(postgres: PostgresServer, redis: RedisServer): Prom
   const config: ConfigInput = {
     origin: { kind: 'postgres', url },
     capture: { kind: 'wal', slot },
+    demo: true,
     log: { kind: 'redis', redis: { url: redis.url }, namespace: 'bench:processes:' },
     l2: { kind: 'redis', redis: { url: redis.url }, namespace: 'bench:processes:l2:' },
     regions: REGIONS.map((r) => ({ ...r })),

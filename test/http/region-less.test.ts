@@ -25,6 +25,7 @@ beforeAll(async () => {
     regions: REGIONS.map((name) => ({ name })),
     origin: { kind: 'postgres', url: postgres().url },
     capture: { kind: 'outbox' },
+    demo: true,
     log: { kind: 'redis', redis: { url } },
     l2: { kind: 'redis', redis: { url } },
     seed: false,

@@ -49,6 +49,7 @@ export class Deployment {
       regions: options.regions,
       origin: { kind: 'postgres', url: postgres.url },
       capture: { kind: options.capture },
+      demo: true,
       relay: { pollMs: 200, electionMs: 200 },
       log: { kind: 'redis', redis: { url: redis.url } },
       l2: { kind: 'redis', redis: { url: redis.url } },

@@ -178,13 +178,16 @@ describe('parseConfig: environment overrides', () => {
     expect(resolve({ ...distributed, capture: { kind: 'wal', slot: 'mine' } }, { FRESHCACHE_CAPTURE: 'outbox' }).capture).toEqual({ kind: 'outbox', rules: [] });
   });
 
-  it('takes capture rules, which FRESHCACHE_CAPTURE keeps, and runs no demo once there are rules', () => {
+  it('takes capture rules, which FRESHCACHE_CAPTURE keeps; the demo runs by default only on PGlite without rules', () => {
     const rules = [{ table: 'users', key: 'user:{id}', tags: ['org:{org_id}', 'users'] }, { table: 'app.orgs', key: 'org:{id}' }];
     const config = resolve({ ...distributed, capture: { kind: 'wal', rules } });
     expect(config.capture).toEqual({ kind: 'wal', slot: 'freshcache_relay', rules });
     expect(config.demo).toBe(false);
     expect(resolve({ ...distributed, capture: { kind: 'wal', rules } }, { FRESHCACHE_CAPTURE: 'outbox' }).capture).toEqual({ kind: 'outbox', rules });
-    expect(resolve(distributed).demo).toBe(true);
+    // PostgreSQL is the user's database: the demo's table is created only when asked for.
+    expect(resolve(distributed).demo).toBe(false);
+    expect(resolve({}).demo).toBe(true);
+    expect(resolve({ capture: { kind: 'outbox', rules } }).demo).toBe(false);
     expect(resolve({ ...distributed, capture: { kind: 'wal', rules }, demo: true }).demo).toBe(true);
   });
 

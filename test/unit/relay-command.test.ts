@@ -41,6 +41,7 @@ describe('freshcache relay', () => {
       // The file asks for a region and no relay; the command runs the relay and no region.
       roles: { regions: ['us-east'], relay: false },
       origin: { kind: 'postgres', url: await postgres().createDatabase('relay_command') },
+      demo: true, // something to capture: the demo's table and rule
       log: { kind: 'redis', redis: { url: redis().server.url } },
     });
     const relay = runRelay(['--config', file]);

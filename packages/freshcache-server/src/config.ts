@@ -35,7 +35,11 @@ export interface FreshcacheConfig {
   relay: { pollMs: number; electionMs: number };
   log: LogConfig;
   l2: L2Config;
-  /** Run the demo app (packages/freshcache-server/src/demo: its table, capture rule and routes); by default only when no capture rules are configured. */
+  /**
+   * Run the demo app (packages/freshcache-server/src/demo: its table, capture rule and routes). By
+   * default only on the embedded origin (PGlite) with no capture rules: on PostgreSQL, the database
+   * is the user's, and the demo's table must be asked for (`freshcache up` does).
+   */
   demo: boolean;
   /** Let the apps fill an empty database with their sample data (the demo's articles). */
   seed: boolean;
@@ -104,7 +108,7 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
         ? { kind: 'redis', redis: input.log.redis, retain: input.log.retain ?? 10_000, namespace: input.log.namespace ?? 'freshcache:' }
         : { kind: 'memory', retain: input.log?.retain ?? 10_000 },
     l2: input.l2?.kind === 'redis' ? { kind: 'redis', redis: input.l2.redis, namespace: input.l2.namespace ?? 'freshcache:l2:' } : { kind: 'memory' },
-    demo: input.demo ?? (input.capture?.rules ?? []).length === 0,
+    demo: input.demo ?? (input.origin?.kind !== 'postgres' && (input.capture?.rules ?? []).length === 0),
     seed: input.seed ?? true,
   };
   check(Number.isInteger(config.port) && config.port >= 0 && config.port < 65536, `port must be 0..65535, got ${config.port}`);

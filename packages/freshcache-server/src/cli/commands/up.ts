@@ -73,6 +73,7 @@ export async function up(argv: string[]): Promise<void> {
     const shared: ConfigInput = {
       origin: { kind: 'postgres', url: postgres.url },
       capture: values.capture === 'wal' ? { kind: 'wal' } : { kind: 'outbox' },
+      demo: true, // the demo's own database: up creates it
       log: { kind: 'redis', redis: { url: redis.url } },
       l2: { kind: 'redis', redis: { url: redis.url } },
     };
