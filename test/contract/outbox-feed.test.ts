@@ -303,3 +303,15 @@ describe('OutboxFeed on PostgreSQL with concurrent writers', () => {
     expect(updates[1]!.position).toBeLessThan(updates[0]!.position);
   });
 });
+
+describe('installOutbox on PostgreSQL', () => {
+  it('installs from several connections at once (a leader and its standby starting together)', async () => {
+    const url = await postgres().createDatabase(`o${++databases}`);
+    const sql = await createPgClient({ connectionString: url, max: 4 });
+    onTestFinished(() => sql.close());
+    await sql.query(CONTRACT_SCHEMA);
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => installOutbox(sql, CONTRACT_TABLES)));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(await missingOutboxTriggers(sql, CONTRACT_TABLES)).toEqual([]);
+  });
+});

@@ -141,11 +141,20 @@ export function replicaIdentityFullSql(tables: readonly string[]): string {
 }
 
 /**
- * Installs outbox capture of `tables` statement by statement (a pooled client runs each on any
- * connection, so no transaction spans them; each is idempotent, so a failed install is re-run).
+ * Installs outbox capture of `tables`: one statement (a DO block that runs each step), so one
+ * transaction on any client (a pool's connection, PGlite), serialised against a concurrent
+ * install by the same advisory lock as the printed script. Relays starting together (a leader and
+ * its standby) would otherwise race on CREATE SCHEMA and CREATE OR REPLACE FUNCTION.
  */
 export async function installOutbox(sql: Pick<SqlClient, 'query'>, tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): Promise<void> {
-  for (const statement of outboxInstallStatements(tables, options)) await sql.query(statement);
+  const steps = outboxInstallStatements(tables, options).map((statement, i) => {
+    const tag = `$freshcache_step_${i}$`;
+    if (statement.includes(tag)) throw new Error(`installOutbox: a table name contains ${tag}`);
+    return `  EXECUTE ${tag}${statement}${tag};`;
+  });
+  await sql.query(
+    ['DO $freshcache_install$', 'BEGIN', "  PERFORM pg_advisory_xact_lock(hashtext('freshcache capture install'));", ...steps, 'END $freshcache_install$'].join('\n'),
+  );
 }
 
 /** The tables (schema-qualified) among `tables` that lack either enabled capture trigger, or do not exist. */
