@@ -9,13 +9,19 @@ export interface WorkloadOptions {
   rate: number;
   /** Fraction of operations that are writes (content updates). */
   writeRatio: number;
+  /** Tags whose list views the reads visit now and then (none when absent). */
+  tags?: string[];
+  /** Fraction of reads that read a tag's list view rather than an article (default 0.01 when `tags` are given). */
+  listRatio?: number;
   clock: Clock;
   onError?: (error: unknown) => void;
 }
 
 /**
  * Zipf-distributed reads through random regions, and occasional writes at the origin, over real
- * HTTP, so metrics, lag and hit ratios move on the dashboard.
+ * HTTP, so metrics, lag and hit ratios move on the dashboard. Now and then a read is a tag's
+ * list view, which every write to an article of the tag drops: few, so the hit ratio stays the
+ * articles'.
  */
 export function startWorkload(options: WorkloadOptions): { stop(): void; counts: { reads: number; writes: number; errors: number } } {
   const pick = zipfSampler(options.ids.length);
@@ -36,7 +42,10 @@ export function startWorkload(options: WorkloadOptions): { stop(): void; counts:
     } else {
       counts.reads++;
       const region = options.regions[Math.floor(Math.random() * options.regions.length)]!;
-      const response = await fetch(`${options.baseUrl}/edge/${region}/content/${id}`);
+      const tags = options.tags ?? [];
+      const list = tags.length > 0 && Math.random() < (options.listRatio ?? 0.01);
+      const path = list ? `content?tag=${encodeURIComponent(tags[Math.floor(Math.random() * tags.length)]!)}` : `content/${id}`;
+      const response = await fetch(`${options.baseUrl}/edge/${region}/${path}`);
       if (!response.ok) counts.errors++;
       await response.arrayBuffer();
     }

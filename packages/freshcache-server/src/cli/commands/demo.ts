@@ -66,6 +66,7 @@ Ctrl-C stops.`);
         baseUrl: base,
         regions: regions.map((r) => r.name),
         ids: items.map((i) => i.id),
+        tags: [...new Set(items.flatMap((i) => i.tags))],
         rate,
         writeRatio: 0.02,
         clock: topology.clock,
