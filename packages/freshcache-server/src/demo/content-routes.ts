@@ -153,6 +153,8 @@ export function contentRoutes(store: () => ContentStore): FastifyPluginAsync<{ t
           },
           response: { 200: contentListSchema, 400: errorSchema, 404: errorSchema, 503: errorSchema },
         },
+        // As the edge routes: what the cache holds is served as it is (PUT /api/cache may have put it).
+        serializerCompiler: () => (data) => JSON.stringify(data),
       },
       async (request, reply) => {
         const started = performance.now();
