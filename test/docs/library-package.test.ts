@@ -5,13 +5,25 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * What `npm install freshcache` costs a service (a library user pays only for what they use): the
- * library package ships its build alone, and freshcache with ioredis stays within 30 packages, none
- * of them the server's. Checked offline, from `npm pack --dry-run` and package-lock.json; the real
- * install from the registry, with its size in MB, is bench/library-install.ts.
+ * library package ships its build and its sources (for the source maps) alone, and freshcache with
+ * ioredis stays within 30 packages, none of them the server's. Checked offline, from
+ * `npm pack --dry-run` of the build `npm test` makes first, and package-lock.json; the real install
+ * from the registry, with its size in MB, is bench/library-install.ts.
  */
 const REPO = join(import.meta.dirname, '../..');
 const LIB = join(REPO, 'packages/freshcache');
+const SERVER = join(REPO, 'packages/freshcache-server');
+
+/** The paths `npm pack` would put in the package at `dir` (it must be built: npm test's pretest builds). */
+function packed(dir: string): string[] {
+  expect(existsSync(join(dir, 'dist')), `${dir} has no build: run npm run build (npm test runs it first)`).toBe(true);
+  const [pack] = JSON.parse(
+    execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+  ) as [{ files: { path: string }[] }];
+  return pack.files.map((f) => f.path);
+}
 const pkg = JSON.parse(readFileSync(join(LIB, 'package.json'), 'utf8')) as {
+  version: string;
   files: string[];
   exports: Record<string, Record<string, string>>;
   dependencies?: Record<string, string>;
@@ -85,17 +97,19 @@ function packagesReachedFrom(entry: string): Set<string> {
 }
 
 describe('the library package (packages/freshcache)', () => {
-  it('publishes its build only: npm pack holds dist/ and package.json, README, LICENSE, never the server, dashboard, demo or PGlite', () => {
-    expect(pkg.files).toEqual(['dist']);
-    const [packed] = JSON.parse(
-      execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: LIB, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
-    ) as [{ files: { path: string }[] }];
-    const paths = packed.files.map((f) => f.path);
-    expect(paths).toContain('package.json');
-    expect(paths.filter((p) => !/^(dist\/|package\.json$|README(\.md)?$|LICENSE(\.md)?$)/.test(p))).toEqual([]);
+  it('publishes its build and sources only: npm pack holds dist/, src/, package.json, README, LICENSE, never the server, dashboard, demo or PGlite', () => {
+    expect(pkg.files).toEqual(['dist', 'src']);
+    const paths = packed(LIB);
+    expect(paths).toEqual(expect.arrayContaining(['package.json', 'LICENSE', 'README.md', 'dist/index.js', 'dist/redis.js', 'dist/postgres.js', 'dist/testing/index.js', 'src/index.ts']));
+    expect(paths.filter((p) => !/^(dist\/|src\/|package\.json$|README\.md$|LICENSE$)/.test(p))).toEqual([]);
     expect(paths.filter((p) => /(^|\/)(server|cli|topology|demo|dashboard)\/|pglite/i.test(p))).toEqual([]);
-    // After a build the entries' code is in the pack.
-    if (existsSync(join(LIB, 'dist/index.js'))) expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/redis.js', 'dist/postgres.js', 'dist/testing/index.js']));
+  });
+
+  it('each subpath loads with only its own optional peer: redis needs ioredis, postgres pg (pg-logical-replication only once a WAL feed starts), testing vitest', () => {
+    const reached = (entry: string) => [...packagesReachedFrom(join(LIB, entry))].filter((name) => OPTIONAL_PEERS.includes(name)).sort();
+    expect(reached('src/redis.ts')).toEqual(['ioredis']);
+    expect(reached('src/postgres.ts')).toEqual(['pg']);
+    expect(reached('src/testing/index.ts')).toEqual(['vitest']);
   });
 
   it('each entry resolves to its sources under the freshcache-source condition, and to dist/ otherwise', () => {
@@ -123,5 +137,15 @@ describe('the library package (packages/freshcache)', () => {
     const names = [...new Set(installed.values())].sort();
     expect(names.filter((name) => SERVER_ONLY.test(name))).toEqual([]);
     expect(installed.size, names.join(', ')).toBeLessThanOrEqual(30);
+  });
+});
+
+describe('the server package (packages/freshcache-server)', () => {
+  it('publishes the freshcache command, its build with the dashboard, and depends on the library by a range', () => {
+    const server = JSON.parse(readFileSync(join(SERVER, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
+    const paths = packed(SERVER);
+    expect(paths).toEqual(expect.arrayContaining([server.bin.freshcache!.replace(/^\.\//, ''), 'dist/dashboard/index.html', 'LICENSE', 'README.md']));
+    expect(readFileSync(join(SERVER, server.bin.freshcache!), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+    expect(server.dependencies.freshcache).toBe(`^${pkg.version}`);
   });
 });

@@ -27,7 +27,7 @@ function requestIds(): () => string {
   return () => `${prefix}-${(next++).toString(36)}`;
 }
 
-// Apps declare their edge routes with these (they reach users as `freshcache/server`).
+// Apps declare their edge routes with these (they reach users as `freshcache-server/server`).
 export { edgeRoute } from './edge-route.js';
 export type { EdgeRoute, EdgeRouteOptions, EdgeParam, EdgeParams } from './edge-route.js';
 // And check their input as the built-in routes do.

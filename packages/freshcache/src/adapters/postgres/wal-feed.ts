@@ -1,5 +1,17 @@
-import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
-import type { Pgoutput } from 'pg-logical-replication';
+import type { LogicalReplicationService, Pgoutput } from 'pg-logical-replication';
+
+/**
+ * pg-logical-replication is an optional peer, needed by WAL capture only: loaded when a WalFeed
+ * starts, so that `freshcache/postgres` imports (and outbox capture runs) without it.
+ */
+let replication: Promise<typeof import('pg-logical-replication')> | undefined;
+function loadReplication(): Promise<typeof import('pg-logical-replication')> {
+  replication ??= import('pg-logical-replication').catch((error: unknown) => {
+    replication = undefined;
+    throw new Error('WAL capture needs the package pg-logical-replication: npm install pg-logical-replication', { cause: error });
+  });
+  return replication;
+}
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { ChangeFeed, ChangeSink } from '../../seams/change-feed.js';
@@ -92,6 +104,8 @@ export class WalFeed implements ChangeFeed {
   private readonly onError: (error: unknown) => void;
   private readonly onAcknowledge: (position: number, cause: 'changes' | 'keepalive') => void;
   private sink: ChangeSink | undefined;
+  /** The replication library, loaded by the first start(). */
+  private replication: typeof import('pg-logical-replication') | undefined;
   /** The session this run streams on; `sessions` has every one not yet closed, which stop() closes. */
   private session: Session | undefined;
   private readonly sessions = new Set<Session>();
@@ -149,6 +163,7 @@ export class WalFeed implements ChangeFeed {
    * captures every change meanwhile.
    */
   async start(sink: ChangeSink): Promise<void> {
+    this.replication ??= await loadReplication();
     const run = ++this.run;
     this.sink = sink;
     this.stopped = false;
@@ -324,6 +339,7 @@ END`;
 
   /** Resolves when the stream has started or the session has ended, whichever comes first. */
   private async openSession(run: number): Promise<Session> {
+    const { LogicalReplicationService, PgoutputPlugin } = this.replication!;
     const service = new LogicalReplicationService(
       { connectionString: this.connectionString, application_name: 'freshcache-wal-feed' },
       // Manual acknowledgements only: the periodic status message would confirm the last
