@@ -98,6 +98,18 @@ describe('the demo drops what a change made stale, and no more', () => {
     expect(await list(app, 'news')).toMatchObject({ cache: 'HIT', titles: ['a'] });
   });
 
+  it("a tag's list view holds its first 50 articles by id, and says when the tag has more", async () => {
+    const { app, topology, clock } = await setup([]);
+    await applied(topology, clock, () =>
+      demoOf(topology).store.execute(`INSERT INTO content (slug, title, tags) SELECT 's' || n, 't' || n, '{news}' FROM generate_series(1, 51) AS n`),
+    );
+    const full = await list(app, 'news');
+    expect(full.titles).toEqual(Array.from({ length: 50 }, (_, i) => `t${i + 1}`));
+    expect(full.body.more).toBe(true);
+    await applied(topology, clock, () => demoOf(topology).store.execute(`DELETE FROM content WHERE slug = 's51'`));
+    expect((await list(app, 'news')).body).toMatchObject({ more: false });
+  });
+
   it("an operator's purge of a tag drops every article tagged so and the tag's list view", async () => {
     const { app, topology, clock, records } = await setup([
       { slug: 'a', tags: ['news'] },
