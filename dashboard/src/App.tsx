@@ -49,6 +49,9 @@ function Shell() {
   const api = useApi();
   const info = useAsync(useCallback(() => api.info(), [api]));
   const features = info.data?.features;
+  // The content page is the demo's: a deployment of one's own tables does not run it.
+  const demo = info.data === undefined || info.data.apps.includes('content');
+  const pages = demo ? PAGES : PAGES.filter((page) => page.path !== '/content');
   return (
     <InfoContext.Provider value={info.data}>
       <header className="top">
@@ -56,7 +59,7 @@ function Shell() {
           freshcache
         </a>
         <nav aria-label="Pages">
-          {PAGES.map((page) => (
+          {pages.map((page) => (
             <NavLink key={page.path} path={page.path}>
               {page.label}
             </NavLink>
@@ -70,7 +73,13 @@ function Shell() {
           <Switch>
             <Route path="/" component={OverviewPage} />
             <Route path="/regions" component={RegionsPage} />
-            <Route path="/content" component={ContentPage} />
+            <Route path="/content">
+              {demo ? (
+                <ContentPage />
+              ) : (
+                <NotEnabled feature="Content" description="The content demo does not run in this deployment: its page reads and edits the demo's articles. Your own keys are on the Keys page." />
+              )}
+            </Route>
             <Route path="/keys" component={KeysPage} />
             <Route path="/invalidations" component={InvalidationsPage} />
             <Route path="/cluster">

@@ -17,6 +17,18 @@ describe('App shell', () => {
     expect(screen.getByText('Not enabled')).toBeTruthy();
   });
 
+  it('shows the content page only when the server runs the demo', async () => {
+    const own = fakeServices((call) => (call.path === '/api/info' ? { body: { ...info, apps: [] } } : undefined));
+    render(<App services={own} hook={memoryLocation({ path: '/content' }).hook} />);
+    expect(await screen.findByText('Not enabled')).toBeTruthy();
+    expect(screen.getByRole('heading', { name: 'Content' })).toBeTruthy();
+    expect(screen.queryByRole('link', { name: 'Content' })).toBeNull();
+    cleanup();
+    const demo = fakeServices((call) => (call.path === '/api/info' ? { body: info } : undefined));
+    render(<App services={demo} hook={memoryLocation({ path: '/keys' }).hook} />);
+    expect(await screen.findByRole('link', { name: 'Content' })).toBeTruthy();
+  });
+
   it('shows an API error instead of swallowing it', async () => {
     const services = fakeServices((call) => (call.path === '/api/info' ? { status: 503, body: { error: { code: 'origin_unavailable', message: 'the origin is down' } } } : undefined));
     render(<App services={services} hook={memoryLocation({ path: '/warming' }).hook} />);

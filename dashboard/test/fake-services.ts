@@ -12,6 +12,7 @@ export const SERVER_INFO: ServerInfo = {
   regions: ['us-east', 'eu-west', 'ap-south'],
   roles: { regions: ['us-east', 'eu-west', 'ap-south'], relay: true },
   adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
+  apps: ['content'],
   features: { cluster: false, warming: false, audit: false, backup: false },
 };
 

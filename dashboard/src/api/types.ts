@@ -194,6 +194,8 @@ export interface ServerInfo {
   /** What this process runs: the regions it serves, and whether it is a relay candidate. */
   roles: { regions: string[]; relay: boolean };
   adapters: { origin: string; capture: string; log: string; l2: string };
+  /** The apps the server runs on top of the kernel: `content` is the demo, whose page shows only then. */
+  apps: string[];
   /** Capabilities of this build; a page of a feature that is off shows "not enabled". */
   features: { cluster: boolean; warming: boolean; audit: boolean; backup: boolean };
 }

@@ -17,11 +17,13 @@ export const infoRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology
     regions: config.regions.map((r) => r.name),
     roles: { regions: [...config.roles.regions], relay: config.roles.relay },
     adapters: { origin: config.origin.kind, capture: config.capture.kind, log: config.log.kind, l2: config.l2.kind },
+    /** The names of the apps this process runs on top of the kernel (the demo's, when it runs): the dashboard shows their pages only then. */
+    apps: topology.apps.map((app) => app.name),
     features: FEATURES,
   };
   app.get(
     '/api/info',
-    { schema: { tags: ['ops'], summary: 'What this process runs: version, node id, regions, roles, adapters, and which features are enabled' } },
+    { schema: { tags: ['ops'], summary: 'What this process runs: version, node id, regions, roles, adapters, apps, and which features are enabled' } },
     async () => info,
   );
 };
