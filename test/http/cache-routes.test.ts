@@ -10,7 +10,7 @@ describe('PUT / GET / DELETE /api/cache/:key', () => {
     const { app } = await testApp({ clock });
     const put = await app.inject({ method: 'PUT', url: '/api/cache/user:1', payload: { value: { name: 'Ada' }, tags: ['users', 'vip'], ttl: 10 } });
     expect(put.statusCode, put.body).toBe(201);
-    expect(put.json()).toEqual({ key: 'user:1', region: 'us-east', stored: true });
+    expect(put.json()).toEqual({ key: 'user:1', region: 'us-east', stored: true, invalidation: expect.any(Number) });
 
     const got = await app.inject('/api/cache/user:1');
     expect(got.statusCode).toBe(200);

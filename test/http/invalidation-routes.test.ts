@@ -2,15 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { testApp } from '../testkit/test-topology.js';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'] as const;
 
-async function put(app: FastifyInstance, key: string, tags: string[] = [], regions: readonly string[] = REGIONS) {
-  for (const region of regions) {
-    const res = await app.inject({ method: 'PUT', url: `/api/cache/${key}?region=${region}`, payload: { value: key, tags, ttl: 3600 } });
-    expect(res.statusCode, res.body).toBe(201);
-  }
+/** Stores `key` in each of `regions` through the engine: a PUT would drop it in the other regions. */
+async function put(topology: Topology, key: string, tags: string[] = [], regions: readonly string[] = REGIONS) {
+  for (const region of regions) await topology.region(region).cache.set(key, key, { tags, ttlMs: 3_600_000 });
 }
 
 async function status(app: FastifyInstance, key: string, region: string) {
@@ -20,12 +19,12 @@ async function status(app: FastifyInstance, key: string, region: string) {
 describe('POST /api/invalidate', () => {
   it('with dryRun lists the matching keys of each region and purges nothing', async () => {
     const clock = new ManualClock();
-    const { app } = await testApp({ clock });
-    await put(app, 'user:1', ['team-a'], ['us-east', 'eu-west']);
-    await put(app, 'user:2', [], ['us-east']);
-    await put(app, 'post:1', ['team-a'], ['us-east']);
-    await put(app, 'post:2', [], REGIONS);
-    await put(app, 'other', [], ['ap-south']);
+    const { app, topology } = await testApp({ clock });
+    await put(topology, 'user:1', ['team-a'], ['us-east', 'eu-west']);
+    await put(topology, 'user:2', [], ['us-east']);
+    await put(topology, 'post:1', ['team-a'], ['us-east']);
+    await put(topology, 'post:2', [], REGIONS);
+    await put(topology, 'other', [], ['ap-south']);
 
     const res = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { prefixes: ['user:*'], tags: ['team-a'], keys: ['other'], dryRun: true } });
     expect(res.statusCode, res.body).toBe(200);
@@ -50,9 +49,9 @@ describe('POST /api/invalidate', () => {
 
   it('publishes a purge (202 + id) that each region applies after its delay, visible in /api/invalidations/:id', async () => {
     const clock = new ManualClock();
-    const { app } = await testApp({ clock });
-    await put(app, 'user:1');
-    await put(app, 'post:1');
+    const { app, topology } = await testApp({ clock });
+    await put(topology, 'user:1');
+    await put(topology, 'post:1');
     const t0 = clock.now();
 
     const res = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { keys: ['user:1'] } });
@@ -83,12 +82,12 @@ describe('POST /api/invalidate', () => {
 
   it('purges by tag and by prefix, and lists invalidations newest first', async () => {
     const clock = new ManualClock();
-    const { app } = await testApp({ clock });
-    await put(app, 'user:1', ['team-a']);
-    await put(app, 'user:2');
-    await put(app, 'post:1', ['team-a']);
-    await put(app, 'post:2');
-    await put(app, 'userx');
+    const { app, topology } = await testApp({ clock });
+    await put(topology, 'user:1', ['team-a']);
+    await put(topology, 'user:2');
+    await put(topology, 'post:1', ['team-a']);
+    await put(topology, 'post:2');
+    await put(topology, 'userx');
 
     const byTag = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { tags: ['team-a'] } });
     const byPrefix = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { prefixes: ['user:*'] } });

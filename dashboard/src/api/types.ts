@@ -112,7 +112,7 @@ export interface RegionApply {
 
 export interface InvalidationStatus {
   id: number;
-  source: 'cdc' | 'purge';
+  source: 'cdc' | 'purge' | 'write';
   keys: string[];
   tags: string[];
   prefixes: string[];

@@ -3,7 +3,7 @@ export { createCache } from './create-cache.js';
 export type { CreateCacheOptions, FollowOptions } from './create-cache.js';
 export type { LibraryMetricsOptions } from './observability/library-metrics.js';
 export { TieredCache } from './engine/tiered-cache.js';
-export type { CacheState, LoadContext, Loader, Lookup, Strategy, Tier, WriteOptions } from './engine/tiered-cache.js';
+export type { CacheState, LoadContext, Loader, Lookup, Strategy, Tier, SetOptions, WriteOptions } from './engine/tiered-cache.js';
 export type { InvalidationTargets } from './engine/generations.js';
 export { KeyTemplate, KeyTemplateError } from './engine/key-template.js';
 export type { KeyTemplateErrorCode } from './engine/key-template.js';

@@ -48,7 +48,7 @@ export interface AppliedInvalidation {
 export interface RegionDeps {
   clock: Clock;
   log: InvalidationLog;
-  /** The region's L2; an in-process memory store when absent. A shared one (Redis) makes this node one of several. */
+  /** The region's L2; an in-process memory store (dated like a shared one) when absent. A Redis one makes this node one of several. */
   l2?: Store;
   /** This node's name in its region's consumer group (default: host and process id). */
   nodeId?: string;
@@ -100,7 +100,9 @@ export class Region {
       maxKeyBytes: deps.limits?.maxKeyBytes,
       maxValueBytes: deps.limits?.maxValueBytes,
       l1: new MemoryStore({ name: 'l1', clock: deps.clock, ...config.l1, onEvict: () => stats.l1Evictions++ }),
-      l2: deps.l2 ?? new MemoryStore({ name: 'l2', clock: deps.clock, ...config.l2, onEvict: () => stats.l2Evictions++ }),
+      // Shared even when one node uses it: its entries are dated by log position, as on Redis,
+      // so a write dated at its own event (a PUT) works the same embedded and deployed.
+      l2: deps.l2 ?? new MemoryStore({ name: 'l2', shared: true, clock: deps.clock, ...config.l2, onEvict: () => stats.l2Evictions++ }),
       onRevalidateError: (key, error) => deps.onError?.(error, `revalidating ${key} in ${config.name}`),
     });
     this.follower = new LogFollower({

@@ -9,7 +9,9 @@ import {
   type InvalidationEvent,
   type InvalidationLog,
   EVENT_FORMAT_VERSION,
+  formatOf,
   lagOf,
+  type WriteOptions,
 } from 'freshcache';
 import { WalFeed, type SqlClient } from 'freshcache/postgres';
 import type { ConfigInput, FreshcacheConfig } from '../config.js';
@@ -209,6 +211,28 @@ export class Topology {
   async purge(targets: { keys: string[]; tags: string[]; prefixes: string[] }): Promise<InvalidationStatus> {
     const event = await this.log.publish({ kind: 'invalidate', v: EVENT_FORMAT_VERSION, ...targets, source: 'purge', committedAt: this.clock.now() });
     return this.tracker.published(event);
+  }
+
+  /**
+   * Stores `value` under `key` for every node of every region (PUT /api/cache/:key). The event
+   * goes first: every node drops its copy of the key, in every region. The value is then written
+   * to `region`'s L2 dated at that event, so the region's nodes that applied it read the new value
+   * there; written first, it would predate the event and every other node would refuse it.
+   * Other regions get no value: their next read misses (or loads).
+   */
+  async write(region: Region, key: string, value: unknown, options: WriteOptions): Promise<InvalidationStatus> {
+    const event = await this.log.publish({ kind: 'invalidate', v: formatOf({}), keys: [key], tags: [], prefixes: [], source: 'write', committedAt: this.clock.now() });
+    await region.cache.set(key, value, { ...options, position: event.id });
+    return this.tracker.published(event);
+  }
+
+  /**
+   * Deletes `key` from `region`'s cache now and from every other node through the log
+   * (DELETE /api/cache/:key). Undefined, and nothing published, when the region held no entry for it.
+   */
+  async remove(region: Region, key: string): Promise<InvalidationStatus | undefined> {
+    if (!(await region.cache.delete(key))) return undefined;
+    return this.purge({ keys: [key], tags: [], prefixes: [] });
   }
 
   /** What a purge would hit now, per region (a count is `partial` when its region's budget ran out). */

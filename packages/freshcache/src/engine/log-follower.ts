@@ -178,6 +178,9 @@ export class LogFollower {
     // An event this cache cannot read names nothing it can delete: every cache of the region
     // flushes on it instead, and from then on refuses the shared entries written before it.
     if (unknownEvent(event) || this.skips(event) || this.cache.strategy === 'lazy') return;
+    // A `write`'s new value may already be in L2, dated at this event: deleting the key could
+    // delete it. What the event made stale is refused by every cache's marks, and reclaimed on read.
+    if (event.source === 'write') return;
     for (const key of event.keys) await this.cache.l2!.delete(key);
   }
 

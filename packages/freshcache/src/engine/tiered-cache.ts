@@ -50,6 +50,18 @@ export interface WriteOptions {
   version?: number;
 }
 
+/** What `set` takes: a write's options, and the log position it follows, if any. */
+export interface SetOptions extends WriteOptions {
+  /**
+   * The log position of the invalidation event this write follows (its writer published the
+   * event first, then wrote): the entry is dated at it, so a cache that applied that event trusts
+   * the value, and any later event that matches it invalidates it. Meant for a shared L2, which
+   * keeps the position; in L1, until this cache reaches the position, the value lasts only until
+   * the event lands (it is then read again from the shared L2).
+   */
+  position?: number;
+}
+
 export interface TieredCacheOptions {
   /** Shown in errors and logs; the region name in a topology. */
   name?: string;
@@ -396,15 +408,19 @@ export class TieredCache {
     });
   }
 
-  /** Writes a value to L2 and L1. */
-  async set(key: string, value: unknown, options: WriteOptions = {}): Promise<void> {
+  /** Writes a value to L2 and L1 (dated at `options.position` when given: see SetOptions). */
+  async set(key: string, value: unknown, options: SetOptions = {}): Promise<void> {
     this.assertKey(key);
     // A load of this key in flight read the source before this write: make its fill a stale set.
     // Only then, so that ordinary writes leave the sequence (and every L1 hit's fast path) alone.
-    if (this.flights.has(key)) this.generations.apply({ keys: [key] }, this.clock.now());
-    const entry = this.makeEntry(key, value, options, this.generations.seq);
-    if (this.l2) await this.writeL2(key, entry);
-    this.writeL1(key, entry);
+    const raced = this.flights.has(key) ? this.generations.apply({ keys: [key] }, this.clock.now()).seq : 0;
+    const { position } = options;
+    // This cache's sequence at `position`; undefined when older than this cache can judge.
+    const dated = position === undefined ? this.generations.seq : this.generations.seqAtPosition(position);
+    const entry = this.makeEntry(key, value, options, Math.max(dated ?? 0, raced));
+    if (this.l2 && this.sharedL2 && position !== undefined) await this.l2.set(key, { ...entry, generation: position });
+    else if (this.l2 && dated !== undefined) await this.writeL2(key, entry);
+    if (dated !== undefined) this.writeL1(key, entry);
   }
 
   /** Removes a key from both tiers of this cache now (no invalidation event). */

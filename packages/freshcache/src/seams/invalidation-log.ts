@@ -1,5 +1,9 @@
-/** Where an invalidation came from: the origin's change capture, or an explicit purge. */
-export type InvalidationSource = 'cdc' | 'purge';
+/**
+ * Where an invalidation came from: the origin's change capture, an explicit purge, or a `write`
+ * of a new value (its writer publishes the event, then writes the value to its region's shared
+ * L2 dated at the event, so the region's consumer group leaves that L2 alone).
+ */
+export type InvalidationSource = 'cdc' | 'purge' | 'write';
 
 /**
  * What an event asks of a node. `invalidate`: drop its targets. `control`: reserved for commands

@@ -43,7 +43,7 @@ export interface KeyExplorerPage {
 }
 
 export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
-  const { maxKeyBytes } = topology.config.limits;
+  const { maxKeyBytes, maxValueBytes } = topology.config.limits;
   // An explorer cursor can hold a key (in UTF-16, base64url), so it grows with the key limit.
   const cursorMaxLength = Math.max(1536, 4 * Math.ceil((2 * maxKeyBytes) / 3) + 64);
   const accessLog = topology.logger.isLevelEnabled('debug');
@@ -54,7 +54,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     {
       schema: {
         tags: ['cache'],
-        summary: 'Store a JSON value under a key',
+        summary: 'Store a JSON value under a key: every node of every region drops its copy, the region stores the new one',
         params: keyParams,
         querystring: regionQuery,
         body: {
@@ -77,12 +77,16 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       const { value, ttl, staleAfter, tags = [] } = request.body;
       if (value === null || value === undefined) throw new FreshcacheError('bad_request', 'value must be a JSON value other than null');
       const maxTtlMs = DEFAULTS.maxTtlMs;
-      await region.cache.set(key, value, {
+      const options = {
         ttlMs: checkTtlSeconds(ttl, maxTtlMs) ?? region.config.ttlMs,
         staleAfterMs: staleAfter === undefined ? undefined : checkTtlSeconds(staleAfter, maxTtlMs),
         tags: checkTags(tags),
-      });
-      return reply.status(201).send({ key, region: region.name, stored: true });
+      };
+      // Checked before the write's event is published: a refused value must not invalidate anything.
+      const valueBytes = jsonBytes(value);
+      if (valueBytes > maxValueBytes) throw new FreshcacheError('value_too_large', `value of ${valueBytes} bytes is over the limit of ${maxValueBytes} bytes`);
+      const event = await topology.write(region, key, value, options);
+      return reply.status(201).send({ key, region: region.name, stored: true, invalidation: event.id });
     },
   );
 
@@ -101,12 +105,13 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
 
   app.delete<{ Params: { key: string }; Querystring: { region?: string } }>(
     '/api/cache/:key',
-    { schema: { tags: ['cache'], summary: "Delete a key from one region's cache now", params: keyParams, querystring: regionQuery, response: errors } },
+    { schema: { tags: ['cache'], summary: "Delete a key from one region's cache now, and from every other node through the log", params: keyParams, querystring: regionQuery, response: errors } },
     async (request, reply) => {
       const key = checkKey(request.params.key, maxKeyBytes);
       const region = topology.region(request.query.region);
-      if (!(await region.cache.delete(key))) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
-      return reply.status(204).send();
+      const event = await topology.remove(region, key);
+      if (!event) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
+      return reply.status(204).header('x-invalidation-id', String(event.id)).send();
     },
   );
 
@@ -150,3 +155,12 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     },
   );
 };
+
+/** The UTF-8 bytes of `value` as JSON; `bad_request` for one too deeply nested to serialise. */
+function jsonBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value), 'utf8');
+  } catch (error) {
+    throw new FreshcacheError('bad_request', `value is not serialisable as JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
