@@ -27,7 +27,8 @@ export interface InvalidationFollower {
 /** What a followed invalidation made elsewhere is called: its source and targets. */
 export function describeInvalidation(status: InvalidationStatus): string {
   const targets = [...status.keys, ...status.tags.map((t) => `tag ${t}`), ...status.prefixes.map((p) => `prefix ${p}*`)];
-  return `${status.source === 'cdc' ? 'A change at the origin' : 'A purge'} (${targets.join(', ') || 'nothing'})`;
+  const what = status.source === 'cdc' ? 'A change at the origin' : status.source === 'write' ? 'A write' : 'A purge';
+  return `${what} (${targets.join(', ') || 'nothing'})`;
 }
 
 /**
