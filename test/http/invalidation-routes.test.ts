@@ -60,6 +60,12 @@ describe('POST /api/invalidate', () => {
     expect(published).toMatchObject({ id: expect.any(Number), source: 'purge', keys: ['user:1'], tags: [], prefixes: [], complete: false });
     expect(res.headers.location).toBe(`/api/invalidations/${published.id}`);
     for (const region of REGIONS) expect(published.regions[region]).toEqual({ appliedAt: null, lagMs: null, skipped: false });
+    // Written in the oldest format that says it: a node of the previous release (v1) reads it.
+    const logged: number[] = [];
+    const watch = topology.log.subscribe({ afterId: published.id - 1, onEvent: (event) => void logged.push(event.v) });
+    await clock.advanceAsync(0);
+    await watch.close();
+    expect(logged[0]).toBe(1);
 
     const progress = async () => (await app.inject(`/api/invalidations/${published.id}`)).json<InvalidationStatus>();
     const expected: Record<string, number | null> = { 'us-east': null, 'eu-west': null, 'ap-south': null };

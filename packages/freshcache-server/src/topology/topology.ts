@@ -8,7 +8,6 @@ import {
   type MatchResult,
   type InvalidationEvent,
   type InvalidationLog,
-  EVENT_FORMAT_VERSION,
   formatOf,
   lagOf,
   type WriteOptions,
@@ -209,7 +208,8 @@ export class Topology {
 
   /** Publishes a purge to every region through the log. */
   async purge(targets: { keys: string[]; tags: string[]; prefixes: string[] }): Promise<InvalidationStatus> {
-    const event = await this.log.publish({ kind: 'invalidate', v: EVENT_FORMAT_VERSION, ...targets, source: 'purge', committedAt: this.clock.now() });
+    // The oldest format that says it: a node of the previous release still reads a plain purge.
+    const event = await this.log.publish({ kind: 'invalidate', v: formatOf({}), ...targets, source: 'purge', committedAt: this.clock.now() });
     return this.tracker.published(event);
   }
 

@@ -28,7 +28,7 @@ export function formatOf(input: { all?: boolean }): number {
 
 export interface InvalidationInput {
   kind: InvalidationKind;
-  /** The event's format version (EVENT_FORMAT_VERSION when published here); not the origin's `version`. */
+  /** The event's format version (`formatOf` the event when published here); not the origin's `version`. */
   v: number;
   keys: string[];
   tags: string[];
