@@ -389,6 +389,19 @@ describe('review regressions', () => {
     expect((await late).value).toBe('new');
   });
 
+  it('a reader who arrives after an invalidation reads again even when a later invalidation overtook the old read too', async () => {
+    const cache = createCache();
+    const slow = deferredLoader('old');
+    const early = cache.lookupOrLoad('k', slow.loader);
+    await Promise.resolve();
+    await cache.invalidate({ keys: ['k'] });
+    const late = cache.lookupOrLoad('k', async () => 'new');
+    await cache.invalidate({ keys: ['k'] });
+    slow.release();
+    expect((await early).value).toBe('old');
+    expect((await late).value).toBe('new');
+  });
+
   it('a set() during an in-flight load is not overwritten by the older loaded value', async () => {
     const cache = createCache({ l2: 'memory' });
     const slow = deferredLoader('loaded-before-write');

@@ -34,6 +34,11 @@ export interface CreateCacheOptions {
   loadTimeoutMs?: number;
   maxKeyBytes?: number;
   maxValueBytes?: number;
+  /**
+   * How long a loader's `not_found` is remembered, so that repeated reads of an unknown key do
+   * not reach the source (default 5 000 ms; 0 turns it off). An invalidation of the key forgets it.
+   */
+  negativeTtlMs?: number;
   clock?: Clock;
   onRevalidateError?: (key: string, error: unknown) => void;
   /** Join a deployment: follow its invalidation log (docs/api.md, "Library: join a deployment"). */
@@ -94,6 +99,10 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
   positive('defaultTtlMs', options.defaultTtlMs);
   positive('maxTtlMs', options.maxTtlMs);
   positive('loadTimeoutMs', options.loadTimeoutMs);
+  const negativeTtlMs = options.negativeTtlMs;
+  if (negativeTtlMs !== undefined && !(Number.isFinite(negativeTtlMs) && negativeTtlMs >= 0 && negativeTtlMs <= (options.maxTtlMs ?? DEFAULTS.maxTtlMs))) {
+    throw new FreshcacheError('bad_request', `negativeTtlMs must be between 0 and maxTtlMs, got ${negativeTtlMs}`);
+  }
   if (options.strategy !== undefined && options.strategy !== 'eager' && options.strategy !== 'lazy') {
     throw new FreshcacheError('bad_request', `strategy must be "eager" or "lazy", got ${String(options.strategy)}`);
   }

@@ -13,6 +13,8 @@ export class CacheStats {
   revalidations = 0;
   /** Misses answered by another node's fill, waited for under its lease instead of loading. */
   leaseWaits = 0;
+  /** Reads answered not_found from a remembered not_found, without calling the loader. */
+  negativeHits = 0;
   l1Evictions = 0;
   l2Evictions = 0;
   invalidationsApplied = 0;

@@ -12,6 +12,8 @@ import { scanInKeyOrder } from './key-order-scan.js';
 import type { KeyTemplate } from './key-template.js';
 import type { Definition, TemplateLoaders, TemplateParams } from './loader-registry.js';
 import { LoaderRegistry } from './loader-registry.js';
+import { NegativeCache } from './negative-cache.js';
+import type { NegativeEntry } from './negative-cache.js';
 import { SingleFlight } from './single-flight.js';
 
 export type Strategy = 'eager' | 'lazy';
@@ -77,6 +79,12 @@ export interface TieredCacheOptions {
   loadTimeoutMs?: number;
   maxKeyBytes?: number;
   maxValueBytes?: number;
+  /**
+   * How long a loader's `not_found` is remembered: reads of the key within it answer `not_found`
+   * without calling the loader. 0 turns it off. Invalidations of the key (or of a tag the loader
+   * set before throwing, a prefix, or all) forget it, like any entry.
+   */
+  negativeTtlMs?: number;
   stats?: CacheStats;
   /** Called when a background revalidation fails (the stale value stays until it expires). */
   onRevalidateError?: (key: string, error: unknown) => void;
@@ -97,8 +105,19 @@ export interface Described {
   state: Verdict;
 }
 
-/** Loads whose fill was refused, with the sequence of the invalidation that overtook them. */
+/**
+ * Loads whose fill was refused, with the sequence at which their read began. Not the sequence of
+ * the invalidation that overtook them: marks keep only the newest, and a later one would hide
+ * the invalidation a reader who joined the load had already seen.
+ */
 const refusals = new WeakMap<Lookup, number>();
+/** The same for loads that said `not_found`: the error thrown, with the sequence its read began at. */
+const notFoundRefusals = new WeakMap<object, number>();
+/**
+ * Not-found answers held at most: they live apart from L1 (NegativeCache says why), and a few
+ * thousand cover the unknown ids a flood can repeat within a few seconds.
+ */
+const NEGATIVE_MAX_ENTRIES = 10_000;
 const MAX_REREADS = 3;
 /** Keys `loadMany` loads at once through a template without its own `loadMany`. */
 const LOAD_MANY_CONCURRENCY = 8;
@@ -139,6 +158,7 @@ export const DEFAULTS = Object.freeze({
   loadTimeoutMs: 10_000,
   maxKeyBytes: 512,
   maxValueBytes: 1024 * 1024,
+  negativeTtlMs: 5_000,
 });
 
 /**
@@ -163,6 +183,9 @@ export class TieredCache {
   private readonly loadTimeoutMs: number;
   private readonly maxKeyBytes: number;
   private readonly maxValueBytes: number;
+  readonly negativeTtlMs: number;
+  /** Keys the loader said do not exist; only in this process (see `rememberNotFound`). */
+  private readonly negatives = new NegativeCache(NEGATIVE_MAX_ENTRIES);
   private readonly onRevalidateError: (key: string, error: unknown) => void;
   private lastPruneAt = 0;
   /** The longest TTL any entry got: no entry outlives it, so no older mark is needed. */
@@ -182,6 +205,7 @@ export class TieredCache {
     this.loadTimeoutMs = options.loadTimeoutMs ?? DEFAULTS.loadTimeoutMs;
     this.maxKeyBytes = options.maxKeyBytes ?? DEFAULTS.maxKeyBytes;
     this.maxValueBytes = options.maxValueBytes ?? DEFAULTS.maxValueBytes;
+    this.negativeTtlMs = options.negativeTtlMs ?? DEFAULTS.negativeTtlMs;
     this.onRevalidateError = options.onRevalidateError ?? (() => {});
   }
 
@@ -395,17 +419,75 @@ export class TieredCache {
       if (fromL1.state === 'STALE') this.revalidate(key, loader, options);
       return Promise.resolve(fromL1);
     }
+    const notFound = this.negatives.size === 0 ? undefined : this.rememberedNotFound(key);
+    if (notFound) return Promise.reject(notFound);
     return this.flights.run(key, () => this.missPath(key, loader, options)).then((found) => {
       // Revalidate once the miss path's own flight is over; the first waiter starts it, the rest join it.
       if (found.state === 'STALE') this.revalidate(key, loader, options);
-      // The flight read the source before an invalidation this reader already saw: read again.
-      // Bounded, so a key invalidated faster than it loads still answers.
-      const refusedBy = refusals.get(found);
-      if (refusedBy !== undefined && refusedBy <= arrival && retries < MAX_REREADS) {
+      // The flight's read, overtaken by an invalidation, began before this reader arrived: the
+      // invalidation may be one this reader already saw, so read again. Bounded, so a key
+      // invalidated faster than it loads still answers.
+      const began = refusals.get(found);
+      if (began !== undefined && began < arrival && retries < MAX_REREADS) {
         return this.lookupOrLoadValid(key, loader, options, retries + 1);
       }
       return found;
+    }, (error: unknown) => {
+      // Likewise for a not_found read before an invalidation this reader saw (the INSERT's).
+      const began = typeof error === 'object' && error !== null ? notFoundRefusals.get(error) : undefined;
+      if (began !== undefined && began < arrival && retries < MAX_REREADS) {
+        return this.lookupOrLoadValid(key, loader, options, retries + 1);
+      }
+      throw error;
     });
+  }
+
+  /**
+   * The remembered not_found of `key`, as a fresh error, when it is still young and no
+   * invalidation since its read matches it; it is forgotten otherwise. An invalidated one is
+   * never served, even by the lazy strategy: answering "no such record" after the INSERT that
+   * created it is worse than one more load.
+   */
+  private rememberedNotFound(key: string): FreshcacheError | undefined {
+    const entry = this.negatives.get(key);
+    if (entry === undefined) return undefined;
+    const mark = this.generations.newestFor(key, entry.tags);
+    if (entry.expiresAt <= this.clock.now() || (mark !== undefined && mark.seq > entry.generation)) {
+      this.negatives.delete(key);
+      return undefined;
+    }
+    this.stats.negativeHits++;
+    return new FreshcacheError('not_found', entry.message);
+  }
+
+  /**
+   * Remembers a loader's not_found for `negativeTtlMs`, unless an invalidation that matches the
+   * key overtook the read (the stale-set guard, as for a value). Only in this process, not in
+   * L2: the Store seam has no way to say "absent" that every adapter, the lease fill and a node
+   * of an older version sharing the L2 would all read as absent rather than as a value. Each
+   * node therefore loads an unknown key once per `negativeTtlMs`, not once per read.
+   */
+  private rememberNotFound(key: string, error: FreshcacheError, context: LoadContext, options: WriteOptions, generation: number): void {
+    const tags = context.tags ?? options.tags ?? [];
+    const overtakenBy = this.generations.newestFor(key, tags);
+    if (overtakenBy !== undefined && overtakenBy.seq > generation) {
+      this.stats.staleSetsRefused++;
+      notFoundRefusals.set(error, generation);
+      return;
+    }
+    if (this.negativeTtlMs <= 0) return;
+    const now = this.clock.now();
+    // Marks must outlive the answers they can forget (pruning goes by the longest TTL).
+    if (this.negativeTtlMs > this.longestTtlMs) this.longestTtlMs = this.negativeTtlMs;
+    const entry: NegativeEntry = { message: error.message, tags: [...tags], generation, createdAt: now, expiresAt: now + this.negativeTtlMs };
+    this.negatives.set(key, entry);
+    // The source says the key is gone: an L1 copy (one being revalidated) is no longer to be served.
+    this.l1.remove(key);
+  }
+
+  /** Not-found answers held now (each forgotten at its expiry, an invalidation, or when full). */
+  get negativeCount(): number {
+    return this.negatives.size;
   }
 
   /** Writes a value to L2 and L1 (dated at `options.position` when given: see SetOptions). */
@@ -418,6 +500,8 @@ export class TieredCache {
     // This cache's sequence at `position`; undefined when older than this cache can judge.
     const dated = position === undefined ? this.generations.seq : this.generations.seqAtPosition(position);
     const entry = this.makeEntry(key, value, options, Math.max(dated ?? 0, raced));
+    // Even when L1 is not written (a position this cache has not reached): the key now has a value.
+    this.negatives.delete(key);
     if (this.l2 && this.sharedL2 && position !== undefined) await this.l2.set(key, { ...entry, generation: position });
     else if (this.l2 && dated !== undefined) await this.writeL2(key, entry);
     if (dated !== undefined) this.writeL1(key, entry);
@@ -428,6 +512,7 @@ export class TieredCache {
     this.assertKey(key);
     // As for set(): a load in flight must not put back what it read before this delete.
     if (this.flights.has(key)) this.generations.apply({ keys: [key] }, this.clock.now());
+    this.negatives.delete(key);
     const inL1 = this.l1.remove(key);
     const inL2 = this.l2 ? await this.l2.delete(key) : false;
     return inL1 || inL2;
@@ -451,6 +536,7 @@ export class TieredCache {
       const failures: unknown[] = [];
       for (const key of targets.keys ?? []) {
         this.l1.remove(key);
+        this.negatives.delete(key);
         // One unreachable key must not keep the others in L2: try each, then report.
         if (inL2) await this.l2!.delete(key).catch((error: unknown) => failures.push(error));
       }
@@ -475,6 +561,7 @@ export class TieredCache {
   async flush(trustFrom?: number): Promise<Mark> {
     const mark = await this.invalidate({ all: true });
     this.l1.clear();
+    this.negatives.clear();
     this.generations.distrustBefore(trustFrom ?? this.generations.position, this.clock.now());
     return mark;
   }
@@ -609,11 +696,13 @@ export class TieredCache {
   /** Empties both tiers. */
   async clear(): Promise<void> {
     this.l1.clear();
+    this.negatives.clear();
     await this.l2?.clear();
   }
 
   async close(): Promise<void> {
     this.l1.clear();
+    this.negatives.clear();
     await this.l2?.close();
   }
 
@@ -792,7 +881,8 @@ export class TieredCache {
       value = await this.withTimeout(Promise.resolve(loader(context)), key);
     } catch (error) {
       // "No such record" is an answer from a healthy origin, not an origin failure.
-      if (!(error instanceof FreshcacheError && error.code === 'not_found')) this.stats.loadErrors++;
+      if (error instanceof FreshcacheError && error.code === 'not_found') this.rememberNotFound(key, error, context, options, generation);
+      else this.stats.loadErrors++;
       throw error;
     }
     const now = this.clock.now();
@@ -811,10 +901,10 @@ export class TieredCache {
     const overtakenBy = this.generations.newestFor(key, entry.tags);
     if (overtakenBy !== undefined && overtakenBy.seq > entry.generation) {
       // The read began before an invalidation that matches it was applied: the value may predate
-      // the change. Callers who asked before that invalidation get it (it is as fresh as their
-      // request); later ones read again (lookupOrLoadValid); the cache keeps nothing.
+      // the change. Callers who asked before the read began get it (it is as fresh as their
+      // request); those who joined it later read again (lookupOrLoadValid); the cache keeps nothing.
       this.stats.staleSetsRefused++;
-      refusals.set(lookup, overtakenBy.seq);
+      refusals.set(lookup, generation);
       return lookup;
     }
     if (lease) {
@@ -875,6 +965,8 @@ export class TieredCache {
       verifiedSeq: -1,
     };
     this.l1.write(key, l1Entry);
+    // A value found or filled outdates a remembered not_found (fills and L2 reads, not the hit path).
+    this.negatives.delete(key);
   }
 
   private toLookup(entry: Entry, state: CacheState, tier: Tier, now: number): Lookup {

@@ -18,6 +18,7 @@ export const CACHE_FAMILY_NAMES = [
   'freshcache_origin_fetches_total',
   'freshcache_origin_errors_total',
   'freshcache_lease_waits_total',
+  'freshcache_negative_hits_total',
   'freshcache_revalidations_total',
   'freshcache_invalidations_applied_total',
   'freshcache_evictions_total',
@@ -62,6 +63,7 @@ export function registerCacheFamilies(registers: Registry[], sources: () => Iter
   counter('freshcache_origin_fetches_total', 'Loads from the origin (after single flight).', (s) => s.originFetches);
   counter('freshcache_origin_errors_total', 'Loads from the origin that failed or timed out.', (s) => s.loadErrors);
   counter('freshcache_lease_waits_total', "Misses answered by another node's fill, waited for under its lease.", (s) => s.leaseWaits);
+  counter('freshcache_negative_hits_total', 'Reads answered not_found from a remembered not_found, without a load.', (s) => s.negativeHits);
   counter('freshcache_revalidations_total', 'Background revalidations of STALE entries.', (s) => s.revalidations);
   counter('freshcache_invalidations_applied_total', 'Invalidations applied by the region.', (s) => s.invalidationsApplied);
   new Counter({
