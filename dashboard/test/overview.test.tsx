@@ -50,7 +50,7 @@ const idleHistory: MetricsHistory = {
 function regionMetrics(values: Partial<RegionMetrics>): RegionMetrics {
   const none = { count: 0, p50: null, p90: null, p95: null, p99: null };
   return {
-    requests: { l1Hits: 0, l2Hits: 0, misses: 0, staleServed: 0, originFetches: 0, originErrors: 0, staleSetsRefused: 0, revalidations: 0, invalidationsApplied: 0, flushes: 0, l1Evictions: 0, l2Evictions: 0 },
+    requests: { l1Hits: 0, l2Hits: 0, misses: 0, staleServed: 0, originFetches: 0, originErrors: 0, staleSetsRefused: 0, negativeHits: 0, revalidations: 0, invalidationsApplied: 0, flushes: 0, l1Evictions: 0, l2Evictions: 0 },
     hitRatio: null,
     latencyMs: none,
     invalidationLagMs: none,

@@ -16,6 +16,13 @@ describe('health, readiness, metrics and docs', () => {
     expect([notReady.statusCode, notReady.json()]).toEqual([503, { status: 'not_ready', checks: { origin: 'ok', relay: 'stopped' } }]);
   });
 
+  it('GET /api/metrics counts the reads of an unknown id answered from a remembered not_found (negative caching)', async () => {
+    const { app } = await testApp();
+    for (let i = 0; i < 3; i++) expect((await app.inject('/edge/us-east/content/424242')).statusCode).toBe(404);
+    const { regions } = (await app.inject('/api/metrics')).json<{ regions: Record<string, { requests: { negativeHits: number; originFetches: number } }> }>();
+    expect(regions['us-east']!.requests.negativeHits).toBe(2);
+  });
+
   it('GET /metrics is Prometheus text with freshcache_cache_requests_total per region', async () => {
     const clock = new ManualClock();
     const { app, topology } = await testApp({ clock });

@@ -22,6 +22,8 @@ export interface RegionMetrics {
     originFetches: number;
     originErrors: number;
     staleSetsRefused: number;
+    /** Reads answered not_found from a remembered one (negative caching), without a load. */
+    negativeHits: number;
     revalidations: number;
     invalidationsApplied: number;
     flushes: number;

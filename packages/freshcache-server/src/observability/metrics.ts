@@ -191,6 +191,7 @@ export class Metrics {
           originFetches: s.originFetches,
           originErrors: s.loadErrors,
           staleSetsRefused: s.staleSetsRefused,
+          negativeHits: s.negativeHits,
           revalidations: s.revalidations,
           invalidationsApplied: s.invalidationsApplied,
           flushes: s.flushes,
