@@ -84,7 +84,8 @@ async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) 
         const version = origin.get(step.key)! + 1;
         origin.set(step.key, version);
         absent.delete(step.key);
-        await cache.invalidate({ keys: [step.key] }, { version });
+        // The version rule: an entry or fill already holding this version is kept, an older one dropped.
+        await cache.invalidate({ keys: [step.key] }, { keyVersions: { [step.key]: version } });
         break;
       }
       case 'delete': {
@@ -92,7 +93,8 @@ async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) 
         origin.set(step.key, version);
         absent.add(step.key);
         deletes.set(step.key, deletes.get(step.key)! + 1);
-        await cache.invalidate({ keys: [step.key] }, { version });
+        // A delete carries no key version: the generation check drops every copy.
+        await cache.invalidate({ keys: [step.key] });
         break;
       }
       case 'purgeTag':
@@ -103,7 +105,7 @@ async function runModel(strategy: Strategy, scheduler: fc.Scheduler, ops: Op[]) 
         break;
       case 'replayOld':
         // A duplicate or late event carrying an old version: must never make anything staler.
-        await cache.invalidate({ keys: [step.key] }, { version: 0 });
+        await cache.invalidate({ keys: [step.key] }, { keyVersions: { [step.key]: origin.get(step.key)! - 1 } });
         break;
       case 'dropL1':
         cache.l1.remove(step.key);

@@ -219,7 +219,7 @@ describe('invalidation', () => {
     const read = cache.lookupOrLoad('k', slow.loader);
     await Promise.resolve();
     // The origin changes and its invalidation is applied while the old read is in flight.
-    await cache.invalidate({ keys: ['k'] }, { version: 2 });
+    await cache.invalidate({ keys: ['k'] }, { keyVersions: { k: 2 } });
     slow.release();
     const result = await read;
     expect(result).toMatchObject({ state: 'MISS', value: 'old' }); // the waiting caller still gets an answer

@@ -27,8 +27,15 @@ export interface Mark {
   position: number;
   /** When it was applied (region clock). */
   appliedAt: number;
-  /** The origin version that caused it, when known. */
+  /**
+   * A key mark's version floor (the version rule): an entry or fill of this key holding an origin
+   * version >= `version` is as new as the change, and this mark does not make it stale. Only on
+   * the per-key marks of an insert's or update's key target of a versioned table; undefined on
+   * every other mark (deletes, truncates, tags, prefixes, purges), which use the generation check.
+   */
   version: number | undefined;
+  /** Under a versioned key mark: the newest unversioned mark of that key it replaced, still binding on entries that meet the floor. */
+  under?: Mark;
 }
 
 export interface InvalidationTargets {
@@ -62,13 +69,16 @@ export class Generations {
    * Records an invalidation. `position`: the log event it comes from (positions must be applied in
    * log order); absent for a local one (a flush, a write racing a load).
    */
-  apply(targets: InvalidationTargets, now: number, options: { version?: number; position?: number } = {}): Mark {
-    const { version, position } = options;
+  apply(targets: InvalidationTargets, now: number, options: { keyVersions?: Readonly<Record<string, number>>; position?: number } = {}): Mark {
+    const { keyVersions, position } = options;
     if (position !== undefined && position > this.position) this.position = position;
-    const mark: Mark = { seq: ++this.seq, position: this.position, appliedAt: now, version };
+    const mark: Mark = { seq: ++this.seq, position: this.position, appliedAt: now, version: undefined };
     this.times.push(now);
     if (position !== undefined) this.positioned.push({ position: this.position, seq: mark.seq, appliedAt: now });
-    for (const key of targets.keys ?? []) this.keyMarks.set(key, mark);
+    for (const key of targets.keys ?? []) {
+      const version = versionOf(keyVersions, key);
+      this.keyMarks.set(key, version === undefined ? mark : this.versioned(key, mark, version));
+    }
     for (const tag of targets.tags ?? []) this.tagMarks.set(tag, mark);
     for (const prefix of targets.prefixes ?? []) {
       this.prefixMarks.set(prefix, mark);
@@ -82,10 +92,15 @@ export class Generations {
     return mark;
   }
 
-  /** The newest mark that applies to a key with these tags, or undefined. */
-  newestFor(key: string, tags: readonly string[]): Mark | undefined {
+  /**
+   * The newest mark that applies to a key with these tags, or undefined. `version`: the origin
+   * version the entry (or fill) holds; a versioned key mark whose floor it meets does not apply,
+   * only the unversioned mark it replaced does.
+   */
+  newestFor(key: string, tags: readonly string[], version?: number): Mark | undefined {
     let newest = this.allMark;
-    const keyMark = this.keyMarks.get(key);
+    let keyMark = this.keyMarks.get(key);
+    if (keyMark?.version !== undefined && version !== undefined && version >= keyMark.version) keyMark = keyMark.under;
     if (keyMark && (!newest || keyMark.seq > newest.seq)) newest = keyMark;
     for (const tag of tags) {
       const mark = this.tagMarks.get(tag);
@@ -97,6 +112,18 @@ export class Generations {
       if (mark && (!newest || mark.seq > newest.seq)) newest = mark;
     }
     return newest;
+  }
+
+  /**
+   * `key`'s own mark with a version floor. Replacing the key's previous mark must not forget what
+   * it asked: an unversioned one stays binding underneath, a versioned one raises the floor (a
+   * higher floor only drops more, never keeps an older value).
+   */
+  private versioned(key: string, mark: Mark, version: number): Mark {
+    const previous = this.keyMarks.get(key);
+    const under = previous === undefined ? undefined : previous.version === undefined ? previous : previous.under;
+    const floor = previous?.version === undefined ? version : Math.max(version, previous.version);
+    return { ...mark, version: floor, ...(under === undefined ? {} : { under }) };
   }
 
   /**
@@ -151,6 +178,9 @@ export class Generations {
         if (mark.appliedAt < before) {
           marks.delete(name);
           removed++;
+        } else if (mark.under && mark.under.appliedAt < before) {
+          // Per key (versioned marks are never shared): nothing that old is still served.
+          delete mark.under;
         }
       }
     }
@@ -179,6 +209,16 @@ export class Generations {
   private recomputePrefixLengths(): void {
     this.prefixLengths = [...new Set([...this.prefixMarks.keys()].map((p) => p.length))].sort((a, b) => a - b);
   }
+}
+
+/**
+ * The version `keyVersions` gives `key`, or undefined: it comes from the log, so anything but an
+ * own finite number (a missing key, an inherited name, garbage) means no version.
+ */
+export function versionOf(keyVersions: unknown, key: string): number | undefined {
+  if (typeof keyVersions !== 'object' || keyVersions === null || !Object.hasOwn(keyVersions, key)) return undefined;
+  const version = (keyVersions as Record<string, unknown>)[key];
+  return typeof version === 'number' && Number.isFinite(version) ? version : undefined;
 }
 
 /** The last item for which `test` holds, in an array where it holds for a prefix (binary search). */

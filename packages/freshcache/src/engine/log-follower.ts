@@ -145,7 +145,7 @@ export class LogFollower {
       }
       if (event.kind === 'control') return;
       this.cache
-        .invalidate(targetsOf(event), { version: event.version, position: event.id, l2: false })
+        .invalidate(targetsOf(event), { keyVersions: event.keyVersions, position: event.id, l2: false })
         .catch((error: unknown) => onError?.(error, `replaying invalidation ${event.id} in ${region}`));
       return;
     }
@@ -168,7 +168,7 @@ export class LogFollower {
       await this.flush(event.reason ?? 'flush all', trustFrom, `event ${event.id} asks to drop everything`);
     } else if (!skipped) {
       // With a shared L2 the region's consumer group deletes the keys there, once for all caches.
-      await this.cache.invalidate(targetsOf(event), { version: event.version, position: event.id, l2: !this.sharedL2 });
+      await this.cache.invalidate(targetsOf(event), { keyVersions: event.keyVersions, position: event.id, l2: !this.sharedL2 });
     }
     this.options.onApplied?.(event, skipped);
   }
@@ -181,7 +181,7 @@ export class LogFollower {
     // A `write`'s new value may already be in L2, dated at this event: deleting the key could
     // delete it. What the event made stale is refused by every cache's marks, and reclaimed on read.
     if (event.source === 'write') return;
-    for (const key of event.keys) await this.cache.l2!.delete(key);
+    for (const key of event.keys) await this.cache.dropFromL2(key, event.keyVersions);
   }
 
   private skips(event: InvalidationEvent): boolean {

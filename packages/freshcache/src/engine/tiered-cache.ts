@@ -7,7 +7,7 @@ import { systemClock } from './clock.js';
 import { entrySize, jsonByteLength } from './entry-size.js';
 import { FreshcacheError } from './errors.js';
 import type { InvalidationTargets, Mark } from './generations.js';
-import { Generations } from './generations.js';
+import { Generations, versionOf } from './generations.js';
 import { scanInKeyOrder } from './key-order-scan.js';
 import type { KeyTemplate } from './key-template.js';
 import type { Definition, TemplateLoaders, TemplateParams } from './loader-registry.js';
@@ -62,6 +62,19 @@ export interface SetOptions extends WriteOptions {
    * the event lands (it is then read again from the shared L2).
    */
   position?: number;
+}
+
+export interface InvalidateOptions {
+  /** The log event it comes from, applied in log order (it dates entries of a shared L2). */
+  position?: number;
+  /** False: leave the named keys in L2 to whoever deletes them there once for all nodes. */
+  l2?: boolean;
+  /**
+   * The version rule: for key targets of inserts and updates of a versioned table, the origin
+   * version the change wrote. An entry or fill of that key holding it or newer is kept; an older
+   * one, one without a version, and every other target are dropped as always.
+   */
+  keyVersions?: Readonly<Record<string, number>>;
 }
 
 export interface TieredCacheOptions {
@@ -526,7 +539,8 @@ export class TieredCache {
    * L2). `l2: false` leaves the named keys in L2 to whoever applies the event to L2 once for all
    * nodes (a region's consumer group); reads judge them by the mark either way.
    */
-  async invalidate(targets: InvalidationTargets, options: { version?: number; position?: number; l2?: boolean } = {}): Promise<Mark> {
+  async invalidate(targets: InvalidationTargets, options: InvalidateOptions = {}): Promise<Mark> {
+    const { keyVersions } = options;
     const mark = this.generations.apply(targets, this.clock.now(), options);
     this.stats.invalidationsApplied++;
     if (targets.all) this.stats.flushes++;
@@ -535,10 +549,12 @@ export class TieredCache {
       const inL2 = this.l2 !== undefined && options.l2 !== false;
       const failures: unknown[] = [];
       for (const key of targets.keys ?? []) {
-        this.l1.remove(key);
         this.negatives.delete(key);
+        const version = versionOf(keyVersions, key);
+        // The version rule: an entry already as new as the change stays (its key mark spares it).
+        if (!holdsVersion(this.l1.peek(key), version)) this.l1.remove(key);
         // One unreachable key must not keep the others in L2: try each, then report.
-        if (inL2) await this.l2!.delete(key).catch((error: unknown) => failures.push(error));
+        if (inL2) await this.dropFromL2(key, keyVersions).catch((error: unknown) => failures.push(error));
       }
       this.pruneMarks();
       if (failures.length > 0) {
@@ -550,6 +566,17 @@ export class TieredCache {
     }
     this.pruneMarks();
     return mark;
+  }
+
+  /**
+   * Deletes `key` from L2, unless `keyVersions` gives it a version the L2 entry already holds or beats
+   * (the version rule). Read, then delete: a value written in between is deleted too, which only
+   * costs a load; reads judge what is kept by the key's mark either way.
+   */
+  async dropFromL2(key: string, keyVersions?: Readonly<Record<string, number>>): Promise<void> {
+    const version = versionOf(keyVersions, key);
+    if (version !== undefined && holdsVersion(await this.l2!.get(key), version)) return;
+    await this.l2!.delete(key);
   }
 
   /**
@@ -898,7 +925,8 @@ export class TieredCache {
       generation,
     );
     const lookup = this.toLookup(entry, 'MISS', 'origin', now);
-    const overtakenBy = this.generations.newestFor(key, entry.tags);
+    // A fill that loaded the version an overtaking change wrote (or newer) is as new as it: kept.
+    const overtakenBy = this.generations.newestFor(key, entry.tags, entry.version);
     if (overtakenBy !== undefined && overtakenBy.seq > entry.generation) {
       // The read began before an invalidation that matches it was applied: the value may predate
       // the change. Callers who asked before the read began get it (it is as fresh as their
@@ -939,7 +967,7 @@ export class TieredCache {
     if (entry.expiresAt <= now) return 'invalid';
     const seq = this.generations.seq;
     if (!isL1 || (entry as L1Entry).verifiedSeq !== seq) {
-      const mark = this.generations.newestFor(key, entry.tags);
+      const mark = this.generations.newestFor(key, entry.tags, entry.version);
       if (mark !== undefined && mark.seq > generation) {
         const staleSince = this.generations.firstAppliedAfter(generation);
         return this.strategy === 'lazy' && now - staleSince <= this.maxStaleMs ? 'stale' : 'invalid';
@@ -1036,6 +1064,11 @@ export class TieredCache {
  * A step that finds more than the page holds is read again shorter, so a remote store without a
  * tag filter is always asked for just the items wanted: its reads are not wasted.
  */
+/** Whether `entry` holds origin version `version` or newer (never when either is unknown). */
+function holdsVersion(entry: Entry | undefined, version: number | undefined): boolean {
+  return version !== undefined && typeof entry?.version === 'number' && entry.version >= version;
+}
+
 function nextStep(s: { found: number; examined: number; need: number; last: number; inProcess: boolean; filtered: boolean }): number {
   const { found, examined, need, last, inProcess, filtered } = s;
   if (need <= 0 || (!inProcess && !filtered)) return Math.max(1, need);

@@ -40,6 +40,13 @@ export interface InvalidationInput {
   source: InvalidationSource;
   /** The origin version that caused it (CDC), so readers can tell which change it carries. */
   version?: number;
+  /**
+   * The version rule: for each key target of an insert or update of a versioned table, the
+   * version the change wrote (a key also named by a delete or an unversioned change of the same
+   * transaction is left out). A node keeps an entry of that key holding this version or newer.
+   * Still format v1: a node that ignores it drops the key, which drops more, never less.
+   */
+  keyVersions?: Record<string, number>;
   /** When the change committed at the origin (ms epoch); for purges, when it was requested. */
   committedAt: number;
 }
