@@ -1,5 +1,4 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { CallTimeoutError, CircuitOpenError } from 'freshcache/redis';
 import { ERROR_CATALOGUE, FreshcacheError, type ErrorCode } from 'freshcache';
 import type { Logger } from '../observability/logger.js';
 import { lingerBeforeClose } from './lingering-close.js';
@@ -30,7 +29,11 @@ export function toErrorBody(code: ErrorCode, message: string) {
   return { error: { code, message } };
 }
 
-/** Every error leaves as `{ error: { code, message } }`; a bad request is never a 500. */
+/**
+ * Every error leaves as `{ error: { code, message } }`; a bad request is never a 500. Errors are
+ * mapped by their FreshcacheError code only: adapters code their own failures (an unreachable
+ * Redis is `store_unavailable`, PostgreSQL `origin_unavailable`), so nothing here knows their classes.
+ */
 export function registerErrorHandling(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((error: FastifyError | FreshcacheError | Error, request, reply) => {
     reply.header('x-request-id', request.id);
@@ -53,9 +56,6 @@ export function registerErrorHandling(app: FastifyInstance, logger: Logger): voi
     const status = fastifyError.statusCode;
     if (status !== undefined && status >= 400 && status < 500) {
       return reply.status(status).send(toErrorBody(status === 404 ? 'not_found' : 'bad_request', error.message));
-    }
-    if (error instanceof CircuitOpenError || error instanceof CallTimeoutError) {
-      return reply.status(503).send(toErrorBody('store_unavailable', `the shared tier is unavailable: ${error.message}`));
     }
     logger.error({ err: error, reqId: request.id, url: request.url }, 'unhandled error');
     return reply.status(500).send(toErrorBody('internal', `internal error (request id ${request.id})`));

@@ -19,6 +19,7 @@ export const ERROR_CATALOGUE = {
   conflict: { status: 409, description: 'The change conflicts with existing data (for example a duplicate slug).' },
   origin_unavailable: { status: 503, description: 'The origin could not be reached or failed.' },
   store_unavailable: { status: 503, description: 'The shared tier (Redis) could not be reached, so an operation that must reach it (a delete, a listing) did not happen.' },
+  log_unavailable: { status: 503, description: 'The invalidation log (Redis) could not be reached, so an invalidation or write was not published; retry it.' },
   internal: { status: 500, description: 'A bug: please report it with the request id.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { SqlClient } from './sql-client.js';
 import { PgListener } from './pg-listener.js';
+import { pgFailure } from './pg-unavailable.js';
 
 export interface PgClientOptions {
   /** postgres://user@host:port/database */
@@ -32,8 +33,12 @@ export async function createPgClient(options: PgClientOptions): Promise<SqlClien
   return {
     pool,
     query: async <R>(sql: string, params?: unknown[]) => {
-      const result = await pool.query(sql, params);
-      return { rows: result.rows as R[] };
+      try {
+        const result = await pool.query(sql, params);
+        return { rows: result.rows as R[] };
+      } catch (error) {
+        throw pgFailure('query', error);
+      }
     },
     listen: async (channel, onNotify) => {
       const listener = new PgListener({ connectionString: options.connectionString, channel, onNotify, onError });

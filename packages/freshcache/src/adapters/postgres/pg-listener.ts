@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
+import { pgFailure } from './pg-unavailable.js';
 
 export interface PgListenerOptions {
   connectionString: string;
@@ -46,7 +47,11 @@ export class PgListener {
   /** Rejects if the first connection fails: a caller that cannot listen should know at once. */
   async start(): Promise<void> {
     this.connecting = this.connect();
-    await this.connecting;
+    try {
+      await this.connecting;
+    } catch (error) {
+      throw pgFailure(`LISTEN ${this.options.channel}`, error);
+    }
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../engine/clock.js';
 import type { Entry } from '../../seams/entry.js';
 import type { FillLeases } from '../../seams/store.js';
+import { redisFailure } from './redis-unavailable.js';
 import { slotKey } from './redis-keys.js';
 
 /** The lease of a key lives next to its entry (same hash slot), so one script can check one and write the other. */
@@ -36,7 +37,7 @@ export class RedisLeases implements FillLeases {
 
   async acquire(key: string, ttlMs: number): Promise<string | undefined> {
     const token = randomUUID();
-    const taken = await this.redis.set(slotKey(this.prefix, key, LEASE_SUFFIX), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX');
+    const taken = await this.redis.set(slotKey(this.prefix, key, LEASE_SUFFIX), token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX').catch(failed('acquire'));
     return taken === 'OK' ? token : undefined;
   }
 
@@ -46,11 +47,18 @@ export class RedisLeases implements FillLeases {
       await this.release(key, token);
       return false;
     }
-    const written = await this.redis.eval(FILL, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), token, JSON.stringify(entry), ttlMs);
+    const written = await this.redis.eval(FILL, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), token, JSON.stringify(entry), ttlMs).catch(failed('fill'));
     return written === 1;
   }
 
   async release(key: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, slotKey(this.prefix, key, LEASE_SUFFIX), token);
+    await this.redis.eval(RELEASE, 1, slotKey(this.prefix, key, LEASE_SUFFIX), token).catch(failed('release'));
   }
+}
+
+/** Rethrows an unreachable Redis as `store_unavailable` (the leases live in the shared tier). */
+function failed(operation: string): (error: unknown) => never {
+  return (error) => {
+    throw redisFailure('store_unavailable', `lease ${operation}`, error);
+  };
 }

@@ -7,6 +7,7 @@ import { FreshcacheError } from '../../engine/errors.js';
 import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
 import { LEASE_SUFFIX, RedisLeases } from './redis-leases.js';
+import { redisFailure } from './redis-unavailable.js';
 
 /** KEYS: entry, lease. ARGV: entry JSON, ttl ms. A write revokes a fill lease in progress. */
 const SET = `
@@ -64,27 +65,56 @@ export class RedisStore implements Store {
     this.leases = new RedisLeases(this.redis, this.prefix, this.clock);
   }
 
-  async get(key: string): Promise<Entry | undefined> {
-    const json = await this.redis.get(slotKey(this.prefix, key));
-    if (json === null) return undefined;
-    const entry = JSON.parse(json) as Entry;
-    return entry.expiresAt > this.clock.now() ? entry : undefined;
+  get(key: string): Promise<Entry | undefined> {
+    return this.reach('get', async () => {
+      const json = await this.redis.get(slotKey(this.prefix, key));
+      if (json === null) return undefined;
+      const entry = JSON.parse(json) as Entry;
+      return entry.expiresAt > this.clock.now() ? entry : undefined;
+    });
   }
 
-  async set(key: string, entry: Entry): Promise<void> {
-    const ttlMs = Math.ceil(entry.expiresAt - this.clock.now());
-    if (ttlMs <= 0) {
-      await this.delete(key);
-      return;
+  set(key: string, entry: Entry): Promise<void> {
+    return this.reach('set', async () => {
+      const ttlMs = Math.ceil(entry.expiresAt - this.clock.now());
+      if (ttlMs <= 0) {
+        await this.delete(key);
+        return;
+      }
+      await this.redis.eval(SET, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), JSON.stringify(entry), ttlMs);
+    });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.reach('delete', async () => ((await this.redis.eval(DELETE, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX))) as number) > 0);
+  }
+
+  clear(): Promise<void> {
+    return this.reach('clear', () => this.clearAll());
+  }
+
+  scan(options: ScanOptions): Promise<ScanPage> {
+    return this.reach('scan', () => this.scanStep(options));
+  }
+
+  size(): Promise<{ entries: number; bytes: number }> {
+    return this.reach('size', () => this.measure());
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to whoever made it; a store never closes a shared client.
+  }
+
+  /** Runs one operation; an unreachable Redis leaves it as `store_unavailable`, with the cause. */
+  private async reach<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw redisFailure('store_unavailable', `${this.name} ${operation}`, error);
     }
-    await this.redis.eval(SET, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), JSON.stringify(entry), ttlMs);
   }
 
-  async delete(key: string): Promise<boolean> {
-    return ((await this.redis.eval(DELETE, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX))) as number) > 0;
-  }
-
-  async clear(): Promise<void> {
+  private async clearAll(): Promise<void> {
     for await (const { node, names } of this.walk(entryPattern(this.prefix), 1000)) {
       // UNLINK one key per command: in a cluster, a multi-key command must stay within one hash slot.
       const pipeline = node.pipeline();
@@ -95,7 +125,7 @@ export class RedisStore implements Store {
     }
   }
 
-  async scan({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
+  private async scanStep({ prefix = '', cursor, limit }: ScanOptions): Promise<ScanPage> {
     const nodes = this.scanNodes();
     let { index, position } = resumeAt(nodes, cursor);
     const node = nodes[index]!;
@@ -110,7 +140,7 @@ export class RedisStore implements Store {
     return index < nodes.length ? { entries, cursor: encodeCursor({ node: nodes[index]!.id, cursor: position }) } : { entries };
   }
 
-  async size(): Promise<{ entries: number; bytes: number }> {
+  private async measure(): Promise<{ entries: number; bytes: number }> {
     // SCAN may return a key twice: count each once.
     const sizes = new Map<string, number>();
     for await (const { node, names } of this.walk(entryPattern(this.prefix), 1000)) {
@@ -119,10 +149,6 @@ export class RedisStore implements Store {
     let bytes = 0;
     for (const size of sizes.values()) bytes += size;
     return { entries: sizes.size, bytes };
-  }
-
-  async close(): Promise<void> {
-    // The connection belongs to whoever made it; a store never closes a shared client.
   }
 
   /** The masters to walk, in a stable order: a cluster's by address, or the one standalone server. */

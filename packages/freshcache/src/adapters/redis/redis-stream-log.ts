@@ -2,6 +2,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
+import { redisFailure } from './redis-unavailable.js';
 
 export interface RedisStreamLogOptions {
   redis: Redis | Cluster;
@@ -106,12 +107,12 @@ export class RedisStreamLog implements InvalidationLog {
   async publish(input: InvalidationInput): Promise<InvalidationEvent> {
     const publishedAt = this.clock.now();
     const body = JSON.stringify({ ...input, publishedAt });
-    const id = (await this.redis.eval(PUBLISH, 3, this.streamKey, this.counterKey, this.firstIdKey, body, this.retain)) as number;
+    const id = (await this.redis.eval(PUBLISH, 3, this.streamKey, this.counterKey, this.firstIdKey, body, this.retain).catch(logFailed('publish'))) as number;
     return Object.freeze({ ...input, id, publishedAt });
   }
 
   async lastId(): Promise<number> {
-    return Number((await this.redis.get(this.counterKey)) ?? 0);
+    return Number((await this.redis.get(this.counterKey).catch(logFailed('lastId'))) ?? 0);
   }
 
   subscribe(options: { afterId: number; onEvent: (event: InvalidationEvent) => void; onGap?: (info: GapInfo) => void }): Subscription {
@@ -346,4 +347,11 @@ function parseObject(body: string): StoredEvent | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Rethrows an unreachable Redis as `log_unavailable`: the event was not published (or the position not read). */
+function logFailed(operation: string): (error: unknown) => never {
+  return (error) => {
+    throw redisFailure('log_unavailable', `invalidation log ${operation}`, error);
+  };
 }

@@ -1,6 +1,7 @@
 import type { Entry } from '../../seams/entry.js';
 import type { FillLeases, ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
-import { CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
+import { FreshcacheError } from '../../engine/errors.js';
+import { CallTimeoutError, CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 
 export interface BreakerStoreOptions {
   /** The store to guard, typically the shared tier (RedisStore). */
@@ -77,10 +78,10 @@ export class BreakerStore implements Store {
     this.onError = options.onError;
     const leases = options.store.leases;
     this.leases = leases && {
-      acquire: (key, ttlMs) => this.breaker.run(() => leases.acquire(key, ttlMs)),
+      acquire: (key, ttlMs) => this.guarded(() => leases.acquire(key, ttlMs)),
       // A key with a delete still owed must not be filled: the fill could outlive the delete's replay.
-      fill: async (key, token, entry) => !this.flushNeeded && !this.pending.has(key) && (await this.breaker.run(() => leases.fill(key, token, entry))),
-      release: (key, token) => this.breaker.run(() => leases.release(key, token)),
+      fill: async (key, token, entry) => !this.flushNeeded && !this.pending.has(key) && (await this.guarded(() => leases.fill(key, token, entry))),
+      release: (key, token) => this.guarded(() => leases.release(key, token)),
     };
     this.unsubscribe = this.breaker.onStateChange((change) => {
       if (change.to === 'closed') void this.replayDeletes();
@@ -136,25 +137,25 @@ export class BreakerStore implements Store {
       return existed;
     } catch (error) {
       this.remember(key);
-      throw error;
+      throw unavailable(error);
     }
   }
 
   async clear(): Promise<void> {
     const stampAtStart = this.stamp;
     const lostAtStart = this.lost;
-    await this.breaker.run(() => this.inner.clear(), { timeoutMs: this.adminTimeoutMs });
+    await this.guarded(() => this.inner.clear(), this.adminTimeoutMs);
     // Everything remembered before the clear began is gone from the store now.
     for (const [key, stamp] of this.pending) if (stamp <= stampAtStart) this.pending.delete(key);
     if (this.lost === lostAtStart) this.flushNeeded = false;
   }
 
   scan(options: ScanOptions): Promise<ScanPage> {
-    return this.breaker.run(() => this.inner.scan(options), { timeoutMs: this.adminTimeoutMs });
+    return this.guarded(() => this.inner.scan(options), this.adminTimeoutMs);
   }
 
   size(): Promise<{ entries: number; bytes: number }> {
-    return this.breaker.run(() => this.inner.size(), { timeoutMs: this.adminTimeoutMs });
+    return this.guarded(() => this.inner.size(), this.adminTimeoutMs);
   }
 
   async close(): Promise<void> {
@@ -209,7 +210,25 @@ export class BreakerStore implements Store {
     this.pending.set(key, ++this.stamp);
   }
 
+  /** A call through the breaker whose rejection leaves coded: an open breaker or a timeout is `store_unavailable`. */
+  private async guarded<T>(call: () => Promise<T>, timeoutMs?: number): Promise<T> {
+    try {
+      return await this.breaker.run(call, timeoutMs === undefined ? undefined : { timeoutMs });
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
   private report(error: unknown, operation: 'get' | 'set' | 'replay'): void {
     if (!(error instanceof CircuitOpenError)) this.onError?.(error, operation);
   }
+}
+
+/**
+ * The breaker's own refusals (open, or no answer in time) as `store_unavailable`, with the
+ * original as `cause`; the wrapped store's errors pass unchanged (an adapter codes its own).
+ */
+function unavailable(error: unknown): unknown {
+  if (!(error instanceof CircuitOpenError || error instanceof CallTimeoutError)) return error;
+  return new FreshcacheError('store_unavailable', `the shared tier is unavailable: ${error.message}`, { cause: error });
 }

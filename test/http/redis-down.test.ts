@@ -1,0 +1,32 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { startRedis } from '../testkit/redis-server.js';
+import { testApp } from '../testkit/test-topology.js';
+
+/**
+ * Redis stopped under a running server: what the adapters throw (coded FreshcacheErrors) becomes
+ * a 503 with the code, never a 500. The server maps codes only; it knows no Redis class.
+ */
+async function appWithStoppedRedis() {
+  const server = await startRedis();
+  onTestFinished(() => server.stop());
+  const { url } = server;
+  const { app } = await testApp({ config: { log: { kind: 'redis', redis: { url } }, l2: { kind: 'redis', redis: { url } } } });
+  await server.stop();
+  return app;
+}
+
+describe('HTTP answers while Redis is stopped', () => {
+  it('a listing of the shared tier answers 503 store_unavailable', async () => {
+    const app = await appWithStoppedRedis();
+    const res = await app.inject('/api/cache?region=us-east&limit=10');
+    expect(res.statusCode, res.body).toBe(503);
+    expect(res.json()).toEqual({ error: { code: 'store_unavailable', message: expect.any(String) } });
+  });
+
+  it('an invalidation that cannot be published answers 503 log_unavailable', async () => {
+    const app = await appWithStoppedRedis();
+    const res = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { keys: ['user:1'] } });
+    expect(res.statusCode, res.body).toBe(503);
+    expect(res.json()).toEqual({ error: { code: 'log_unavailable', message: expect.any(String) } });
+  });
+});
