@@ -235,6 +235,18 @@ describe('compileRules: the version column', () => {
     expect(map(change('delete', { old: { id: 1 } }))).toEqual({ keys: ['post:1'], tags: [], prefixes: [] });
   });
 
+  it('gives an insert\'s or update\'s new key its row\'s version in keyVersions: not a delete, a moved row\'s old key, an unversioned rule or an inexact version', () => {
+    const { map } = compileRules(rules);
+    expect(map(change('update', { old: { id: 1, rev: 41 }, new: { id: 1, rev: '42' } })).keyVersions).toEqual({ 'post:1': 42 });
+    expect(map(change('update', { old: { id: 1, rev: 41 }, new: { id: 2, rev: 42 } })).keyVersions).toEqual({ 'post:2': 42 });
+    expect(map(change('delete', { old: { id: 1, rev: 42 } })).keyVersions).toBeUndefined();
+    // A bigint past 2^53 would round, and could then pass for an older one.
+    expect(map(change('insert', { new: { id: 1, rev: '9007199254740993' } })).keyVersions).toBeUndefined();
+    // Another rule names the same key without a version: the generation check rules.
+    const both = compileRules([...rules, { table: 'posts', key: 'post:{id}', tags: ['posts'] }]);
+    expect(both.map(change('insert', { new: { id: 1, rev: 1 } })).keyVersions).toBeUndefined();
+  });
+
   it('refuses a version column the table lacks, or that is not a column name', () => {
     expect(captureError(() => compileRules(rules, { columnsOf: () => ['id'] })).message).toContain('no column rev');
     expect(captureError(() => compileRules([{ table: 'posts', key: 'post:{id}', version: '{rev}' }])).message).toContain('version must name a column');

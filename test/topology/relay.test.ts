@@ -53,6 +53,38 @@ it('publishes one event per transaction with the targets of all its changes, old
   expect(events[1]!.keys).toEqual(['user:2']);
 });
 
+it('inserts and updates of a versioned table carry each key\'s version in keyVersions (the highest per key); deletes and unversioned tables none', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await deliver([
+    at({ table: 'public.users', op: 'insert', new: { id: 1, org_id: 3, rev: 1 }, txid: 10 }),
+    at({ table: 'public.users', op: 'update', old: { id: 1, org_id: 3, rev: 1 }, new: { id: 1, org_id: 3, rev: 2 }, txid: 10 }),
+    at({ table: 'public.users', op: 'update', old: { id: 2, org_id: 3, rev: 8 }, new: { id: 2, org_id: 3, rev: '9' }, txid: 10 }),
+    at({ table: 'public.orgs', op: 'update', old: { id: 3 }, new: { id: 3 }, txid: 10 }),
+    at({ table: 'public.users', op: 'delete', old: { id: 4, org_id: 3, rev: 6 }, txid: 11 }, 2),
+  ]);
+  expect(events).toHaveLength(2);
+  // org:3's table names no version: it is not in keyVersions, so nodes use the generation check.
+  expect(events[0]!.keyVersions).toEqual({ 'user:1': 2, 'user:2': 9 });
+  expect(events[0]!.keys.sort()).toEqual(['org:3', 'user:1', 'user:2']);
+  // Still format v1: a node that ignores keyVersions only drops more.
+  expect(events[0]!.v).toBe(1);
+  expect(events[1]!.keyVersions).toBeUndefined();
+  expect(events[1]!.keys).toEqual(['user:4']);
+});
+
+it('a key updated and deleted in one transaction has no keyVersion; another key of the transaction keeps its own', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const { events } = await relayOn(feed);
+  await deliver([
+    at({ table: 'public.users', op: 'update', old: { id: 1, org_id: 3, rev: 1 }, new: { id: 1, org_id: 3, rev: 2 }, txid: 10 }),
+    at({ table: 'public.users', op: 'delete', old: { id: 1, org_id: 3, rev: 2 }, txid: 10 }),
+    at({ table: 'public.users', op: 'insert', new: { id: 5, org_id: 3, rev: 3 }, txid: 10 }),
+  ]);
+  expect(events[0]!.keys.sort()).toEqual(['user:1', 'user:5']);
+  expect(events[0]!.keyVersions).toEqual({ 'user:5': 3 });
+});
+
 it('a truncate purges the literal prefixes and placeholder-free tags of the table\'s rules', async () => {
   const { feed, deliver } = scriptedFeed();
   const { events } = await relayOn(feed);

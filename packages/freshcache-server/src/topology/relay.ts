@@ -82,13 +82,22 @@ export class Relay {
       const prefixes = new Set<string>();
       let unmappable = false;
       let version: number | undefined;
+      // The version rule, per key: the highest version the transaction wrote to it, unless some
+      // change of it names the key without one (a delete, an unversioned rule), which then rules.
+      const keyVersions = new Map<string, number>();
+      const unversioned = new Set<string>();
       let committedAt = -Infinity;
       for (const change of transaction) {
         // Not Math.max(...): a transaction of many rows would overflow the argument list.
         committedAt = Math.max(committedAt, change.committedAt);
         try {
           const targets = this.options.map(change);
-          for (const key of targets.keys) keys.add(key);
+          for (const key of targets.keys) {
+            keys.add(key);
+            const keyVersion = targets.keyVersions?.[key];
+            if (keyVersion === undefined) unversioned.add(key);
+            else keyVersions.set(key, Math.max(keyVersions.get(key) ?? -Infinity, keyVersion));
+          }
           for (const tag of targets.tags) tags.add(tag);
           for (const prefix of targets.prefixes) prefixes.add(prefix);
           if (targets.all) unmappable = true;
@@ -108,7 +117,19 @@ export class Relay {
         // Every node would drop these one by one, and the event would weigh megabytes in the log.
         await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'large transaction', committedAt }, transaction);
       } else if (keys.size + tags.size + prefixes.size > 0) {
-        await this.send({ keys: [...keys], tags: [...tags], prefixes: [...prefixes], committedAt, ...(version === undefined ? {} : { version }) }, transaction);
+        for (const key of unversioned) keyVersions.delete(key);
+        await this.send(
+          {
+            keys: [...keys],
+            tags: [...tags],
+            prefixes: [...prefixes],
+            committedAt,
+            ...(version === undefined ? {} : { version }),
+            // Still format v1: a node that ignores keyVersions drops these keys, never keeps more.
+            ...(keyVersions.size === 0 ? {} : { keyVersions: Object.fromEntries(keyVersions) }),
+          },
+          transaction,
+        );
       }
     }
   }
@@ -117,7 +138,7 @@ export class Relay {
     await this.send({ keys: [], tags: [], prefixes: [], all: true, reason, committedAt: (this.options.clock ?? systemClock).now() }, []);
   }
 
-  private async send(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt' | 'version'>, changes: RowChange[]): Promise<void> {
+  private async send(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt' | 'version' | 'keyVersions'>, changes: RowChange[]): Promise<void> {
     const event = await this.options.log.publish({ kind: 'invalidate', v: formatOf(targets), source: 'cdc', ...targets });
     this.options.onPublished?.(event, changes);
   }

@@ -38,6 +38,10 @@ export interface TemplateRule {
    * The column that holds the row's version (a number that grows with every write, a bigint a
    * trigger bumps, say). Events then carry the highest version of their changes, so a reader can
    * tell which change an event carries. The new row's, or the deleted row's when sent.
+   * An insert's or update's key (rendered from the new row) also gets that row's version in
+   * `keyVersions`: a node keeps an entry of it that already holds that version or newer (the
+   * version rule). Name only a column the database bumps on every write, and that the key's
+   * loader returns as `context.version`; `updated_at` is not one.
    */
   version?: string;
 }
@@ -58,7 +62,14 @@ export interface CompileOptions {
  * Targets of one change, each list without duplicates. `all` only when a function rule asks for
  * it; `version` when a rule names the table's version column and the row carries it.
  */
-export type MappedTargets = InvalidationTargets & { keys: string[]; tags: string[]; prefixes: string[]; version?: number };
+export type MappedTargets = InvalidationTargets & {
+  keys: string[];
+  tags: string[];
+  prefixes: string[];
+  version?: number;
+  /** For the keys an insert's or update's new row renders under a versioned rule: that row's version. Other keys use the generation check. */
+  keyVersions?: Record<string, number>;
+};
 
 export type ChangeMapper = (change: RowChange) => MappedTargets;
 
@@ -208,6 +219,9 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
   const prefixes = new Set<string>();
   let all = false;
   let version: number | undefined;
+  const keyVersions = new Map<string, number>();
+  // Keys some part of this change names without a version (a deleted row, an unversioned rule, a function rule).
+  const unversioned = new Set<string>();
   const rules = byTable.get(table);
   if (rules) {
     if (change.op === 'truncate') {
@@ -222,7 +236,17 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
             throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: the ${which} row lacks column ${absent.join(', ')} that capture rules need (is the table REPLICA IDENTITY FULL?)`, absent);
           }
           if (rule.version !== undefined && (which === 'new' || change.op === 'delete')) version = newer(version, row[rule.version]);
-          if (rule.key) renderInto(keys, rule.key, row, table, change);
+          if (rule.key) {
+            const rendered = new Set<string>();
+            renderInto(rendered, rule.key, row, table, change);
+            const rowVersion = rule.version === undefined ? undefined : safeVersion(row[rule.version]);
+            for (const k of rendered) {
+              keys.add(k);
+              if (which === 'new' && rowVersion !== undefined) keyVersions.set(k, Math.max(keyVersions.get(k) ?? -Infinity, rowVersion));
+              // An update's old row names its key to drop it; under the same key the new row's version stands.
+              else if (which === 'new' || change.op === 'delete') unversioned.add(k);
+            }
+          }
           for (const tag of rule.tags) renderInto(tags, tag, row, table, change);
           for (const prefix of rule.prefixes) renderInto(prefixes, prefix, row, table, change);
         }
@@ -230,7 +254,10 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
     }
     for (const map of rules.functions) {
       const out = map(change);
-      for (const k of out.keys ?? []) keys.add(k);
+      for (const k of out.keys ?? []) {
+        keys.add(k);
+        unversioned.add(k);
+      }
       for (const t of out.tags ?? []) tags.add(t);
       for (const p of out.prefixes ?? []) prefixes.add(p);
       if (out.all) all = true;
@@ -239,7 +266,15 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
   const targets: MappedTargets = { keys: [...keys], tags: [...tags], prefixes: [...prefixes] };
   if (all) targets.all = true;
   if (version !== undefined) targets.version = version;
+  for (const k of unversioned) keyVersions.delete(k);
+  if (keyVersions.size > 0) targets.keyVersions = Object.fromEntries(keyVersions);
   return targets;
+}
+
+/** A row's version column as an exact integer; undefined when it is not one (a bigint past 2^53 would round, and could then compare equal to an older one). */
+function safeVersion(value: unknown): number | undefined {
+  const n = typeof value === 'number' || typeof value === 'bigint' || (typeof value === 'string' && value !== '') ? Number(value) : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** The greater of a version so far and a row's version column (a number, or a bigint's digits); not a number leaves it. */
