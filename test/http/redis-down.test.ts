@@ -23,6 +23,15 @@ describe('HTTP answers while Redis is stopped', () => {
     expect(res.json()).toEqual({ error: { code: 'store_unavailable', message: expect.any(String) } });
   });
 
+  it('once the shared tier\'s circuit breaker opened, a listing still answers 503 store_unavailable', async () => {
+    const app = await appWithStoppedRedis();
+    // The breaker opens after 5 failures in a row (its default); each listing is one.
+    for (let i = 0; i < 5; i++) expect((await app.inject('/api/cache?region=us-east&limit=10')).statusCode).toBe(503);
+    const res = await app.inject('/api/cache?region=us-east&limit=10');
+    expect(res.statusCode, res.body).toBe(503);
+    expect(res.json()).toEqual({ error: { code: 'store_unavailable', message: expect.stringMatching(/circuit open/) } });
+  });
+
   it('an invalidation that cannot be published answers 503 log_unavailable', async () => {
     const app = await appWithStoppedRedis();
     const res = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { keys: ['user:1'] } });
