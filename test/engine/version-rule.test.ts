@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
+import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 import { createCache } from '../../packages/freshcache/src/create-cache.js';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { LogFollower } from '../../packages/freshcache/src/engine/log-follower.js';
-import type { LoadContext, TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import type { LoadContext } from '../../packages/freshcache/src/engine/tiered-cache.js';
 import type { InvalidationEvent } from '../../packages/freshcache/src/seams/invalidation-log.js';
 
 /**
@@ -59,6 +61,45 @@ describe('the version rule', () => {
     await Promise.all(applied);
     const reads = regions.flatMap((cache) => Array.from({ length: 500 }, () => cache.getOrLoad('article:1', loader)));
     for (const value of await Promise.all(reads)) expect(value).toEqual({ body: 'v2' });
+    expect(row.loads).toBe(2);
+  });
+
+  it('in a region sharing an L2, the consumer group leaves an L2 entry holding the version and deletes an older one', async () => {
+    const clock = new ManualClock();
+    const log = new MemoryLog({ clock });
+    const l2 = new MemoryStore({ name: 'l2', clock, shared: true });
+    const { row, loader } = origin(1);
+    // Resolves once both nodes applied `count` events to L1 and the region's group applied them to L2.
+    let done = 0;
+    const waiters: { count: number; resolve: () => void }[] = [];
+    const tick = () => {
+      done++;
+      for (const w of waiters) if (done >= w.count) w.resolve();
+    };
+    const applied = (count: number) => new Promise<void>((resolve) => waiters.push({ count, resolve }));
+    const nodes: TieredCache[] = [];
+    for (const name of ['a', 'b']) {
+      const cache = new TieredCache({ name, clock, l1: new MemoryStore({ name: 'l1', clock }), l2, defaultTtlMs: 60_000 });
+      const follower = new LogFollower({ cache, log, region: 'eu', nodeId: name, onApplied: tick, toL2: (work) => work().then(tick) });
+      await follower.start();
+      nodes.push(cache);
+    }
+    const [a, b] = nodes as [TieredCache, TieredCache];
+    // Some earlier event, so that both nodes can date entries of the shared L2 by position.
+    await log.publish({ kind: 'invalidate', v: 1, source: 'cdc', keys: ['other'], tags: [], prefixes: [], committedAt: clock.now() });
+    await applied(3);
+    row.version = 2;
+    await a.getOrLoad('k', loader); // node a fills the new version into the region's L2 before the event
+    await log.publish({ kind: 'invalidate', v: 1, source: 'cdc', keys: ['k'], tags: [], prefixes: [], keyVersions: { k: 2 }, committedAt: clock.now() });
+    await applied(6);
+    expect((await l2.get('k'))?.version).toBe(2);
+    expect(await b.getOrLoad('k', loader)).toEqual({ body: 'v2' });
+    expect(row.loads).toBe(1);
+    row.version = 3;
+    await log.publish({ kind: 'invalidate', v: 1, source: 'cdc', keys: ['k'], tags: [], prefixes: [], keyVersions: { k: 3 }, committedAt: clock.now() });
+    await applied(9);
+    expect(await l2.get('k')).toBeUndefined();
+    expect(await b.getOrLoad('k', loader)).toEqual({ body: 'v3' });
     expect(row.loads).toBe(2);
   });
 
