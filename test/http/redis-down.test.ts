@@ -32,10 +32,13 @@ describe('HTTP answers while Redis is stopped', () => {
     expect(res.json()).toEqual({ error: { code: 'store_unavailable', message: expect.stringMatching(/circuit open/) } });
   });
 
-  it('an invalidation that cannot be published answers 503 log_unavailable', async () => {
+  it('an invalidation or a write that cannot be published answers 503 log_unavailable', async () => {
     const app = await appWithStoppedRedis();
     const res = await app.inject({ method: 'POST', url: '/api/invalidate', payload: { keys: ['user:1'] } });
     expect(res.statusCode, res.body).toBe(503);
     expect(res.json()).toEqual({ error: { code: 'log_unavailable', message: expect.any(String) } });
+    // A write publishes its event first: unpublished, it is not written.
+    const put = await app.inject({ method: 'PUT', url: '/api/cache/user:1?region=us-east', payload: { value: 1 } });
+    expect([put.statusCode, put.json()]).toEqual([503, { error: { code: 'log_unavailable', message: expect.any(String) } }]);
   });
 });
