@@ -70,7 +70,7 @@ describe('adapters when their server is stopped', () => {
 describe('the PostgreSQL client when the server is stopped', () => {
   const postgres = postgresForFile();
 
-  it('query rejects with origin_unavailable, the pg error as cause; a bad query keeps its own error', async () => {
+  it('query and listen reject with origin_unavailable, the pg error as cause; a bad query keeps its own error', async () => {
     const sql = await createPgClient({ connectionString: await postgres().createDatabase('unavailable'), onError: () => {} });
     onTestFinished(() => sql.close());
     const bad = await sql.query('SELECT * FROM no_such_table').catch((error: unknown) => error);
@@ -79,5 +79,6 @@ describe('the PostgreSQL client when the server is stopped', () => {
     await postgres().kill();
     onTestFinished(() => postgres().start());
     await expect(sql.query('SELECT 1')).rejects.toMatchObject(coded('origin_unavailable'));
+    await expect(sql.listen('unavailable', () => {})).rejects.toMatchObject(coded('origin_unavailable'));
   });
 });
