@@ -124,6 +124,8 @@ export class SqlContentStore implements ContentStore {
     try {
       return await this.sql.query<R>(sql, params);
     } catch (error) {
+      // Already coded by the SQL client (origin_unavailable for an unreachable database).
+      if (error instanceof FreshcacheError) throw error;
       const code = (error as { code?: string }).code;
       if (code === '23505') throw new FreshcacheError('conflict', 'a content record with this slug exists already', { cause: error });
       // SQLSTATE class 22 is "data exception": the input (a NUL character, a number out of
