@@ -236,15 +236,31 @@ describe('compileRules: the version column', () => {
   });
 
   it('gives an insert\'s or update\'s new key its row\'s version in keyVersions: not a delete, a moved row\'s old key, an unversioned rule or an inexact version', () => {
-    const { map } = compileRules(rules);
+    const { map } = compileRules(rules, { primaryKeyOf: () => ['id'] });
     expect(map(change('update', { old: { id: 1, rev: 41 }, new: { id: 1, rev: '42' } })).keyVersions).toEqual({ 'post:1': 42 });
     expect(map(change('update', { old: { id: 1, rev: 41 }, new: { id: 2, rev: 42 } })).keyVersions).toEqual({ 'post:2': 42 });
     expect(map(change('delete', { old: { id: 1, rev: 42 } })).keyVersions).toBeUndefined();
     // A bigint past 2^53 would round, and could then pass for an older one.
     expect(map(change('insert', { new: { id: 1, rev: '9007199254740993' } })).keyVersions).toBeUndefined();
     // Another rule names the same key without a version: the generation check rules.
-    const both = compileRules([...rules, { table: 'posts', key: 'post:{id}', tags: ['posts'] }]);
+    const both = compileRules([...rules, { table: 'posts', key: 'post:{id}', tags: ['posts'] }], { primaryKeyOf: () => ['id'] });
     expect(both.map(change('insert', { new: { id: 1, rev: 1 } })).keyVersions).toBeUndefined();
+  });
+
+  it('gives a key a version only when it names one row: all primary key columns, and one table of that key shape', () => {
+    const pk = { primaryKeyOf: (table: string) => (table === 'public.members' ? ['org_id', 'user_id'] : ['id']) };
+    const insert = (table: string, row: Record<string, unknown>) => ({ table, op: 'insert' as const, new: row, position: 1, committedAt: 0 });
+    // A key of several rows: versions of different rows do not order its loads.
+    const byAuthor = compileRules([{ table: 'posts', key: 'posts-by:{author}', version: 'rev' }], pk);
+    expect(byAuthor.map(insert('public.posts', { id: 1, author: 'ada', rev: 3 })).keyVersions).toBeUndefined();
+    // A composite primary key named in full names one row.
+    const members = compileRules([{ table: 'members', key: 'member:{org_id}:{user_id}', version: 'rev' }], pk);
+    expect(members.map(insert('public.members', { org_id: 1, user_id: 2, rev: 5 })).keyVersions).toEqual({ 'member:1:2': 5 });
+    // Two tables rendering one key shape: their versions are not comparable.
+    const two = compileRules([{ table: 'users', key: 'user:{id}', version: 'rev' }, { table: 'profiles', key: 'user:{id}', version: 'rev' }], pk);
+    expect(two.map(insert('public.users', { id: 1, rev: 5 })).keyVersions).toBeUndefined();
+    // Without the catalog's primary keys, no key is versioned.
+    expect(compileRules([{ table: 'users', key: 'user:{id}', version: 'rev' }]).map(insert('public.users', { id: 1, rev: 5 })).keyVersions).toBeUndefined();
   });
 
   it('refuses a version column the table lacks, or that is not a column name', () => {

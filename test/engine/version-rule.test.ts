@@ -191,3 +191,13 @@ describe('the version rule', () => {
     expect(await cache.lookup('k')).toMatchObject({ state: 'HIT', version: 2 });
   });
 });
+
+describe('the version rule trusts only what the loader read', () => {
+  it('a version the caller passed to getOrLoad, which no loader confirmed, does not keep the entry', async () => {
+    const clock = new ManualClock();
+    const cache = new TieredCache({ clock, l1: new MemoryStore({ clock }) });
+    await cache.getOrLoad('k', async () => 'old', { version: 100 });
+    await cache.invalidate({ keys: ['k'] }, { keyVersions: { k: 5 } });
+    expect(await cache.get('k')).toBeUndefined();
+  });
+});

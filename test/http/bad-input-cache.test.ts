@@ -77,7 +77,6 @@ const cases: BadRequestCase[] = [
   { name: 'key explorer with an unknown parameter', method: 'GET', url: '/api/cache?sort=asc', status: 400, code: 'bad_request' },
   // Not found
   { name: 'GET of a key never stored', method: 'GET', url: '/api/cache/never', status: 404, code: 'not_found' },
-  { name: 'DELETE of a key never stored', method: 'DELETE', url: '/api/cache/never', status: 404, code: 'not_found' },
 ];
 
 describeBadRequests('bad requests to /api/cache', cases, async (app) => {

@@ -10,10 +10,13 @@ import type { RowChange } from '../../packages/freshcache/src/seams/row-change.j
 import { Relay } from '../../packages/freshcache-server/src/topology/relay.js';
 import { testSqlClient } from '../testkit/test-topology.js';
 
-const RULES = compileRules([
-  { table: 'users', key: 'user:{id}', tags: ['org:{org_id}:users', 'users'], version: 'rev' },
-  { table: 'orgs', key: 'org:{id}' },
-]);
+const RULES = compileRules(
+  [
+    { table: 'users', key: 'user:{id}', tags: ['org:{org_id}:users', 'users'], version: 'rev' },
+    { table: 'orgs', key: 'org:{id}' },
+  ],
+  { primaryKeyOf: () => ['id'] },
+);
 
 /** A feed the test drives: what it hands over is exactly what the test passes to `deliver`. */
 function scriptedFeed() {

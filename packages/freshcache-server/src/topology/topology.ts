@@ -230,9 +230,14 @@ export class Topology {
    * Deletes `key` from `region`'s cache now and from every other node through the log
    * (DELETE /api/cache/:key). Undefined, and nothing published, when the region held no entry for it.
    */
-  async remove(region: Region, key: string): Promise<InvalidationStatus | undefined> {
-    if (!(await region.cache.delete(key))) return undefined;
-    return this.purge({ keys: [key], tags: [], prefixes: [] });
+  /**
+   * Purges `key` everywhere, then deletes it from `region` now. Published whether or not this
+   * region held it (other regions may), and first: a purge that failed (the log down) leaves the
+   * key here, so a retry finds it and publishes again.
+   */
+  async remove(region: Region, key: string): Promise<{ event: InvalidationStatus; held: boolean }> {
+    const event = await this.purge({ keys: [key], tags: [], prefixes: [] });
+    return { event, held: await region.cache.delete(key) };
   }
 
   /** What a purge would hit now, per region (a count is `partial` when its region's budget ran out). */

@@ -56,6 +56,12 @@ export type CaptureRule = TemplateRule | FunctionRule;
 export interface CompileOptions {
   /** The table's columns, or undefined when there is no such table: rules naming others are refused. */
   columnsOf?(table: string): readonly string[] | undefined;
+  /**
+   * The table's primary key columns. The version rule needs them: a key gets its row's version
+   * only when its template names every primary key column (it names one row, whose versions are
+   * ordered); a key built from several rows (`posts-by:{author}`) keeps the generation check.
+   */
+  primaryKeyOf?(table: string): readonly string[] | undefined;
 }
 
 /**
@@ -88,6 +94,8 @@ export interface CompiledRules {
 interface CompiledTemplates {
   key: KeyTemplate | undefined;
   version: string | undefined;
+  /** Whether the key's template names one row (all primary key columns), so its row's version may keep an entry. */
+  keyVersioned: boolean;
   tags: KeyTemplate[];
   prefixes: KeyTemplate[];
   /** Every column any of the templates reads. */
@@ -116,6 +124,14 @@ export function compileRules(rules: readonly CaptureRule[], options: CompileOpti
     }
     add(entry);
   });
+  // Versions of two tables are not comparable: a key shape two tables render keeps the generation check.
+  const versionedBy = new Map<string, Set<string>>();
+  for (const [table, entry] of byTable) {
+    for (const t of entry.templates) if (t.keyVersioned) versionedBy.set(shape(t.key!), (versionedBy.get(shape(t.key!)) ?? new Set()).add(table));
+  }
+  for (const entry of byTable.values()) {
+    for (const t of entry.templates) if (t.keyVersioned && versionedBy.get(shape(t.key!))!.size > 1) t.keyVersioned = false;
+  }
   return {
     map: (change) => mapChange(byTable, change),
     tables: [...byTable.keys()],
@@ -197,7 +213,9 @@ function compileRule(rule: CaptureRule, index: number, options: CompileOptions):
   return {
     table,
     add: (entry) => {
-      entry.templates.push({ key, version, tags, prefixes, columns });
+      const primaryKey = options.primaryKeyOf?.(table) ?? [];
+      const keyVersioned = version !== undefined && key !== undefined && primaryKey.length > 0 && primaryKey.every((column) => key.placeholders.includes(column));
+      entry.templates.push({ key, version, keyVersioned, tags, prefixes, columns });
       entry.truncate.keys.push(...truncate.keys);
       entry.truncate.tags.push(...truncate.tags);
       entry.truncate.prefixes.push(...truncate.prefixes);
@@ -239,7 +257,7 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
           if (rule.key) {
             const rendered = new Set<string>();
             renderInto(rendered, rule.key, row, table, change);
-            const rowVersion = rule.version === undefined ? undefined : safeVersion(row[rule.version]);
+            const rowVersion = rule.version === undefined || !rule.keyVersioned ? undefined : safeVersion(row[rule.version]);
             for (const k of rendered) {
               keys.add(k);
               if (which === 'new' && rowVersion !== undefined) keyVersions.set(k, Math.max(keyVersions.get(k) ?? -Infinity, rowVersion));
@@ -320,4 +338,9 @@ function renderInto(into: Set<string>, template: KeyTemplate, row: Row, table: s
       throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: ${err.message}`, err.placeholder ? [err.placeholder] : [], { cause: err });
     }
   }
+}
+
+/** A template's literal text with its placeholders blanked: two templates of one shape render the same keys. */
+function shape(template: KeyTemplate): string {
+  return template.render(Object.fromEntries(template.placeholders.map((name) => [name, '\u0000'])));
 }

@@ -920,7 +920,9 @@ export class TieredCache {
         ttlMs: context.ttlMs ?? options.ttlMs,
         staleAfterMs: context.staleAfterMs ?? options.staleAfterMs,
         tags: context.tags ?? options.tags,
-        version: context.version ?? options.version,
+        // Only what the loader read: the version rule keeps an entry by it, so a version the
+        // caller passed, which no loader confirmed, must not stand in for it.
+        version: context.version,
       },
       generation,
     );

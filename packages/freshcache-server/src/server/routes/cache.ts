@@ -109,8 +109,8 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     async (request, reply) => {
       const key = checkKey(request.params.key, maxKeyBytes);
       const region = topology.region(request.query.region);
-      const event = await topology.remove(region, key);
-      if (!event) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
+      // Idempotent: the purge goes to every region whether or not this one held the key.
+      const { event } = await topology.remove(region, key);
       return reply.status(204).header('x-invalidation-id', String(event.id)).send();
     },
   );

@@ -44,7 +44,7 @@ export async function postgresCapture(options: PostgresCaptureOptions): Promise<
     throw new CaptureError('invalid_rule', '', 'No capture rules: name the tables to capture and what their changes invalidate (capture.rules)');
   }
   const catalog = await describeTables(options.sql, named.tables);
-  const rules = compileRules(options.rules, { columnsOf: (table) => catalog.get(table)?.columns });
+  const rules = compileRules(options.rules, { columnsOf: (table) => catalog.get(table)?.columns, primaryKeyOf: (table) => catalog.get(table)?.primaryKey });
   for (const info of catalog.values()) checkNotPartitioned(info);
   if (options.kind === 'outbox') {
     return { rules, feed: new OutboxFeed({ sql: options.sql, tables: rules.tables, clock: options.clock, pollMs: options.pollMs, onError: options.onError }) };

@@ -14,6 +14,8 @@ export interface TableInfo {
   replicaIdentity: 'default' | 'full' | 'index' | 'nothing';
   /** The columns an old row carries under this identity (all of them when `full`; none when there is no key). */
   identityColumns: string[];
+  /** The primary key's columns (none without one): a key template that names them all names one row. */
+  primaryKey: string[];
   /** The table's OID: a rename keeps it. */
   oid: number;
   /** A partitioned table (the root of partitions), which holds no rows of its own. */
@@ -36,6 +38,7 @@ export async function describeTables(sql: SqlClient, tables: readonly string[]):
     ident: keyof typeof IDENTITY;
     columns: string[];
     key: string[] | null;
+    pk: string[] | null;
   }>(
     `SELECT c.oid::int8::float8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind AS kind, c.relreplident AS ident,
             (SELECT pn.nspname || '.' || p.relname FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent
@@ -44,7 +47,9 @@ export async function describeTables(sql: SqlClient, tables: readonly string[]):
                    WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
             ARRAY(SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
                    WHERE i.indrelid = c.oid AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
-                   ORDER BY a.attnum) AS key
+                   ORDER BY a.attnum) AS key,
+            ARRAY(SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
+                   WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY a.attnum) AS pk
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1::text[])`,
     [qualified],
@@ -57,6 +62,7 @@ export async function describeTables(sql: SqlClient, tables: readonly string[]):
       columns: row.columns,
       replicaIdentity,
       identityColumns: replicaIdentity === 'full' ? row.columns : replicaIdentity === 'nothing' ? [] : (row.key ?? []),
+      primaryKey: row.pk ?? [],
       oid: Number(row.oid),
       partitioned: row.kind === 'p',
       partitionOf: row.parent ?? undefined,
