@@ -21,7 +21,7 @@ export { EVENT_FORMAT_VERSION, formatOf, unknownEvent } from './seams/invalidati
 export type { ChangeFeed, ChangeSink } from './seams/change-feed.js';
 export type { Row, RowChange, RowOp } from './seams/row-change.js';
 export { qualifyTable } from './seams/row-change.js';
-export { compileRules } from './capture/capture-rules.js';
+export { compileRules, TargetSet } from './capture/capture-rules.js';
 export type { CaptureRule, TemplateRule, FunctionRule, CompiledRules, ChangeMapper, MappedTargets, CompileOptions } from './capture/capture-rules.js';
 export { CaptureError } from './capture/capture-error.js';
 export type { CaptureErrorCode } from './capture/capture-error.js';

@@ -1,5 +1,6 @@
 import {
   CaptureError,
+  TargetSet,
   type ChangeMapper,
   type Clock,
   systemClock,
@@ -77,59 +78,31 @@ export class Relay {
 
   private async publish(changes: RowChange[]): Promise<void> {
     for (const transaction of byTransaction(changes)) {
-      const keys = new Set<string>();
-      const tags = new Set<string>();
-      const prefixes = new Set<string>();
-      let unmappable = false;
-      let version: number | undefined;
       // The version rule, per key: the highest version the transaction wrote to it, unless some
       // change of it names the key without one (a delete, an unversioned rule), which then rules.
-      const keyVersions = new Map<string, number>();
-      const unversioned = new Set<string>();
+      const targets = new TargetSet();
       let committedAt = -Infinity;
       for (const change of transaction) {
         // Not Math.max(...): a transaction of many rows would overflow the argument list.
         committedAt = Math.max(committedAt, change.committedAt);
         try {
-          const targets = this.options.map(change);
-          for (const key of targets.keys) {
-            keys.add(key);
-            const keyVersion = targets.keyVersions?.[key];
-            if (keyVersion === undefined) unversioned.add(key);
-            else keyVersions.set(key, Math.max(keyVersions.get(key) ?? -Infinity, keyVersion));
-          }
-          for (const tag of targets.tags) tags.add(tag);
-          for (const prefix of targets.prefixes) prefixes.add(prefix);
-          if (targets.all) unmappable = true;
-          if (targets.version !== undefined) version = Math.max(version ?? -Infinity, targets.version);
+          targets.add(this.options.map(change));
         } catch (error) {
           // Whatever a rule throws (a function rule's TypeError too), the change is not skipped:
           // a throw that went up would make the feed redeliver it forever and stall capture.
           const why = error instanceof CaptureError ? error : new CaptureError('unmappable_change', change.table, `A capture rule of ${change.table} failed on a ${change.op} at position ${change.position}: ${(error as Error)?.message ?? String(error)}`, [], { cause: error });
           this.options.onUnmappable?.(why, change);
-          unmappable = true;
+          targets.all = true;
         }
       }
-      const maxTargets = this.options.maxTargets ?? DEFAULT_MAX_TARGETS;
-      if (unmappable) {
+      if (targets.all) {
         await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'unmappable change', committedAt }, transaction);
-      } else if (keys.size + tags.size + prefixes.size > maxTargets) {
+      } else if (targets.size > (this.options.maxTargets ?? DEFAULT_MAX_TARGETS)) {
         // Every node would drop these one by one, and the event would weigh megabytes in the log.
         await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'large transaction', committedAt }, transaction);
-      } else if (keys.size + tags.size + prefixes.size > 0) {
-        for (const key of unversioned) keyVersions.delete(key);
-        await this.send(
-          {
-            keys: [...keys],
-            tags: [...tags],
-            prefixes: [...prefixes],
-            committedAt,
-            ...(version === undefined ? {} : { version }),
-            // Still format v1: a node that ignores keyVersions drops these keys, never keeps more.
-            ...(keyVersions.size === 0 ? {} : { keyVersions: Object.fromEntries(keyVersions) }),
-          },
-          transaction,
-        );
+      } else if (targets.size > 0) {
+        // Still format v1: a node that ignores keyVersions drops these keys, never keeps more.
+        await this.send({ ...targets.toTargets(), committedAt }, transaction);
       }
     }
   }

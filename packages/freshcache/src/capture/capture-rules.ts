@@ -230,22 +230,57 @@ function checkTable(table: string, options: CompileOptions, refuse: (why: string
   return columns;
 }
 
+/**
+ * Targets gathered from several mappings (the rules of one change, or the changes of one
+ * transaction), each once. A key keeps the highest version it was given, unless some mapping
+ * names it without one (a deleted row, an unversioned rule), which then rules: it is dropped by
+ * the generation check.
+ */
+export class TargetSet {
+  readonly keys = new Set<string>();
+  readonly tags = new Set<string>();
+  readonly prefixes = new Set<string>();
+  all = false;
+  version: number | undefined;
+  private readonly keyVersions = new Map<string, number>();
+  private readonly unversioned = new Set<string>();
+
+  key(key: string, version?: number): void {
+    this.keys.add(key);
+    if (version === undefined) this.unversioned.add(key);
+    else this.keyVersions.set(key, Math.max(this.keyVersions.get(key) ?? -Infinity, version));
+  }
+
+  /** Adds what a mapping produced. */
+  add(targets: InvalidationTargets & { version?: number; keyVersions?: Record<string, number> }): void {
+    for (const key of targets.keys ?? []) this.key(key, targets.keyVersions && Object.hasOwn(targets.keyVersions, key) ? targets.keyVersions[key] : undefined);
+    for (const tag of targets.tags ?? []) this.tags.add(tag);
+    for (const prefix of targets.prefixes ?? []) this.prefixes.add(prefix);
+    if (targets.all) this.all = true;
+    if (targets.version !== undefined) this.version = Math.max(this.version ?? -Infinity, targets.version);
+  }
+
+  get size(): number {
+    return this.keys.size + this.tags.size + this.prefixes.size;
+  }
+
+  toTargets(): MappedTargets {
+    const targets: MappedTargets = { keys: [...this.keys], tags: [...this.tags], prefixes: [...this.prefixes] };
+    if (this.all) targets.all = true;
+    if (this.version !== undefined) targets.version = this.version;
+    const keyVersions = [...this.keyVersions].filter(([key]) => !this.unversioned.has(key));
+    if (keyVersions.length > 0) targets.keyVersions = Object.fromEntries(keyVersions);
+    return targets;
+  }
+}
+
 function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedTargets {
   const table = change.table.includes('.') ? change.table : `public.${change.table}`;
-  const keys = new Set<string>();
-  const tags = new Set<string>();
-  const prefixes = new Set<string>();
-  let all = false;
-  let version: number | undefined;
-  const keyVersions = new Map<string, number>();
-  // Keys some part of this change names without a version (a deleted row, an unversioned rule, a function rule).
-  const unversioned = new Set<string>();
+  const out = new TargetSet();
   const rules = byTable.get(table);
   if (rules) {
     if (change.op === 'truncate') {
-      for (const k of rules.truncate.keys) keys.add(k);
-      for (const t of rules.truncate.tags) tags.add(t);
-      for (const p of rules.truncate.prefixes) prefixes.add(p);
+      out.add(rules.truncate);
     } else if (rules.templates.length > 0) {
       for (const [which, row] of rowsOf(table, change)) {
         for (const rule of rules.templates) {
@@ -253,40 +288,27 @@ function mapChange(byTable: Map<string, TableRules>, change: RowChange): MappedT
           if (absent.length > 0) {
             throw new CaptureError('unmappable_change', table, `A ${change.op} of ${table} at position ${change.position}: the ${which} row lacks column ${absent.join(', ')} that capture rules need (is the table REPLICA IDENTITY FULL?)`, absent);
           }
-          if (rule.version !== undefined && (which === 'new' || change.op === 'delete')) version = newer(version, row[rule.version]);
+          if (rule.version !== undefined && (which === 'new' || change.op === 'delete')) out.version = newer(out.version, row[rule.version]);
           if (rule.key) {
             const rendered = new Set<string>();
             renderInto(rendered, rule.key, row, table, change);
             const rowVersion = rule.version === undefined || !rule.keyVersioned ? undefined : safeVersion(row[rule.version]);
             for (const k of rendered) {
-              keys.add(k);
-              if (which === 'new' && rowVersion !== undefined) keyVersions.set(k, Math.max(keyVersions.get(k) ?? -Infinity, rowVersion));
+              if (which === 'new') out.key(k, rowVersion);
               // An update's old row names its key to drop it; under the same key the new row's version stands.
-              else if (which === 'new' || change.op === 'delete') unversioned.add(k);
+              else if (change.op === 'delete') out.key(k);
+              else out.keys.add(k);
             }
           }
-          for (const tag of rule.tags) renderInto(tags, tag, row, table, change);
-          for (const prefix of rule.prefixes) renderInto(prefixes, prefix, row, table, change);
+          for (const tag of rule.tags) renderInto(out.tags, tag, row, table, change);
+          for (const prefix of rule.prefixes) renderInto(out.prefixes, prefix, row, table, change);
         }
       }
     }
-    for (const map of rules.functions) {
-      const out = map(change);
-      for (const k of out.keys ?? []) {
-        keys.add(k);
-        unversioned.add(k);
-      }
-      for (const t of out.tags ?? []) tags.add(t);
-      for (const p of out.prefixes ?? []) prefixes.add(p);
-      if (out.all) all = true;
-    }
+    // A function rule's keys carry no version: they keep the generation check.
+    for (const map of rules.functions) out.add({ ...map(change), keyVersions: undefined, version: undefined });
   }
-  const targets: MappedTargets = { keys: [...keys], tags: [...tags], prefixes: [...prefixes] };
-  if (all) targets.all = true;
-  if (version !== undefined) targets.version = version;
-  for (const k of unversioned) keyVersions.delete(k);
-  if (keyVersions.size > 0) targets.keyVersions = Object.fromEntries(keyVersions);
-  return targets;
+  return out.toTargets();
 }
 
 /** A row's version column as an exact integer; undefined when it is not one (a bigint past 2^53 would round, and could then compare equal to an older one). */
