@@ -41,6 +41,14 @@ describe('RedisStreamLog on a Redis Cluster', () => {
     new RedisStreamLog({ redis: clusterClient, retain, claimAfterMs: retryAfterMs, namespace: `c${++logs}:` }),
   );
 
+  it('closes at once readers whose connections are still connecting', { timeout: 10_000 }, async () => {
+    // ioredis never ends a Cluster client disconnected while it connects; close() must not wait on it.
+    const log = new RedisStreamLog({ redis: clusterClient, namespace: `early${++logs}:` });
+    await log.consume({ group: 'g', consumer: 'n', onEvent: async () => {} });
+    log.subscribe({ afterId: 0, ...eventCollector() });
+    await log.close();
+  });
+
   it('keeps all of its keys in one hash slot (CLUSTER KEYSLOT)', async () => {
     const namespace = `slot${++logs}:`;
     const slots = await Promise.all(['events', 'last', 'first'].map((name) => clusterClient.cluster('KEYSLOT', `${namespace}{log}:${name}`)));

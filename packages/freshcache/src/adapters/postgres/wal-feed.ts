@@ -356,7 +356,8 @@ END`;
       try {
         this.receive(session, lsn, message);
       } catch (error) {
-        this.end(session, error);
+        // Our own refusal (a renamed table, say): the connection works, so end it gracefully.
+        this.end(session, error, true);
       }
     });
     service.on('heartbeat', (lsn, _timestamp, shouldRespond) => this.heartbeat(session, lsn, shouldRespond));
@@ -598,10 +599,26 @@ END`;
 }
 
 /** Removes the slot, and with it the WAL it holds: for teardown and uninstall, never on stop. */
-export async function dropWalSlot(sql: SqlClient, slotName: string): Promise<void> {
-  await sql.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [
-    slotName,
-  ]);
+export async function dropWalSlot(sql: SqlClient, slotName: string, options: { releaseTimeoutMs?: number } = {}): Promise<void> {
+  // A walsender whose client just went away holds the slot until it notices: wait for it, bounded.
+  const deadline = Date.now() + (options.releaseTimeoutMs ?? 5_000);
+  for (;;) {
+    const { rows } = await sql.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
+    if (rows.length === 0) return;
+    const holder = rows[0]!.active_pid;
+    if (holder === null) {
+      try {
+        await sql.query('SELECT pg_drop_replication_slot($1)', [slotName]);
+        return;
+      } catch (error) {
+        // Taken again between the two queries, or dropped by someone else: look again.
+        if (!/is active|does not exist/.test(String((error as Error).message))) throw error;
+      }
+    } else if (Date.now() >= deadline) {
+      throw new Error(`dropWalSlot: replication slot ${slotName} is still in use by server process ${holder}; stop the feed that streams from it first`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /**

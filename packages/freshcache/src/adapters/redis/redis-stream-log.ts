@@ -65,6 +65,11 @@ interface Loop {
   connection: Redis | Cluster;
   done: Promise<void>;
   wake?: () => void;
+  /** Resolves on close: a command on a closed Cluster client can stay queued for ever, so nothing waits on one past it. */
+  stopped: Promise<void>;
+  stop: () => void;
+  /** Event handlers still running: close() lets them finish. */
+  handling: Set<Promise<void>>;
 }
 
 /**
@@ -175,17 +180,20 @@ export class RedisStreamLog implements InvalidationLog {
     let lastClaimAt = -Infinity;
     let claimCursor = '0-0';
     const handle = async (loop: Loop, entries: StreamEntry[]) => {
-      await Promise.all(
+      const handling = Promise.all(
         entries.map(async ([id, fields]) => {
           try {
             await options.onEvent(decode(id, fields));
-            await loop.connection.xack(this.streamKey, group, id);
+            // Unacknowledged after a close: the group hands it out again, as after a crash.
+            if (!loop.closed) await Promise.race([loop.connection.xack(this.streamKey, group, id), loop.stopped]);
           } catch (error) {
             // Left pending: XAUTOCLAIM hands it out again after claimAfterMs. Closing is not a failure.
             if (!loop.closed) this.onError(error, `group ${group} could not apply event ${id}`);
           }
         }),
-      );
+      ).then(() => {});
+      loop.handling.add(handling);
+      await handling.finally(() => loop.handling.delete(handling));
     };
     let recreate = false;
     return this.run(`consuming the invalidation log as ${group}/${consumer}`, async (loop) => {
@@ -237,7 +245,9 @@ export class RedisStreamLog implements InvalidationLog {
    */
   private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error?: unknown) => void): Subscription {
     const connection = this.readerConnection();
-    const loop: Loop = { closed: false, connection, done: Promise.resolve() };
+    let stop = () => {};
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const loop: Loop = { closed: false, connection, done: Promise.resolve(), stopped, stop, handling: new Set() };
     // Cut off counts from the last read that worked, not the first that failed: a read that
     // hangs until its command timeout is time without news too. A timer reports it when it is
     // due: judged only when a step fails, it came late by that step's wait for a reconnect (up
@@ -260,7 +270,9 @@ export class RedisStreamLog implements InvalidationLog {
       let backoffMs = 50;
       while (!loop.closed) {
         try {
-          await step(loop);
+          const stepping = step(loop);
+          stepping.catch(() => {}); // its failure after a close is nobody's business
+          await Promise.race([stepping, loop.stopped]);
           lastOkAt = this.clock.now();
           backoffMs = 50;
         } catch (error) {
@@ -300,10 +312,14 @@ export class RedisStreamLog implements InvalidationLog {
     if (!loop.closed) {
       loop.closed = true;
       loop.wake?.();
+      loop.stop();
+      // A Cluster client disconnected while it connects never ends (ioredis 5): let it settle first.
+      await settled(loop.connection, CLOSE_SETTLE_MS);
       // Ends a blocking read at once (it rejects, and the closed loop exits).
       loop.connection.disconnect();
     }
     await loop.done;
+    await Promise.all(loop.handling);
     this.loops.delete(loop);
   }
 
@@ -320,6 +336,25 @@ export class RedisStreamLog implements InvalidationLog {
     });
   }
 }
+
+/** How long close() waits for a reader's connection that is still connecting. */
+const CLOSE_SETTLE_MS = 1_000;
+
+/** Resolves once `connection` is no longer connecting (ready, closed or retrying), or after `ms`. */
+function settled(connection: Redis | Cluster, ms: number): Promise<void> {
+  if (connection.status !== 'connecting' && connection.status !== 'connect') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const status of SETTLED) connection.off(status, done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    for (const status of SETTLED) connection.once(status, done);
+  });
+}
+const SETTLED = ['ready', 'close', 'end', 'reconnecting'] as const;
 
 function decode(id: string, fields: string[]): InvalidationEvent {
   const position = Number(id.split('-')[0]);
