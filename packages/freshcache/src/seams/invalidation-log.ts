@@ -99,6 +99,12 @@ export interface InvalidationLog {
   /** Appends an event and resolves with it once it is durable in the log. */
   publish(input: InvalidationInput): Promise<InvalidationEvent>;
   /**
+   * Appends several events in one call, all or none, in the given order: each gets the next
+   * consecutive id (readers detect gaps by ids, so a batch never leaves holes or interleaves with
+   * another writer's events). Resolves with them, in that order, once all are durable; `[]` appends nothing.
+   */
+  publishMany(inputs: readonly InvalidationInput[]): Promise<InvalidationEvent[]>;
+  /**
    * Fan-out: delivers every event after `afterId` (0: from the oldest retained), in log order,
    * then every new one, to this subscriber. If events after `afterId` are gone, `onGap` is called
    * before delivery goes on: the subscriber cannot prove it saw everything and must flush what it

@@ -65,6 +65,55 @@ export function invalidationLogContract(name: string, make: (options: { retain: 
       expect(got.events[0]).toMatchObject({ source: 'purge', committedAt: 1, publishedAt: published[0]!.publishedAt });
     });
 
+    it('publishMany appends a batch in one call: consecutive ids after the events before it, delivered in order to subscribers and groups', async () => {
+      const log = await open(100);
+      const got = eventCollector();
+      log.subscribe({ afterId: await log.lastId(), ...got });
+      const grouped = eventCollector();
+      await log.consume({ group: 'g', consumer: 'c', onEvent: async (event) => grouped.onEvent(event) });
+      const before = await log.publish(input(1));
+      const batch = await log.publishMany([input(2), input(3), input(4)]);
+      const after = await log.publish(input(5));
+      expect(batch.map((e) => e.id)).toEqual([before.id + 1, before.id + 2, before.id + 3]);
+      expect(batch.map((e) => e.keys[0])).toEqual(['k2', 'k3', 'k4']);
+      expect(after.id).toBe(before.id + 4);
+      expect(await log.lastId()).toBe(after.id);
+      await got.until(() => got.events.length === 5);
+      expect(got.keys()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
+      expect(got.events.map((e) => e.id)).toEqual([before.id, ...batch.map((e) => e.id), after.id]);
+      expect(got.events[2]).toMatchObject({ source: 'purge', committedAt: 3, publishedAt: batch[1]!.publishedAt });
+      expect(got.gaps).toEqual([]);
+      await grouped.until(() => grouped.events.length === 5);
+      expect(grouped.keys().sort()).toEqual(['k1', 'k2', 'k3', 'k4', 'k5']);
+      expect(await log.publishMany([])).toEqual([]);
+      expect(await log.lastId()).toBe(after.id);
+    });
+
+    it('publishMany as the first write of a new log: a subscriber at position 0 gets the whole batch, with no gap', async () => {
+      const log = await open(100);
+      const got = eventCollector();
+      log.subscribe({ afterId: 0, ...got });
+      const batch = await log.publishMany([input(1), input(2), input(3)]);
+      expect(batch.map((e) => e.id - batch[0]!.id)).toEqual([0, 1, 2]);
+      await got.until(() => got.events.length === 3);
+      const late = eventCollector();
+      log.subscribe({ afterId: 0, ...late });
+      await late.until(() => late.events.length === 3);
+      expect([got.keys(), late.keys()]).toEqual([['k1', 'k2', 'k3'], ['k1', 'k2', 'k3']]);
+      expect([...got.gaps, ...late.gaps]).toEqual([]);
+    });
+
+    it('publishMany keeps the retention bound: a reader behind a batch larger than it reports the trim, then gets the newest events', async () => {
+      const log = await open(3);
+      const first = await log.publish(input(1));
+      await log.publishMany([2, 3, 4, 5, 6].map(input));
+      const got = eventCollector();
+      log.subscribe({ afterId: first.id, ...got });
+      await got.until(() => got.events.length === 3);
+      expect(got.gaps).toEqual([{ reason: 'trimmed', afterId: first.id, oldestRetainedId: first.id + 3 }]);
+      expect(got.keys()).toEqual(['k4', 'k5', 'k6']);
+    });
+
     it('carries the kind and format version of each event to readers, as published', async () => {
       const log = await open(100);
       const got = eventCollector();

@@ -46,6 +46,15 @@ export class MemoryLog implements InvalidationLog {
   }
 
   async publish(input: InvalidationInput): Promise<InvalidationEvent> {
+    return this.append(input);
+  }
+
+  /** Synchronous, so no other publish can interleave: the batch's ids are consecutive. */
+  async publishMany(inputs: readonly InvalidationInput[]): Promise<InvalidationEvent[]> {
+    return inputs.map((input) => this.append(input));
+  }
+
+  private append(input: InvalidationInput): InvalidationEvent {
     const event: InvalidationEvent = Object.freeze({ ...input, id: this.nextId++, publishedAt: this.clock.now() });
     this.events.push(event);
     if (this.events.length > this.retain) this.events.splice(0, this.events.length - this.retain);

@@ -22,9 +22,11 @@ export interface RedisStreamLogOptions {
 }
 
 /**
- * Appends one event with the next id. Ids are the stream's own ids (`n-0`), so they are the
- * consecutive integers the seam promises: a reader that sees n+2 after n knows it missed one.
- * KEYS: stream, counter, first id (the log's identity). ARGV: event JSON, retain.
+ * Appends a batch of events, each with the next id, in one atomic call. Ids are the stream's own
+ * ids (`n-0`), so they are the consecutive integers the seam promises: a reader that sees n+2
+ * after n knows it missed one. (Pipelined `XADD *` would not do: its ids are timestamps.)
+ * KEYS: stream, counter, first id (the log's identity). ARGV: retain, then one event JSON per event.
+ * Returns the first event's id; the others follow it.
  * A new log is numbered from the server's clock in microseconds, not from 1: if the log is lost
  * (a Redis without persistence restarted) its successor's ids are still larger than any id a node
  * remembers, so positions only grow and a node can tell it is reading a new log. If only the
@@ -32,23 +34,29 @@ export interface RedisStreamLogOptions {
  * %d: Lua would otherwise print them in exponent form.
  */
 const PUBLISH = `
-local n = redis.call('INCR', KEYS[2])
-if n == 1 then
+local count = #ARGV - 1
+local n = redis.call('INCRBY', KEYS[2], count)
+if n == count then
+  local first
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   if #last > 0 then
-    n = tonumber(string.match(last[1][1], '^(%d+)')) + 1
+    first = tonumber(string.match(last[1][1], '^(%d+)')) + 1
   else
     local t = redis.call('TIME')
-    n = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    redis.call('SET', KEYS[3], string.format('%d', n))
+    first = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('SET', KEYS[3], string.format('%d', first))
   end
+  n = first + count - 1
   redis.call('SET', KEYS[2], string.format('%d', n))
 end
+local first = n - count + 1
 if redis.call('EXISTS', KEYS[3]) == 0 then
-  redis.call('SET', KEYS[3], string.format('%d', n))
+  redis.call('SET', KEYS[3], string.format('%d', first))
 end
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], string.format('%d-0', n), 'e', ARGV[1])
-return n
+for i = 1, count do
+  redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], string.format('%d-0', first + i - 1), 'e', ARGV[i + 1])
+end
+return first
 `;
 
 /**
@@ -110,10 +118,18 @@ export class RedisStreamLog implements InvalidationLog {
   }
 
   async publish(input: InvalidationInput): Promise<InvalidationEvent> {
+    return (await this.publishMany([input]))[0]!;
+  }
+
+  async publishMany(inputs: readonly InvalidationInput[]): Promise<InvalidationEvent[]> {
+    if (inputs.length === 0) return [];
     const publishedAt = this.clock.now();
-    const body = JSON.stringify({ ...input, publishedAt });
-    const id = (await this.redis.eval(PUBLISH, 3, this.streamKey, this.counterKey, this.firstIdKey, body, this.retain).catch(logFailed('publish'))) as number;
-    return Object.freeze({ ...input, id, publishedAt });
+    const bodies = inputs.map((input) => JSON.stringify({ ...input, publishedAt }));
+    // One script call: the batch is appended whole, its ids consecutive, whatever else publishes meanwhile.
+    // Arguments as one array: a spread call of many thousand bodies would overflow the stack.
+    const args = [this.streamKey, this.counterKey, this.firstIdKey, String(this.retain), ...bodies];
+    const first = (await this.redis.eval(PUBLISH, 3, args).catch(logFailed('publish'))) as number;
+    return inputs.map((input, i) => Object.freeze({ ...input, id: first + i, publishedAt }));
   }
 
   async lastId(): Promise<number> {
