@@ -16,7 +16,10 @@ export type { PostgresCapture, PostgresCaptureOptions } from './adapters/postgre
 export { describeTables } from './adapters/postgres/table-catalog.js';
 export type { TableInfo } from './adapters/postgres/table-catalog.js';
 export { checkReplicaIdentity, checkNotPartitioned } from './adapters/postgres/replica-identity.js';
-export { outboxInstallSql, outboxUninstallSql, replicaIdentityFullSql, installOutbox, missingOutboxTriggers } from './adapters/postgres/outbox-install.js';
+export { outboxInstallSql, outboxUninstallSql, replicaIdentityFullSql, walInstallSql, versionUninstallSql, installOutbox, missingOutboxTriggers } from './adapters/postgres/outbox-install.js';
+export type { InstallOptions } from './adapters/postgres/outbox-install.js';
+export { versionColumnsOf, versionTriggerName, unbumpedVersionColumns, unbumpedVersionWarning } from './adapters/postgres/version-columns.js';
+export type { VersionColumn } from './adapters/postgres/version-columns.js';
 export type { ChangeFeed, ChangeSink } from './seams/change-feed.js';
 export type { RowChange } from './seams/row-change.js';
 

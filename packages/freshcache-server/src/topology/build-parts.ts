@@ -127,5 +127,6 @@ async function captureParts(config: Readonly<FreshcacheConfig>, apps: readonly T
       kind === 'wal'
         ? (error) => logger.warn({ err: error }, 'WAL capture failed; it reconnects and resumes from its slot')
         : (error) => logger.error({ err: error }, 'relay could not read the outbox; it retries on the next wake-up'),
+    onWarning: (message) => logger.warn(message),
   });
 }

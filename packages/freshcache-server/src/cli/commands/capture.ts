@@ -4,7 +4,12 @@ import {
   missingOutboxTriggers,
   outboxInstallSql,
   outboxUninstallSql,
-  replicaIdentityFullSql,
+  walInstallSql,
+  versionUninstallSql,
+  versionColumnsOf,
+  unbumpedVersionColumns,
+  unbumpedVersionWarning,
+  type VersionColumn,
   ROW_TRIGGER,
   TRUNCATE_TRIGGER,
   type SqlClient,
@@ -18,7 +23,7 @@ import { resolveConfig } from '../../config.js';
 import type { FreshcacheConfig } from '../../config.js';
 import { loadConfigFile } from '../../config-file.js';
 
-export const captureHelp = `freshcache capture install|uninstall --config FILE [--apply] [--replica-identity-full] [--everything]
+export const captureHelp = `freshcache capture install|uninstall --config FILE [--apply] [--replica-identity-full] [--version-columns] [--everything]
 
 Prepares PostgreSQL for the capture of the tables FILE's capture rules name. Without --apply it
 prints the SQL (stdout holds only SQL: review it, or pipe it to psql); with --apply it connects to
@@ -34,7 +39,14 @@ of the tables (or a superuser). Both are idempotent.
                holds WAL until dropped, with SELECT pg_drop_replication_slot('SLOT').
 
   --replica-identity-full   also ALTER TABLE ... REPLICA IDENTITY FULL each table (install), so
-                            WAL capture sends whole old rows (harmless with the outbox)`;
+                            WAL capture sends whole old rows (harmless with the outbox)
+  --version-columns         install: for each rule that names a version column, add the column
+                            if missing (bigint NOT NULL DEFAULT 0) and a BEFORE INSERT OR UPDATE
+                            trigger that bumps it on every write, whoever writes (psql included);
+                            with outbox and WAL capture alike. uninstall: drop those triggers
+                            (never the columns, which your code may read). Opt-in, as it changes
+                            your tables and takes the column over: a column your code or a
+                            trigger of your own already maintains keeps working without it.`;
 
 /** Where the command writes: stdout in the CLI, a buffer in tests. */
 export interface CaptureIo {
@@ -53,6 +65,7 @@ export async function capture(argv: string[], io: CaptureIo = stdoutIo): Promise
       apply: { type: 'boolean', default: false },
       'replica-identity-full': { type: 'boolean', default: false },
       everything: { type: 'boolean', default: false },
+      'version-columns': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,7 +84,9 @@ export async function capture(argv: string[], io: CaptureIo = stdoutIo): Promise
   if (rules.length === 0) throw new Error(`${file} has no capture rules (capture.rules): there are no tables to capture`);
   // Shape and templates are checked here; columns too once connected.
   const tables = compileRules(rules).tables;
-  const options = { replicaIdentityFull: values['replica-identity-full'], everything: values.everything };
+  const versionColumns = values['version-columns'] ? versionColumnsOf(rules) : [];
+  if (values['version-columns'] && versionColumns.length === 0) throw new Error(`--version-columns: no capture rule of ${file} names a version column (a rule's "version")`);
+  const options = { replicaIdentityFull: values['replica-identity-full'], everything: values.everything, versionColumns };
   if (action === 'install' && options.everything) throw new Error('--everything is an option of capture uninstall');
   if (action === 'uninstall' && options.replicaIdentityFull) throw new Error('--replica-identity-full is an option of capture install');
   const steps = plan(action, config, tables, options);
@@ -91,7 +106,12 @@ export async function capture(argv: string[], io: CaptureIo = stdoutIo): Promise
     if (action === 'install') {
       // Before anything is applied: a rule naming a table or column that does not exist.
       const catalog = await describeTables(sql, tables);
-      compiled = compileRules(rules, { columnsOf: (table) => catalog.get(table)?.columns });
+      // The version columns the install adds count as there.
+      const columnsOf = (table: string) => {
+        const columns = catalog.get(table)?.columns;
+        return columns && [...columns, ...versionColumns.filter((c) => c.table === table).map((c) => c.column)];
+      };
+      compiled = compileWithHint(rules, columnsOf);
       // Both feeds refuse these at start (their partitions' rows and truncates would be missed).
       for (const info of catalog.values()) checkNotPartitioned(info);
     }
@@ -108,6 +128,12 @@ export async function capture(argv: string[], io: CaptureIo = stdoutIo): Promise
       const missing = await missingOutboxTriggers(sql, tables);
       if (missing.length > 0) throw new Error(`the capture triggers are still missing on ${missing.join(', ')}`);
     }
+    if (action === 'install') {
+      const unbumped = await unbumpedVersionColumns(sql, versionColumnsOf(rules));
+      if (versionColumns.length > 0 && unbumped.length > 0) throw new Error(`the version triggers are still missing on ${unbumped.map((c) => c.table).join(', ')}`);
+      // Not a refusal: the column may be one the application bumps in every write it makes.
+      for (const column of unbumped) io.print(`warning: ${unbumpedVersionWarning(column)}`);
+    }
   } finally {
     await client.end().catch(() => {});
   }
@@ -122,31 +148,56 @@ interface Plan {
   done: string[];
 }
 
-function plan(action: 'install' | 'uninstall', config: FreshcacheConfig, tables: string[], options: { replicaIdentityFull: boolean; everything: boolean }): Plan {
+function plan(
+  action: 'install' | 'uninstall',
+  config: FreshcacheConfig,
+  tables: string[],
+  options: { replicaIdentityFull: boolean; everything: boolean; versionColumns: VersionColumn[] },
+): Plan {
   const list = tables.join(', ');
   const slot = config.capture.kind === 'wal' ? config.capture.slot : 'freshcache_relay';
   const dropSlot = `The WAL capture's replication slot holds WAL until it is dropped: SELECT pg_drop_replication_slot('${slot.replaceAll("'", "''")}');`;
+  const versioned = options.versionColumns.map((c) => `${c.table}.${c.column}`).join(', ');
   if (action === 'uninstall') {
+    const versions = versioned ? [`dropped the version triggers of ${versioned} (the columns stay: drop them yourself if nothing reads them)`] : [];
     if (config.capture.kind === 'outbox') {
       return {
-        sql: outboxUninstallSql(tables, { everything: options.everything }),
+        sql: outboxUninstallSql(tables, { everything: options.everything, versionColumns: options.versionColumns }),
         runs: true,
-        done: [`dropped the capture triggers on ${list}${options.everything ? ', and the freshcache outbox' : ''}`],
+        done: [`dropped the capture triggers on ${list}${options.everything ? ', and the freshcache outbox' : ''}`, ...versions],
       };
     }
+    if (versioned) return { sql: `${versionUninstallSql(options.versionColumns)}-- ${dropSlot}\n`, runs: true, done: [...versions, dropSlot] };
     return { sql: `-- WAL capture installs nothing on the tables.\n-- ${dropSlot}\n`, runs: false, done: [`nothing to uninstall for WAL capture. ${dropSlot}`] };
   }
   const identity = options.replicaIdentityFull ? [`set REPLICA IDENTITY FULL on ${list}`] : [];
+  const versions = versioned ? [`installed the version triggers of ${versioned} (each column added where missing)`] : [];
+  const installOptions = { replicaIdentityFull: options.replicaIdentityFull, versionColumns: options.versionColumns };
   if (config.capture.kind === 'outbox') {
     return {
-      sql: outboxInstallSql(tables, { replicaIdentityFull: options.replicaIdentityFull }),
+      sql: outboxInstallSql(tables, installOptions),
       runs: true,
-      done: [`installed outbox capture (triggers ${ROW_TRIGGER}, ${TRUNCATE_TRIGGER}) on ${list}`, ...identity],
+      done: [`installed outbox capture (triggers ${ROW_TRIGGER}, ${TRUNCATE_TRIGGER}) on ${list}`, ...identity, ...versions],
     };
   }
   const relayDoes = 'WAL capture needs nothing installed: the relay creates its publication and replication slot itself.';
-  if (options.replicaIdentityFull) return { sql: replicaIdentityFullSql(tables), runs: true, done: [...identity, relayDoes] };
+  const sql = walInstallSql(tables, installOptions);
+  if (sql) return { sql, runs: true, done: [...identity, ...versions, relayDoes] };
   return { sql: `-- ${relayDoes}\n-- Rules that read old-row columns outside a table's replica identity need --replica-identity-full.\n`, runs: false, done: [relayDoes] };
+}
+
+/** compileRules, whose refusal of a missing version column says what adds it. */
+function compileWithHint(rules: FreshcacheConfig['capture']['rules'], columnsOf: (table: string) => string[] | undefined): CompiledRules {
+  try {
+    return compileRules(rules, { columnsOf });
+  } catch (error) {
+    const versions = versionColumnsOf(rules);
+    const isVersion = (column: string) => versions.some((c) => error instanceof CaptureError && c.table === error.table && c.column === column);
+    if (error instanceof CaptureError && error.columns.length > 0 && error.columns.every(isVersion)) {
+      throw new CaptureError(error.code, error.table, `${error.message} (--version-columns adds a rule's missing version column, and the trigger that bumps it)`, error.columns);
+    }
+    throw error;
+  }
 }
 
 /** For WAL capture: why the relay would refuse each table it would refuse, in its own words. */

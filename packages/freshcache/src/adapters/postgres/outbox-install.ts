@@ -1,5 +1,13 @@
 import { qualifyTable } from '../../seams/row-change.js';
 import type { SqlClient } from './sql-client.js';
+import { UNUSED_VERSION_FUNCTIONS_DROP, versionColumnStatements, versionTriggerDropStatements, type VersionColumn } from './version-columns.js';
+
+/** What an install adds besides the outbox: REPLICA IDENTITY FULL on each table, the version columns' triggers. */
+export interface InstallOptions {
+  replicaIdentityFull?: boolean;
+  /** Version columns to add if missing, with the trigger that bumps them on every write (see version-columns.ts). */
+  versionColumns?: readonly VersionColumn[];
+}
 
 /**
  * Outbox capture of any tables: a trigger on each captured table writes every row change (old and
@@ -74,14 +82,18 @@ END $$`,
 ];
 
 /** The install, statement by statement, each idempotent. */
-export function outboxInstallStatements(tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): string[] {
+export function outboxInstallStatements(tables: readonly string[], options: InstallOptions = {}): string[] {
   const triggers = unique(tables).flatMap((table) => [
     `CREATE OR REPLACE TRIGGER ${ROW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${quoteTable(table)}
   FOR EACH ROW EXECUTE FUNCTION ${OUTBOX_SCHEMA}.capture_row()`,
     `CREATE OR REPLACE TRIGGER ${TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${quoteTable(table)}
   FOR EACH STATEMENT EXECUTE FUNCTION ${OUTBOX_SCHEMA}.capture_truncate()`,
   ]);
-  return [...SHARED_OBJECTS, ...triggers, ...(options.replicaIdentityFull ? replicaIdentityStatements(tables) : [])];
+  return [...SHARED_OBJECTS, ...triggers, ...extraStatements(tables, options)];
+}
+
+function extraStatements(tables: readonly string[], options: InstallOptions): string[] {
+  return [...(options.replicaIdentityFull ? replicaIdentityStatements(tables) : []), ...versionColumnStatements(options.versionColumns ?? [])];
 }
 
 /** A script for psql: one transaction, serialised against a concurrent install (CREATE OR REPLACE FUNCTION races otherwise). */
@@ -100,7 +112,7 @@ function script(header: string[], statements: string[]): string {
  * The SQL that installs outbox capture of `tables`, as one transaction: idempotent (running it
  * again changes nothing). Needs the owner of each table, or a superuser.
  */
-export function outboxInstallSql(tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): string {
+export function outboxInstallSql(tables: readonly string[], options: InstallOptions = {}): string {
   return script(
     [`freshcache capture install: outbox capture of ${unique(tables).join(', ')}.`, 'Idempotent: running it again changes nothing.'],
     outboxInstallStatements(tables, options),
@@ -109,23 +121,37 @@ export function outboxInstallSql(tables: readonly string[], options: { replicaId
 
 /**
  * The SQL that stops capturing `tables`: drops their triggers, and the rows already recorded stay.
+ * `versionColumns`: also drops those columns' version triggers (the columns stay).
  * `everything` also drops the functions (with any trigger left on other tables), the outbox and
- * its schema; the schema only if nothing else is in it.
+ * its schema; the version functions no trigger uses; the schema only if nothing else is in it (a
+ * version trigger kept, for WAL capture, keeps it).
  */
-export function outboxUninstallSql(tables: readonly string[], options: { everything?: boolean } = {}): string {
+export function outboxUninstallSql(tables: readonly string[], options: { everything?: boolean; versionColumns?: readonly VersionColumn[] } = {}): string {
   const statements = unique(tables).flatMap((table) => [
     `DROP TRIGGER IF EXISTS ${ROW_TRIGGER} ON ${quoteTable(table)}`,
     `DROP TRIGGER IF EXISTS ${TRUNCATE_TRIGGER} ON ${quoteTable(table)}`,
   ]);
+  statements.push(...versionTriggerDropStatements(options.versionColumns ?? []));
   if (options.everything) {
     statements.push(
       `DROP FUNCTION IF EXISTS ${OUTBOX_SCHEMA}.capture_row() CASCADE`,
       `DROP FUNCTION IF EXISTS ${OUTBOX_SCHEMA}.capture_truncate() CASCADE`,
       `DROP TABLE IF EXISTS ${OUTBOX_TABLE}`,
-      `DROP SCHEMA IF EXISTS ${OUTBOX_SCHEMA}`,
+      UNUSED_VERSION_FUNCTIONS_DROP,
+      `DO $freshcache_uninstall$
+BEGIN
+  DROP SCHEMA IF EXISTS ${OUTBOX_SCHEMA};
+EXCEPTION WHEN dependent_objects_still_exist THEN
+  RAISE NOTICE 'freshcache: schema ${OUTBOX_SCHEMA} kept: it still holds objects (version triggers in use, or your own)';
+END $freshcache_uninstall$`,
     );
   }
   return script([`freshcache capture uninstall: stop outbox capture of ${unique(tables).join(', ')}${options.everything ? ', and drop the outbox' : ''}.`], statements);
+}
+
+/** For WAL capture, which installs nothing of its own: drops the version columns' triggers (the columns stay). */
+export function versionUninstallSql(columns: readonly VersionColumn[]): string {
+  return script([`freshcache capture uninstall: drop the version triggers of ${columns.map((c) => `${c.table}.${c.column}`).join(', ')} (the columns stay).`], versionTriggerDropStatements(columns));
 }
 
 function replicaIdentityStatements(tables: readonly string[]): string[] {
@@ -137,7 +163,21 @@ function replicaIdentityStatements(tables: readonly string[]): string[] {
  * the old row. Costs WAL volume on tables that are updated often.
  */
 export function replicaIdentityFullSql(tables: readonly string[]): string {
-  return script([`freshcache capture install: REPLICA IDENTITY FULL on ${unique(tables).join(', ')}.`], replicaIdentityStatements(tables));
+  return walInstallSql(tables, { replicaIdentityFull: true });
+}
+
+/**
+ * What WAL capture may install (the relay creates its publication and slot itself): REPLICA
+ * IDENTITY FULL on `tables`, and version columns with their triggers. Empty when neither is asked.
+ */
+export function walInstallSql(tables: readonly string[], options: InstallOptions): string {
+  const statements = extraStatements(tables, options);
+  if (statements.length === 0) return '';
+  const what = [
+    ...(options.replicaIdentityFull ? [`REPLICA IDENTITY FULL on ${unique(tables).join(', ')}`] : []),
+    ...(options.versionColumns?.length ? [`version triggers on ${options.versionColumns.map((c) => `${c.table}.${c.column}`).join(', ')}`] : []),
+  ];
+  return script([`freshcache capture install: ${what.join('; ')}.`, 'Idempotent: running it again changes nothing.'], statements);
 }
 
 /**
@@ -146,7 +186,7 @@ export function replicaIdentityFullSql(tables: readonly string[]): string {
  * install by the same advisory lock as the printed script. Relays starting together (a leader and
  * its standby) would otherwise race on CREATE SCHEMA and CREATE OR REPLACE FUNCTION.
  */
-export async function installOutbox(sql: Pick<SqlClient, 'query'>, tables: readonly string[], options: { replicaIdentityFull?: boolean } = {}): Promise<void> {
+export async function installOutbox(sql: Pick<SqlClient, 'query'>, tables: readonly string[], options: InstallOptions = {}): Promise<void> {
   const steps = outboxInstallStatements(tables, options).map((statement, i) => {
     const tag = `$freshcache_step_${i}$`;
     if (statement.includes(tag)) throw new Error(`installOutbox: a table name contains ${tag}`);

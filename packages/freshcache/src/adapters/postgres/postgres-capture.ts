@@ -7,6 +7,7 @@ import { OutboxFeed } from './outbox-feed.js';
 import { checkNotPartitioned, checkReplicaIdentity } from './replica-identity.js';
 import type { SqlClient } from './sql-client.js';
 import { describeTables } from './table-catalog.js';
+import { unbumpedVersionColumns, unbumpedVersionWarning, versionColumnsOf } from './version-columns.js';
 import { WalFeed } from './wal-feed.js';
 
 export interface PostgresCaptureOptions {
@@ -25,6 +26,12 @@ export interface PostgresCaptureOptions {
   pollMs?: number;
   clock?: Clock;
   onError?: (error: unknown) => void;
+  /**
+   * What the catalog check found doubtful but does not refuse: a rule's version column that no
+   * trigger bumps (neither freshcache's nor a BEFORE UPDATE trigger of the table's own), which
+   * only the application's writes may keep up to date.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export interface PostgresCapture {
@@ -37,6 +44,7 @@ export interface PostgresCapture {
  * anything runs: a rule naming a table or column that does not exist is refused (CaptureError
  * `invalid_rule`, naming them), and so is a partitioned table or a partition (not supported yet)
  * and, for WAL capture, a rule that needs old-row columns the table's replica identity does not send.
+ * A version column that no trigger bumps is only warned about (`onWarning`).
  */
 export async function postgresCapture(options: PostgresCaptureOptions): Promise<PostgresCapture> {
   const named = compileRules(options.rules);
@@ -46,6 +54,9 @@ export async function postgresCapture(options: PostgresCaptureOptions): Promise<
   const catalog = await describeTables(options.sql, named.tables);
   const rules = compileRules(options.rules, { columnsOf: (table) => catalog.get(table)?.columns, primaryKeyOf: (table) => catalog.get(table)?.primaryKey });
   for (const info of catalog.values()) checkNotPartitioned(info);
+  if (options.onWarning) {
+    for (const column of await unbumpedVersionColumns(options.sql, versionColumnsOf(options.rules))) options.onWarning(unbumpedVersionWarning(column));
+  }
   if (options.kind === 'outbox') {
     return { rules, feed: new OutboxFeed({ sql: options.sql, tables: rules.tables, clock: options.clock, pollMs: options.pollMs, onError: options.onError }) };
   }
