@@ -184,6 +184,41 @@ it('groups the changes of each transaction even when an outbox batch interleaves
   ]);
 });
 
+it('the transactions of one batch go to the log in one append, each its own event with the next id; a failed append publishes none and fails the batch, so the feed hands it over again', async () => {
+  const { feed, deliver } = scriptedFeed();
+  const log = new MemoryLog();
+  const appends: number[] = [];
+  let logDown = true;
+  const publishMany = log.publishMany.bind(log);
+  log.publishMany = async (inputs) => {
+    if (logDown) throw new Error('log unavailable');
+    appends.push(inputs.length);
+    return publishMany(inputs);
+  };
+  const events: InvalidationEvent[] = [];
+  const relay = new Relay({ feed, log, map: RULES.map, onPublished: (event) => events.push(event) });
+  await relay.start();
+  onTestFinished(() => relay.stop());
+  const batch = [
+    at({ table: 'public.orgs', op: 'insert', new: { id: 1 }, txid: 7 }, 1),
+    at({ table: 'public.audit', op: 'insert', new: { id: 9 }, txid: 8 }, 2),
+    at({ table: 'public.orgs', op: 'insert', new: { id: 2 }, txid: 9 }, 3),
+    at({ table: 'public.users', op: 'delete', old: { id: 5 }, txid: 10 }, 4),
+  ];
+  // The feed acknowledges its source only when this resolves: nothing of the batch may be on the log.
+  await expect(deliver(batch)).rejects.toThrow('log unavailable');
+  expect(await log.lastId()).toBe(0);
+  logDown = false;
+  await deliver(batch);
+  // Transaction 8 maps to nothing; 10 cannot be mapped (no org_id), so it flushes everything.
+  expect(appends).toEqual([3]);
+  expect(events.map((e) => [e.id, e.keys, e.all ?? false])).toEqual([
+    [1, ['org:1'], false],
+    [2, ['org:2'], false],
+    [3, [], true],
+  ]);
+});
+
 it('a stop() that arrives while the relay is starting (its lock lost with PostgreSQL) stops it once started', async () => {
   const sql = await testSqlClient();
   await sql.query('CREATE TABLE IF NOT EXISTS users (id int PRIMARY KEY, org_id int)');

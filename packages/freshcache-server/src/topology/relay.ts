@@ -76,45 +76,56 @@ export class Relay {
     return done;
   }
 
+  /**
+   * All the transactions of one batch go to the log in one append (`publishMany`): one round trip
+   * however many transactions the feed handed over, each still its own event with its own id.
+   * The sink resolves, and the feed acknowledges its source, only once the append succeeded.
+   */
   private async publish(changes: RowChange[]): Promise<void> {
-    for (const transaction of byTransaction(changes)) {
-      // The version rule, per key: the highest version the transaction wrote to it, unless some
-      // change of it names the key without one (a delete, an unversioned rule), which then rules.
-      const targets = new TargetSet();
-      let committedAt = -Infinity;
-      for (const change of transaction) {
-        // Not Math.max(...): a transaction of many rows would overflow the argument list.
-        committedAt = Math.max(committedAt, change.committedAt);
-        try {
-          targets.add(this.options.map(change));
-        } catch (error) {
-          // Whatever a rule throws (a function rule's TypeError too), the change is not skipped:
-          // a throw that went up would make the feed redeliver it forever and stall capture.
-          const why = error instanceof CaptureError ? error : new CaptureError('unmappable_change', change.table, `A capture rule of ${change.table} failed on a ${change.op} at position ${change.position}: ${(error as Error)?.message ?? String(error)}`, [], { cause: error });
-          this.options.onUnmappable?.(why, change);
-          targets.all = true;
-        }
-      }
-      if (targets.all) {
-        await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'unmappable change', committedAt }, transaction);
-      } else if (targets.size > (this.options.maxTargets ?? DEFAULT_MAX_TARGETS)) {
-        // Every node would drop these one by one, and the event would weigh megabytes in the log.
-        await this.send({ keys: [], tags: [], prefixes: [], all: true, reason: 'large transaction', committedAt }, transaction);
-      } else if (targets.size > 0) {
-        // Still format v1: a node that ignores keyVersions drops these keys, never keeps more.
-        await this.send({ ...targets.toTargets(), committedAt }, transaction);
+    const batch = byTransaction(changes).flatMap((transaction) => {
+      const input = this.eventOf(transaction);
+      return input ? [{ input, transaction }] : [];
+    });
+    if (batch.length === 0) return;
+    const events = await this.options.log.publishMany(batch.map(({ input }) => input));
+    events.forEach((event, i) => this.options.onPublished?.(event, batch[i]!.transaction));
+  }
+
+  /** One transaction's event, or none when no rule maps any of its changes. */
+  private eventOf(transaction: RowChange[]): InvalidationInput | undefined {
+    // The version rule, per key: the highest version the transaction wrote to it, unless some
+    // change of it names the key without one (a delete, an unversioned rule), which then rules.
+    const targets = new TargetSet();
+    let committedAt = -Infinity;
+    for (const change of transaction) {
+      // Not Math.max(...): a transaction of many rows would overflow the argument list.
+      committedAt = Math.max(committedAt, change.committedAt);
+      try {
+        targets.add(this.options.map(change));
+      } catch (error) {
+        // Whatever a rule throws (a function rule's TypeError too), the change is not skipped:
+        // a throw that went up would make the feed redeliver it forever and stall capture.
+        const why = error instanceof CaptureError ? error : new CaptureError('unmappable_change', change.table, `A capture rule of ${change.table} failed on a ${change.op} at position ${change.position}: ${(error as Error)?.message ?? String(error)}`, [], { cause: error });
+        this.options.onUnmappable?.(why, change);
+        targets.all = true;
       }
     }
+    if (targets.all) return cdcEvent({ keys: [], tags: [], prefixes: [], all: true, reason: 'unmappable change', committedAt });
+    // Every node would drop these one by one, and the event would weigh megabytes in the log.
+    if (targets.size > (this.options.maxTargets ?? DEFAULT_MAX_TARGETS)) return cdcEvent({ keys: [], tags: [], prefixes: [], all: true, reason: 'large transaction', committedAt });
+    // Still format v1: a node that ignores keyVersions drops these keys, never keeps more.
+    if (targets.size > 0) return cdcEvent({ ...targets.toTargets(), committedAt });
+    return undefined;
   }
 
   private async lost(reason: string): Promise<void> {
-    await this.send({ keys: [], tags: [], prefixes: [], all: true, reason, committedAt: (this.options.clock ?? systemClock).now() }, []);
+    const event = await this.options.log.publish(cdcEvent({ keys: [], tags: [], prefixes: [], all: true, reason, committedAt: (this.options.clock ?? systemClock).now() }));
+    this.options.onPublished?.(event, []);
   }
+}
 
-  private async send(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt' | 'version' | 'keyVersions'>, changes: RowChange[]): Promise<void> {
-    const event = await this.options.log.publish({ kind: 'invalidate', v: formatOf(targets), source: 'cdc', ...targets });
-    this.options.onPublished?.(event, changes);
-  }
+function cdcEvent(targets: Pick<InvalidationInput, 'keys' | 'tags' | 'prefixes' | 'all' | 'reason' | 'committedAt' | 'version' | 'keyVersions'>): InvalidationInput {
+  return { kind: 'invalidate', v: formatOf(targets), source: 'cdc', ...targets };
 }
 
 /**
