@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
-import { CAPTURE_RULES_SCHEMA, FreshcacheError } from 'freshcache';
+import { CAPTURE_RULES_SCHEMA, CacheSettingsSchema, FreshcacheError } from 'freshcache';
 import type { ConfigInput } from './config.js';
+import { RegionInputSchema } from './topology/region-schema.js';
 
 const redisTarget = {
   oneOf: [
@@ -27,13 +28,11 @@ const redisTarget = {
   ],
 };
 
-const tier = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { policy: { enum: ['lru', 'lfu'] }, maxEntries: { type: 'integer', minimum: 1 }, maxBytes: { type: 'integer', minimum: 1 } },
-};
-
-/** The shape of a config file. Values are checked again (ranges, cross-field rules) by resolveConfig. */
+/**
+ * The shape of a config file. A region and the limits are the library's and the topology's own
+ * schemas (the limits PATCH /api/regions and createCache apply too); resolveConfig adds the
+ * cross-field rules.
+ */
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -52,29 +51,14 @@ export const CONFIG_SCHEMA = {
     regions: {
       type: 'array',
       minItems: 1,
-      items: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: {
-          name: { type: 'string' },
-          delayMs: { type: 'number', minimum: 0 },
-          jitter: { type: 'number', minimum: 0, maximum: 1 },
-          strategy: { enum: ['eager', 'lazy'] },
-          mode: { enum: ['cdc', 'ttl'] },
-          ttlMs: { type: 'number', exclusiveMinimum: 0 },
-          maxStaleMs: { type: 'number', minimum: 0 },
-          l1: tier,
-          l2: tier,
-        },
-      },
+      items: RegionInputSchema,
     },
     limits: {
       type: 'object',
       additionalProperties: false,
       properties: {
-        maxKeyBytes: { type: 'integer', minimum: 1 },
-        maxValueBytes: { type: 'integer', minimum: 1 },
+        maxKeyBytes: CacheSettingsSchema.properties.maxKeyBytes,
+        maxValueBytes: CacheSettingsSchema.properties.maxValueBytes,
         bodyLimitBytes: { type: 'integer', minimum: 1 },
       },
     },
@@ -171,6 +155,7 @@ function kindsOf(schema: unknown): string[] {
 function describeProblem(error: ErrorObject): string {
   const path = error.instancePath || '/';
   if (error.keyword === 'additionalProperties') return `${path} must NOT have additional property "${String(error.params.additionalProperty)}"`;
+  if (error.keyword === 'enum') return `${path} must be one of ${(error.params.allowedValues as unknown[]).join(', ')}`;
   if (error.keyword === 'discriminator') {
     const kinds = kindsOf(error.parentSchema).join(', ');
     return `${path}/${String(error.params.tag)} must be one of ${kinds}`;

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
-import { type CaptureRule, FreshcacheError, type Strategy } from 'freshcache';
+import { type CaptureRule, FreshcacheError, type Strategy, CacheSettingsSchema, checkAgainst } from 'freshcache';
 import type { FreshnessMode, RegionConfig, TierConfig } from './topology/region.js';
+import { RegionInputSchema } from './topology/region-schema.js';
+import type { RegionInput } from './topology/region-schema.js';
 
 /** A Redis server, or the seed nodes of a Redis Cluster. */
 export type RedisTarget = { url: string } | { cluster: { host: string; port: number }[] };
@@ -45,7 +47,7 @@ export interface FreshcacheConfig {
   seed: boolean;
 }
 
-export type RegionInput = Partial<Omit<RegionConfig, 'l1' | 'l2'>> & { name: string; l1?: Partial<TierConfig>; l2?: Partial<TierConfig> };
+export type { RegionInput };
 
 export interface ConfigInput {
   port?: number;
@@ -118,7 +120,7 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
     check(!names.has(region.name), `region "${region.name}" is named twice`);
     names.add(region.name);
   }
-  check(config.limits.maxKeyBytes > 0 && config.limits.maxValueBytes > 0, 'limits must be positive');
+  checkAgainst(CacheSettingsSchema, { maxKeyBytes: config.limits.maxKeyBytes, maxValueBytes: config.limits.maxValueBytes }, 'invalid configuration: limits');
   check(config.limits.bodyLimitBytes >= config.limits.maxValueBytes, 'bodyLimitBytes must be at least maxValueBytes');
   check(config.relay.pollMs >= 10, 'relay.pollMs must be at least 10');
   check(config.log.retain >= 1, 'log.retain must be at least 1');
@@ -157,21 +159,10 @@ export function resolveRegion(input: RegionInput): RegionConfig {
   return region;
 }
 
-/** The checks that also guard `PATCH /api/regions/:name`. */
-export function validateRegionSettings(region: Partial<RegionConfig>): void {
-  if (region.name !== undefined) check(REGION_NAME.test(region.name), `region name "${region.name}" must match ${REGION_NAME}`);
-  if (region.delayMs !== undefined) check(Number.isFinite(region.delayMs) && region.delayMs >= 0 && region.delayMs <= 600_000, 'delayMs must be 0..600000');
-  if (region.jitter !== undefined) check(Number.isFinite(region.jitter) && region.jitter >= 0 && region.jitter <= 1, 'jitter must be 0..1');
-  if (region.strategy !== undefined) check(region.strategy === 'eager' || region.strategy === 'lazy', 'strategy must be eager or lazy');
-  if (region.mode !== undefined) check(region.mode === 'cdc' || region.mode === 'ttl', 'mode must be cdc or ttl');
-  if (region.ttlMs !== undefined) check(Number.isFinite(region.ttlMs) && region.ttlMs > 0 && region.ttlMs <= 86_400_000, 'ttlMs must be 1..86400000');
-  if (region.maxStaleMs !== undefined) check(Number.isFinite(region.maxStaleMs) && region.maxStaleMs >= 0, 'maxStaleMs must be >= 0');
-  for (const tier of [region.l1, region.l2]) {
-    if (!tier) continue;
-    check(tier.policy === 'lru' || tier.policy === 'lfu', 'tier policy must be lru or lfu');
-    check(Number.isInteger(tier.maxEntries) && tier.maxEntries > 0, 'tier maxEntries must be a positive integer');
-    check(Number.isFinite(tier.maxBytes) && tier.maxBytes > 0, 'tier maxBytes must be positive');
-  }
+/** The region's schema (the one the config file and `PATCH /api/regions/:name` use), and its name. */
+export function validateRegionSettings(region: RegionConfig): void {
+  check(REGION_NAME.test(region.name), `region name "${region.name}" must match ${REGION_NAME}`);
+  checkAgainst(RegionInputSchema, region, `invalid configuration: region "${region.name}"`);
 }
 
 function checkRedisTarget(target: RedisTarget, where: string): void {

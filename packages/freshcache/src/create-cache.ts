@@ -1,10 +1,10 @@
 import { MemoryStore } from './adapters/memory/memory-store.js';
-import type { EvictionPolicy } from './adapters/memory/memory-store.js';
 import type { Clock, Timer } from './engine/clock.js';
 import { systemClock } from './engine/clock.js';
 import { FreshcacheError } from './engine/errors.js';
-import type { Strategy } from './engine/tiered-cache.js';
-import { DEFAULTS, TieredCache } from './engine/tiered-cache.js';
+import { checkCacheOptions } from './engine/cache-options-schema.js';
+import type { CacheSettingsInput, TierBounds } from './engine/cache-options-schema.js';
+import { TieredCache } from './engine/tiered-cache.js';
 import { LogFollower } from './engine/log-follower.js';
 import type { InvalidationEvent, InvalidationLog } from './seams/invalidation-log.js';
 import { lagOf } from './seams/invalidation-log.js';
@@ -14,12 +14,16 @@ import { CacheStats } from './engine/cache-stats.js';
 import { registerLibraryMetrics } from './observability/library-metrics.js';
 import type { LibraryMetrics, LibraryMetricsOptions } from './observability/library-metrics.js';
 
-export interface CreateCacheOptions {
+/**
+ * The settings (strategy, TTLs, timeouts, sizes) are typed by their schema, CacheSettingsSchema,
+ * which createCache checks them against; the rest are stores, a clock and callbacks.
+ */
+export interface CreateCacheOptions extends CacheSettingsInput {
   /**
    * In-process tier: any `LocalStore`, or the bounds of the built-in one (a `MemoryStore`). The
    * cache counts the built-in one's evictions; a store of your own reports its own.
    */
-  l1?: LocalStore | { policy?: EvictionPolicy; maxEntries?: number; maxBytes?: number };
+  l1?: LocalStore | TierBounds;
   /**
    * Shared tier: any `Store`; `'memory'` for an in-process one; none when absent. Caches sharing
    * one L2 (a store with `capabilities.shared`) judge its entries by invalidation-log position:
@@ -27,18 +31,6 @@ export interface CreateCacheOptions {
    * topology's regions do (docs/architecture.md, "A shared L2").
    */
   l2?: Store | 'memory';
-  strategy?: Strategy;
-  defaultTtlMs?: number;
-  maxTtlMs?: number;
-  maxStaleMs?: number;
-  loadTimeoutMs?: number;
-  maxKeyBytes?: number;
-  maxValueBytes?: number;
-  /**
-   * How long a loader's `not_found` is remembered, so that repeated reads of an unknown key do
-   * not reach the source (default 5 000 ms; 0 turns it off). An invalidation of the key forgets it.
-   */
-  negativeTtlMs?: number;
   clock?: Clock;
   onRevalidateError?: (key: string, error: unknown) => void;
   /** Join a deployment: follow its invalidation log (docs/api.md, "Library: join a deployment"). */
@@ -87,35 +79,16 @@ export interface FollowOptions {
  */
 export function createCache(options: CreateCacheOptions = {}): TieredCache {
   const clock = options.clock ?? systemClock;
-  const positive = (name: string, value: number | undefined) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-      throw new FreshcacheError('bad_request', `${name} must be a positive number, got ${value}`);
-    }
-  };
+  checkCacheOptions(options, 'createCache options');
+  if (options.invalidations !== undefined && !(typeof options.invalidations.region === 'string' && options.invalidations.region !== '')) {
+    throw new FreshcacheError('bad_request', 'invalidations.region must be a non-empty string');
+  }
   const given = options.l1 !== undefined && isLocalStore(options.l1) ? options.l1 : undefined;
-  const bounds = given === undefined ? (options.l1 as Exclude<CreateCacheOptions['l1'], LocalStore>) : undefined;
-  positive('l1.maxEntries', bounds?.maxEntries);
-  positive('l1.maxBytes', bounds?.maxBytes);
-  positive('defaultTtlMs', options.defaultTtlMs);
-  positive('maxTtlMs', options.maxTtlMs);
-  positive('loadTimeoutMs', options.loadTimeoutMs);
-  const negativeTtlMs = options.negativeTtlMs;
-  if (negativeTtlMs !== undefined && !(Number.isFinite(negativeTtlMs) && negativeTtlMs >= 0 && negativeTtlMs <= (options.maxTtlMs ?? DEFAULTS.maxTtlMs))) {
-    throw new FreshcacheError('bad_request', `negativeTtlMs must be between 0 and maxTtlMs, got ${negativeTtlMs}`);
-  }
-  if (options.strategy !== undefined && options.strategy !== 'eager' && options.strategy !== 'lazy') {
-    throw new FreshcacheError('bad_request', `strategy must be "eager" or "lazy", got ${String(options.strategy)}`);
-  }
-  if ((options.defaultTtlMs ?? DEFAULTS.defaultTtlMs) > (options.maxTtlMs ?? DEFAULTS.maxTtlMs)) {
-    throw new FreshcacheError('bad_request', 'defaultTtlMs must not exceed maxTtlMs');
-  }
+  const bounds = given === undefined ? (options.l1 as TierBounds | undefined) : undefined;
   const stats = new CacheStats();
   const l1 = given ?? new MemoryStore({ name: 'l1', clock, ...bounds, onEvict: () => stats.l1Evictions++ });
   const l2 =
     options.l2 === 'memory' ? new MemoryStore({ name: 'l2', clock, maxEntries: 100_000, onEvict: () => stats.l2Evictions++ }) : options.l2;
-  if (options.invalidations !== undefined && !(typeof options.invalidations.region === 'string' && options.invalidations.region !== '')) {
-    throw new FreshcacheError('bad_request', 'invalidations.region must be a non-empty string');
-  }
   // Before the cache exists: a refused registration leaves nothing to close.
   let metrics: LibraryMetrics | undefined;
   if (options.metrics) {

@@ -11,6 +11,21 @@ export type { TemplateLoaders, TemplateParams } from './engine/loader-registry.j
 export { ManualClock, systemClock } from './engine/clock.js';
 export type { Clock, Timer } from './engine/clock.js';
 export { FreshcacheError, ERROR_CATALOGUE } from './engine/errors.js';
+export {
+  CACHE_DEFAULTS,
+  CACHE_LIMITS,
+  CacheSettingsSchema,
+  EvictionPolicySchema,
+  LiveSettingsSchema,
+  MaxStaleMsSchema,
+  StrategySchema,
+  StringEnum,
+  TierBoundsSchema,
+  TtlMsSchema,
+  checkAgainst,
+  checkCacheOptions,
+} from './engine/cache-options-schema.js';
+export type { CacheSettingsInput, LiveSettings, TierBounds } from './engine/cache-options-schema.js';
 export type { ErrorCode } from './engine/errors.js';
 export type { Entry } from './seams/entry.js';
 export { MemoryStore } from './adapters/memory/memory-store.js';
