@@ -99,6 +99,11 @@ describe('freshcache capture install --version-columns', () => {
     await dated.sql.query(`UPDATE orgs SET name = 'acme inc'`); // writes still work
   });
 
+  it('--version-columns without a rule naming a version column is refused, before connecting', async () => {
+    const file = await files.write('unversioned.json', JSON.stringify({ capture: { kind: 'outbox', rules: [{ table: 'orgs', key: 'org:{id}' }] } }));
+    await expect(run(['install', '--config', file, '--version-columns'])).rejects.toThrow(/--version-columns: no capture rule of .* names a version column/);
+  });
+
   it('without the flag, --apply refuses a missing version column saying what adds it, and warns about a column nothing bumps', async () => {
     const { sql, file } = await database('outbox');
     await expect(run(['install', '--config', file, '--apply'])).rejects.toThrow(/no column rev .*--version-columns adds/);
