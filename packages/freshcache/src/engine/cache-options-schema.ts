@@ -63,11 +63,14 @@ export const TierBoundsSchema = Type.Object(
 );
 export type TierBounds = Static<typeof TierBoundsSchema>;
 
-/** The settings a live cache may change (a region's `PATCH`): its strategy, stale window and TTL. */
+/** The settings a live cache may change (`configure`; a region's `PATCH`): strategy, TTL, windows and timeout. */
 export const LiveSettingsSchema = Type.Object({
   strategy: Type.Optional(StrategySchema),
   maxStaleMs: Type.Optional(MaxStaleMsSchema),
   defaultTtlMs: Type.Optional(TtlMsSchema),
+  /** How long a loader's `not_found` is remembered; 0 turns it off. */
+  negativeTtlMs: Type.Optional(Type.Number({ minimum: 0, maximum: CACHE_LIMITS.maxTtlMs })),
+  loadTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: CACHE_LIMITS.maxLoadTimeoutMs })),
 });
 export type LiveSettings = Static<typeof LiveSettingsSchema>;
 
@@ -79,11 +82,8 @@ export const CacheSettingsSchema = Type.Object({
   ...LiveSettingsSchema.properties,
   /** The cap of every TTL; defaultTtlMs and negativeTtlMs must not exceed it. */
   maxTtlMs: Type.Optional(TtlMsSchema),
-  loadTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: CACHE_LIMITS.maxLoadTimeoutMs })),
   maxKeyBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: CACHE_LIMITS.maxKeyBytes })),
   maxValueBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: CACHE_LIMITS.maxValueBytes })),
-  /** How long a loader's `not_found` is remembered; 0 turns it off. */
-  negativeTtlMs: Type.Optional(Type.Number({ minimum: 0, maximum: CACHE_LIMITS.maxTtlMs })),
 });
 export type CacheSettingsInput = Static<typeof CacheSettingsSchema>;
 
