@@ -71,6 +71,25 @@ describe('freshcache capture install --version-columns', () => {
     expect(await revs(sql)).toEqual([[1, 2], [2, 2], [3, 2]]);
   });
 
+  it('bumps the writes of a role that may only write the table: the function runs as the writer (SECURITY INVOKER), with no grant on its schema', async () => {
+    const { url, sql, file } = await database('wal');
+    await run(['install', '--config', file, '--apply', '--version-columns']);
+    const role = `writer_v${databases}`;
+    await sql.query(`CREATE ROLE ${role}; GRANT SELECT, INSERT, UPDATE ON users TO ${role}`);
+    onTestFinished(async () => {
+      await sql.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    });
+    const writer = new pg.Client({ connectionString: url });
+    await writer.connect();
+    onTestFinished(() => writer.end());
+    await writer.query(`SET ROLE ${role}`);
+    await writer.query(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+    await writer.query(`UPDATE users SET name = 'ada l.'`);
+    expect(await revs(sql)).toEqual([[1, 2]]);
+    const { rows } = await sql.query(`SELECT proname, prosecdef FROM pg_proc WHERE pronamespace = 'freshcache'::regnamespace`);
+    expect(rows).toEqual([{ proname: 'bump_rev', prosecdef: false }]);
+  });
+
   it('--apply twice changes nothing the first did not; an existing integer column is kept, another type refused before anything is applied', async () => {
     const { sql, file } = await database('outbox');
     expect(await run(['install', '--config', file, '--apply', '--version-columns'])).toMatch(/installed the version triggers of public\.users\.rev/);
