@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
+import { typedJsonSerializer } from '../../packages/freshcache/src/engine/typed-json-serializer.js';
 import { localStoreContract } from '../../packages/freshcache/src/testing/local-store-contract.js';
 import { entry, fillLeaseContract, storeContract } from '../../packages/freshcache/src/testing/store-contract.js';
 
@@ -29,6 +30,9 @@ for (const policy of ['lru', 'lfu'] as const) {
 
 storeContract('MemoryStore (shared)', async (clock) => new MemoryStore({ clock, shared: true }), () => new ManualClock());
 fillLeaseContract('MemoryStore (shared)', async (clock) => new MemoryStore({ clock, shared: true }), () => new ManualClock());
+// The embedded L2 as createCache and a region build it: values kept as the serializer's text.
+storeContract('MemoryStore (shared, serialized)', async (clock) => new MemoryStore({ clock, shared: true, serializer: typedJsonSerializer }), () => new ManualClock());
+fillLeaseContract('MemoryStore (shared, serialized)', async (clock) => new MemoryStore({ clock, shared: true, serializer: typedJsonSerializer }), () => new ManualClock());
 
 describe('eviction policies differ as named', () => {
   it('LRU evicts the least recently used, LFU the least frequently used', async () => {

@@ -10,6 +10,8 @@ import type { InvalidationEvent, InvalidationLog } from './seams/invalidation-lo
 import { lagOf } from './seams/invalidation-log.js';
 import type { LocalStore } from './seams/local-store.js';
 import type { Store } from './seams/store.js';
+import type { Serializer } from './seams/serializer.js';
+import { typedJsonSerializer } from './engine/typed-json-serializer.js';
 import { CacheStats } from './engine/cache-stats.js';
 import { registerLibraryMetrics } from './observability/library-metrics.js';
 import type { LibraryMetrics, LibraryMetricsOptions } from './observability/library-metrics.js';
@@ -31,6 +33,12 @@ export interface CreateCacheOptions extends CacheSettingsInput {
    * topology's regions do (docs/architecture.md, "A shared L2").
    */
   l2?: Store | 'memory';
+  /**
+   * How values are written to L2 and read back (default `typedJsonSerializer`: JSON that keeps
+   * Date, BigInt and Buffer). L1 keeps each value as L2 would return it. An L2 store of your own
+   * takes it too (`redisStore({ url, serializer })`): every node sharing an L2 uses the same.
+   */
+  serializer?: Serializer;
   clock?: Clock;
   onRevalidateError?: (key: string, error: unknown) => void;
   /** Join a deployment: follow its invalidation log (docs/api.md, "Library: join a deployment"). */
@@ -88,7 +96,7 @@ export function createCache(options: CreateCacheOptions = {}): TieredCache {
   const stats = new CacheStats();
   const l1 = given ?? new MemoryStore({ name: 'l1', clock, ...bounds, onEvict: () => stats.l1Evictions++ });
   const l2 =
-    options.l2 === 'memory' ? new MemoryStore({ name: 'l2', clock, maxEntries: 100_000, onEvict: () => stats.l2Evictions++ }) : options.l2;
+    options.l2 === 'memory' ? new MemoryStore({ name: 'l2', clock, maxEntries: 100_000, serializer: options.serializer ?? typedJsonSerializer, onEvict: () => stats.l2Evictions++ }) : options.l2;
   // Before the cache exists: a refused registration leaves nothing to close.
   let metrics: LibraryMetrics | undefined;
   if (options.metrics) {

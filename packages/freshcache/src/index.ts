@@ -28,6 +28,8 @@ export {
 export type { CacheSettingsInput, LiveSettings, TierBounds } from './engine/cache-options-schema.js';
 export type { ErrorCode } from './engine/errors.js';
 export type { Entry } from './seams/entry.js';
+export type { Serializer } from './seams/serializer.js';
+export { typedJsonSerializer } from './engine/typed-json-serializer.js';
 export { MemoryStore } from './adapters/memory/memory-store.js';
 export type { LocalStore } from './seams/local-store.js';
 export type { Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';

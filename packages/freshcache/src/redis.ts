@@ -4,6 +4,7 @@ import { createRedisConnection } from './adapters/redis/redis-connection.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
 import type { Clock } from './engine/clock.js';
+import type { Serializer } from './seams/serializer.js';
 
 export { RedisStore } from './adapters/redis/redis-store.js';
 export type { RedisStoreOptions } from './adapters/redis/redis-store.js';
@@ -30,15 +31,16 @@ export interface RedisPartOptions {
 /**
  * A shared L2 on Redis. Caches that pass stores with the same URL and namespace share one tier;
  * a freshcache server's region `R` keeps its L2 under `<l2.namespace>R:` (default `freshcache:l2:R:`).
+ * `serializer`: the same as the caches' (`createCache({ serializer })`); default typedJsonSerializer.
  */
-export function redisStore(options: RedisPartOptions): RedisStore {
+export function redisStore(options: RedisPartOptions & { serializer?: Serializer }): RedisStore {
   const redis = connect(options);
   return new (class extends RedisStore {
     override async close(): Promise<void> {
       await super.close();
       redis.disconnect();
     }
-  })({ redis, prefix: options.namespace, clock: options.clock });
+  })({ redis, prefix: options.namespace, clock: options.clock, serializer: options.serializer });
 }
 
 /** The invalidation log on Redis Streams (default namespace `freshcache:`, as a server's). */

@@ -1,15 +1,12 @@
-import { FreshcacheError } from './errors.js';
+import { typedJsonSerializer } from './typed-json-serializer.js';
 
-/** The UTF-8 length of a value's JSON; a value that has none (cycles, BigInts) is a bad request. */
+/**
+ * The UTF-8 length of a value's text in the default serializer (its JSON when it is plain JSON);
+ * a value it cannot represent (a function, a cycle) is a `bad_request`. A cache with a serializer
+ * of its own measures with `roundTrip` instead.
+ */
 export function jsonByteLength(value: unknown): number {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch (error) {
-    // Cycles, BigInts, or nesting deep enough to overflow the stack: not a cacheable JSON value.
-    throw new FreshcacheError('bad_request', `value is not serialisable as JSON: ${(error as Error).message}`, { cause: error });
-  }
-  return json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
+  return Buffer.byteLength(typedJsonSerializer.serialize(value), 'utf8');
 }
 
 /** An entry's `size`: its value's bytes plus its key, its tags and a fixed overhead. */

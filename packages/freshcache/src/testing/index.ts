@@ -5,6 +5,8 @@
  */
 export { storeContract, fillLeaseContract, entry, walk } from './store-contract.js';
 export { localStoreContract } from './local-store-contract.js';
+export { tierValuesContract } from './tier-values-contract.js';
+export type { SharedL2 } from './tier-values-contract.js';
 export { invalidationLogContract, eventCollector } from './invalidation-log-contract.js';
 export { changeFeedContract, changeCollector, CONTRACT_SCHEMA, CONTRACT_TABLES } from './change-feed-contract.js';
 export type { FeedFixture } from './change-feed-contract.js';

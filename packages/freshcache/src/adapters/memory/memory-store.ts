@@ -4,6 +4,7 @@ import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../seams/entry.js';
 import { scanInKeyOrder } from '../../engine/key-order-scan.js';
 import type { LocalStore } from '../../seams/local-store.js';
+import type { Serializer } from '../../seams/serializer.js';
 import type { ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { LfuMap } from './lfu-map.js';
 import { MemoryLeases } from './memory-leases.js';
@@ -25,6 +26,12 @@ export interface MemoryStoreOptions {
   clock?: Clock;
   /** Called for entries pushed out by the bounds (not for deletes or expiry). */
   onEvict?: (key: string) => void;
+  /**
+   * For a store used as an L2 (the `Store` methods): keep each value as `serialize(value)` and
+   * decode it on every read, so that it hands out copies with the types Redis would give back,
+   * never the writer's live object. The `LocalStore` methods (L1) ignore it: L1 keeps objects.
+   */
+  serializer?: Serializer;
 }
 
 /** The operations both eviction policies share. */
@@ -74,13 +81,15 @@ export class MemoryStore implements Store, LocalStore {
   readonly policy: EvictionPolicy;
   private readonly map: EntryMap;
   private readonly clock: Clock;
+  private readonly serializer: Serializer | undefined;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.name = options.name ?? 'memory';
     this.capabilities = { inProcess: true, shared: options.shared ?? false };
     this.policy = options.policy ?? 'lru';
     this.clock = options.clock ?? systemClock;
-    this.leases = options.shared ? new MemoryLeases(this.clock, (key, entry) => this.map.set(key, entry)) : undefined;
+    this.serializer = options.serializer;
+    this.leases = options.shared ? new MemoryLeases(this.clock, (key, entry) => this.map.set(key, this.encode(entry))) : undefined;
     const maxEntries = options.maxEntries ?? 10_000;
     const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.map =
@@ -127,12 +136,13 @@ export class MemoryStore implements Store, LocalStore {
       this.map.delete(key);
       return undefined;
     }
-    return entry;
+    return entry === undefined ? undefined : this.decode(entry);
   }
 
   async set(key: string, entry: Entry): Promise<void> {
+    const stored = this.encode(entry);
     this.leases?.revoke(key);
-    this.map.set(key, entry);
+    this.map.set(key, stored);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -146,7 +156,9 @@ export class MemoryStore implements Store, LocalStore {
   }
 
   async scan(options: ScanOptions): Promise<ScanPage> {
-    return scanInKeyOrder(this.map.keys(), (key) => this.map.peek(key), options, this.clock.now());
+    const page = scanInKeyOrder(this.map.keys(), (key) => this.map.peek(key), options, this.clock.now());
+    if (this.serializer !== undefined) for (const scanned of page.entries) scanned.entry = this.decode(scanned.entry);
+    return page;
   }
 
   async size(): Promise<{ entries: number; bytes: number }> {
@@ -155,5 +167,15 @@ export class MemoryStore implements Store, LocalStore {
 
   async close(): Promise<void> {
     this.map.clear();
+  }
+
+  /** What the map keeps for a `Store` write: the entry, its value as the serializer's text. */
+  private encode(entry: Entry): Entry {
+    return this.serializer === undefined ? entry : { ...entry, value: this.serializer.serialize(entry.value) };
+  }
+
+  /** A `Store` read: a new entry with a new value, decoded from that text. */
+  private decode(stored: Entry): Entry {
+    return this.serializer === undefined ? stored : { ...stored, value: this.serializer.deserialize(stored.value as string) };
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock } from '../../engine/clock.js';
 import type { Entry } from '../../seams/entry.js';
+import type { Serializer } from '../../seams/serializer.js';
 import type { FillLeases } from '../../seams/store.js';
 import { redisFailure } from './redis-unavailable.js';
 import { slotKey } from './redis-keys.js';
@@ -9,7 +10,7 @@ import { slotKey } from './redis-keys.js';
 /** The lease of a key lives next to its entry (same hash slot), so one script can check one and write the other. */
 export const LEASE_SUFFIX = ':lease';
 
-/** KEYS: entry, lease. ARGV: token, entry JSON, ttl ms. Writes only while the token holds the lease. */
+/** KEYS: entry, lease. ARGV: token, serialized entry, ttl ms. Writes only while the token holds the lease. */
 const FILL = `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -33,6 +34,8 @@ export class RedisLeases implements FillLeases {
     private readonly redis: Redis | Cluster,
     private readonly prefix: string,
     private readonly clock: Clock,
+    /** The store's: a filled entry is written as its `set` writes one. */
+    private readonly serializer: Serializer,
   ) {}
 
   async acquire(key: string, ttlMs: number): Promise<string | undefined> {
@@ -47,7 +50,7 @@ export class RedisLeases implements FillLeases {
       await this.release(key, token);
       return false;
     }
-    const written = await this.redis.eval(FILL, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), token, JSON.stringify(entry), ttlMs).catch(failed('fill'));
+    const written = await this.redis.eval(FILL, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), token, this.serializer.serialize(entry), ttlMs).catch(failed('fill'));
     return written === 1;
   }
 

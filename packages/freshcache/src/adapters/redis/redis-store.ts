@@ -4,12 +4,14 @@ import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
 import type { Entry } from '../../seams/entry.js';
 import { FreshcacheError } from '../../engine/errors.js';
+import { typedJsonSerializer } from '../../engine/typed-json-serializer.js';
+import type { Serializer } from '../../seams/serializer.js';
 import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
 import { LEASE_SUFFIX, RedisLeases } from './redis-leases.js';
 import { redisFailure } from './redis-unavailable.js';
 
-/** KEYS: entry, lease. ARGV: entry JSON, ttl ms. A write revokes a fill lease in progress. */
+/** KEYS: entry, lease. ARGV: serialized entry, ttl ms. A write revokes a fill lease in progress. */
 const SET = `
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('DEL', KEYS[2])
@@ -31,11 +33,17 @@ export interface RedisStoreOptions {
   prefix?: string;
   clock?: Clock;
   name?: string;
+  /**
+   * Writes each entry as `serialize(entry)` (default: typedJsonSerializer, JSON that keeps Date,
+   * BigInt and Buffer). Every store sharing the namespace, and the caches using them, need the same.
+   */
+  serializer?: Serializer;
 }
 
 /**
- * The shared tier (L2) on Redis, standalone or Cluster. An entry is one JSON string with its
- * version, tags and expiry, at `<prefix>{<key>}` (redis-keys.ts), so the entry and the companion
+ * The shared tier (L2) on Redis, standalone or Cluster. An entry is one string, the serializer's
+ * text of the entry with its value, version, tags and expiry (JSON by default), at
+ * `<prefix>{<key>}` (redis-keys.ts), so the entry and the companion
  * keys other adapters keep for it share a hash slot. Redis expires it at its hard expiry (PX), and
  * reads also check the expiry against the engine's clock, so a store behaves the same under a
  * fake clock.
@@ -55,6 +63,7 @@ export class RedisStore implements Store {
   private readonly redis: Redis | Cluster;
   private readonly prefix: string;
   private readonly clock: Clock;
+  private readonly serializer: Serializer;
 
   constructor(options: RedisStoreOptions) {
     this.redis = options.redis;
@@ -62,15 +71,15 @@ export class RedisStore implements Store {
     assertNamespace(this.prefix);
     this.clock = options.clock ?? systemClock;
     this.name = options.name ?? 'redis';
-    this.leases = new RedisLeases(this.redis, this.prefix, this.clock);
+    this.serializer = options.serializer ?? typedJsonSerializer;
+    this.leases = new RedisLeases(this.redis, this.prefix, this.clock, this.serializer);
   }
 
   get(key: string): Promise<Entry | undefined> {
     return this.reach('get', async () => {
-      const json = await this.redis.get(slotKey(this.prefix, key));
-      if (json === null) return undefined;
-      const entry = JSON.parse(json) as Entry;
-      return entry.expiresAt > this.clock.now() ? entry : undefined;
+      const text = await this.redis.get(slotKey(this.prefix, key));
+      const entry = text === null ? undefined : decodeEntry(this.serializer, text);
+      return entry !== undefined && entry.expiresAt > this.clock.now() ? entry : undefined;
     });
   }
 
@@ -81,7 +90,7 @@ export class RedisStore implements Store {
         await this.delete(key);
         return;
       }
-      await this.redis.eval(SET, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), JSON.stringify(entry), ttlMs);
+      await this.redis.eval(SET, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), this.serializer.serialize(entry), ttlMs);
     });
   }
 
@@ -186,13 +195,27 @@ export class RedisStore implements Store {
       const key = keyFromSlotKey(this.prefix, name);
       if (key === undefined) continue;
       // A key whose slot moved since the SCAN: the cluster client follows the redirection.
-      const json = error ? await this.redis.get(name) : (reply as string | null);
-      if (json === null) continue;
-      const entry = JSON.parse(json) as Entry;
-      if (entry.expiresAt > now) entries.push({ key, entry });
+      const text = error ? await this.redis.get(name) : (reply as string | null);
+      const entry = text === null ? undefined : decodeEntry(this.serializer, text);
+      if (entry !== undefined && entry.expiresAt > now) entries.push({ key, entry });
     }
     return entries;
   }
+}
+
+/**
+ * The entry `text` holds, or undefined (a miss, which the next fill replaces) for text this
+ * serializer cannot read: written with another serializer, or not an entry at all.
+ */
+function decodeEntry(serializer: Serializer, text: string): Entry | undefined {
+  let entry: unknown;
+  try {
+    entry = serializer.deserialize(text);
+  } catch {
+    return undefined;
+  }
+  const { expiresAt } = (entry ?? {}) as Partial<Entry>;
+  return typeof expiresAt === 'number' ? (entry as Entry) : undefined;
 }
 
 interface ScanNode {
