@@ -9,6 +9,7 @@ import {
   type InvalidationEvent,
   type InvalidationLog,
   type Store,
+  typedJsonSerializer,
 } from 'freshcache';
 import { CancelledError, DelayLine } from './delay-line.js';
 
@@ -102,7 +103,8 @@ export class Region {
       l1: new MemoryStore({ name: 'l1', clock: deps.clock, ...config.l1, onEvict: () => stats.l1Evictions++ }),
       // Shared even when one node uses it: its entries are dated by log position, as on Redis,
       // so a write dated at its own event (a PUT) works the same embedded and deployed.
-      l2: deps.l2 ?? new MemoryStore({ name: 'l2', shared: true, clock: deps.clock, ...config.l2, onEvict: () => stats.l2Evictions++ }),
+      // It keeps the serializer's text, as Redis does: readers get decoded copies, typed as from Redis.
+      l2: deps.l2 ?? new MemoryStore({ name: 'l2', shared: true, clock: deps.clock, ...config.l2, serializer: typedJsonSerializer, onEvict: () => stats.l2Evictions++ }),
       onRevalidateError: (key, error) => deps.onError?.(error, `revalidating ${key} in ${config.name}`),
     });
     this.follower = new LogFollower({
