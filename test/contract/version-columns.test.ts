@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
+import { installOutbox } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
 import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
 import { postgresCapture } from '../../packages/freshcache/src/adapters/postgres/postgres-capture.js';
 import { createCache } from '../../packages/freshcache/src/create-cache.js';
@@ -88,6 +89,16 @@ describe('freshcache capture install --version-columns', () => {
     expect(await revs(sql)).toEqual([[1, 2]]);
     const { rows } = await sql.query(`SELECT proname, prosecdef FROM pg_proc WHERE pronamespace = 'freshcache'::regnamespace`);
     expect(rows).toEqual([{ proname: 'bump_rev', prosecdef: false }]);
+  });
+
+  it('installOutbox (the library\'s install, one statement) adds the version columns it is given, twice harmlessly', async () => {
+    const { sql } = await database('outbox');
+    const versionColumns = [{ table: 'public.users', column: 'rev' }];
+    await installOutbox(sql, ['users'], { versionColumns });
+    await installOutbox(sql, ['users'], { versionColumns });
+    await sql.query(`INSERT INTO users (id, org_id, name) VALUES (1, 3, 'ada')`);
+    await sql.query(`UPDATE users SET name = 'ada l.'`);
+    expect(await revs(sql)).toEqual([[1, 2]]);
   });
 
   it('--apply twice changes nothing the first did not; an existing integer column is kept, another type refused before anything is applied', async () => {
