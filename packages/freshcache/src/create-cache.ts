@@ -35,8 +35,8 @@ export interface CreateCacheOptions extends CacheSettingsInput {
   l2?: Store | 'memory';
   /**
    * How values are written to L2 and read back (default `typedJsonSerializer`: JSON that keeps
-   * Date, BigInt and Buffer). L1 keeps each value as L2 would return it. An L2 store of your own
-   * takes it too (`redisStore({ url, serializer })`): every node sharing an L2 uses the same.
+   * Date, BigInt and Buffer); the TieredCache gets it too, for L1. An L2 store of your own takes
+   * it too (`redisStore({ url, serializer })`): every node sharing an L2 uses the same.
    */
   serializer?: Serializer;
   clock?: Clock;
