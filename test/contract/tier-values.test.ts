@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 import { slotKey } from '../../packages/freshcache/src/adapters/redis/redis-keys.js';
@@ -9,12 +11,15 @@ import type { Clock } from '../../packages/freshcache/src/engine/clock.js';
 import type { Serializer } from '../../packages/freshcache/src/seams/serializer.js';
 import { entry } from '../../packages/freshcache/src/testing/store-contract.js';
 import { tierValuesContract } from '../../packages/freshcache/src/testing/tier-values-contract.js';
+import { startRedisCluster } from '../testkit/redis-cluster.js';
+import type { RedisCluster } from '../testkit/redis-cluster.js';
 import { startRedis } from '../testkit/redis-server.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 
 /**
  * Values come back the same from every tier: over the embedded L2 (a memory store keeping the
- * serializer's text) and over a real redis-server this file starts (two clients of one namespace).
+ * serializer's text) and over a real redis-server and a 3-node Redis Cluster this file starts
+ * (two clients of one namespace each).
  */
 tierValuesContract('memory L2', async (clock) => {
   const l2 = new MemoryStore({ name: 'l2', shared: true, clock, serializer: typedJsonSerializer });
@@ -46,6 +51,26 @@ function redisPair(clock?: Clock) {
 tierValuesContract('Redis L2', async (clock) => {
   const { a, b } = redisPair(clock);
   return { a: a.store, b: b.store, close: async () => {} };
+});
+
+let cluster: RedisCluster;
+const clusterClients: Cluster[] = [];
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+afterAll(async () => {
+  for (const client of clusterClients) client.disconnect();
+  await cluster?.stop();
+});
+
+tierValuesContract('Redis Cluster L2', async (clock) => {
+  const prefix = `tvc${++namespaces}:`;
+  const store = () => {
+    const client = createRedisConnection({ cluster: cluster.nodes });
+    clusterClients.push(client);
+    return new RedisStore({ redis: client, prefix, clock });
+  };
+  return { a: store(), b: store(), close: async () => {} };
 });
 
 describe('RedisStore entries across releases (a rolling upgrade)', () => {
