@@ -44,6 +44,11 @@ export interface WalFeedOptions {
   onAcknowledge?: (position: number, cause: 'changes' | 'keepalive') => void;
   /** How long stop() waits for the server to end the stream before cutting the connection. */
   closeTimeoutMs?: number;
+  /**
+   * Transactions that commit while the sink is busy are handed over together in its next batch,
+   * of at most this many changes (default 10,000); a larger transaction still goes whole, alone.
+   */
+  maxBatchChanges?: number;
 }
 
 interface OpenTransaction {
@@ -62,6 +67,8 @@ interface Session {
   open: OpenTransaction | undefined;
   /** Transactions received but not yet acknowledged. */
   pending: number;
+  /** Committed transactions waiting for the sink, with their commit positions: handed over together. */
+  queued: { transaction: OpenTransaction; position: number }[];
   ended: boolean;
   closed: Promise<void>;
   close: () => void;
@@ -83,8 +90,10 @@ const UNUSABLE_SLOT = /can no longer get changes|cannot read from logical replic
 
 /**
  * Change capture from PostgreSQL's WAL through a logical replication slot (pgoutput), for the
- * configured tables. Each transaction becomes one batch, handed over one at a time in commit
- * order; its commit is acknowledged to the slot only after the sink resolved. The slot is the
+ * configured tables, handed over in commit order: each transaction whole, together with the
+ * others that committed while the sink was busy with the batch before (one batch, each change
+ * carrying its own transaction's commit position); the last commit of a batch is acknowledged to
+ * the slot only after the sink resolved. The slot is the
  * durable position: a failed sink, a lost connection or a restart all resume from the last
  * acknowledged commit, so changes arrive at least once and are never lost — unless the slot
  * itself is lost (dropped, invalidated by `max_slot_wal_keep_size`, not carried over a
@@ -101,6 +110,7 @@ export class WalFeed implements ChangeFeed {
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly maxBatchChanges: number;
   private readonly onError: (error: unknown) => void;
   private readonly onAcknowledge: (position: number, cause: 'changes' | 'keepalive') => void;
   private sink: ChangeSink | undefined;
@@ -151,6 +161,7 @@ export class WalFeed implements ChangeFeed {
     this.retryMs = options.retryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
+    this.maxBatchChanges = options.maxBatchChanges ?? 10_000;
     this.onError = options.onError ?? (() => {});
     this.onAcknowledge = options.onAcknowledge ?? (() => {});
   }
@@ -348,7 +359,7 @@ END`;
     );
     let close = () => {};
     const closed = new Promise<void>((resolve) => (close = resolve));
-    const session: Session = { run, service, open: undefined, pending: 0, ended: false, closed, close, streaming: closed };
+    const session: Session = { run, service, open: undefined, pending: 0, queued: [], ended: false, closed, close, streaming: closed };
     this.session = session;
     this.sessions.add(session);
     service.on('data', (lsn: string, message: Pgoutput.Message) => {
@@ -428,7 +439,8 @@ END`;
         // and the server skips a transaction whose commit record starts before it.
         const position = parseLsn(message.commitEndLsn ?? lsn);
         session.pending++;
-        this.chain = this.chain.then(() => this.deliver(session, transaction, position));
+        session.queued.push({ transaction, position });
+        this.chain = this.chain.then(() => this.deliver(session));
         return;
       }
       default:
@@ -441,40 +453,55 @@ END`;
     return this.capturedOids.get(relation.relationOid) ?? `${relation.schema}.${relation.name}`;
   }
 
-  private async deliver(session: Session, transaction: OpenTransaction, position: number): Promise<void> {
+  /**
+   * Hands over every transaction that committed while the sink was busy, in one batch (bounded by
+   * `maxBatchChanges`), and acknowledges the last one's commit once the sink resolved: under load
+   * the sink's cost (a log append) is paid per batch, not per transaction. Each commit queued one
+   * call; a call that finds the queue emptied by an earlier one has nothing to do.
+   */
+  private async deliver(session: Session): Promise<void> {
     // After stop(), only the batch already in the sink finishes; the rest waits in the slot.
     if (session.ended || this.stopped) return;
+    let count = 0;
+    let changes = 0;
+    while (count < session.queued.length && (count === 0 || changes + session.queued[count]!.transaction.changes.length <= this.maxBatchChanges)) {
+      changes += session.queued[count]!.transaction.changes.length;
+      count++;
+    }
+    if (count === 0) return;
+    const batch = session.queued.splice(0, count);
     try {
-      if (transaction.changes.length > 0) {
-        await this.awaitVisible(transaction.xid);
-        await this.sink!.changes(transaction.changes.map((change) => ({ ...change, position })));
+      const captured = batch.filter(({ transaction }) => transaction.changes.length > 0);
+      if (captured.length > 0) {
+        await this.awaitVisible(captured.map(({ transaction }) => transaction.xid));
+        await this.sink!.changes(captured.flatMap(({ transaction, position }) => transaction.changes.map((change) => ({ ...change, position }))));
       }
     } catch (error) {
-      // Not acknowledged: the next session starts again at this transaction.
+      // Not acknowledged: the next session starts again at the batch's first transaction.
       this.end(session, error, true);
       return;
     }
-    session.pending--;
+    session.pending -= batch.length;
     if (session.ended) return;
-    this.acknowledge(session, position, 'changes');
+    this.acknowledge(session, batch[batch.length - 1]!.position, 'changes');
   }
 
   /**
    * The commit record reaches the WAL, and so this feed, a moment before the committing backend
    * makes the transaction visible to other snapshots. Handed over in that moment, an invalidation
    * could be applied and the origin re-read while the old row is still what readers see, and
-   * the old row cached as fresh (seen in testing). So wait until the transaction has left the
+   * the old row cached as fresh (seen in testing). So wait until the transactions have left the
    * running set; that is nearly always at once.
    */
-  private async awaitVisible(xid: number): Promise<void> {
+  private async awaitVisible(xids: number[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const { rows } = await this.sql.query<{ running: boolean }>(
         `SELECT EXISTS (SELECT 1 FROM pg_snapshot_xip(pg_current_snapshot()) AS x
-                         WHERE x::text::bigint % 4294967296 = $1) AS running`,
-        [xid],
+                         WHERE x::text::bigint % 4294967296 = ANY($1::bigint[])) AS running`,
+        [xids],
       );
       if (!rows[0]?.running) return;
-      if (attempt >= 200) throw new Error(`WalFeed: transaction ${xid} committed but is still not visible`);
+      if (attempt >= 200) throw new Error(`WalFeed: transactions ${xids.join(', ')} committed but are still not visible`);
       // Yield between looks rather than hammer the origin (visibility usually follows at once).
       await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(1 + attempt, 10)));
     }
