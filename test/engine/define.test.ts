@@ -154,21 +154,27 @@ describe('define: loaders registered by key template', () => {
     expect(calls).toBe(3);
   });
 
-  it('load(key) overtaken by an invalidation of the key is refused: the cache keeps nothing', async () => {
+  it('load(key) overtaken by an invalidation of the key is aborted and reads the key again', async () => {
     const { cache } = setup();
     const slow = gate();
+    let origin = 'before the change';
+    const signals: AbortSignal[] = [];
     cache.define('user:{id}', {
-      load: async () => {
+      load: async (_params, context) => {
+        signals.push(context.signal);
+        const row = origin;
         await slow.opened;
-        return 'read before the change';
+        return row;
       },
     });
     const refresh = cache.load('user:1');
+    origin = 'after the change';
     await cache.invalidate({ keys: ['user:1'] });
     slow.open();
-    expect(await refresh).toBe('read before the change');
+    expect(await refresh).toBe('after the change');
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, false]);
     expect(cache.stats.staleSetsRefused).toBe(1);
-    expect(await cache.get('user:1')).toBeUndefined();
+    expect(await cache.get('user:1')).toBe('after the change');
   });
 
   it('loadMany calls each template loadMany once, falls back to load per key, and answers aligned with the keys', async () => {
@@ -241,11 +247,11 @@ describe('define: loaders registered by key template', () => {
     expect(singles).toBe(1);
   });
 
-  it('a loadMany batch overtaken by an invalidation of one of its keys fills only the others', async () => {
+  it('a loadMany batch overtaken by an invalidation of one of its keys reads that key again on its own', async () => {
     const { cache } = setup();
     const slow = gate();
     cache.define('user:{id}', {
-      load: () => 'unused',
+      load: (params) => `user ${params.id} read again`,
       loadMany: async (params, contexts) => {
         contexts.forEach((c) => (c.tags = ['users']));
         await slow.opened;
@@ -258,7 +264,7 @@ describe('define: loaders registered by key template', () => {
     expect((await many).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
     expect(cache.stats.staleSetsRefused).toBe(1);
     expect(await cache.get('user:1')).toBe('user 1');
-    expect(await cache.get('user:2')).toBeUndefined();
+    expect(await cache.get('user:2')).toBe('user 2 read again');
   });
 
   it('loadMany through a template without loadMany runs at most 8 loads at a time', async () => {

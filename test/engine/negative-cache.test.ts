@@ -94,14 +94,32 @@ describe('negative caching', () => {
     }
   });
 
-  it('a not_found read before an invalidation of its key is not remembered, and a reader after it reads again', async () => {
+  it('a not_found read overtaken by an invalidation of its key is aborted and read again, and never remembered', async () => {
     const cache = createCache({ l2: 'memory' });
     const db = source();
     const held = db.hold();
     const early = cache.getOrLoad('user:7', db.loader); // reads "no row" and is held
     await held.reading;
     db.rows.set('user:7', 'Ada');
-    await cache.invalidate({ keys: ['user:7'] });
+    await cache.invalidate({ keys: ['user:7'] }); // the INSERT's
+    const late = cache.getOrLoad('user:7', db.loader); // joins the read made after it
+    held.release();
+    expect(await early).toBe('Ada');
+    expect(await late).toBe('Ada');
+    expect(db.calls()).toBe(2);
+    expect(cache.stats.staleSetsRefused).toBe(1);
+    expect(cache.negativeCount).toBe(0);
+  });
+
+  it('a not_found read that a versioned INSERT overtook is not remembered, and a reader after it reads again', async () => {
+    // A key target with a version does not abort the read (it may meet the version): the fill is refused instead.
+    const cache = createCache({ l2: 'memory' });
+    const db = source();
+    const held = db.hold();
+    const early = cache.getOrLoad('user:7', db.loader); // reads "no row" and is held
+    await held.reading;
+    db.rows.set('user:7', 'Ada');
+    await cache.invalidate({ keys: ['user:7'] }, { keyVersions: { 'user:7': 1 } });
     const late = cache.getOrLoad('user:7', db.loader); // arrives after the INSERT's invalidation
     held.release();
     await expect(early).rejects.toMatchObject(notFound); // asked before the row existed: fair
@@ -117,10 +135,10 @@ describe('negative caching', () => {
     const early = cache.getOrLoad('user:7', db.loader);
     await held.reading;
     db.rows.set('user:7', 'Ada');
-    await cache.invalidate({ keys: ['user:7'] }); // the INSERT
+    await cache.invalidate({ keys: ['user:7'] }, { keyVersions: { 'user:7': 1 } }); // the INSERT
     const late = cache.getOrLoad('user:7', db.loader);
     await cache.invalidate({ tags: ['unrelated'] });
-    await cache.invalidate({ keys: ['user:7'] }); // an UPDATE, after the late reader arrived
+    await cache.invalidate({ keys: ['user:7'] }, { keyVersions: { 'user:7': 2 } }); // an UPDATE, after the late reader arrived
     held.release();
     await expect(early).rejects.toMatchObject(notFound);
     expect(await late).toBe('Ada');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createCache } from '../../packages/freshcache/src/create-cache.js';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
-import type { ExplorerPage } from '../../packages/freshcache/src/engine/tiered-cache.js';
+import type { ExplorerPage, LoadContext } from '../../packages/freshcache/src/engine/tiered-cache.js';
 import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
 import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 
@@ -231,14 +231,60 @@ describe('invalidation', () => {
 
   it('refuses a stale set through a tag the load only learns about when it returns', async () => {
     const cache = createCache();
-    const slow = deferredLoader('old', { tags: ['news'] });
-    const read = cache.getOrLoad('article:1', slow.loader);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const read = cache.getOrLoad('article:1', async (ctx) => {
+      await gate;
+      ctx.tags = ['news'];
+      return 'old';
+    });
     await Promise.resolve();
     await cache.invalidate({ tags: ['news'] });
-    slow.release();
+    release();
     await read;
     expect(cache.stats.staleSetsRefused).toBe(1);
     expect(await cache.get('article:1')).toBeUndefined();
+  });
+
+  it('aborts a load that an invalidation overtakes (its signal), and reads the key again', async () => {
+    const cache = createCache();
+    let origin = 'old';
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const signals: AbortSignal[] = [];
+    const loader = async (ctx: LoadContext) => {
+      signals.push(ctx.signal);
+      const value = origin; // what the source holds when the read begins
+      await gate;
+      return value;
+    };
+    const read = cache.getOrLoad('article:1', loader, { tags: ['news'] });
+    await Promise.resolve();
+    origin = 'new';
+    await cache.invalidate({ tags: ['news'] });
+    release();
+    expect(await read).toBe('new');
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, false]);
+    expect(signals[0]!.reason).toMatchObject({ name: 'AbortError' });
+    expect(cache.stats.staleSetsRefused).toBe(1);
+    expect(await cache.get('article:1')).toBe('new');
+  });
+
+  it('aborts a load that runs past the load timeout, and answers origin_unavailable', async () => {
+    const clock = new ManualClock();
+    const cache = createCache({ clock, loadTimeoutMs: 1000 });
+    let signal: AbortSignal | undefined;
+    let started!: () => void;
+    const loading = new Promise<void>((resolve) => (started = resolve));
+    const read = cache.getOrLoad('k', (ctx) => {
+      signal = ctx.signal;
+      started();
+      return new Promise(() => {});
+    });
+    await loading;
+    clock.advance(1000);
+    await expect(read).rejects.toMatchObject({ code: 'origin_unavailable' });
+    expect(signal!.aborted).toBe(true);
   });
 
   it('dry run lists matching keys in both tiers and purges nothing', async () => {
@@ -378,11 +424,12 @@ describe('review regressions', () => {
   });
 
   it('a reader who arrives after an invalidation does not get a value read before it', async () => {
+    // The invalidation carries a version, so the read is not aborted (it may meet the version): its fill is refused.
     const cache = createCache();
-    const slow = deferredLoader('old');
+    const slow = deferredLoader('old', { version: 1 });
     const early = cache.lookupOrLoad('k', slow.loader);
     await Promise.resolve();
-    await cache.invalidate({ keys: ['k'] });
+    await cache.invalidate({ keys: ['k'] }, { keyVersions: { k: 2 } });
     const late = cache.lookupOrLoad('k', async () => 'new');
     slow.release();
     expect((await early).value).toBe('old'); // asked before the change: fine
@@ -391,12 +438,12 @@ describe('review regressions', () => {
 
   it('a reader who arrives after an invalidation reads again even when a later invalidation overtook the old read too', async () => {
     const cache = createCache();
-    const slow = deferredLoader('old');
+    const slow = deferredLoader('old', { version: 1 });
     const early = cache.lookupOrLoad('k', slow.loader);
     await Promise.resolve();
-    await cache.invalidate({ keys: ['k'] });
+    await cache.invalidate({ keys: ['k'] }, { keyVersions: { k: 2 } });
     const late = cache.lookupOrLoad('k', async () => 'new');
-    await cache.invalidate({ keys: ['k'] });
+    await cache.invalidate({ keys: ['k'] }, { keyVersions: { k: 3 } });
     slow.release();
     expect((await early).value).toBe('old');
     expect((await late).value).toBe('new');

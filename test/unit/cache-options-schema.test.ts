@@ -5,6 +5,7 @@ import { createCache } from '../../packages/freshcache/src/create-cache.js';
 import { CACHE_DEFAULTS, CACHE_LIMITS, checkCacheOptions } from '../../packages/freshcache/src/engine/cache-options-schema.js';
 import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
 import { DEFAULTS } from '../../packages/freshcache/src/index.js';
+import { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
 import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 import { expectError, sharedApp } from '../http/http-kit.js';
 
@@ -31,6 +32,9 @@ function caught(run: () => unknown): FreshcacheError {
   throw new Error('expected a FreshcacheError, but nothing was thrown');
 }
 
+/** The TieredCache constructor and its configure(), the library's other two doors. */
+const engine = (settings: Record<string, number> = {}) => new TieredCache({ l1: new MemoryStore({ name: 'l1' }), ...settings });
+
 const configFile = (setting: string, value: number) =>
   resolveConfig(parseConfig(JSON.stringify({ regions: [{ name: 'us-east', [setting]: value }] }), {}, 'freshcache.json'));
 
@@ -48,10 +52,12 @@ describe('the four doors agree on the limits of a cache\'s settings', () => {
     const name = region ?? library;
     it(`${name}: one over ${max} is refused by every door that takes it, naming the setting and the limit`, async () => {
       if (library !== undefined) {
-        const error = caught(() => createCache({ [library]: max + 1 }));
-        expect(error.code).toBe('bad_request');
-        expect(error.message).toContain(`/${library}`);
-        expect(error.message).toContain(String(max));
+        for (const open of [() => createCache({ [library]: max + 1 }), () => engine({ [library]: max + 1 }), () => engine().configure({ [library]: max + 1 })]) {
+          const error = caught(open);
+          expect(error.code).toBe('bad_request');
+          expect(error.message).toContain(`/${library}`);
+          expect(error.message).toContain(String(max));
+        }
       }
       if (region !== undefined) {
         const error = caught(() => configFile(region, max + 1));
@@ -64,7 +70,11 @@ describe('the four doors agree on the limits of a cache\'s settings', () => {
     });
 
     it(`${name}: exactly ${max} is accepted by every door that takes it`, async () => {
-      if (library !== undefined) await createCache({ [library]: max }).close();
+      if (library !== undefined) {
+        await createCache({ [library]: max }).close();
+        expect(engine({ [library]: max })).toBeInstanceOf(TieredCache);
+        engine().configure({ [library]: max });
+      }
       if (region !== undefined) {
         expect(configFile(region, max).regions[0]![region]).toBe(max);
         const res = await patch(region, max);

@@ -146,10 +146,10 @@ export class Region {
 
   update(patch: Partial<RegionSettings>): void {
     const switchedToCdc = patch.mode === 'cdc' && this.settings.mode === 'ttl';
-    this.settings = { ...this.settings, ...patch };
-    this.cache.strategy = this.settings.strategy;
-    this.cache.maxStaleMs = this.settings.maxStaleMs;
-    this.cache.defaultTtlMs = this.settings.ttlMs;
+    const next = { ...this.settings, ...patch };
+    // Refused (a coded error) before anything changes.
+    this.cache.configure({ strategy: next.strategy, maxStaleMs: next.maxStaleMs, defaultTtlMs: next.ttlMs });
+    this.settings = next;
     // In ttl mode this region ignored the origin's changes, so anything it holds may be stale.
     if (switchedToCdc) void this.follower.flush('switched to cdc', this.follower.lastReceivedId);
     this.deps.onSettingsChanged?.(this);

@@ -1,3 +1,6 @@
+import type { LocalSeq, LogPosition } from './sequences.js';
+import { localSeq, logPosition } from './sequences.js';
+
 /**
  * Generation counters: how a purge by tag or prefix costs O(1).
  *
@@ -21,10 +24,10 @@
  * cannot be judged and counts as invalid.
  */
 export interface Mark {
-  /** Region sequence at which the invalidation was applied. */
-  seq: number;
+  /** This cache's sequence at which the invalidation was applied. */
+  seq: LocalSeq;
   /** The log position this cache had reached when the mark was applied (its own, for a log event). */
-  position: number;
+  position: LogPosition;
   /** When it was applied (region clock). */
   appliedAt: number;
   /**
@@ -48,7 +51,7 @@ export interface InvalidationTargets {
 
 export class Generations {
   /** Increases by one per applied invalidation. An entry is valid while no matching mark is newer. */
-  seq = 0;
+  private current = localSeq(0);
   private readonly keyMarks = new Map<string, Mark>();
   private readonly tagMarks = new Map<string, Mark>();
   private readonly prefixMarks = new Map<string, Mark>();
@@ -59,11 +62,29 @@ export class Generations {
   private times: number[] = [];
   private timesBase = 1;
   /** Newest log position applied. Log positions only grow, so they order events across nodes. */
-  position = 0;
+  private reached = logPosition(0);
   /** Entries of a shared tier read before this position cannot be judged: this cache did not see, or no longer remembers, every event since. */
-  trustedFrom = 0;
+  private trusted = logPosition(0);
   /** The sequence at which each recent log position was applied, in order (positions and seqs both ascending). */
-  private positioned: { position: number; seq: number; appliedAt: number }[] = [];
+  private positioned: { position: LogPosition; seq: LocalSeq; appliedAt: number }[] = [];
+  /** The longest an entry may live: marks older than it (plus a load's longest run) are pruned. */
+  private longestLifeMs = 0;
+  private lastPruneAt = 0;
+
+  /** This cache's sequence now. */
+  get seq(): LocalSeq {
+    return this.current;
+  }
+
+  /** The newest log position applied. */
+  get position(): LogPosition {
+    return this.reached;
+  }
+
+  /** Shared entries read before this position count as invalid. */
+  get trustedFrom(): LogPosition {
+    return this.trusted;
+  }
 
   /**
    * Records an invalidation. `position`: the log event it comes from (positions must be applied in
@@ -71,10 +92,11 @@ export class Generations {
    */
   apply(targets: InvalidationTargets, now: number, options: { keyVersions?: Readonly<Record<string, number>>; position?: number } = {}): Mark {
     const { keyVersions, position } = options;
-    if (position !== undefined && position > this.position) this.position = position;
-    const mark: Mark = { seq: ++this.seq, position: this.position, appliedAt: now, version: undefined };
+    if (position !== undefined && position > this.reached) this.reached = logPosition(position);
+    this.current = localSeq(this.current + 1);
+    const mark: Mark = { seq: this.current, position: this.reached, appliedAt: now, version: undefined };
     this.times.push(now);
-    if (position !== undefined) this.positioned.push({ position: this.position, seq: mark.seq, appliedAt: now });
+    if (position !== undefined) this.positioned.push({ position: this.reached, seq: mark.seq, appliedAt: now });
     for (const key of targets.keys ?? []) {
       const version = versionOf(keyVersions, key);
       this.keyMarks.set(key, version === undefined ? mark : this.versioned(key, mark, version));
@@ -132,7 +154,7 @@ export class Generations {
    * (Marks are overwritten by newer ones, so the matching mark's own time would restart the
    * stale window on every purge; this bound never does.)
    */
-  firstAppliedAfter(seq: number): number {
+  firstAppliedAfter(seq: LocalSeq): number {
     return this.times[seq + 1 - this.timesBase] ?? -Infinity;
   }
 
@@ -143,19 +165,19 @@ export class Generations {
    */
   distrustBefore(position: number, now: number): void {
     // Never lowered: trust, once withdrawn from older entries, is not given back by a later call.
-    if (position < this.trustedFrom && Number.isFinite(this.trustedFrom)) return;
-    this.trustedFrom = position;
-    if (Number.isFinite(position) && position > this.position) {
-      this.position = position;
-      this.positioned.push({ position, seq: this.seq, appliedAt: now });
+    if (position < this.trusted && Number.isFinite(this.trusted)) return;
+    this.trusted = logPosition(position);
+    if (Number.isFinite(position) && position > this.reached) {
+      this.reached = logPosition(position);
+      this.positioned.push({ position: this.reached, seq: this.current, appliedAt: now });
     }
   }
 
   /** The log position this cache had reached at sequence `seq`, for an entry written to a shared tier. */
-  positionAt(seq: number): number {
+  positionAt(seq: LocalSeq): LogPosition {
     const found = lastAtOrBefore(this.positioned, (p) => p.seq <= seq);
     // Older than anything remembered: position 0 makes the entry untrusted, never fresher than it is.
-    return found?.position ?? 0;
+    return found?.position ?? logPosition(0);
   }
 
   /**
@@ -164,10 +186,25 @@ export class Generations {
    * entry), the current one if this cache has not reached it yet, or undefined when the entry is
    * older than what this cache can judge.
    */
-  seqAtPosition(position: number): number | undefined {
-    if (position < this.trustedFrom) return undefined;
-    if (position >= this.position) return this.seq;
+  seqAtPosition(position: LogPosition): LocalSeq | undefined {
+    if (position < this.trusted) return undefined;
+    if (position >= this.reached) return this.current;
     return lastAtOrBefore(this.positioned, (p) => p.position <= position)?.seq;
+  }
+
+  /** An entry (or remembered answer) may live `lifeMs`: marks must outlive it. */
+  keepFor(lifeMs: number): void {
+    if (lifeMs > this.longestLifeMs) this.longestLifeMs = lifeMs;
+  }
+
+  /**
+   * Marks that no live entry or running load (up to `loadTimeoutMs`) can predate are dead weight.
+   * Pruning walks every mark, so it runs at most once a minute to keep a purge O(1) amortised.
+   */
+  pruneIfDue(now: number, loadTimeoutMs: number): void {
+    if (now - this.lastPruneAt < 60_000) return;
+    this.lastPruneAt = now;
+    this.prune(now - this.longestLifeMs - loadTimeoutMs);
   }
 
   /** Forgets marks applied before `before`: no entry that old can still be served. */
@@ -195,7 +232,7 @@ export class Generations {
       // Marks up to this position are gone: a shared entry read before it can no longer be judged.
       // The last forgotten record stays as the anchor that maps that position to its sequence, so
       // entries read at it (after a quiet spell, most of them) are still judged, not all reloaded.
-      this.trustedFrom = Math.max(this.trustedFrom, this.positioned[forgotten - 1]!.position);
+      this.trusted = logPosition(Math.max(this.trusted, this.positioned[forgotten - 1]!.position));
       this.positioned = this.positioned.slice(forgotten - 1);
     }
     this.recomputePrefixLengths();

@@ -1,6 +1,6 @@
 import { FreshcacheError } from './errors.js';
 import { KeyTemplate } from './key-template.js';
-import type { LoadContext } from './tiered-cache.js';
+import type { LoadContext } from './cache-types.js';
 
 /** A key's placeholder values, as text read back from the key (`{ id: '7' }` for `user:7`). */
 export type TemplateParams = Readonly<Record<string, string>>;
