@@ -12,7 +12,7 @@ export interface OutboxFeedOptions {
   clock?: Clock;
   /** NOTIFY is only a wake-up call; this poll catches anything a lost notification would miss. */
   pollMs?: number;
-  /** Outbox rows read at once; a batch grows beyond it to hold whole transactions. */
+  /** Outbox rows read at once (default 1,000); a batch grows beyond it to hold whole transactions. */
   batchSize?: number;
   onError?: (error: unknown) => void;
 }
@@ -66,7 +66,7 @@ export class OutboxFeed implements ChangeFeed {
     this.tables = [...new Set(options.tables.map(qualifyTable))];
     this.clock = options.clock ?? systemClock;
     this.pollMs = options.pollMs ?? 1000;
-    this.batchSize = options.batchSize ?? 200;
+    this.batchSize = options.batchSize ?? 1000;
     this.onError = options.onError ?? (() => {});
   }
 
