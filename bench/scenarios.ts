@@ -29,6 +29,7 @@ export const scenarios: Scenario[] = [
       'After a 300 ms warm-up per subject, 8 rounds of 200 ms each, subjects taking turns round by round; the table shows the median ops/s over the rounds and the spread.',
       'Every read is checked to be a hit. `getOrLoad` uses one shared loader that throws if called.',
       'Peers: lru-cache 11, bentocache (memory L1 driver, with its default `serialize: true` and with `serialize: false`), cache-manager 7 with its default Keyv in-memory store.',
+      '`freshcache get, subscribed to a Redis log` is the same cache as a service joins a deployment with it: `createCache({ invalidations: { log: redisStreamLog({ url }), region } })` on a redis-server of the run\'s own (`startRedis()`), filled once it follows the log (`onReady`). Its reader blocks on a connection of its own; no event is published during the rounds, so the row shows what following a log costs a read, not what applying events costs.',
     ].join('\n'),
     nodeFlags: ['--expose-gc'],
     run: (progress) => import('./l1/get-hit.bench.js').then((m) => m.getHit(progress)),
@@ -114,6 +115,20 @@ export const scenarios: Scenario[] = [
     ].join('\n'),
     nodeFlags: [],
     run: (progress) => import('./propagation/commit-to-applied.bench.js').then((m) => m.commitToApplied(progress)),
+  },
+  {
+    name: 'pipeline-change-throughput',
+    title: 'Change pipeline throughput, commit → applied in every region, WAL and outbox',
+    measures: [
+      'A PostgreSQL 15 (`startPostgres()`, wal_level=logical, fsync off, synchronous_commit on) and a redis-server (`startRedis()`) of its own, on free ports in temp folders; both stopped and deleted at the end.',
+      'Three in-process topologies (`createTopology`, the demo app\'s `content` table and capture rule), each on a database of its own: WAL capture (pgoutput, a slot of its own, dropped at the end), outbox capture (trigger + NOTIFY, poll 1 s), and, as a diagnosis without a target, WAL capture with each region\'s L2 in process memory instead of on the Redis. Log (and L2) on the one Redis, a namespace each; regions us-east 100 ms, eu-west 300 ms, ap-south 600 ms, jitter 0; 20,000 rows, inserted in transactions of 5,000 whose events pass before anything is counted.',
+      '**Full speed:** 2 writer connections (`pg`, in the same process) commit `UPDATE content SET title = … WHERE id > a AND id <= a + 1000` back to back for 5 s, each on its own half of the rows: 1,000 row changes per transaction, so that PostgreSQL\'s commit rate is not what is measured. Each transaction is one invalidation event (its 1,000 `content:<id>` keys with their versions, and the `list:bench` tag). Then the run waits (bounded at 60 s) until every region applied every change.',
+      'Heard on `topology.events` `invalidation.applied`: a region\'s rate is its changes ÷ (its last apply − its delay − the first commit), the commit time being the origin\'s (WAL: pgoutput\'s commit timestamp; outbox: `now()` in the trigger, the transaction\'s start). The table shows the slowest region\'s rate, the median of 3 rounds taken in turn (wal, outbox, wal with memory L2, wal, …) after a 1.5 s warm-up each; also the writers\' own commit rate, and the rate onto the log (changes ÷ (last published − first commit)). `limited by` says `the writers` when the regions applied at ≥ 95 % of the writers\' rate: the pipeline kept up, and its figure is a floor.',
+      '**Fixed rate:** one writer commits 100 rows every 20 ms (5,000 changes/s) on a fixed schedule for 6 s. Each change\'s lag in each region is applied − committed − the region\'s delay (every change of a transaction has its transaction\'s); percentiles are nearest-rank over the 30,000 changes. The last row of each path is the relay alone: published on the log − committed.',
+      'After the measured rounds, one more full-speed round of the WAL and the outbox path runs under the inspector\'s CPU profiler (in-process, 1 ms sampling; the whole profiles are kept in `bench/.results/pipeline-*.cpuprofile`). Everything runs in the one process: the relay, the three regions (their log readers, consumer groups and L1 applies) and the writers\' pg clients. V8 samples wall time on the main thread, so on a busy machine a preempted process\'s waiting lands on whatever it was running.',
+    ].join('\n'),
+    nodeFlags: [],
+    run: (progress) => import('./pipeline/change-throughput.bench.js').then((m) => m.changeThroughput(progress)),
   },
   {
     name: 'library-install',

@@ -3,9 +3,16 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
 import { createCache } from '../../packages/freshcache/src/index.js';
+import type { CreateCacheOptions } from '../../packages/freshcache/src/index.js';
+import { redisStreamLog } from '../../packages/freshcache/src/redis.js';
 import type { Pass } from '../lib/measure-ops.js';
 
 export const N = 10_000;
+
+/** What a subject may need from the parent: the URL of the redis-server it started for the subjects that follow a log. */
+export interface SubjectContext {
+  redisUrl?: string;
+}
 
 export interface GetHitSubject {
   pass: Pass;
@@ -27,8 +34,12 @@ const neverLoad = (): object => {
   throw new Error('getOrLoad called its loader on a hit');
 };
 
-async function freshcache(read: 'get' | 'getOrLoad'): Promise<GetHitSubject> {
-  const cache = createCache({ l1: { maxEntries: N } });
+async function freshcache(read: 'get' | 'getOrLoad', invalidations?: CreateCacheOptions['invalidations']): Promise<GetHitSubject> {
+  let ready = () => {};
+  const following = new Promise<void>((resolve) => (ready = resolve));
+  const cache = createCache({ l1: { maxEntries: N }, ...(invalidations ? { invalidations: { ...invalidations, onReady: ready } } : {}) });
+  // Filled once it follows the log, as a service's cache would be: its reads are then judged against the log's marks.
+  if (invalidations) await following;
   for (let i = 0; i < N; i++) await cache.set(keys[i]!, values[i]);
   const pass: Pass =
     read === 'get'
@@ -92,8 +103,14 @@ async function cacheManager(): Promise<GetHitSubject> {
 }
 
 /** Every subject by the name shown in the table; the first lru-cache row is the baseline of the ratios. */
-export const getHitSubjects: Record<string, () => Promise<GetHitSubject>> = {
+export const getHitSubjects: Record<string, (context: SubjectContext) => Promise<GetHitSubject>> = {
   'freshcache get': () => freshcache('get'),
+  // A library cache as a service embeds it in a deployment: subscribed to the Redis log (a
+  // blocking read on a connection of its own, which the reads never touch).
+  'freshcache get, subscribed to a Redis log': ({ redisUrl }) => {
+    if (!redisUrl) throw new Error('the Redis-log subject needs the redis-server the bench starts');
+    return freshcache('get', { log: redisStreamLog({ url: redisUrl, namespace: 'bench-l1:' }), region: 'bench' });
+  },
   'freshcache getOrLoad': () => freshcache('getOrLoad'),
   'lru-cache get (sync)': () => lruCache(false),
   // Not a library: what the `await` of an async API costs on its own.
@@ -104,3 +121,5 @@ export const getHitSubjects: Record<string, () => Promise<GetHitSubject>> = {
 };
 
 export const LRU_BASELINE = 'lru-cache get (sync)';
+/** Subjects whose cache follows a log on the redis-server the bench starts. */
+export const NEEDS_REDIS = new Set(['freshcache get, subscribed to a Redis log']);

@@ -11,9 +11,10 @@ export type GetHitRequest = { run: number } | { close: true };
 export type GetHitReply = { ready: true } | { ops: number; ms: number } | { closed: true } | { error: string };
 
 const port = parentPort!;
-const make = getHitSubjects[workerData as string];
-if (!make) throw new Error(`no get-hit subject named ${String(workerData)}`);
-const subject = await make();
+const { name, redisUrl } = workerData as { name: string; redisUrl?: string };
+const make = getHitSubjects[name];
+if (!make) throw new Error(`no get-hit subject named ${name}`);
+const subject = await make({ redisUrl });
 port.on('message', (request: GetHitRequest) => {
   const reply = (message: GetHitReply) => port.postMessage(message);
   if ('close' in request) {
