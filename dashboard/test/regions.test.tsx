@@ -11,9 +11,9 @@ afterEach(cleanup);
 
 const REGIONS: RegionSettings[] = [
   // Out of delay order on purpose: the page sorts them.
-  { name: 'ap-south', delayMs: 600, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000 },
-  { name: 'us-east', delayMs: 100, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000 },
-  { name: 'eu-west', delayMs: 300, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000 },
+  { name: 'ap-south', delayMs: 600, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 },
+  { name: 'us-east', delayMs: 100, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 },
+  { name: 'eu-west', delayMs: 300, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 },
 ];
 
 const ARTICLE: ContentRecord = { id: 7, slug: 'article-7', title: 'Article 7', body: '', tags: ['news'], version: 41, updatedAt: '2026-11-24T08:00:00.000Z' };

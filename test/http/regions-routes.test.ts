@@ -5,7 +5,7 @@ import type { InvalidationStatus } from '../../packages/freshcache-server/src/to
 import { testApp } from '../testkit/test-topology.js';
 import { createContent } from './http-kit.js';
 
-const DEFAULTS = { jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000 };
+const DEFAULTS = { jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 };
 
 describe('/api/regions', () => {
   it('GET lists the regions with their delay, strategy, mode and TTL', async () => {
@@ -39,6 +39,21 @@ describe('/api/regions', () => {
     expect((await app.inject('/api/cache/k?region=eu-west')).statusCode).toBe(404);
     await clock.advanceAsync(5_000); // past maxStaleMs: never served again
     expect((await app.inject('/api/cache/k?region=us-east')).statusCode).toBe(404);
+  });
+
+  it('PATCH negativeTtlMs changes how long a region remembers that a record does not exist', async () => {
+    const { app, topology } = await testApp();
+    const unknown = () => app.inject('/edge/us-east/content/999999');
+    const remembered = () => topology.region('us-east').stats.negativeHits;
+    expect((await unknown()).statusCode).toBe(404);
+    expect((await unknown()).statusCode).toBe(404);
+    expect(remembered()).toBe(1); // the default: the second read did not reach the database
+    const res = await app.inject({ method: 'PATCH', url: '/api/regions/us-east', payload: { negativeTtlMs: 0 } });
+    expect(res.json()).toMatchObject({ name: 'us-east', negativeTtlMs: 0 });
+    expect((await app.inject({ method: 'PATCH', url: '/api/regions/us-east', payload: { negativeTtlMs: -1 } })).statusCode).toBe(400);
+    await app.inject('/edge/us-east/content/999998');
+    await app.inject('/edge/us-east/content/999998');
+    expect(remembered()).toBe(1); // off: every read asks the database
   });
 
   it('PATCH mode ttl makes a region ignore origin changes; back to cdc flushes it', async () => {

@@ -12,13 +12,13 @@ import { expectError, sharedApp } from '../http/http-kit.js';
 /**
  * One schema for a cache's settings: createCache, the config file and PATCH /api/regions refuse
  * the same out-of-range value, and accept the same maximum. A region's `ttlMs` is its cache's
- * `defaultTtlMs`; `delayMs` belongs to a region only, `negativeTtlMs` to a library cache only.
+ * `defaultTtlMs`; `delayMs` belongs to a region only.
  */
 const SETTINGS = [
   { region: 'ttlMs', library: 'defaultTtlMs', max: CACHE_LIMITS.maxTtlMs },
   { region: 'maxStaleMs', library: 'maxStaleMs', max: CACHE_LIMITS.maxTtlMs },
   { region: 'delayMs', library: undefined, max: 600_000 },
-  { region: undefined, library: 'negativeTtlMs', max: CACHE_LIMITS.maxTtlMs },
+  { region: 'negativeTtlMs', library: 'negativeTtlMs', max: CACHE_LIMITS.maxTtlMs },
 ] as const;
 
 /** The FreshcacheError `run` throws (failing the test if it throws none, or something else). */

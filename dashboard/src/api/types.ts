@@ -80,6 +80,7 @@ export interface RegionSettings {
   mode: Mode;
   ttlMs: number;
   maxStaleMs: number;
+  negativeTtlMs: number;
 }
 
 export type RegionPatch = Partial<Omit<RegionSettings, 'name'>>;

@@ -78,6 +78,7 @@ const REGION_DEFAULTS = {
   mode: 'cdc' as FreshnessMode,
   ttlMs: 60_000,
   maxStaleMs: 30_000,
+  negativeTtlMs: 5_000,
   l1: { policy: 'lru', maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 } satisfies TierConfig,
   l2: { policy: 'lru', maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 } satisfies TierConfig,
 };

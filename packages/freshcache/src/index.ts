@@ -18,6 +18,7 @@ export {
   EvictionPolicySchema,
   LiveSettingsSchema,
   MaxStaleMsSchema,
+  NegativeTtlMsSchema,
   StrategySchema,
   StringEnum,
   TierBoundsSchema,

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { Static } from '@sinclair/typebox';
-import { MaxStaleMsSchema, StrategySchema, StringEnum, TierBoundsSchema, TtlMsSchema } from 'freshcache';
+import { MaxStaleMsSchema, NegativeTtlMsSchema, StrategySchema, StringEnum, TierBoundsSchema, TtlMsSchema } from 'freshcache';
 
 /**
  * A region's settings, as the config file and `PATCH /api/regions/:name` take them: the library's
@@ -22,6 +22,8 @@ export const RegionSettingsSchema = Type.Object(
     /** The region's cache's defaultTtlMs, under the same limit. */
     ttlMs: TtlMsSchema,
     maxStaleMs: MaxStaleMsSchema,
+    /** The region's cache's negativeTtlMs, under the same limit. */
+    negativeTtlMs: NegativeTtlMsSchema,
   },
   { additionalProperties: false },
 );

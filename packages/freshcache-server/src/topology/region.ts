@@ -32,11 +32,13 @@ export interface RegionConfig {
   mode: FreshnessMode;
   ttlMs: number;
   maxStaleMs: number;
+  /** How long the region's cache remembers a loader's not_found (0: not at all). */
+  negativeTtlMs: number;
   l1: TierConfig;
   l2: TierConfig;
 }
 
-export type RegionSettings = Pick<RegionConfig, 'delayMs' | 'jitter' | 'strategy' | 'mode' | 'ttlMs' | 'maxStaleMs'>;
+export type RegionSettings = Pick<RegionConfig, 'delayMs' | 'jitter' | 'strategy' | 'mode' | 'ttlMs' | 'maxStaleMs' | 'negativeTtlMs'>;
 
 export interface AppliedInvalidation {
   region: string;
@@ -97,6 +99,7 @@ export class Region {
       stats,
       strategy: config.strategy,
       maxStaleMs: config.maxStaleMs,
+      negativeTtlMs: config.negativeTtlMs,
       defaultTtlMs: config.ttlMs,
       maxKeyBytes: deps.limits?.maxKeyBytes,
       maxValueBytes: deps.limits?.maxValueBytes,
@@ -148,7 +151,7 @@ export class Region {
     const switchedToCdc = patch.mode === 'cdc' && this.settings.mode === 'ttl';
     const next = { ...this.settings, ...patch };
     // Refused (a coded error) before anything changes.
-    this.cache.configure({ strategy: next.strategy, maxStaleMs: next.maxStaleMs, defaultTtlMs: next.ttlMs });
+    this.cache.configure({ strategy: next.strategy, maxStaleMs: next.maxStaleMs, defaultTtlMs: next.ttlMs, negativeTtlMs: next.negativeTtlMs });
     this.settings = next;
     // In ttl mode this region ignored the origin's changes, so anything it holds may be stale.
     if (switchedToCdc) void this.follower.flush('switched to cdc', this.follower.lastReceivedId);
@@ -171,6 +174,6 @@ export class Region {
 }
 
 function pickSettings(config: RegionConfig): RegionSettings {
-  const { delayMs, jitter, strategy, mode, ttlMs, maxStaleMs } = config;
-  return { delayMs, jitter, strategy, mode, ttlMs, maxStaleMs };
+  const { delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs } = config;
+  return { delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs };
 }

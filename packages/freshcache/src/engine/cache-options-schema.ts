@@ -52,6 +52,9 @@ export const MaxStaleMsSchema = Type.Number({
   description: 'lazy strategy: how long an invalidated entry may still be served STALE',
 });
 
+/** How long a loader's `not_found` is remembered: 0 (off) to a day. */
+export const NegativeTtlMsSchema = Type.Number({ minimum: 0, maximum: CACHE_LIMITS.maxTtlMs, description: "how long a loader's not_found is remembered; 0 turns it off" });
+
 /** The bounds of a built-in in-process tier (a MemoryStore). */
 export const TierBoundsSchema = Type.Object(
   {
@@ -69,7 +72,7 @@ export const LiveSettingsSchema = Type.Object({
   maxStaleMs: Type.Optional(MaxStaleMsSchema),
   defaultTtlMs: Type.Optional(TtlMsSchema),
   /** How long a loader's `not_found` is remembered; 0 turns it off. */
-  negativeTtlMs: Type.Optional(Type.Number({ minimum: 0, maximum: CACHE_LIMITS.maxTtlMs })),
+  negativeTtlMs: Type.Optional(NegativeTtlMsSchema),
   loadTimeoutMs: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: CACHE_LIMITS.maxLoadTimeoutMs })),
 });
 export type LiveSettings = Static<typeof LiveSettingsSchema>;
