@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { FreshcacheError } from 'freshcache';
-import { TAG_PATTERN, checkTags, edgeRoute, errorSchema, setCacheHeaders } from '../server/app.js';
+import { TAG_PATTERN, checkTags, edgeRoute, errorSchema, jsonBody, setCacheHeaders } from '../server/app.js';
 import type { Topology } from '../topology/topology.js';
 import type { ContentInput, ContentList, ContentPatch, ContentRecord, ContentStore } from './content-store.js';
 
@@ -154,7 +154,7 @@ export function contentRoutes(store: () => ContentStore): FastifyPluginAsync<{ t
           response: { 200: contentListSchema, 400: errorSchema, 404: errorSchema, 503: errorSchema },
         },
         // As the edge routes: what the cache holds is served as it is (PUT /api/cache may have put it).
-        serializerCompiler: () => (data) => JSON.stringify(data),
+        serializerCompiler: () => (data) => jsonBody(data),
       },
       async (request, reply) => {
         const started = performance.now();

@@ -9,6 +9,7 @@ import { VERSION } from 'freshcache';
 import { registerErrorHandling, toErrorBody } from './error-handling.js';
 import { DEFAULT_DASHBOARD_DIR, serveDashboard } from './dashboard.js';
 import { edgeHitPath } from './edge-hit-path.js';
+import { jsonBody } from './json-body.js';
 import type { EdgeRoute } from './edge-route.js';
 import { validatorCompiler } from './validator-compiler.js';
 import { cacheRoutes } from './routes/cache.js';
@@ -35,6 +36,7 @@ export { errorSchema } from './error-handling.js';
 export { TAG_PATTERN, checkTags } from './validation.js';
 // And answer a read of their own with the edge's cache headers (X-Cache, Age, …).
 export { setCacheHeaders } from './cache-headers.js';
+export { jsonBody } from './json-body.js';
 
 /** The HTTP half of an app on top of freshcache: its routes, its edge reads and their OpenAPI tags. */
 export interface ServerApp {
@@ -91,6 +93,8 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
     closing = true;
   });
   app.setValidatorCompiler(validatorCompiler);
+  // Bodies without a response schema (cached values among them) may hold a BigInt.
+  app.setReplySerializer((payload) => jsonBody(payload));
   // A text/plain body is not JSON: answer 415 rather than trying to validate a string as an object.
   app.removeContentTypeParser('text/plain');
   registerErrorHandling(app, topology.logger);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pushCacheHeaders } from './cache-headers.js';
+import { jsonBody } from './json-body.js';
 import type { EdgeRoute } from './edge-route.js';
 import type { Topology } from '../topology/topology.js';
 
@@ -33,7 +34,7 @@ export function edgeHitPath(topology: Topology, routes: readonly EdgeRoute[]): (
     if (!hit || typeof hit.value !== 'object' || hit.value === null) return false;
     let serialised = bodies.get(hit.value);
     if (serialised === undefined) {
-      const body = JSON.stringify(hit.value);
+      const body = jsonBody(hit.value);
       bodies.set(hit.value, (serialised = { body, length: String(Buffer.byteLength(body)) }));
     }
     const traced = request.headers['x-request-id'];

@@ -3,6 +3,7 @@ import type { Topology } from '../../topology/topology.js';
 import { setCacheHeaders } from '../cache-headers.js';
 import type { EdgeParams, EdgeRoute } from '../edge-route.js';
 import { errorSchema } from '../error-handling.js';
+import { jsonBody } from '../json-body.js';
 
 /** The Fastify side of the declared edge routes: misses, STALE, errors (see edge-route.ts). */
 export const edgeRoutes: FastifyPluginAsync<{ topology: Topology; routes: readonly EdgeRoute[] }> = async (app, { topology, routes }) => {
@@ -21,7 +22,7 @@ export const edgeRoutes: FastifyPluginAsync<{ topology: Topology; routes: readon
         },
         // The edge serves what the cache holds, as the hit path does: a value someone stored under
         // the route's key with PUT /api/cache is served as it is, not refused (a 500) by a schema.
-        serializerCompiler: () => (data) => JSON.stringify(data),
+        serializerCompiler: () => (data) => jsonBody(data),
       },
       async (request, reply) => {
         const started = performance.now();
