@@ -3,8 +3,8 @@ import type { Serializer } from '../seams/serializer.js';
 import type { Store } from '../seams/store.js';
 import type { CacheParts } from './cache-parts.js';
 import { CacheStats } from './cache-stats.js';
-import type { CacheSettings, Described, ExplorerPage, InvalidateOptions, Loader, Lookup, MatchResult, SetOptions, Strategy, WriteOptions } from './cache-types.js';
-import { DEFAULTS } from './cache-types.js';
+import type { CacheSettings, Described, L1Entry, ExplorerPage, InvalidateOptions, Loader, Lookup, MatchResult, SetOptions, Strategy, WriteOptions } from './cache-types.js';
+import { DEFAULTS, toLookup } from './cache-types.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import type { LiveSettings } from './cache-options-schema.js';
@@ -128,13 +128,13 @@ export class TieredCache {
 
   /** The value cached under `key` (fresh or STALE), without loading. */
   get<T = unknown>(key: string): Promise<T | undefined> {
-    const entry = this.l1.read(key);
-    if (entry !== undefined) {
-      const hit = this.read.freshHit(key);
-      return hit !== undefined ? Promise.resolve(hit.value as T) : this.lookup<T>(key).then((found) => found?.value);
+    const entry = this.l1.read(key) as L1Entry | undefined;
+    if (entry === undefined) {
+      // Not in L1 at all: straight to L2, without building the Lookup `lookup` would make.
+      return this.valueFromL2(key) as Promise<T | undefined>;
     }
-    // Not in L1 at all: straight to L2, without building the Lookup `lookup` would make.
-    return this.valueFromL2(key) as Promise<T | undefined>;
+    if (this.isFreshHit(entry)) return Promise.resolve(entry.value as T);
+    return this.lookup<T>(key).then((found) => found?.value);
   }
 
   /**
@@ -142,8 +142,12 @@ export class TieredCache {
    * caller that answers the common case without a promise and sends the rest to `lookupOrLoad`.
    */
   peekFresh<T = unknown>(key: string): Lookup<T> | undefined {
-    const hit = this.read.freshHit(key);
-    return hit === undefined ? undefined : ({ value: hit.value, state: 'HIT', tier: 'l1', version: hit.version, tags: hit.tags, ageMs: Math.max(0, this.clock.now() - hit.createdAt) } as Lookup<T>);
+    const entry = this.l1.read(key) as L1Entry | undefined;
+    if (entry === undefined || entry.verifiedSeq !== this.generations.seq) return undefined;
+    const now = this.clock.now();
+    if (entry.staleAt <= now) return undefined;
+    this.stats.l1Hits++;
+    return toLookup(entry, 'HIT', 'l1', now) as Lookup<T>;
   }
 
   /** Like `get`, with where the value came from, its state, version and age. */
@@ -171,8 +175,8 @@ export class TieredCache {
    * Without `loader`, the defined template that matches `key` loads it (`no_loader` when none does).
    */
   getOrLoad<T>(key: string, loader?: Loader<T>, options: WriteOptions = {}): Promise<T> {
-    const hit = this.read.freshHit(key);
-    if (hit !== undefined) return Promise.resolve(hit.value as T);
+    const entry = this.l1.read(key) as L1Entry | undefined;
+    if (entry !== undefined && this.isFreshHit(entry)) return Promise.resolve(entry.value as T);
     return this.lookupOrLoad(key, loader, options).then((found) => found.value);
   }
 
@@ -416,6 +420,17 @@ export class TieredCache {
    */
   private overtakeLoad(key: string): Mark {
     return this.generations.apply({ keys: [key] }, this.clock.now());
+  }
+
+  /**
+   * The hit path, kept here and inline (a call into the read path measured a fifth slower): an
+   * L1 entry found valid at the current sequence and before its soft expiry (staleAt <= expiresAt,
+   * so also before its hard one). Counted as an L1 hit.
+   */
+  private isFreshHit(entry: L1Entry): boolean {
+    if (entry.verifiedSeq !== this.generations.seq || entry.staleAt <= this.clock.now()) return false;
+    this.stats.l1Hits++;
+    return true;
   }
 
   /** `lookup`'s L2 path for `get`, which wants only the value. */
