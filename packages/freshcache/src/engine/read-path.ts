@@ -12,19 +12,6 @@ import type { LocalSeq } from './sequences.js';
 export class ReadPath {
   constructor(private readonly parts: CacheParts) {}
 
-  /**
-   * L1's entry when it is fresh and was found valid at the current sequence: the hit path, one
-   * map read, one clock read, two comparisons (staleAt <= expiresAt, so an entry before its soft
-   * expiry is also before its hard one). Counted as an L1 hit.
-   */
-  freshHit(key: string): L1Entry | undefined {
-    const { l1, generations, clock, stats } = this.parts;
-    const entry = l1.read(key) as L1Entry | undefined;
-    if (entry === undefined || entry.verifiedSeq !== generations.seq || entry.staleAt <= clock.now()) return undefined;
-    stats.l1Hits++;
-    return entry;
-  }
-
   /** L1's entry for `key` as a lookup (HIT or STALE); an invalid one is removed. */
   fromL1(key: string): Lookup | undefined {
     const { l1, clock, stats } = this.parts;
