@@ -10,6 +10,8 @@ export { RedisStore } from './adapters/redis/redis-store.js';
 export type { RedisStoreOptions } from './adapters/redis/redis-store.js';
 export { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
 export type { RedisStreamLogOptions } from './adapters/redis/redis-stream-log.js';
+export { RedisNodeRegistry } from './adapters/redis/redis-node-registry.js';
+export type { RedisNodeRegistryOptions } from './adapters/redis/redis-node-registry.js';
 export { RedisLeases } from './adapters/redis/redis-leases.js';
 export { createRedisConnection } from './adapters/redis/redis-connection.js';
 export type { RedisConnectionOptions } from './adapters/redis/redis-connection.js';
@@ -57,3 +59,4 @@ export function redisStreamLog(options: RedisPartOptions & { retain?: number }):
 function connect(options: RedisPartOptions): Redis | Cluster {
   return createRedisConnection({ url: options.url, onError: options.onError ?? (() => {}) });
 }
+export { RedisApplyMarks } from './adapters/redis/redis-apply-marks.js';

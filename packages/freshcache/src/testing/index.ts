@@ -10,3 +10,5 @@ export type { SharedL2 } from './tier-values-contract.js';
 export { invalidationLogContract, eventCollector } from './invalidation-log-contract.js';
 export { changeFeedContract, changeCollector, CONTRACT_SCHEMA, CONTRACT_TABLES } from './change-feed-contract.js';
 export type { FeedFixture } from './change-feed-contract.js';
+export { nodeRegistryContract, nodeRecord } from './node-registry-contract.js';
+export { applyMarksContract } from './apply-marks-contract.js';
