@@ -63,7 +63,8 @@ describe('FreshnessChecker', () => {
     fc.assert(
       fc.property(fc.array(write, { maxLength: 40 }), fc.array(read, { maxLength: 60 }), fc.integer({ min: 0, max: 200 }), fc.boolean(), (writes, reads, margin, writesFirst) => {
         const committed = writes.map((w, i) => ({ ...w, version: i + 1 }));
-        const events = [
+        type Event = { at: number; order: number; write?: (typeof committed)[number]; read?: { key: number; version: number; sentAt: number; region: string } };
+        const events: Event[] = [
           ...committed.map((w) => ({ at: w.committedAt, order: 0, write: w })),
           ...reads.map((r) => ({ at: r.sentAt + r.latency, order: 1, read: { key: r.key, version: r.versionPick, sentAt: r.sentAt, region: r.region } })),
         ];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { capture, captureHelp } from './commands/capture.js';
 import { demo, demoHelp } from './commands/demo.js';
+import { load, loadHelp } from './commands/load.js';
 import { relay, relayHelp } from './commands/relay.js';
 import { serve, serveHelp } from './commands/serve.js';
 import { up, upHelp } from './commands/up.js';
@@ -14,6 +15,8 @@ Usage:
   freshcache up [options]          start redis-server, PostgreSQL, a relay and node processes locally
   freshcache capture install|uninstall --config FILE [--apply]
                                    print (or apply) the SQL that prepares PostgreSQL for capture
+  freshcache load --target URL[,URL…] [options]
+                                   drive reads and writes, report latency, hit ratio and freshness
 
 ${demoHelp}
 
@@ -23,7 +26,9 @@ ${relayHelp}
 
 ${upHelp}
 
-${captureHelp}`;
+${captureHelp}
+
+${loadHelp}`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -38,6 +43,8 @@ async function main(argv: string[]): Promise<void> {
       return up(rest);
     case 'capture':
       return capture(rest);
+    case 'load':
+      return load(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -53,7 +60,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => {
     // PGlite and pending sockets can hold the loop open after a clean stop; the work is done.
-    if (['demo', 'serve', 'relay', 'up'].includes(process.argv[2] ?? '')) process.exit(process.exitCode ?? 0);
+    if (['demo', 'serve', 'relay', 'up', 'load'].includes(process.argv[2] ?? '')) process.exit(process.exitCode ?? 0);
   },
   (error: unknown) => {
     console.error(`freshcache: ${(error as Error).message}`);
