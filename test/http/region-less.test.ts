@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTopology } from '../../packages/freshcache-server/src/cli/commands/serve.js';
 import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { JSON_HEADERS, expectError } from './http-kit.js';
@@ -89,5 +89,55 @@ describe('a process that serves no region', () => {
   ])('answers %s %s as any node does (%i)', async (method, url, status, payload) => {
     const res = await request(method, url, payload);
     expect(res.statusCode, res.body.slice(0, 300)).toBe(status);
+  });
+});
+
+describe('the control process shows the whole deployment', () => {
+  it('shows when each node of each region applied an invalidation, from the marks every node reports', async () => {
+    const { url } = redis().server;
+    // A node serving every region, in this process for the test: the deployment's other process.
+    const node = await startTopology({
+      nodeId: 'node-1',
+      roles: { regions: REGIONS, relay: false },
+      regions: REGIONS.map((name, i) => ({ name, delayMs: [100, 300, 600][i], jitter: 0 })),
+      origin: { kind: 'postgres', url: postgres().url },
+      capture: { kind: 'outbox' },
+      demo: true,
+      log: { kind: 'redis', redis: { url } },
+      l2: { kind: 'redis', redis: { url } },
+      seed: false,
+    });
+    try {
+      const published = (await request('POST', '/api/invalidate', { keys: ['fleet:1'] })).json<{ id: number; committedAt: number }>();
+      const fleet = async () =>
+        (await request('GET', `/api/invalidations/${published.id}`)).json<{
+          complete: boolean;
+          regions: Record<string, { appliedAt: number | null }>;
+          nodes: { node: string; region: string; appliedAt: number | null }[];
+        }>();
+      // The control serves no region: what it shows comes only from the node's marks (written within 100 ms of applying).
+      expect((await fleet()).regions['us-east']).toMatchObject({ appliedAt: null });
+      const status = await vi.waitFor(
+        async () => {
+          const now = await fleet();
+          expect(now.complete).toBe(true);
+          return now;
+        },
+        { timeout: 10_000, interval: 50 },
+      );
+      const ours = status.nodes.filter((n) => n.node === 'node-1');
+      expect(ours.map((n) => n.region).sort()).toEqual([...REGIONS].sort());
+      for (const { region, appliedAt } of ours) {
+        expect(appliedAt).not.toBeNull();
+        expect(status.regions[region]!.appliedAt).toBe(appliedAt);
+      }
+      // In delay order, each no earlier than its delay after the publish.
+      const at = (region: string) => ours.find((n) => n.region === region)!.appliedAt!;
+      expect(at('us-east')).toBeLessThan(at('eu-west'));
+      expect(at('eu-west')).toBeLessThan(at('ap-south'));
+    } finally {
+      await node.app.close();
+      await node.topology.close();
+    }
   });
 });

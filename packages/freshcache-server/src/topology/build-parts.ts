@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import { MemoryLog, type Clock, type InvalidationLog, type Store } from 'freshcache';
+import { MemoryApplyMarks, MemoryLog, type ApplyMarks, type Clock, type InvalidationLog, type Store } from 'freshcache';
 import { createPgClient, postgresCapture, type PostgresCapture, type SqlClient } from 'freshcache/postgres';
-import { createRedisConnection, RedisStore, RedisStreamLog, BreakerStore, CircuitBreaker } from 'freshcache/redis';
+import { createRedisConnection, RedisApplyMarks, RedisStore, RedisStreamLog, BreakerStore, CircuitBreaker } from 'freshcache/redis';
 import { createPgliteClient } from '../adapters/postgres/pglite-client.js';
 import type { FreshcacheConfig, RedisTarget } from '../config.js';
 import type { Logger } from '../observability/logger.js';
@@ -11,6 +11,8 @@ import type { TopologyApp } from './topology-app.js';
 export interface TopologyParts {
   sql: SqlClient;
   log: InvalidationLog;
+  /** Where every node says how far it applied the log (on the log's Redis when there is one). */
+  applyMarks: ApplyMarks;
   /** The origin's changes and what they invalidate, when this process may relay them. */
   capture: PostgresCapture | undefined;
   /** Where a standby relay campaigns for the lock; absent when this process simply leads (embedded). */
@@ -78,6 +80,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
             onSubscriberError: (error, event) => logger.error({ err: error, event: event.id }, 'an invalidation subscriber failed; the others still got the event'),
           });
     closers.push(() => log.close());
+    const applyMarks: ApplyMarks = config.log.kind === 'redis' ? new RedisApplyMarks(redis(config.log.redis), config.log.namespace) : new MemoryApplyMarks();
 
     const capture = config.roles.relay ? await captureParts(config, apps, sql, clock, logger) : undefined;
     const breakers: CircuitBreaker[] = [];
@@ -86,6 +89,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
     return {
       sql,
       log,
+      applyMarks,
       capture,
       election: config.origin.kind === 'postgres' ? { connectionString: config.origin.url } : undefined,
       breakers,

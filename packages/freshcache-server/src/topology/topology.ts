@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
+  ApplyMarkReporter,
   MemoryStore,
   type Clock,
   systemClock,
@@ -33,6 +34,11 @@ export type { AppContext, TopologyApp } from './topology-app.js';
 export type { Region, RegionConfig, RegionSettings } from './region.js';
 
 /** What the dashboard hears over server-sent events. */
+/** An invalidation's status across the deployment: when each node of each region applied it. */
+export interface FleetInvalidationStatus extends InvalidationStatus {
+  nodes: { node: string; region: string; appliedAt: number | null; lagMs: number | null }[];
+}
+
 export interface TopologyEventMap {
   'invalidation.published': [InvalidationStatus];
   'invalidation.applied': [InvalidationStatus & { region: string }];
@@ -70,6 +76,8 @@ export class Topology {
   /** The relay of this process, when it is a relay candidate; it runs while this process leads. */
   readonly relay: Relay | undefined;
   private readonly leader: RelayLeader | undefined;
+  /** Tells the deployment how far this process's regions applied the log (at most every 100 ms each). */
+  private readonly marks: ApplyMarkReporter;
   private watcher: { close(): Promise<void> } | undefined;
   private closed = false;
 
@@ -110,6 +118,12 @@ export class Topology {
         onError: (error) => logger.warn({ err: error }, 'relay election or relay start failed; retrying'),
       });
     }
+    this.marks = new ApplyMarkReporter({
+      marks: parts.applyMarks,
+      node: config.nodeId,
+      clock,
+      onError: (error) => logger.debug({ err: error }, 'could not report how far this node applied the log'),
+    });
     this.events.setMaxListeners(1000);
     this.tracker = new InvalidationTracker(() => [...this.regions.keys()]);
     this.metrics = new Metrics(() =>
@@ -263,6 +277,9 @@ export class Topology {
       await region.stop();
       await region.cache.close();
     }
+    this.marks.stop();
+    // Leaving: its marks would show it behind on every later event.
+    await this.parts.applyMarks.forget(this.config.nodeId).catch(() => {});
     await this.parts.close();
     this.events.removeAllListeners();
   }
@@ -272,7 +289,34 @@ export class Topology {
     this.events.emit('invalidation.published', this.tracker.published(event));
   }
 
+  /**
+   * Where event `id` stands across the deployment: the status this process tracked, with when
+   * each node of each region applied it (their marks), and the regions this process does not
+   * serve taken from their nodes: applied once every node of the region applied it.
+   */
+  async fleetStatus(id: number): Promise<FleetInvalidationStatus | undefined> {
+    const status = this.tracker.get(id);
+    if (!status) return undefined;
+    const nodes = (await this.parts.applyMarks.appliedAt(id).catch(() => [])).map(({ node, region, at }) => ({
+      node,
+      region,
+      appliedAt: at,
+      lagMs: at === null ? null : at - status.committedAt,
+    }));
+    const regions = { ...status.regions };
+    // Every region the deployment declares, served here or not: complete only once all applied it.
+    for (const { name } of this.config.regions) regions[name] ??= { appliedAt: null, lagMs: null, skipped: false };
+    for (const name of new Set(nodes.map((n) => n.region))) {
+      if (regions[name]?.appliedAt != null) continue;
+      const times = nodes.filter((n) => n.region === name).map((n) => n.appliedAt);
+      const appliedAt = times.every((at) => at !== null) ? Math.max(...(times as number[])) : null;
+      regions[name] = { appliedAt, lagMs: appliedAt === null ? null : appliedAt - status.committedAt, skipped: regions[name]?.skipped ?? false };
+    }
+    return { ...status, regions, complete: Object.values(regions).every((r) => r.appliedAt !== null), nodes };
+  }
+
   private onApplied(applied: Parameters<InvalidationTracker['applied']>[0]): void {
+    this.marks.applied(applied.region, applied.event.id, applied.appliedAt);
     const status = this.tracker.applied(applied);
     const lagMs = lagOf(applied.event, applied.appliedAt);
     if (!applied.skipped && lagMs !== undefined) this.metrics.observeInvalidationLag(applied.region, lagMs / 1000);

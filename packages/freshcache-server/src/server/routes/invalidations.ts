@@ -71,13 +71,13 @@ export const invalidationRoutes: FastifyPluginAsync<AppOptions> = async (app, { 
     {
       schema: {
         tags: ['invalidation'],
-        summary: 'Propagation of one invalidation: when each region applied it',
+        summary: 'Propagation of one invalidation: when each region, and each node of it, applied it',
         params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } }, required: ['id'] },
         response: errors,
       },
     },
     async (request) => {
-      const status = topology.tracker.get(request.params.id);
+      const status = await topology.fleetStatus(request.params.id);
       if (!status) throw new FreshcacheError('not_found', `no invalidation ${request.params.id} (only the latest 1000 are kept)`);
       return status;
     },
