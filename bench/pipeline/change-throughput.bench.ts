@@ -301,6 +301,8 @@ interface LagRun {
   lags: Map<string, number[]>;
   /** One sample per change: published on the log − committed. */
   onLog: number[];
+  /** One sample per change: how long its transaction's UPDATE took on the writer, commit included (the outbox dates a change at its transaction's start). */
+  statement: number[];
 }
 
 /** LAG_TX_ROWS rows every LAG_PACE_MS on a fixed schedule for LAG_MS (a late one does not push the rest back). */
@@ -308,11 +310,14 @@ async function fixedRate(path: Path): Promise<LagRun> {
   path.reset();
   const writer = path.writers[0]!;
   const count = Math.round(LAG_MS / LAG_PACE_MS);
+  const statement: number[] = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const wait = started + i * LAG_PACE_MS - performance.now();
     if (wait > 0) await sleep(wait);
+    const sent = performance.now();
     await update(writer, (i * LAG_TX_ROWS) % ROWS, LAG_TX_ROWS, `paced ${i}`);
+    statement.push(...Array<number>(LAG_TX_ROWS).fill(performance.now() - sent));
   }
   const driven = count * LAG_TX_ROWS;
   await settled(path, driven);
@@ -320,7 +325,7 @@ async function fixedRate(path: Path): Promise<LagRun> {
   await path.groupsDrained();
   const expand = (applied: Applied[], lag: (a: Applied) => number) => applied.flatMap((a) => Array<number>(a.changes).fill(lag(a)));
   const lags = new Map(REGIONS.map((region) => [region.name, expand(path.applied.get(region.name)!, (a) => a.appliedAt - a.committedAt - region.delayMs)]));
-  return { driven, lags, onLog: expand(path.applied.get(REGIONS[0].name)!, (a) => a.publishedAt - a.committedAt) };
+  return { driven, lags, onLog: expand(path.applied.get(REGIONS[0].name)!, (a) => a.publishedAt - a.committedAt), statement };
 }
 
 /** Resolves true once every region applied `changes` changes, false after SETTLE_TIMEOUT_MS. */
@@ -390,6 +395,7 @@ function lagRows(kind: Kind, run: LagRun): Row[] {
   return [
     ...REGIONS.map((region) => row(`${region.name} (delay ${region.delayMs} ms)`, `applied − committed − ${region.delayMs} ms`, run.lags.get(region.name)!, true)),
     row('— (the relay, before any delay)', 'published to the log − committed', run.onLog, false),
+    row('— (the writer)', 'its UPDATE of 100 rows, commit included', run.statement, false),
   ];
 }
 
