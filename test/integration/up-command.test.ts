@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -34,9 +35,15 @@ function runUp(args: string[], env: NodeJS.ProcessEnv = process.env) {
 
 describe('freshcache up', () => {
   it('starts Redis, PostgreSQL, a relay and a node per region that serve reads, and stops all of it on Ctrl-C', async () => {
-    const up = runUp(['--port', '0', '--capture', 'outbox']);
+    // Without nginx (FRESHCACHE_NGINX names one that is not there): the nodes' own URLs, and how to install it.
+    const home = await mkdtemp(join(tmpdir(), 'freshcache-home-'));
+    onTestFinished(() => rm(home, { recursive: true, force: true }));
+    const up = runUp(['--port', '0', '--capture', 'outbox'], { ...process.env, HOME: home, FRESHCACHE_NGINX: join(home, 'no-nginx') });
     try {
       await up.until('Ctrl-C stops everything');
+      expect(up.output()).toContain('nginx is not installed');
+      expect(up.output()).toContain('apt-get install -y nginx-light');
+      expect(up.output()).not.toContain('(nginx)');
       const control = /control \(API, relay\)\s+(http:\/\/\S+)/.exec(up.output())![1]!;
       const node = /us-east-1\s+(http:\/\/\S+)/.exec(up.output())![1]!;
       expect((await fetch(`${control}/ready`)).status).toBe(200);
@@ -44,7 +51,7 @@ describe('freshcache up', () => {
       expect(read.status).toBe(200);
       expect(read.headers.get('x-cache')).toBe('MISS');
       const pids = await childPids(up.child.pid!);
-      expect(pids.length).toBeGreaterThanOrEqual(5); // redis-server, control, three nodes (pg_ctl daemonizes postgres)
+      expect(pids.length).toBeGreaterThanOrEqual(6); // redis-server, control, three nodes, the watchdog (pg_ctl daemonizes postgres)
       const servers = [/redis\s+redis:\/\/([\d.]+):(\d+)/, /postgres\s+postgres:\/\/\S*@([\d.]+):(\d+)/].map((pattern) => {
         const [, host, port] = pattern.exec(up.output())!;
         return { host: host!, port: Number(port) };
@@ -97,13 +104,15 @@ async function describePid(pid: number): Promise<string> {
   return `${pid} ${cmdline.replace(/\0/g, ' ')} ${stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)}`;
 }
 
+/** Running: a zombie has exited (an orphan waits for this container's init, which may be slow to reap it). */
 function isAlive(pid: number): boolean {
+  let stat: string;
   try {
-    process.kill(pid, 0);
-    return true;
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return false;
   }
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
 /** Whether something listens on host:port. */

@@ -40,6 +40,7 @@ export const CONFIG_SCHEMA = {
     $schema: { type: 'string' },
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
+    trustProxy: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 64 } },
     nodeId: { type: 'string', minLength: 1, maxLength: 128 },
     demo: { type: 'boolean' },
     seed: { type: 'boolean' },

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { type CaptureRule, FreshcacheError, type Strategy, CacheSettingsSchema, checkAgainst } from 'freshcache';
 import type { FreshnessMode, RegionConfig, TierConfig } from './topology/region.js';
@@ -20,6 +21,13 @@ export type L2Config = { kind: 'memory' } | { kind: 'redis'; redis: RedisTarget;
 export interface FreshcacheConfig {
   port: number;
   host: string;
+  /**
+   * The proxies whose X-Forwarded-For this process believes (addresses, CIDRs, or `loopback`),
+   * so that request.ip, the per-IP limits and the audit see the client behind them. None by
+   * default: a client could otherwise name any address it likes. `freshcache up` trusts
+   * 127.0.0.1, its nginx.
+   */
+  trustProxy: readonly string[];
   /** This process's name: its consumer name in each region's group, and in logs. */
   nodeId: string;
   /** What this process runs: edge nodes for these regions, and/or a relay candidate. */
@@ -52,6 +60,7 @@ export type { RegionInput };
 export interface ConfigInput {
   port?: number;
   host?: string;
+  trustProxy?: string[];
   nodeId?: string;
   roles?: { regions?: string[]; relay?: boolean };
   regions?: RegionInput[];
@@ -83,6 +92,15 @@ const REGION_DEFAULTS = {
   l2: { policy: 'lru', maxEntries: 100_000, maxBytes: 256 * 1024 * 1024 } satisfies TierConfig,
 };
 
+/** An address or CIDR Fastify's trustProxy (proxy-addr) accepts, or one of its names for loopback and private ranges. */
+function isProxyAddress(value: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(value)) return true;
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
 const REGION_NAME = /^[a-z][a-z0-9-]{0,31}$/;
 
 /** Fills in defaults, validates once, and freezes: nothing deeper re-checks configuration. */
@@ -92,6 +110,7 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
   const config: FreshcacheConfig = {
     port: input.port ?? 3000,
     host: input.host ?? '127.0.0.1',
+    trustProxy: [...(input.trustProxy ?? [])],
     nodeId: input.nodeId ?? `${hostname()}:${process.pid}`,
     roles: { regions: input.roles?.regions ?? regions.map((r) => r.name), relay: input.roles?.relay ?? true },
     regions,
@@ -116,6 +135,7 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
   };
   check(Number.isInteger(config.port) && config.port >= 0 && config.port < 65536, `port must be 0..65535, got ${config.port}`);
   check(config.regions.length > 0, 'at least one region is needed');
+  for (const proxy of config.trustProxy) check(isProxyAddress(proxy), `trustProxy entries are addresses, CIDRs or "loopback", got ${JSON.stringify(proxy)}`);
   const names = new Set<string>();
   for (const region of config.regions) {
     check(!names.has(region.name), `region "${region.name}" is named twice`);

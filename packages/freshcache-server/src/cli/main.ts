@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { capture, captureHelp } from './commands/capture.js';
+import { chaos, chaosHelp } from './commands/chaos.js';
 import { demo, demoHelp } from './commands/demo.js';
 import { load, loadHelp } from './commands/load.js';
 import { relay, relayHelp } from './commands/relay.js';
@@ -13,6 +14,8 @@ Usage:
   freshcache serve --config FILE   run the roles a config file names, on PostgreSQL and Redis
   freshcache relay --config FILE   run a relay candidate only (leader-elected), on PostgreSQL and Redis
   freshcache up [options]          start redis-server, PostgreSQL, a relay and node processes locally
+  freshcache chaos kill|restart|pause|resume <target>
+                                   break a running up on purpose (a node, redis, postgres, nginx)
   freshcache capture install|uninstall --config FILE [--apply]
                                    print (or apply) the SQL that prepares PostgreSQL for capture
   freshcache load --target URL[,URL…] [options]
@@ -25,6 +28,8 @@ ${serveHelp}
 ${relayHelp}
 
 ${upHelp}
+
+${chaosHelp}
 
 ${captureHelp}
 
@@ -41,6 +46,8 @@ async function main(argv: string[]): Promise<void> {
       return relay(rest);
     case 'up':
       return up(rest);
+    case 'chaos':
+      return chaos(rest);
     case 'capture':
       return capture(rest);
     case 'load':

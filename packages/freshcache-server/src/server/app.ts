@@ -78,6 +78,8 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
     // by the error handler with their request id. The cast: pino's Logger is a FastifyBaseLogger.
     ...(accessLog ? { loggerInstance: topology.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: topology.config.limits.bodyLimitBytes,
+    // X-Forwarded-For counts only from the configured proxies (nginx in front of `up`'s regions).
+    ...(topology.config.trustProxy.length > 0 ? { trustProxy: [...topology.config.trustProxy] } : {}),
     // Keys may be up to maxKeyBytes long, URL-encoded up to three times that.
     routerOptions: { maxParamLength: topology.config.limits.maxKeyBytes * 3 + 16 },
     requestIdHeader: 'x-request-id',

@@ -13,6 +13,10 @@ const ROOT = '/usr/lib/postgresql';
 export interface PostgresServer {
   url: string;
   port: number;
+  /** Its folder (data, socket, log). */
+  dir: string;
+  /** The postmaster's pid, from its lock file (pg_ctl starts it detached: it is nobody's child). */
+  pid(): Promise<number>;
   /** Creates an empty database and resolves its URL (a database per test, per benchmark path). */
   createDatabase(name: string): Promise<string>;
   /** An immediate stop (as a crash: clients lose their connections) and a start on the same port and data. */
@@ -70,9 +74,12 @@ export async function startPostgres(): Promise<PostgresServer> {
   const start = () => as('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-o', options, 'start']);
   await start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const pid = async () => Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
   return {
     port,
     url,
+    dir,
+    pid,
     createDatabase: async (name) => {
       if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain database name: ${name}`);
       const admin = new pg.Client({ connectionString: url });
@@ -89,8 +96,11 @@ export async function startPostgres(): Promise<PostgresServer> {
       await start();
     },
     kill: async () => {
-      const pid = Number((await readFile(join(data, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-      process.kill(pid, 'SIGKILL');
+      try {
+        process.kill(await pid(), 'SIGKILL');
+      } catch {
+        // Already dead (a crash, or a chaos kill): clean up after it all the same.
+      }
       await untilGone(data);
       // A new postmaster refuses to start while the pid in its lock files exists, and a dead one
       // whose parent does not reap it (some containers' init) still does, as a zombie.

@@ -20,12 +20,23 @@ export interface RedisServerOptions {
   durable?: boolean;
   /** Where the server keeps its files (default: a new temp folder, deleted by `stop`). */
   dir?: string;
+  /**
+   * Run it in a process group of its own, out of reach of the terminal's Ctrl-C (`freshcache
+   * up`, which stops its children itself, in order).
+   */
+  detached?: boolean;
 }
 
 export interface RedisServer {
   host: string;
   port: number;
   url: string;
+  /** Its folder. */
+  dir: string;
+  /** The current server process's pid. */
+  readonly pid: number;
+  /** Resolves when the current server process exits (killed, crashed or stopped). */
+  exited(): Promise<void>;
   /** SIGKILL, as a crash would: no shutdown, clients see the connection drop. The folder stays. */
   kill(): Promise<void>;
   /** Starts the server again on the same port and folder (after `kill`), and waits until it is ready. */
@@ -78,6 +89,15 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     host: HOST,
     port,
     url: `redis://${HOST}:${port}`,
+    dir,
+    get pid() {
+      return current.pid!;
+    },
+    exited: () => {
+      const running = current;
+      if (running.exitCode !== null || running.signalCode !== null) return Promise.resolve();
+      return new Promise((resolve) => running.once('exit', () => resolve()));
+    },
     kill,
     restart: async () => {
       await kill();
@@ -101,7 +121,7 @@ async function spawnRedis(port: number, dir: string, options: RedisServerOptions
   if (options.cluster) {
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
   }
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   await new Promise<void>((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer) => {

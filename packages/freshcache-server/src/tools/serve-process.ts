@@ -16,6 +16,8 @@ export interface ServeOptions {
   env?: Record<string, string>;
   /** Its standard error once it is ready (warnings and errors). */
   onStderr?: (text: string) => void;
+  /** Run it in a process group of its own, out of reach of the terminal's Ctrl-C (`freshcache up`). */
+  detached?: boolean;
 }
 
 /** Starts `freshcache serve` as a child process and resolves once it prints where it serves. */
@@ -24,6 +26,7 @@ export function spawnServe(options: ServeOptions): Promise<ServeProcess> {
     // The child stops when this process dies and its stdin pipe closes (see serve.ts).
     env: { ...process.env, ...options.env, FRESHCACHE_STOP_WITH_PARENT: '1' },
     stdio: ['pipe', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   return new Promise((resolve, reject) => {
     let output = '';

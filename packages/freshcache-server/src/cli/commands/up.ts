@@ -1,27 +1,55 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ConfigInput } from '../../config.js';
 import { DEFAULT_REGIONS } from '../../config.js';
 import { freePort } from '../../tools/free-port.js';
+import { findNginx, NGINX_INSTALL_HINT, startNginx } from '../../tools/local-nginx.js';
 import { postgresBinaries, startPostgres } from '../../tools/local-postgres.js';
+import type { PostgresServer } from '../../tools/local-postgres.js';
 import { startRedis } from '../../tools/local-redis.js';
-import type { ServeProcess } from '../../tools/serve-process.js';
+import { nginxConfig } from '../../tools/nginx-config.js';
 import { spawnServe, stopServe } from '../../tools/serve-process.js';
+import type { ServeProcess } from '../../tools/serve-process.js';
+import { Supervisor } from '../../tools/supervisor.js';
+import type { Running } from '../../tools/supervisor.js';
+import { startUpControl } from '../../tools/up-control.js';
+import { startWatchdog } from '../../tools/watchdog.js';
 import { untilSignal } from '../until-signal.js';
 
 export const upHelp = `freshcache up [--nodes N] [--capture wal|outbox] [--port N]
 
-Starts a real local topology and stops all of it on Ctrl-C: a redis-server (append-only, for the
-invalidation log and each region's shared L2) and a PostgreSQL (initdb in a temp folder), both on
-free ports; a control process (HTTP API, relay candidate, seeds sample content); and N node
-processes per region (us-east, eu-west, ap-south).
+Starts a real local topology, keeps it running, and stops all of it on Ctrl-C: a redis-server
+(append-only, for the invalidation log and each region's shared L2) and a PostgreSQL (initdb in
+a temp folder), both on free ports; a control process (HTTP API, relay candidate, seeds sample
+content); N node processes per region (us-east, eu-west, ap-south); and nginx in front of each
+region's nodes (one URL per region, round-robin, a failed read retried on the next node).
+
+A child that dies (a node, the control process, redis-server, PostgreSQL or nginx) is started
+again with backoff, on the same port, while the rest keep serving. If up itself is killed, even
+with kill -9, a watchdog stops everything it started. \`freshcache chaos\` kills, restarts,
+pauses or resumes a child on purpose; up prints the state file it needs.
 
   --nodes N        node processes per region (default 1)
   --capture KIND   change capture: wal (logical replication, default) or outbox
-  --port N         port of the control process (default 3000; nodes take free ports)`;
+  --port N         port of the control process (default 3000; nodes and nginx take free ports)
+
+Without nginx (Debian: apt-get install -y nginx-light) it prints the nodes' own URLs only.
+FRESHCACHE_NGINX names the nginx binary to use.`;
+
+/** Where `freshcache chaos` looks for the running `up` by default. */
+export const UP_STATE_FILE = join(homedir(), '.freshcache', 'up.json');
+
+export interface UpState {
+  pid: number;
+  /** up's own control endpoint (see up-control.ts) and its bearer token. */
+  url: string;
+  token: string;
+  dir: string;
+  services: string[];
+}
 
 export async function up(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -43,6 +71,7 @@ export async function up(argv: string[]): Promise<void> {
   if (values.capture !== 'wal' && values.capture !== 'outbox') throw new Error(`--capture must be wal or outbox, got ${values.capture}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
   await checkBinaries();
+  const nginx = findNginx();
 
   const cleanups: (() => Promise<void>)[] = [];
   const stopAll = async () => {
@@ -56,17 +85,56 @@ export async function up(argv: string[]): Promise<void> {
   const stopIfInterrupted = () => {
     if (interrupted) throw new Error('interrupted');
   };
+  // Every child runs in a process group of its own (the terminal's Ctrl-C reaches only up, which
+  // stops them in order) and is registered with the watchdog, which kills them if up dies.
+  const watchdog = startWatchdog();
+  cleanups.push(() => watchdog.close());
+  const supervisor = new Supervisor(watchdog, (line) => console.error(`[up] ${line}`));
   try {
     const dir = await mkdtemp(join(tmpdir(), 'freshcache-up-'));
+    watchdog.removeOnExit(dir);
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
+
     process.stdout.write('Starting redis-server… ');
-    const redis = await startRedis({ durable: true });
+    const redis = await startRedis({ durable: true, detached: true });
+    watchdog.removeOnExit(redis.dir);
     cleanups.push(() => redis.stop());
+    let redisStarts = 0;
+    await supervisor.add({
+      name: 'redis',
+      // The first start is startRedis's; a restart keeps the port and the append-only file.
+      start: async () => {
+        if (redisStarts++ > 0) await redis.restart();
+        return { pid: redis.pid, exited: redis.exited() };
+      },
+      stop: () => redis.kill(),
+    });
     stopIfInterrupted();
     console.log(redis.url);
+
     process.stdout.write('Starting PostgreSQL (initdb)… ');
     const postgres = await startPostgres();
+    watchdog.removeOnExit(postgres.dir);
     cleanups.push(() => postgres.stop());
+    let postgresStarts = 0;
+    await supervisor.add({
+      name: 'postgres',
+      start: async () => {
+        // After a crash: wait for its backends to go and clear its lock files, then recover.
+        if (postgresStarts++ > 0) {
+          await postgres.kill();
+          await postgres.start();
+        }
+        return postgresRunning(postgres);
+      },
+      // SIGQUIT is PostgreSQL's immediate shutdown (pg_ctl -m immediate): backends and shared memory go with it.
+      stop: async (running) => {
+        process.kill(running.pid, 'SIGQUIT');
+        await running.exited;
+      },
+      watchdogSignal: 'QUIT',
+      pauseChildren: true,
+    });
     stopIfInterrupted();
     console.log(postgres.url.replace(/^postgres:\/\/[^@]*@/, 'postgres://'));
 
@@ -80,62 +148,145 @@ export async function up(argv: string[]): Promise<void> {
     const controlConfig = join(dir, 'control.json');
     const nodeConfig = join(dir, 'node.json');
     await writeFile(controlConfig, JSON.stringify({ ...shared, seed: true }, null, 2));
-    await writeFile(nodeConfig, JSON.stringify({ ...shared, seed: false }, null, 2));
+    // Behind nginx, a node sees nginx's address: it trusts X-Forwarded-For from loopback only.
+    await writeFile(nodeConfig, JSON.stringify({ ...shared, seed: false, ...(nginx ? { trustProxy: ['127.0.0.1'] } : {}) }, null, 2));
 
-    const started: ServeProcess[] = [];
     // The same entry point this process runs (dist/cli/main.js, or src under tsx).
     const entry = [...process.execArgv, process.argv[1]!];
-    const launch = async (name: string, config: string, env: Record<string, string>) => {
-      const node = await spawnServe({ name, entry, config, env, onStderr: (text) => process.stderr.write(`[${name}] ${text}`) });
-      cleanups.push(() => stopServe(node));
-      started.push(node);
-      return node;
+    const urls = new Map<string, string>();
+    const serve = (name: string, config: string, servePort: number, roles: string) => {
+      let current: ServeProcess | undefined;
+      return supervisor.add({
+        name,
+        start: async () => {
+          current = await spawnServe({
+            name,
+            entry,
+            config,
+            env: { FRESHCACHE_ROLES: roles, FRESHCACHE_PORT: String(servePort), FRESHCACHE_NODE_ID: name },
+            onStderr: (text) => process.stderr.write(`[${name}] ${text}`),
+            detached: true,
+          });
+          urls.set(name, current.url);
+          const child = current.child;
+          const exited = new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) resolve();
+            else child.once('exit', () => resolve());
+          });
+          return { pid: child.pid!, exited };
+        },
+        stop: () => (current ? stopServe(current) : Promise.resolve()),
+      });
     };
-    await launch('control', controlConfig, { FRESHCACHE_ROLES: 'relay', FRESHCACHE_PORT: String(port), FRESHCACHE_NODE_ID: 'control' });
+    // Fixed ports, so that a restarted node comes back where nginx (and the user) expect it.
+    await serve('control', controlConfig, port === 0 ? await freePort() : port, 'relay');
     stopIfInterrupted();
-    // All settle before going on, so that a node that fails never leaves a sibling unstopped.
-    const launches = await Promise.allSettled(
-      DEFAULT_REGIONS.flatMap((region) =>
-        Array.from({ length: nodes }, async (_, i) =>
-          launch(`${region.name}-${i + 1}`, nodeConfig, {
-            FRESHCACHE_ROLES: region.name,
-            FRESHCACHE_PORT: String(await freePort()),
-            FRESHCACHE_NODE_ID: `${region.name}-${i + 1}`,
-          }),
-        ),
-      ),
+    const regions = await Promise.all(
+      DEFAULT_REGIONS.map(async (region) => ({
+        name: region.name,
+        port: await freePort(),
+        nodes: await Promise.all(Array.from({ length: nodes }, async (_, i) => ({ name: `${region.name}-${i + 1}`, port: await freePort() }))),
+      })),
     );
+    // All settle before going on, so that a node that fails never leaves a sibling unstopped.
+    const launches = await Promise.allSettled(regions.flatMap((region) => region.nodes.map((node) => serve(node.name, nodeConfig, node.port, region.name))));
     const failed = launches.find((launched) => launched.status === 'rejected');
     if (failed) throw failed.reason;
     stopIfInterrupted();
 
-    const control = started[0]!;
-    started.sort((a, b) => (a.name === 'control' ? -1 : b.name === 'control' ? 1 : a.name.localeCompare(b.name)));
+    if (nginx) {
+      const config = join(dir, 'nginx.conf');
+      await writeFile(
+        config,
+        nginxConfig({ dir, asRoot: process.getuid?.() === 0, regions: regions.map((r) => ({ name: r.name, port: r.port, nodePorts: r.nodes.map((n) => n.port) })) }),
+      );
+      await supervisor.add({ name: 'nginx', start: () => startNginx(nginx, dir, config, regions[0]!.port), stop: stopProcess });
+      stopIfInterrupted();
+    }
+
+    const control = await startUpControl(supervisor);
+    cleanups.push(() => control.close());
+    const state: UpState = { pid: process.pid, url: control.url, token: control.token, dir, services: supervisor.status().map((s) => s.name) };
+    const stateFile = join(dir, 'up.json');
+    await writeFile(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
+    await publishState(state);
+    cleanups.push(() => unpublishState());
+
+    const controlUrl = urls.get('control')!;
+    const regionLines = regions.map((region) => {
+      const example = `/edge/${region.name}/content/1`;
+      const front = nginx ? `  ${`${region.name} (nginx)`.padEnd(20)}  http://127.0.0.1:${region.port}   e.g. http://127.0.0.1:${region.port}${example}\n` : '';
+      return front + region.nodes.map((node) => `    ${node.name.padEnd(18)}  ${urls.get(node.name)}${nginx ? '' : `   e.g. ${urls.get(node.name)}${example}`}`).join('\n');
+    });
     console.log(`
-freshcache is up: ${started.length} processes on Redis and PostgreSQL (${values.capture} capture).
-  control (API, relay)  ${control.url}   docs ${control.url}/docs
-${started
-  .slice(1)
-  .map((node) => `  ${node.name.padEnd(20)}  ${node.url}   e.g. ${node.url}/edge/${node.name.replace(/-\d+$/, '')}/content/1`)
-  .join('\n')}
+freshcache is up: ${supervisor.status().length} processes on Redis and PostgreSQL (${values.capture} capture)${nginx ? ', nginx in front of each region' : ''}.
+  control (API, relay)  ${controlUrl}   docs ${controlUrl}/docs
+${regionLines.join('\n')}
   redis                 ${redis.url}
   postgres              ${postgres.url}
+${nginx ? '' : `\n${NGINX_INSTALL_HINT}\n`}
+A process that dies is started again. Break one on purpose:
+  freshcache chaos kill|restart|pause|resume <${state.services.join('|')}> --state ${stateFile}
 
-Edit content through the control process (PUT ${control.url}/api/content/1) or straight in SQL
+Edit content through the control process (PUT ${controlUrl}/api/content/1) or straight in SQL
 (psql ${postgres.url} -c "UPDATE content SET title = 'psql' WHERE id = 1"),
-and read it through any node. Ctrl-C stops everything.`);
-    await Promise.race([signalled, firstExit(started)]);
+and read it through any ${nginx ? 'region or ' : ''}node. Ctrl-C stops everything.`);
+    await signalled;
   } finally {
-    stopping = true;
     // A second Ctrl-C (or the terminal signalling the whole group) must not cut the clean-up
     // short and leave PostgreSQL or Redis running.
     const patience = () => console.log('  still stopping…');
     process.on('SIGINT', patience);
     process.on('SIGTERM', patience);
     console.log('\nStopping…');
+    // The children first, the last started first; then their folders, and the watchdog last.
+    await supervisor.stopAll();
     await stopAll();
     console.log('Stopped.');
   }
+}
+
+/** The postmaster as a supervised process: pg_ctl detaches it, so its exit is seen in /proc. */
+async function postgresRunning(postgres: PostgresServer): Promise<Running> {
+  const pid = await postgres.pid();
+  const exited = (async () => {
+    // Not our child: no exit event. Looking every 250 ms bounds how late a crash is noticed.
+    while (await isRunning(pid)) await new Promise((resolve) => setTimeout(resolve, 250));
+  })();
+  return { pid, exited };
+}
+
+/** Alive and not a zombie (a container's init may not reap an orphan). */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
+
+/** SIGTERM to a process group, and SIGKILL after 5 s. */
+async function stopProcess(running: Running): Promise<void> {
+  const send = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-running.pid, signal);
+    } catch {
+      // Gone already.
+    }
+  };
+  send('SIGTERM');
+  const timer = setTimeout(() => send('SIGKILL'), 5_000);
+  await running.exited;
+  clearTimeout(timer);
+}
+
+/** ~/.freshcache/up.json names the running up, so that `freshcache chaos` finds it without --state. */
+async function publishState(state: UpState): Promise<void> {
+  await mkdir(join(homedir(), '.freshcache'), { recursive: true, mode: 0o700 });
+  await writeFile(UP_STATE_FILE, JSON.stringify(state, null, 2), { mode: 0o600 });
+}
+
+/** Removes ~/.freshcache/up.json if it still names this process (another up may have started since). */
+async function unpublishState(): Promise<void> {
+  const text = await readFile(UP_STATE_FILE, 'utf8').catch(() => '');
+  if (text && (JSON.parse(text) as UpState).pid === process.pid) await rm(UP_STATE_FILE, { force: true });
 }
 
 async function checkBinaries(): Promise<void> {
@@ -150,19 +301,4 @@ async function checkBinaries(): Promise<void> {
   if (missing.length > 0) {
     throw new Error(`freshcache up needs ${missing.join(' and ')}. On Debian or Ubuntu: sudo apt-get install -y ${missing.join(' ')}`);
   }
-}
-
-/** Set once `up` is stopping: children exiting then are expected. */
-let stopping = false;
-
-function firstExit(started: ServeProcess[]): Promise<void> {
-  return new Promise((resolve) => {
-    for (const node of started) {
-      node.child.once('exit', (code, signal) => {
-        if (stopping) return;
-        console.error(`\n${node.name} exited (${signal ?? code}); stopping the rest.`);
-        resolve();
-      });
-    }
-  });
 }

@@ -1,0 +1,183 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * `freshcache up --nodes 2` behind nginx, broken on purpose: a node killed under a read load
+ * through its region's nginx costs no read and comes back fresh; `freshcache chaos pause` hangs a
+ * node and `resume` brings it back; and a SIGKILL of `up` itself leaves none of its processes.
+ * The tests share one `up` (starting one takes seconds); the last one kills it.
+ */
+const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
+const NODE_ARGS = ['--conditions=freshcache-source', '--import', 'tsx', MAIN];
+const run = promisify(execFile);
+
+let home: string;
+let up: ReturnType<typeof startUp>;
+let stateFile: string;
+let urls: { control: string; region: string; node1: string; node2: string };
+
+function startUp(env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [...NODE_ARGS, 'up', '--port', '0', '--capture', 'outbox', '--nodes', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const waiters: (() => void)[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const wake of waiters.splice(0)) wake();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  return {
+    child,
+    exited,
+    output: () => output,
+    /** Waits until the output matches, counting from `from` (an offset in the output). */
+    async until(pattern: RegExp, from = 0): Promise<void> {
+      while (!pattern.test(output.slice(from))) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`up exited before printing ${pattern}:\n${output}`);
+        await new Promise<void>((wake) => waiters.push(wake));
+      }
+    },
+  };
+}
+
+/** `freshcache chaos …` against this file's up, as a user runs it. */
+async function chaos(...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [...NODE_ARGS, 'chaos', ...args, '--state', stateFile]);
+  return stdout;
+}
+
+async function services(): Promise<Map<string, number>> {
+  const lines = (await chaos('list')).trim().split('\n');
+  return new Map(lines.map((line) => [line.split(/\s+/)[0]!, Number(/pid (\d+)/.exec(line)![1])]));
+}
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'freshcache-home-'));
+  up = startUp({ ...process.env, HOME: home });
+  await up.until(/Ctrl-C stops everything/);
+  const out = up.output();
+  const url = (pattern: RegExp) => pattern.exec(out)![1]!;
+  urls = {
+    control: url(/control \(API, relay\)\s+(http:\/\/\S+)/),
+    region: url(/us-east \(nginx\)\s+(http:\/\/\S+)/),
+    node1: url(/us-east-1\s+(http:\/\/\S+)/),
+    node2: url(/us-east-2\s+(http:\/\/\S+)/),
+  };
+  stateFile = /--state (\S+)/.exec(out)![1]!;
+}, 120_000);
+
+afterAll(async () => {
+  if (up && up.child.exitCode === null && up.child.signalCode === null) {
+    up.child.kill('SIGINT');
+    await up.exited;
+  }
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('freshcache up, self-healing behind nginx', () => {
+  it('loses no read through the region nginx when a node is killed, restarts the node, and the node serves fresh', async () => {
+    const before = await services();
+    const from = up.output().length;
+    let reads = 0;
+    const failures: string[] = [];
+    let back = false;
+    // Four readers through the region's one address, until the killed node is back and 200 more reads went through.
+    const reader = async () => {
+      let after = 0;
+      while (!back || after < 50) {
+        if (back) after++;
+        const id = (reads % 20) + 1;
+        try {
+          const res = await fetch(`${urls.region}/edge/us-east/content/${id}`);
+          await res.arrayBuffer();
+          if (res.status !== 200) failures.push(`${res.status} for ${id}`);
+        } catch (error) {
+          failures.push(String(error));
+        }
+        reads++;
+        if (reads > 100_000) throw new Error('the node never came back');
+      }
+    };
+    const readers = Array.from({ length: 4 }, reader);
+    // Wait until reads flow, then crash the node as kill -9 would.
+    while (reads < 100) await new Promise((r) => setImmediate(r));
+    process.kill(before.get('us-east-1')!, 'SIGKILL');
+    await up.until(/us-east-1 is back/, from);
+    back = true;
+    await Promise.all(readers);
+    expect(failures).toEqual([]);
+    expect(reads).toBeGreaterThan(200);
+    const after = await services();
+    expect(after.get('us-east-1')).not.toBe(before.get('us-east-1'));
+    expect(after.get('us-east-2')).toBe(before.get('us-east-2'));
+
+    // Fresh after the restart: it caches the current version, then hears of the next commit.
+    const read = async () => ((await (await fetch(`${urls.node1}/edge/us-east/content/1`)).json()) as { version: number }).version;
+    const cached = await read();
+    const put = await fetch(`${urls.control}/api/content/1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'after the crash' }),
+    });
+    const { version } = (await put.json()) as { version: number };
+    expect(version).toBeGreaterThan(cached);
+    // The region's delay is 100 ms: waiting for the state, bounded far above it.
+    const deadline = Date.now() + 10_000;
+    let seen = cached;
+    while (seen < version && Date.now() < deadline) seen = await read();
+    expect(seen).toBe(version);
+  }, 120_000);
+
+  it('hangs a node with chaos pause and brings it back with chaos resume', async () => {
+    const pid = (await services()).get('us-east-2')!;
+    expect(await chaos('pause', 'us-east-2')).toMatch(/us-east-2\s+paused/);
+    expect(await processState(pid)).toBe('T');
+    let answered = false;
+    const pending = fetch(`${urls.node2}/health`).then((res) => {
+      answered = true;
+      return res.status;
+    });
+    // A whole chaos command (a process start) runs while the request waits: a hung node does not answer.
+    expect(await chaos('list')).toMatch(/us-east-2\s+paused/);
+    expect(answered).toBe(false);
+    expect(await chaos('resume', 'us-east-2')).toMatch(/us-east-2\s+running/);
+    expect(await pending).toBe(200);
+  }, 60_000);
+
+  it('leaves no redis-server, postgres, nginx or node process behind when up itself is killed with SIGKILL', async () => {
+    const pids = [...(await services()).values()];
+    expect(pids.length).toBe(10); // redis, postgres, control, six nodes, nginx
+    up.child.kill('SIGKILL');
+    await up.exited;
+    // The watchdog signals them at once; they take a moment to exit. Bounded: 15 s.
+    const deadline = Date.now() + 15_000;
+    let alive = pids;
+    while (alive.length > 0 && Date.now() < deadline) {
+      alive = (await Promise.all(pids.map(async (pid) => ((await isRunning(pid)) ? pid : 0)))).filter(Boolean);
+      if (alive.length > 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await Promise.all(alive.map(describePid))).toEqual([]);
+  }, 60_000);
+});
+
+/** The state letter of /proc/PID/stat (R, S, T for stopped, Z), or '' if there is no such process. */
+async function processState(pid: number): Promise<string> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) : '';
+}
+
+/** Running: a zombie has exited (this container's init may be slow to reap orphans). */
+async function isRunning(pid: number): Promise<boolean> {
+  const state = await processState(pid);
+  return state !== '' && state !== 'Z';
+}
+
+async function describePid(pid: number): Promise<string> {
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?');
+  return `${pid} ${cmdline.replace(/\0/g, ' ')}`;
+}
