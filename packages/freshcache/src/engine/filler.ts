@@ -148,8 +148,8 @@ export class Filler {
           return await this.fill(key, loader, options, readAt, lease);
         } finally {
           // Every way out but a fill (which released it) frees the lease now, so the region's
-          // other nodes need not wait for it to expire.
-          if (!lease.filled) leases.release(key, token).catch(() => {});
+          // other nodes need not wait for it to expire. (A read again may have renewed it.)
+          if (!lease.filled) leases.release(key, lease.token).catch(() => {});
         }
       }
       await new Promise<void>((resolve) => clock.setTimeout(resolve, waitMs));
@@ -172,7 +172,23 @@ export class Filler {
       if (outcome !== OVERTAKEN) return outcome;
       // Read again: the invalidation that overtook the read is applied now.
       readAt = this.parts.generations.seq;
+      if (lease) lease = await this.renew(key, lease);
     }
+  }
+
+  /**
+   * A lease of its own for a read again: the old one ran during the overtaken read, and the
+   * invalidation may have revoked it (a delete of the key in the shared tier), which would refuse
+   * the new read's fill. Undefined when another node took the key meanwhile or the tier cannot be
+   * reached: the read then fills as a miss without a lease does.
+   */
+  private async renew(key: string, lease: Lease): Promise<Lease | undefined> {
+    const { leases } = lease;
+    await leases.release(key, lease.token).catch(() => {});
+    const token = await leases.acquire(key, this.parts.settings.loadTimeoutMs).catch(() => undefined);
+    if (token === undefined) return undefined;
+    lease.token = token;
+    return lease;
   }
 
   /** One read of the source, and the fill of both tiers unless an invalidation overtook the read. */
@@ -295,7 +311,8 @@ export class Filler {
 }
 
 interface Lease {
-  leases: FillLeases;
+  readonly leases: FillLeases;
+  /** The lease held now (a read again takes a new one). */
   token: string;
   filled: boolean;
 }

@@ -238,11 +238,27 @@ export class TieredCache {
       group.params.push(params);
       groups.set(definition, group);
     }
-    const loads = new Map<string, Promise<FillOutcome>>();
+    // Each load is settled as soon as it starts: a batch that fails while the one-by-one loads
+    // still run is then never a rejection nobody handles.
+    const settled = new Map<string, Promise<PromiseSettledResult<T>>>();
+    const track = (key: string, load: Promise<FillOutcome>) => {
+      const result = load.then(
+        (outcome): PromiseSettledResult<T> => {
+          try {
+            return { status: 'fulfilled', value: answer(outcome).value as T };
+          } catch (reason) {
+            return { status: 'rejected', reason };
+          }
+        },
+        (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+      );
+      settled.set(key, result);
+      return result;
+    };
     const oneByOne: { key: string; loader: Loader<unknown> }[] = [];
     for (const [definition, group] of groups) {
       if (definition.loaders.loadMany) {
-        for (const [key, load] of this.batchLoad(definition, group.keys, group.params)) loads.set(key, load);
+        for (const [key, load] of this.batchLoad(definition, group.keys, group.params)) track(key, load);
       } else {
         group.keys.forEach((key, i) => oneByOne.push({ key, loader: templateLoader(definition, group.params[i]!) }));
       }
@@ -250,29 +266,11 @@ export class TieredCache {
     // A pool of workers over the queue: bounded concurrency for loaders that take one key at a time.
     const workers = Array.from({ length: Math.min(LOAD_MANY_CONCURRENCY, oneByOne.length) }, async () => {
       for (let next = oneByOne.shift(); next !== undefined; next = oneByOne.shift()) {
-        const load = this.filler.reload(next.key, next.loader);
-        loads.set(next.key, load);
-        await load.catch(() => {});
+        await track(next.key, this.filler.reload(next.key, next.loader));
       }
     });
     await Promise.all(workers);
-    const settled = new Map<string, PromiseSettledResult<T>>();
-    for (const [key, load] of loads) {
-      settled.set(
-        key,
-        await load.then(
-          (outcome): PromiseSettledResult<T> => {
-            try {
-              return { status: 'fulfilled', value: answer(outcome).value as T };
-            } catch (reason) {
-              return { status: 'rejected', reason };
-            }
-          },
-          (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
-        ),
-      );
-    }
-    return keys.map((key) => settled.get(key)!);
+    return Promise.all(keys.map((key) => settled.get(key)!));
   }
 
   /** Writes a value to L2 and L1 (dated at `options.position` when given: see SetOptions). */
