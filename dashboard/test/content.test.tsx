@@ -15,7 +15,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-const region = (name: string, delayMs: number, mode: Mode = 'cdc'): RegionSettings => ({ name, delayMs, jitter: 0, strategy: 'eager', mode, ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 });
+const region = (name: string, delayMs: number, mode: Mode = 'cdc'): RegionSettings => ({ name, delayMs, jitter: 0, strategy: 'eager', mode, ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000, served: true });
 const REGIONS = [region('us-east', 100), region('eu-west', 300), region('ap-south', 600)];
 
 const article = (id: number, version = id): ContentRecord => ({ id, slug: `article-${id}`, title: `Article ${id}`, body: `Body ${id}`, tags: ['news'], version, updatedAt: '2026-11-24T08:00:00.000Z' });

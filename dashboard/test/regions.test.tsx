@@ -11,9 +11,9 @@ afterEach(cleanup);
 
 const REGIONS: RegionSettings[] = [
   // Out of delay order on purpose: the page sorts them.
-  { name: 'ap-south', delayMs: 600, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 },
-  { name: 'us-east', delayMs: 100, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 },
-  { name: 'eu-west', delayMs: 300, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 },
+  { name: 'ap-south', delayMs: 600, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000, served: true },
+  { name: 'us-east', delayMs: 100, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000, served: true },
+  { name: 'eu-west', delayMs: 300, jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000, served: true },
 ];
 
 const ARTICLE: ContentRecord = { id: 7, slug: 'article-7', title: 'Article 7', body: '', tags: ['news'], version: 41, updatedAt: '2026-11-24T08:00:00.000Z' };
@@ -65,6 +65,22 @@ describe('Regions page', () => {
     await screen.findByRole('listitem', { name: 'us-east' });
     expect(screen.getAllByRole('heading', { level: 3 }).map((h) => h.textContent)).toEqual(['us-east', 'eu-west', 'ap-south']);
     expect(within(card('ap-south')).getByText(/delay 600 ms/)).toBeTruthy();
+  });
+
+  it('shows a region this process does not serve with its settings, and does not offer to change them', async () => {
+    const services = fakeServices((call) => {
+      if (call.method === 'GET' && call.path === '/api/regions') return { body: { items: REGIONS.map((r) => ({ ...r, served: r.name !== 'eu-west' })) } };
+      if (call.method === 'GET' && call.path === '/api/content?limit=50') return { body: { items: [ARTICLE], cursor: null } };
+      return undefined;
+    });
+    render(
+      <ServicesProvider services={services}>
+        <RegionsPage />
+      </ServicesProvider>,
+    );
+    expect((await screen.findByLabelText<HTMLSelectElement>('Strategy of eu-west')).disabled).toBe(true);
+    expect(within(card('eu-west')).getByText(/served by other processes/)).toBeTruthy();
+    expect(screen.getByLabelText<HTMLSelectElement>('Strategy of us-east').disabled).toBe(false);
   });
 
   it('switches a region to lazy with PATCH /api/regions/<name> and shows what the server answered', async () => {

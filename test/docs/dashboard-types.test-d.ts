@@ -22,7 +22,8 @@ describe('the dashboard reads what the server sends', () => {
   it('content, invalidation statuses and region settings', () => {
     expectTypeOf<ContentRecord>().toExtend<Dashboard.ContentRecord>();
     expectTypeOf<InvalidationStatus>().toExtend<Dashboard.InvalidationStatus>();
-    expectTypeOf<RegionSettings & { name: string }>().toExtend<Dashboard.RegionSettings>();
+    // GET /api/regions adds whether the answering process serves the region.
+    expectTypeOf<RegionSettings & { name: string; served: boolean }>().toExtend<Dashboard.RegionSettings>();
   });
 
   it('key explorer pages and dry runs', () => {

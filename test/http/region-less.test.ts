@@ -93,6 +93,11 @@ describe('a process that serves no region', () => {
 });
 
 describe('the control process shows the whole deployment', () => {
+  it('lists every region the deployment declares, as configured, none served here', async () => {
+    const items = (await request('GET', '/api/regions')).json<{ items: { name: string; served: boolean; strategy: string }[] }>().items;
+    expect(items.map(({ name, served, strategy }) => ({ name, served, strategy }))).toEqual(REGIONS.map((name) => ({ name, served: false, strategy: 'eager' })));
+  });
+
   it('shows when each node of each region applied an invalidation, from the marks every node reports', async () => {
     const { url } = redis().server;
     // A node serving every region, in this process for the test: the deployment's other process.

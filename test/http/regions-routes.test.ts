@@ -5,7 +5,7 @@ import type { InvalidationStatus } from '../../packages/freshcache-server/src/to
 import { testApp } from '../testkit/test-topology.js';
 import { createContent } from './http-kit.js';
 
-const DEFAULTS = { jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000 };
+const DEFAULTS = { jitter: 0, strategy: 'eager', mode: 'cdc', ttlMs: 60_000, maxStaleMs: 30_000, negativeTtlMs: 5_000, served: true };
 
 describe('/api/regions', () => {
   it('GET lists the regions with their delay, strategy, mode and TTL', async () => {

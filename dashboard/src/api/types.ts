@@ -81,9 +81,11 @@ export interface RegionSettings {
   ttlMs: number;
   maxStaleMs: number;
   negativeTtlMs: number;
+  /** Whether the process answering serves it: the others are shown as configured, and cannot be changed here. */
+  served: boolean;
 }
 
-export type RegionPatch = Partial<Omit<RegionSettings, 'name'>>;
+export type RegionPatch = Partial<Omit<RegionSettings, 'name' | 'served'>>;
 
 export interface ContentRecord {
   id: number;
@@ -208,7 +210,7 @@ export interface EventMap {
   'invalidation.published': InvalidationStatus;
   'invalidation.applied': InvalidationStatus & { region: string };
   'content.changed': { op: 'create' | 'update' | 'delete'; id: number; record?: ContentRecord };
-  'region.updated': { name: string; settings: Omit<RegionSettings, 'name'> };
+  'region.updated': { name: string; settings: Omit<RegionSettings, 'name' | 'served'> };
   'region.flushed': { name: string; reason: string };
 }
 

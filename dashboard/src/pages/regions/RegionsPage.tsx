@@ -48,7 +48,8 @@ export function RegionsPage() {
     const seq = nextSeq.current++;
     setReceived((current) => new Map(current).set(region.name, { seq, settings: region }));
   };
-  useEvent('region.updated', ({ name, settings }) => receive({ name, ...settings }));
+  // Only a region this process serves changes here, and tells its settings without `served`.
+  useEvent('region.updated', ({ name, settings }) => receive({ name, ...settings, served: true }));
   useEvent('region.flushed', ({ name, reason }) => setFlushed(`${formatClock(Date.now())}: ${name} flushed its cache (${reason}).`));
 
   async function change(name: string, patch: RegionPatch) {

@@ -6,12 +6,19 @@ import type { AppOptions } from '../app.js';
 import { errorSchema } from '../error-handling.js';
 
 function describe(region: Region) {
-  return { name: region.name, ...region.config };
+  return { name: region.name, ...region.config, served: true };
 }
 
 export const regionRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
-  app.get('/api/regions', { schema: { tags: ['regions'], summary: 'Regions with their delay, jitter, strategy, mode and TTL' } }, async () => ({
-    items: [...topology.regions.values()].map(describe),
+  // Every region the deployment declares: those this process serves as they run now, the others
+  // (served by other processes; all of them on the control process of `up`) as configured.
+  app.get('/api/regions', { schema: { tags: ['regions'], summary: 'Regions with their delay, jitter, strategy, mode and TTL; served: whether this process serves it' } }, async () => ({
+    items: topology.config.regions.map((config) => {
+      const region = topology.regions.get(config.name);
+      if (region) return describe(region);
+      const { name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs } = config;
+      return { name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs, served: false };
+    }),
   }));
 
   app.patch<{ Params: { name: string }; Body: RegionPatch }>(
