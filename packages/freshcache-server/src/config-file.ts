@@ -84,6 +84,11 @@ export const CONFIG_SCHEMA = {
       additionalProperties: false,
       properties: { pollMs: { type: 'integer', minimum: 10 }, electionMs: { type: 'integer', minimum: 10 } },
     },
+    nodes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { heartbeatMs: { type: 'integer', minimum: 10 }, downAfterMs: { type: 'integer', minimum: 11 }, removeAfterMs: { type: 'integer', minimum: 12 } },
+    },
     log: {
       oneOf: [
         { type: 'object', required: ['kind'], additionalProperties: false, properties: { kind: { const: 'memory' }, retain: { type: 'integer', minimum: 1 } } },

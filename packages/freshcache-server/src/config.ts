@@ -46,6 +46,11 @@ export interface FreshcacheConfig {
   log: LogConfig;
   l2: L2Config;
   /**
+   * The node registry (on the log's Redis, or in memory): a heartbeat every `heartbeatMs`; a node
+   * silent for `downAfterMs` is shown down, for `removeAfterMs` removed.
+   */
+  nodes: { heartbeatMs: number; downAfterMs: number; removeAfterMs: number };
+  /**
    * Run the demo app (packages/freshcache-server/src/demo: its table, capture rule and routes). By
    * default only on the embedded origin (PGlite) with no capture rules: on PostgreSQL, the database
    * is the user's, and the demo's table must be asked for (`freshcache up` does).
@@ -70,6 +75,7 @@ export interface ConfigInput {
   relay?: Partial<FreshcacheConfig['relay']>;
   log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string };
   l2?: { kind?: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace?: string };
+  nodes?: Partial<FreshcacheConfig['nodes']>;
   demo?: boolean;
   seed?: boolean;
 }
@@ -130,6 +136,11 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
         ? { kind: 'redis', redis: input.log.redis, retain: input.log.retain ?? 10_000, namespace: input.log.namespace ?? 'freshcache:' }
         : { kind: 'memory', retain: input.log?.retain ?? 10_000 },
     l2: input.l2?.kind === 'redis' ? { kind: 'redis', redis: input.l2.redis, namespace: input.l2.namespace ?? 'freshcache:l2:' } : { kind: 'memory' },
+    nodes: {
+      heartbeatMs: input.nodes?.heartbeatMs ?? 1_000,
+      downAfterMs: input.nodes?.downAfterMs ?? 5_000,
+      removeAfterMs: input.nodes?.removeAfterMs ?? 60_000,
+    },
     demo: input.demo ?? (input.origin?.kind !== 'postgres' && (input.capture?.rules ?? []).length === 0),
     seed: input.seed ?? true,
   };
@@ -147,6 +158,11 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
   check(config.log.retain >= 1, 'log.retain must be at least 1');
   check(config.relay.electionMs >= 10, 'relay.electionMs must be at least 10');
   check(config.nodeId.length > 0 && config.nodeId.length <= 128, 'nodeId must be 1..128 characters');
+  const { heartbeatMs, downAfterMs, removeAfterMs } = config.nodes;
+  check(Number.isInteger(heartbeatMs) && heartbeatMs >= 10, 'nodes.heartbeatMs must be an integer of at least 10');
+  // A node must get at least one heartbeat in before it is judged down.
+  check(Number.isInteger(downAfterMs) && downAfterMs > heartbeatMs, 'nodes.downAfterMs must be an integer above nodes.heartbeatMs');
+  check(Number.isInteger(removeAfterMs) && removeAfterMs > downAfterMs, 'nodes.removeAfterMs must be an integer above nodes.downAfterMs');
   for (const name of config.roles.regions) check(names.has(name), `roles.regions names "${name}", which is not a configured region`);
   check(config.capture.kind !== 'wal' || config.origin.kind === 'postgres', 'capture "wal" needs a postgres origin (PGlite has no logical replication)');
   check(config.capture.kind !== 'wal' || /^[a-z_][a-z0-9_]{0,55}$/.test(config.capture.slot), 'capture.slot must be a lowercase SQL name');

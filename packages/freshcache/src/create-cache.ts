@@ -15,6 +15,8 @@ import { typedJsonSerializer } from './engine/typed-json-serializer.js';
 import { CacheStats } from './engine/cache-stats.js';
 import { registerLibraryMetrics } from './observability/library-metrics.js';
 import type { LibraryMetrics, LibraryMetricsOptions } from './observability/library-metrics.js';
+import { LibraryNode } from './observability/library-node.js';
+import type { NodeRegistry } from './seams/node-registry.js';
 
 /**
  * The settings (strategy, TTLs, timeouts, sizes) are typed by their schema, CacheSettingsSchema,
@@ -64,6 +66,13 @@ export interface FollowOptions {
   /** The cache dropped everything it held: a gap in the log, or an event this version cannot read. */
   onFlushed?: (reason: string, detail?: string) => void;
   onError?: (error: unknown, context: string) => void;
+  /**
+   * Where this cache lists itself as a node of the deployment (`url: null`, not drainable), with a
+   * heartbeat every `heartbeatMs` (default 1,000); by default the log's own registry (a Redis log
+   * keeps one beside its stream), `false` for none. `close()` deregisters it.
+   */
+  registry?: NodeRegistry | false;
+  heartbeatMs?: number;
 }
 
 /**
@@ -125,9 +134,14 @@ export const FOLLOW_RETRY = { firstMs: 100, maxMs: 5_000 };
  */
 function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metrics: LibraryMetrics | undefined): void {
   const { log, region, nodeId, onReady, onError } = options;
+  const registry = options.registry === false ? undefined : (options.registry ?? log.nodeRegistry?.());
+  let node: LibraryNode | undefined;
   const onApplied = (event: InvalidationEvent, skipped: boolean) => {
     const lagMs = lagOf(event, clock.now());
-    if (!skipped && lagMs !== undefined) metrics?.observeInvalidationLag(lagMs / 1000);
+    if (!skipped && lagMs !== undefined) {
+      metrics?.observeInvalidationLag(lagMs / 1000);
+      node?.observeLag(lagMs);
+    }
     options.onApplied?.(event, skipped);
   };
   const onFlushed = (reason: string, detail?: string) => {
@@ -135,6 +149,10 @@ function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metric
     options.onFlushed?.(reason, detail);
   };
   const follower = new LogFollower({ cache, log, region, nodeId, onApplied, onFlushed, onError });
+  if (registry) {
+    node = new LibraryNode({ registry, cache, region, nodeId, clock, intervalMs: options.heartbeatMs, cursor: () => follower.lastReceivedId, onError: (error) => onError?.(error, 'node registry heartbeat') });
+    void node.start();
+  }
   let closed = false;
   let retry: Timer | undefined;
   let delayMs = FOLLOW_RETRY.firstMs;
@@ -168,6 +186,7 @@ function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metric
     retry?.cancel();
     await attempt;
     await follower.stop();
+    await node?.stop();
     await log.close();
     await closeCache();
   };

@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { invalidationRoutes } from './routes/invalidations.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { regionRoutes } from './routes/regions.js';
 
 /** Request ids unique across processes and cheap per request: a random prefix per process and a counter. */
@@ -116,6 +117,7 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
         { name: 'invalidation', description: 'Purge by key, tag or prefix, and watch it propagate' },
         { name: 'edge', description: 'Reads through a region' },
         { name: 'regions', description: 'Regions, their delays and strategies' },
+        { name: 'fleet', description: 'The nodes of the deployment: freshcache processes and library instances, and Redis servers' },
         { name: 'ops', description: 'Health, metrics and events' },
         ...apps.flatMap((app) => app.tags ?? []),
       ],
@@ -133,7 +135,7 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
       if (accessLog || request.headers['x-request-id'] !== undefined) reply.header('x-request-id', request.id);
       done();
     });
-    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, regionRoutes, eventRoutes]) {
+    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, regionRoutes, nodeRoutes, eventRoutes]) {
       await scope.register(routes, { topology });
     }
     for (const app of apps) if (app.routes) await scope.register(app.routes, { topology });

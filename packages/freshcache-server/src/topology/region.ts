@@ -147,6 +147,20 @@ export class Region {
     await this.follower.stop();
   }
 
+  /**
+   * The node is drained: the region's group events it holds are applied (their delay waited out)
+   * and acknowledged, it leaves the consumer group, then stops following the log.
+   */
+  async drain(): Promise<void> {
+    await this.follower.leave();
+    this.toL1.cancel();
+  }
+
+  /** The newest invalidation-log position this node received. */
+  get cursor(): number {
+    return this.follower.lastReceivedId;
+  }
+
   update(patch: Partial<RegionSettings>): void {
     const switchedToCdc = patch.mode === 'cdc' && this.settings.mode === 'ttl';
     const next = { ...this.settings, ...patch };

@@ -27,6 +27,7 @@ import { Relay } from './relay.js';
 import { RelayLeader } from './relay-leader.js';
 import type { TopologyParts } from './build-parts.js';
 import { buildParts } from './build-parts.js';
+import { NodePresence } from './node-presence.js';
 import type { AppContext, TopologyApp } from './topology-app.js';
 
 // Apps on top of a topology reach these through `freshcache/topology`.
@@ -79,6 +80,14 @@ export class Topology {
   /** Tells the deployment how far this process's regions applied the log (at most every 100 ms each). */
   private readonly marks: ApplyMarkReporter;
   private watcher: { close(): Promise<void> } | undefined;
+  /** This process in the fleet's node registry, and the registry (`GET /api/nodes`). */
+  readonly presence: NodePresence;
+  /** Set once a drain began (DELETE /api/nodes/:id): the node takes no more work. */
+  private drainingDone: Promise<void> | undefined;
+  /** Regions taken out of service by a drain: still closed with the rest. */
+  private readonly drained: Region[] = [];
+  /** The newest log position this process's watcher saw. */
+  private lastSeenId = 0;
   private closed = false;
 
   private constructor(
@@ -125,6 +134,24 @@ export class Topology {
       onError: (error) => logger.debug({ err: error }, 'could not report how far this node applied the log'),
     });
     this.events.setMaxListeners(1000);
+    const served = () => [...this.regions.values()];
+    this.presence = new NodePresence(config, clock, logger, {
+      roles: () => [...(this.regions.size > 0 ? ['edge'] : []), ...(this.relay ? ['relay'] : []), 'control'],
+      regions: () => served().map((region) => region.name),
+      draining: () => this.draining,
+      l1: () => served().reduce((sum, region) => ({ entries: sum.entries + region.cache.l1.entries, bytes: sum.bytes + region.cache.l1.bytes }), { entries: 0, bytes: 0 }),
+      hitRatio: () => {
+        const [hits, reads] = served().reduce(([h, r], { stats: s }) => [h + s.l1Hits + s.l2Hits + s.staleServed, r + s.l1Hits + s.l2Hits + s.staleServed + s.misses], [0, 0]);
+        return reads === 0 ? null : hits / reads;
+      },
+      lagP99Ms: async () => {
+        const lags = Object.values((await this.metrics.snapshot()).regions).flatMap((r) => (r.invalidationLagMs.p99 === null ? [] : [r.invalidationLagMs.p99]));
+        return lags.length === 0 ? null : Math.max(...lags);
+      },
+      breakers: () => parts.breakers,
+      // The position every region of the node has reached.
+      cursor: () => Math.min(...served().map((region) => region.cursor), this.lastSeenId),
+    });
     this.tracker = new InvalidationTracker(() => [...this.regions.keys()]);
     this.metrics = new Metrics(() =>
       [...this.regions.values()].map((region) => ({
@@ -168,7 +195,8 @@ export class Topology {
       breakers: () => parts.breakers.map((breaker) => ({ name: breaker.name, state: breaker.state })),
     });
     // One watcher of the log sees every event from now on, whoever published it (a relay, a purge on any node).
-    this.watcher = parts.log.subscribe({ afterId: await parts.log.lastId(), onEvent: (event) => this.onPublished(event) });
+    this.lastSeenId = await parts.log.lastId();
+    this.watcher = parts.log.subscribe({ afterId: this.lastSeenId, onEvent: (event) => this.onPublished(event) });
     for (const regionConfig of config.regions.filter((r) => config.roles.regions.includes(r.name))) {
       const region = new Region(regionConfig, {
         clock,
@@ -193,6 +221,32 @@ export class Topology {
     if (config.seed) for (const app of this.apps) await app.seed?.(this.appContext);
     if (this.leader) await this.leader.start();
     else await this.relay?.start();
+    await this.presence.start();
+  }
+
+  /**
+   * Drains this node (DELETE /api/nodes/:id): it takes no more work (its regions answer
+   * node_draining, its relay candidacy ends), finishes the group events it holds, leaves each
+   * region's consumer group, and deregisters. The process keeps answering the admin API.
+   */
+  drain(): Promise<void> {
+    this.drainingDone ??= (async () => {
+      const regions = [...this.regions.values()];
+      this.regions.clear();
+      this.drained.push(...regions);
+      await this.presence.beat();
+      if (this.leader) await this.leader.stop();
+      else await this.relay?.stop();
+      for (const region of regions) await region.drain();
+      await this.presence.deregister();
+      this.logger.info({ node: this.config.nodeId }, 'this node is drained: it left its consumer groups and the node registry');
+    })();
+    return this.drainingDone;
+  }
+
+  /** A drain began: this node takes no more work. */
+  get draining(): boolean {
+    return this.drainingDone !== undefined;
   }
 
   /** The relay role of this process: relaying, waiting for the lock, stopped, or none here. */
@@ -207,6 +261,7 @@ export class Topology {
    * region the deployment declares but another process serves is `no_region`, not unknown.
    */
   region(name?: string): Region {
+    if (this.draining) throw new FreshcacheError('node_draining', `node ${this.config.nodeId} is draining: send the request to another node of the region`);
     const region = name === undefined ? this.regions.values().next().value : this.regions.get(name);
     if (region) return region;
     const declared = this.config.regions.map((r) => r.name);
@@ -270,10 +325,12 @@ export class Topology {
     if (this.closed) return;
     this.closed = true;
     this.metrics.history.stop();
+    await this.drainingDone?.catch((error: unknown) => this.logger.warn({ err: error }, 'draining failed'));
+    await this.presence.close();
     if (this.leader) await this.leader.stop();
     else await this.relay?.stop();
     await this.watcher?.close();
-    for (const region of this.regions.values()) {
+    for (const region of [...this.regions.values(), ...this.drained]) {
       await region.stop();
       await region.cache.close();
     }
@@ -285,6 +342,7 @@ export class Topology {
   }
 
   private onPublished(event: InvalidationEvent): void {
+    this.lastSeenId = Math.max(this.lastSeenId, event.id);
     this.metrics.countPublished(event.source);
     this.events.emit('invalidation.published', this.tracker.published(event));
   }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { GapInfo, InvalidationEvent, InvalidationLog, Subscription } from '../seams/invalidation-log.js';
+import type { GapInfo, GroupSubscription, InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
 import { unknownEvent } from '../seams/invalidation-log.js';
 import type { TieredCache } from './tiered-cache.js';
 
@@ -37,7 +37,8 @@ export class LogFollower {
   private readonly options: LogFollowerOptions;
   private readonly cache: TieredCache;
   private readonly sharedL2: boolean;
-  private readonly subscriptions: Subscription[] = [];
+  /** The L1 subscription, then (shared L2) the place in the region's consumer group. */
+  private readonly subscriptions: GroupSubscription[] = [];
   private readonly toL1: Deliver;
   private readonly toL2: Deliver;
   /** The newest event received, applied or not. */
@@ -121,6 +122,16 @@ export class LogFollower {
   async stop(): Promise<void> {
     const subscriptions = this.subscriptions.splice(0);
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
+  }
+
+  /**
+   * Leaves the region's consumer group for good (the node is drained): the group's events it was
+   * handed are applied and acknowledged first, while its L1 still follows the log; then it stops.
+   */
+  async leave(): Promise<void> {
+    const [l1, ...group] = this.subscriptions.splice(0);
+    for (const subscription of group) await (subscription.leave ? subscription.leave() : subscription.close());
+    await l1?.close();
   }
 
   /** Drops everything the cache holds, trusting shared entries from `trustFrom` on (default: the position reached). */

@@ -1,3 +1,5 @@
+import type { NodeRegistry } from './node-registry.js';
+
 /**
  * Where an invalidation came from: the origin's change capture, an explicit purge, or a `write`
  * of a new value (its writer publishes the event, then writes the value to its region's shared
@@ -81,6 +83,17 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** A consumer's place in a group (`consume`). */
+export interface GroupSubscription extends Subscription {
+  /**
+   * Leaves the group for good (a drained node): takes no new events, finishes and acknowledges
+   * the ones it was handed (retrying failures), and once none is left removes the consumer from
+   * the group, then closes. A plain `close` instead leaves its events to be handed out again.
+   * Optional: a log without it lets another consumer claim what the departed one held.
+   */
+  leave?(): Promise<void>;
+}
+
 /**
  * Why a reader cannot prove it saw every event: the log trimmed events it had not read, the log
  * was lost and started again (a Redis without persistence restarted), or the reader was cut off
@@ -117,9 +130,14 @@ export interface InvalidationLog {
    * consumer fails or dies is delivered again, to this or another consumer of the group.
    * Resolves once the group exists: every event published after that reaches it.
    */
-  consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription>;
+  consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<GroupSubscription>;
   /** The newest id, 0 when empty. */
   lastId(): Promise<number>;
+  /**
+   * The registry of the nodes that share this log (where it keeps it: the same Redis), for a
+   * cache that follows the log to list itself; absent when the log has no fleet to list.
+   */
+  nodeRegistry?(): NodeRegistry;
   close(): Promise<void>;
 }
 

@@ -239,5 +239,38 @@ export function invalidationLogContract(name: string, make: (options: { retain: 
       await done.until(() => done.keys().includes('k1') && done.keys().includes('k2'));
       expect(done.keys().filter((k) => k === 'k1')).toHaveLength(1);
     });
+
+    it('a consumer that leaves its group finishes the event in hand first, and later events go to the consumers that stay', async () => {
+      const log = await open(100);
+      const order: string[] = [];
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const started = eventCollector();
+      const leaving = await log.consume({
+        group: 'g',
+        consumer: 'node-1',
+        onEvent: async (event) => {
+          started.onEvent(event);
+          await gate;
+          order.push(`node-1 ${event.keys[0]}`);
+        },
+      });
+      expect(leaving.leave, 'consume() returns a subscription with leave()').toBeTypeOf('function');
+      await log.publish(input(1));
+      await started.until(() => started.events.length === 1);
+      const left = leaving.leave!().then(() => order.push('left'));
+      // Still waiting for the event in hand after a turn of the event loop.
+      expect(await Promise.race([left.then(() => 'left'), new Promise((resolve) => setImmediate(() => resolve('waiting')))])).toBe('waiting');
+      release();
+      await left;
+      expect(order).toEqual(['node-1 k1', 'left']);
+      const staying = eventCollector();
+      await log.consume({ group: 'g', consumer: 'node-2', onEvent: async (event) => staying.onEvent(event) });
+      await log.publish(input(2));
+      await log.publish(input(3));
+      await staying.until(() => staying.keys().includes('k3'));
+      expect(staying.keys()).toEqual(['k2', 'k3']);
+      expect(started.keys()).toEqual(['k1']);
+    });
   });
 }

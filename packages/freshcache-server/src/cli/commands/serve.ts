@@ -70,6 +70,9 @@ export async function runConfig(input: ConfigInput, describe: (topology: Topolog
     process.stdin.once('end', () => process.kill(process.pid, 'SIGTERM'));
     process.stdin.resume();
   }
+  // Where other processes forward a drain of this node: a wildcard address is reached on loopback.
+  const host = ['0.0.0.0', '::'].includes(topology.config.host) ? '127.0.0.1' : topology.config.host;
+  await topology.presence.listening(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
   // One line a supervisor (or `freshcache up`) can wait for.
   console.log(`freshcache ${topology.config.nodeId} ${describe(topology)} at http://${topology.config.host}:${port}`);
   await untilSignal();

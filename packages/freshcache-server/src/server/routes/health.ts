@@ -15,6 +15,8 @@ export const healthRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolo
     // A standby relay is healthy: it takes over when the leader goes. A process without the role has no check.
     const relay = topology.relayState;
     if (relay !== undefined) checks.relay = relay === 'running' ? 'ok' : relay;
+    // A draining node takes no more work: a balancer should send it none.
+    if (topology.draining) checks.node = 'draining';
     const ready = Object.values(checks).every((c) => c === 'ok' || c === 'standby');
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });

@@ -1,6 +1,6 @@
 import type { Clock } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
+import type { GapInfo, GroupSubscription, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
 
 export interface MemoryLogOptions {
   clock?: Clock;
@@ -89,21 +89,33 @@ export class MemoryLog implements InvalidationLog {
     };
   }
 
-  async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription> {
+  async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<GroupSubscription> {
     let group = this.groups.get(options.group);
     if (!group) {
       group = { name: options.group, consumers: [], next: 0, waiting: [] };
       this.groups.set(options.group, group);
     }
-    const consumer: Consumer = (event) => options.onEvent(event);
+    /** Events this consumer is applying: leaving waits for them. */
+    const inHand = new Set<Promise<void>>();
+    const consumer: Consumer = (event) => {
+      const handling = options.onEvent(event);
+      inHand.add(handling);
+      return handling.finally(() => inHand.delete(handling));
+    };
     group.consumers.push(consumer);
     // Events that waited for a consumer (or for a healthy one) go out now.
     for (const event of group.waiting.splice(0)) this.handOut(group, event);
     const joined = group;
+    const close = async () => {
+      const index = joined.consumers.indexOf(consumer);
+      if (index >= 0) joined.consumers.splice(index, 1);
+    };
     return {
-      close: async () => {
-        const index = joined.consumers.indexOf(consumer);
-        if (index >= 0) joined.consumers.splice(index, 1);
+      close,
+      // A failed event goes back to the group (handOut retries it), so what is in hand is all it holds.
+      leave: async () => {
+        await close();
+        await Promise.allSettled([...inHand]);
       },
     };
   }

@@ -1,8 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
-import type { GapInfo, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
+import type { GapInfo, GroupSubscription, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
 import { redisFailure } from './redis-unavailable.js';
+import { RedisNodeRegistry } from './redis-node-registry.js';
 
 export interface RedisStreamLogOptions {
   redis: Redis | Cluster;
@@ -99,6 +100,7 @@ export class RedisStreamLog implements InvalidationLog {
   private readonly streamKey: string;
   private readonly counterKey: string;
   private readonly firstIdKey: string;
+  private readonly namespace: string;
   private readonly loops = new Set<Loop>();
 
   constructor(options: RedisStreamLogOptions) {
@@ -112,6 +114,7 @@ export class RedisStreamLog implements InvalidationLog {
     this.onError = options.onError ?? (() => {});
     const namespace = options.namespace ?? 'freshcache:';
     if (/[{}]/.test(namespace)) throw new Error(`log namespace must not contain braces (it would change the hash slot): "${namespace}"`);
+    this.namespace = namespace;
     this.streamKey = `${namespace}{log}:events`;
     this.counterKey = `${namespace}{log}:last`;
     this.firstIdKey = `${namespace}{log}:first`;
@@ -130,6 +133,11 @@ export class RedisStreamLog implements InvalidationLog {
     const args = [this.streamKey, this.counterKey, this.firstIdKey, String(this.retain), ...bodies];
     const first = (await this.redis.eval(PUBLISH, 3, args).catch(logFailed('publish'))) as number;
     return inputs.map((input, i) => Object.freeze({ ...input, id: first + i, publishedAt }));
+  }
+
+  /** The nodes of this log's deployment, kept in the same Redis under the same namespace (on the log's connection). */
+  nodeRegistry(): RedisNodeRegistry {
+    return new RedisNodeRegistry({ redis: this.redis, namespace: this.namespace, clock: this.clock });
   }
 
   async lastId(): Promise<number> {
@@ -183,7 +191,7 @@ export class RedisStreamLog implements InvalidationLog {
     });
   }
 
-  async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<Subscription> {
+  async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<GroupSubscription> {
     const { group, consumer } = options;
     // A new group starts at the end of the log: its region's L2 holds nothing older to delete.
     const createGroup = (connection: Redis | Cluster) =>
@@ -212,8 +220,36 @@ export class RedisStreamLog implements InvalidationLog {
       await handling.finally(() => loop.handling.delete(handling));
     };
     let recreate = false;
-    return this.run(`consuming the invalidation log as ${group}/${consumer}`, async (loop) => {
+    /** Set by leave(): read no new events, empty this consumer's pending list, then delete the consumer. */
+    let leaving = false;
+    let left = () => {};
+    const hasLeft = new Promise<void>((resolve) => (left = resolve));
+    let gone = false;
+    const subscription = this.run(`consuming the invalidation log as ${group}/${consumer}`, async (loop) => {
       const { connection } = loop;
+      if (gone) {
+        // Any read now would put the consumer back in the group: wait for the close.
+        await loop.stopped;
+        return;
+      }
+      if (leaving) {
+        const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'STREAMS', this.streamKey, '0')) as
+          | [string, (StreamEntry | [string, null])[]][]
+          | null;
+        const pending = reply?.[0]?.[1] ?? [];
+        if (pending.length > 0) {
+          // An entry the log trimmed comes back without fields: nothing left to apply, only to acknowledge.
+          const trimmed = pending.filter(([, fields]) => fields === null).map(([id]) => id);
+          if (trimmed.length > 0) await connection.xack(this.streamKey, group, ...trimmed);
+          await handle(loop, pending.filter((entry): entry is StreamEntry => entry[1] !== null));
+          return;
+        }
+        // Its pending list is empty and it reads nothing new: deleting it drops nothing.
+        await connection.xgroup('DELCONSUMER', this.streamKey, group, consumer);
+        gone = true;
+        left();
+        return;
+      }
       if (recreate) {
         // The log was lost with its groups (a Redis without persistence restarted): start again.
         await createGroup(connection);
@@ -247,6 +283,15 @@ export class RedisStreamLog implements InvalidationLog {
     }, (_cutOff, error) => {
       if (error instanceof Error && error.message.includes('NOGROUP')) recreate = true;
     });
+    return {
+      close: () => subscription.close(),
+      leave: async () => {
+        leaving = true;
+        // A failing event is retried by the loop (with backoff) until it is applied and acknowledged.
+        await Promise.race([hasLeft, subscription.stopped]);
+        await subscription.close();
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -259,7 +304,7 @@ export class RedisStreamLog implements InvalidationLog {
    * `maxDisconnectedMs` without a step that worked, so a reader can say it may have missed events
    * while it was cut off.
    */
-  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error?: unknown) => void): Subscription {
+  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error?: unknown) => void): Subscription & { stopped: Promise<void> } {
     const connection = this.readerConnection();
     let stop = () => {};
     const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -302,7 +347,7 @@ export class RedisStreamLog implements InvalidationLog {
       watch?.cancel();
     })();
     this.loops.add(loop);
-    return { close: () => this.stop(loop) };
+    return { close: () => this.stop(loop), stopped: loop.stopped };
   }
 
   /**
