@@ -31,7 +31,7 @@ function sampleRun() {
   for (let i = 0; i < 9_999; i++) freshness.recordRead({ key: 1, version: 10, sentAt: 2_000, region: 'us-east' });
   freshness.recordRead({ key: 1, version: 9, sentAt: 1_400, region: 'us-east' }); // 400 ms behind: beyond 150
   freshness.recordRead({ key: 1, version: 9, sentAt: 1_200, region: 'eu-west' }); // 200 ms behind: within 350
-  return { stats, freshness, elapsedMs: 2_000, abandoned: 0 };
+  return { stats, freshness, elapsedMs: 2_000, abandoned: 0, cpuMs: 500 };
 }
 
 describe('the load report', () => {
@@ -51,7 +51,7 @@ describe('the load report', () => {
     expect(east.freshness.consistency).toBeCloseTo(0.9999, 10);
     const west = report.regions.find((r) => r.region === 'eu-west')!;
     expect(west).toMatchObject({ reads: 1, hitRatio: 0, cache: { hit: 0, miss: 0, stale: 1 }, freshness: { judged: 1, behind: 1, staleBeyondBound: 0, nines: 0, ninesAtLeast: true } });
-    expect(report.totals).toMatchObject({ reads: 1_003, failedReads: 2, staleBeyondBound: 1 });
+    expect(report.totals).toMatchObject({ reads: 1_003, failedReads: 2, staleBeyondBound: 1, clientCoresBusy: 0.25 });
     // Percentiles over all regions come from the merged histograms, not an average of the regions'.
     expect(report.totals.latencyMs.max).toBe(20);
     expect(report.writes).toMatchObject({ ok: 3, failed: 1, errors: { '404 not_found': 1 }, latencyMs: { p50: expect.closeTo(4, 2) } }); // HDR: 3 significant digits

@@ -50,6 +50,8 @@ export interface LoadRun {
   elapsedMs: number;
   /** Requests still unanswered after the drain (not counted). */
   abandoned: number;
+  /** This process's CPU time (user + system) while requests were started: near elapsedMs, the client was the limit. */
+  cpuMs: number;
 }
 
 /** How long answers in flight at the end are waited for. */
@@ -209,6 +211,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const runner = new Runner(plan);
   const intervalMs = options.intervalMs ?? 1_000;
   const startedAt = now();
+  const cpuAtStart = process.cpuUsage();
   let running = true;
   let finished: () => void = () => {};
   const over = new Promise<void>((resolve) => (finished = resolve));
@@ -257,6 +260,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
 
   await over;
   const elapsedMs = now() - startedAt;
+  const cpu = process.cpuUsage(cpuAtStart);
   clearTimeout(stopTimer);
   clearTimeout(pacer);
   await runner.drain(DRAIN_MS);
@@ -264,5 +268,5 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const abandoned = runner.inFlight;
   await runner.close();
   runner.stats.roll();
-  return { stats: runner.stats, freshness: runner.freshness, elapsedMs, abandoned };
+  return { stats: runner.stats, freshness: runner.freshness, elapsedMs, abandoned, cpuMs: (cpu.user + cpu.system) / 1000 };
 }

@@ -49,7 +49,7 @@ export interface LoadReport {
   durationMs: number;
   model: LoadModel;
   marginMs: number;
-  totals: { reads: number; failedReads: number; readsPerSecond: number; requestsPerSecond: number; staleBeyondBound: number; dropped: number; abandoned: number; latencyMs: LatencySummary; hitRatio: number | null };
+  totals: { reads: number; failedReads: number; readsPerSecond: number; requestsPerSecond: number; staleBeyondBound: number; dropped: number; abandoned: number; clientCoresBusy: number; latencyMs: LatencySummary; hitRatio: number | null };
   regions: RegionReport[];
   /** Writes are counted apart: a write in flight on a killed node may fail without a read failing. */
   writes: { ok: number; failed: number; writesPerSecond: number; latencyMs: LatencySummary; errors: Record<string, number> };
@@ -116,6 +116,7 @@ export function buildReport(run: LoadRun, model: LoadModel, marginMs: number): L
       staleBeyondBound: regions.reduce((sum, r) => sum + r.freshness.staleBeyondBound, 0),
       dropped: run.stats.dropped,
       abandoned: run.abandoned,
+      clientCoresBusy: round(run.cpuMs / Math.max(run.elapsedMs, 1), 2),
       latencyMs: latency(all),
       hitRatio: all.hitRatio ?? null,
     },
@@ -146,7 +147,7 @@ export function formatReport(report: LoadReport): string {
   const model = report.model.kind === 'open' ? `open model, ${int(report.model.rate)} req/s` : `closed model, ${int(report.model.connections)} connections`;
   const lines = [
     `freshcache load: ${(report.durationMs / 1000).toFixed(1)} s, ${model}`,
-    `  ${int(totals.reads)} reads (${int(totals.readsPerSecond)}/s), ${int(report.writes.ok + report.writes.failed)} writes (${int(report.writes.writesPerSecond)}/s), ${int(totals.requestsPerSecond)} req/s in all`,
+    `  ${int(totals.reads)} reads (${int(totals.readsPerSecond)}/s), ${int(report.writes.ok + report.writes.failed)} writes (${int(report.writes.writesPerSecond)}/s), ${int(totals.requestsPerSecond)} req/s in all; this client used ${totals.clientCoresBusy.toFixed(2)} cores`,
     '',
     textTable([
       ['region', 'reads/s', 'p50', 'p95', 'p99', 'p99.9', 'hit ratio', 'failed'],
