@@ -133,7 +133,7 @@ describe('freshcache up, self-healing behind nginx', () => {
     expect(seen).toBe(version);
   }, 120_000);
 
-  it('hangs a node with chaos pause and brings it back with chaos resume', async () => {
+  it('hangs a node with chaos pause and brings it back with a resume through the control process API', async () => {
     const pid = (await services()).get('us-east-2')!;
     expect(await chaos('pause', 'us-east-2')).toMatch(/us-east-2\s+paused/);
     expect(await processState(pid)).toBe('T');
@@ -145,7 +145,13 @@ describe('freshcache up, self-healing behind nginx', () => {
     // A whole chaos command (a process start) runs while the request waits: a hung node does not answer.
     expect(await chaos('list')).toMatch(/us-east-2\s+paused/);
     expect(answered).toBe(false);
-    expect(await chaos('resume', 'us-east-2')).toMatch(/us-east-2\s+running/);
+    // The dashboard's way: POST /api/chaos on the control process, which up told where to find it.
+    const chaosApi = (body: object) => fetch(`${urls.control}/api/chaos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const unknown = await chaosApi({ action: 'resume', target: 'us-east-9' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    const resumed = await chaosApi({ action: 'resume', target: 'us-east-2' });
+    expect(await resumed.json()).toMatchObject({ name: 'us-east-2', state: 'running', pid });
     expect(await pending).toBe(200);
   }, 60_000);
 

@@ -20,6 +20,7 @@ import { infoRoutes } from './routes/info.js';
 import { invalidationRoutes } from './routes/invalidations.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { nodeRoutes } from './routes/nodes.js';
+import { chaosRoutes } from './routes/chaos.js';
 import { regionRoutes } from './routes/regions.js';
 
 /** Request ids unique across processes and cheap per request: a random prefix per process and a counter. */
@@ -138,6 +139,7 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
     for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, regionRoutes, nodeRoutes, eventRoutes]) {
       await scope.register(routes, { topology });
     }
+    await scope.register(chaosRoutes, { topology });
     for (const app of apps) if (app.routes) await scope.register(app.routes, { topology });
   });
   await serveDashboard(app, dashboardDir);

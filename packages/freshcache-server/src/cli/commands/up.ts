@@ -145,6 +145,9 @@ export async function up(argv: string[]): Promise<void> {
       log: { kind: 'redis', redis: { url: redis.url } },
       l2: { kind: 'redis', redis: { url: redis.url } },
     };
+    // up's own endpoint for chaos actions: `freshcache chaos`, and the control process's /api/chaos.
+    const control = await startUpControl(supervisor);
+    cleanups.push(() => control.close());
     const controlConfig = join(dir, 'control.json');
     const nodeConfig = join(dir, 'node.json');
     await writeFile(controlConfig, JSON.stringify({ ...shared, seed: true }, null, 2));
@@ -154,7 +157,7 @@ export async function up(argv: string[]): Promise<void> {
     // The same entry point this process runs (dist/cli/main.js, or src under tsx).
     const entry = [...process.execArgv, process.argv[1]!];
     const urls = new Map<string, string>();
-    const serve = (name: string, config: string, servePort: number, roles: string) => {
+    const serve = (name: string, config: string, servePort: number, roles: string, extraEnv: Record<string, string> = {}) => {
       let current: ServeProcess | undefined;
       return supervisor.add({
         name,
@@ -163,7 +166,7 @@ export async function up(argv: string[]): Promise<void> {
             name,
             entry,
             config,
-            env: { FRESHCACHE_ROLES: roles, FRESHCACHE_PORT: String(servePort), FRESHCACHE_NODE_ID: name },
+            env: { FRESHCACHE_ROLES: roles, FRESHCACHE_PORT: String(servePort), FRESHCACHE_NODE_ID: name, ...extraEnv },
             onStderr: (text) => process.stderr.write(`[${name}] ${text}`),
             detached: true,
           });
@@ -179,7 +182,7 @@ export async function up(argv: string[]): Promise<void> {
       });
     };
     // Fixed ports, so that a restarted node comes back where nginx (and the user) expect it.
-    await serve('control', controlConfig, port === 0 ? await freePort() : port, 'relay');
+    await serve('control', controlConfig, port === 0 ? await freePort() : port, 'relay', { FRESHCACHE_UP_CONTROL: control.url, FRESHCACHE_UP_TOKEN: control.token });
     stopIfInterrupted();
     const regions = await Promise.all(
       DEFAULT_REGIONS.map(async (region) => ({
@@ -204,8 +207,6 @@ export async function up(argv: string[]): Promise<void> {
       stopIfInterrupted();
     }
 
-    const control = await startUpControl(supervisor);
-    cleanups.push(() => control.close());
     const state: UpState = { pid: process.pid, url: control.url, token: control.token, dir, services: supervisor.status().map((s) => s.name) };
     const stateFile = join(dir, 'up.json');
     await writeFile(stateFile, JSON.stringify(state, null, 2), { mode: 0o600 });
