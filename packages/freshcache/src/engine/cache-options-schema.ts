@@ -112,8 +112,10 @@ export function checkCacheOptions(options: object, subject = 'cache options'): v
     const got = defaultTtlMs ?? `the default ${CACHE_DEFAULTS.defaultTtlMs}`;
     throw new FreshcacheError('bad_request', `${subject}: /defaultTtlMs must be at most maxTtlMs (${maxTtlMs}), got ${got}`);
   }
-  if (negativeTtlMs !== undefined && negativeTtlMs > maxTtlMs) {
-    throw new FreshcacheError('bad_request', `${subject}: /negativeTtlMs must be at most maxTtlMs (${maxTtlMs}), got ${negativeTtlMs}`);
+  // Its default too: a cache that took one over maxTtlMs would refuse every configure() after.
+  if ((negativeTtlMs ?? CACHE_DEFAULTS.negativeTtlMs) > maxTtlMs) {
+    const got = negativeTtlMs ?? `the default ${CACHE_DEFAULTS.negativeTtlMs}`;
+    throw new FreshcacheError('bad_request', `${subject}: /negativeTtlMs must be at most maxTtlMs (${maxTtlMs}), got ${got}`);
   }
 }
 
