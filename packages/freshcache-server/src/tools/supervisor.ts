@@ -51,6 +51,8 @@ interface Service {
   paused: number[];
   /** Set while an action (restart) has taken the service down on purpose. */
   busy: Promise<void> | undefined;
+  /** Woken by the next successful start. */
+  waiters: (() => void)[];
 }
 
 /**
@@ -69,7 +71,7 @@ export class Supervisor {
 
   /** Starts a service for the first time; a failure here is `up`'s failure. */
   async add(spec: ServiceSpec): Promise<void> {
-    const service: Service = { spec, running: undefined, state: 'restarting', restarts: 0, failures: 0, startedAt: 0, paused: [], busy: undefined };
+    const service: Service = { spec, running: undefined, state: 'restarting', restarts: 0, failures: 0, startedAt: 0, paused: [], busy: undefined, waiters: [] };
     this.services.set(spec.name, service);
     await this.launch(service);
   }
@@ -78,7 +80,7 @@ export class Supervisor {
     return [...this.services.values()].map((s) => ({ name: s.spec.name, pid: s.running?.pid ?? null, state: s.state, restarts: s.restarts }));
   }
 
-  /** Resolves once the named service runs again after its next restart (tests, `chaos`). */
+  /** Applies a chaos action; a restart resolves once the service runs again (or after 30 s, still restarting). */
   async act(action: ChaosAction, name: string): Promise<ServiceStatus> {
     const service = this.services.get(name);
     if (!service) throw new UnknownServiceError(`no service named "${name}"; there are: ${[...this.services.keys()].join(', ')}`);
@@ -89,8 +91,13 @@ export class Supervisor {
         if (running) signalGroup(running.pid, 'SIGKILL');
         for (const pid of service.paused.splice(0)) signalGroup(pid, 'SIGKILL');
         break;
-      case 'restart':
+      case 'restart': {
         if (service.busy) break;
+        let timer: NodeJS.Timeout | undefined;
+        const back = new Promise<void>((resolve) => {
+          service.waiters.push(resolve);
+          timer = setTimeout(resolve, 30_000);
+        });
         service.busy = (async () => {
           this.resume(service);
           if (running) {
@@ -100,7 +107,10 @@ export class Supervisor {
         })();
         await service.busy;
         service.busy = undefined;
+        await back;
+        clearTimeout(timer);
         break;
+      }
       case 'pause':
         if (running && service.state === 'running') {
           const pids = service.spec.pauseChildren ? [running.pid, ...(await childrenOf(running.pid))] : [running.pid];
@@ -174,6 +184,7 @@ export class Supervisor {
       try {
         const pid = await this.launch(service);
         service.restarts++;
+        for (const wake of service.waiters.splice(0)) wake();
         this.log(`${service.spec.name} is back (pid ${pid})`);
         return;
       } catch (error) {
