@@ -55,7 +55,7 @@ describe('GET /api/nodes on the embedded topology (in-memory registry)', () => {
     expect(await states()).toEqual({ [topology.config.nodeId]: 'up' });
   });
 
-  it('drains this node: 202, then it takes no more work (node_draining, /ready 503), leaves its consumer groups and the list', async () => {
+  it('drains this node: 202, then it takes no more work (node_draining, /ready 503) and leaves the list', async () => {
     const { app, topology } = await testApp();
     const id = topology.config.nodeId;
     const res = await app.inject({ method: 'DELETE', url: `/api/nodes/${encodeURIComponent(id)}` });
