@@ -107,7 +107,8 @@ export async function up(argv: string[]): Promise<void> {
         if (redisStarts++ > 0) await redis.restart();
         return { pid: redis.pid, exited: redis.exited() };
       },
-      stop: () => redis.kill(),
+      // SIGTERM: Redis flushes its append-only file and exits.
+      stop: stopProcess,
     });
     stopIfInterrupted();
     console.log(redis.url);
