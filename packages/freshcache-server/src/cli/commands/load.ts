@@ -3,7 +3,8 @@ import { runLoad } from '../../tools/load/load-driver.js';
 import type { LoadModel } from '../../tools/load/load-driver.js';
 import { LoadProgress } from '../../tools/load/load-progress.js';
 import { buildReport, formatReport } from '../../tools/load/load-report.js';
-import { DEFAULT_READ_PATH, demoContentIds, parseDelays, parseTargets, resolveDelays, resolveTargets } from '../../tools/load/load-targets.js';
+import { DEMO_READ_PATH, DEMO_WRITE_PATH, DEMO_WRITE_SQL, demoContentIds, demoWriteBody } from '../../demo/demo-load.js';
+import { fetchJson, parseDelays, parseTargets, resolveDelays, resolveTargets } from '../../tools/load/load-targets.js';
 import { ApiWriter, SqlWriter } from '../../tools/load/load-writer.js';
 import type { LoadWriter } from '../../tools/load/load-writer.js';
 
@@ -26,18 +27,17 @@ sent. Exits 3 when any read was stale beyond that bound.
                        else 10000)
   --zipf S             Zipf exponent of key popularity (default 1.1; 0: uniform)
   --read-path P        the read, {id} the key and {region} the region (default
-                       ${DEFAULT_READ_PATH}); the version read is X-Cache-Version
-  --write-url URL      write through the demo's API: PUT URL/api/content/{id} (default: the first target)
+                       ${DEMO_READ_PATH}); the version read is X-Cache-Version
+  --write-url URL      write through the API at URL (default: the first target)
+  --write-path P       the write: PUT P, {id} the key (default ${DEMO_WRITE_PATH}, the demo's)
   --sql URL            write in SQL instead, on this PostgreSQL
   --write-sql SQL      the write: $1 the key, $2 (if used) a new text, returning the version
-                       (default: UPDATE content SET body = $2 WHERE id = $1 RETURNING version)
+                       (default: ${DEMO_WRITE_SQL})
   --delay R=MS,…       regions' delays (default: each target's /api/regions, delay + jitter)
   --margin MS          added to each region's delay to make its bound (default 100)
   --json               print the report as JSON (progress still goes to stderr)
 
 Example: freshcache load --target http://127.0.0.1:3000 --duration 30s --rate 2000`;
-
-const DEFAULT_WRITE_SQL = 'UPDATE content SET body = $2 WHERE id = $1 RETURNING version';
 
 /** "60s", "500ms", "2m", or a bare number of seconds, in ms. */
 export function parseDuration(text: string): number {
@@ -65,8 +65,9 @@ export async function load(argv: string[]): Promise<void> {
       'read-ratio': { type: 'string' },
       keys: { type: 'string' },
       zipf: { type: 'string' },
-      'read-path': { type: 'string', default: DEFAULT_READ_PATH },
+      'read-path': { type: 'string', default: DEMO_READ_PATH },
       'write-url': { type: 'string' },
+      'write-path': { type: 'string', default: DEMO_WRITE_PATH },
       sql: { type: 'string' },
       'write-sql': { type: 'string' },
       delay: { type: 'string' },
@@ -93,15 +94,16 @@ export async function load(argv: string[]): Promise<void> {
   const readPath = values['read-path'];
   if (!readPath.startsWith('/') || !readPath.includes('{id}')) throw new Error(`--read-path must start with / and hold {id}, got ${readPath}`);
   if (values['write-sql'] && !values.sql) throw new Error('--write-sql needs --sql URL');
+  if (!values['write-path'].startsWith('/') || !values['write-path'].includes('{id}')) throw new Error(`--write-path must start with / and hold {id}, got ${values['write-path']}`);
   const delaysGiven = values.delay ? parseDelays(values.delay) : new Map<string, number>();
 
   const targets = await resolveTargets(specs, readPath);
   const { delays, unknown } = await resolveDelays(targets, delaysGiven);
   const keys = values.keys === undefined ? undefined : number('keys', values.keys, 0, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000_000, 'an integer 1..10000000');
-  const ids = keys !== undefined ? Array.from({ length: keys }, (_, i) => i + 1) : ((await demoContentIds(specs[0]!.url.origin)) ?? Array.from({ length: 10_000 }, (_, i) => i + 1));
+  const ids = keys !== undefined ? Array.from({ length: keys }, (_, i) => i + 1) : ((await demoContentIds(specs[0]!.url.origin, fetchJson)) ?? Array.from({ length: 10_000 }, (_, i) => i + 1));
 
   let writer: LoadWriter | undefined;
-  if (readRatio < 1) writer = values.sql ? new SqlWriter(values.sql, values['write-sql'] ?? DEFAULT_WRITE_SQL) : new ApiWriter(new URL(values['write-url'] ?? specs[0]!.url.href));
+  if (readRatio < 1) writer = values.sql ? new SqlWriter(values.sql, values['write-sql'] ?? DEMO_WRITE_SQL) : new ApiWriter(new URL(values['write-url'] ?? specs[0]!.url.href), values['write-path'], demoWriteBody);
 
   const log = (line: string) => process.stderr.write(`${line}\n`);
   log(`freshcache load: ${targets.map((t) => `${t.region} ${t.origin}${t.pathTemplate}`).join(', ')}; ${ids.length} keys, zipf ${zipf}; writes: ${writer?.describe ?? 'none'}`);

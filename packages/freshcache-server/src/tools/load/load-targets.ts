@@ -19,9 +19,6 @@ export interface TargetSpec {
   url: URL;
 }
 
-/** The demo's read: a content record through a region's cache. */
-export const DEFAULT_READ_PATH = '/edge/{region}/content/{id}';
-
 /** `--target URL[,URL…]`, each optionally `region=URL`. */
 export function parseTargets(text: string): TargetSpec[] {
   const specs = text
@@ -55,7 +52,7 @@ export function parseDelays(text: string): Map<string, number> {
   return delays;
 }
 
-type FetchJson = (url: string) => Promise<unknown>;
+export type FetchJson = (url: string) => Promise<unknown>;
 
 /** GET a JSON document; undefined when the target does not answer it with a 2xx (it may not be freshcache). */
 export const fetchJson: FetchJson = async (url) => {
@@ -128,20 +125,4 @@ export async function resolveDelays(
   const unknown = [...new Set(wanted().map((t) => t.region))];
   for (const region of unknown) delays.set(region, 0);
   return { delays, unknown };
-}
-
-/**
- * The ids of the demo's content when the target runs the demo (its `/api/content`, a page at a
- * time), so that a load on the demo reads and writes rows that exist; undefined otherwise.
- */
-export async function demoContentIds(origin: string, get: FetchJson = fetchJson): Promise<number[] | undefined> {
-  const ids: number[] = [];
-  let cursor: number | null | undefined;
-  do {
-    const page = (await get(`${origin}/api/content?limit=500${cursor ? `&cursor=${cursor}` : ''}`)) as { items?: { id: number }[]; cursor?: number | null } | undefined;
-    if (!Array.isArray(page?.items)) return undefined;
-    for (const item of page.items) if (Number.isInteger(item?.id)) ids.push(item.id);
-    cursor = page.cursor;
-  } while (cursor && ids.length < 1_000_000);
-  return ids.length > 0 ? ids : undefined;
 }

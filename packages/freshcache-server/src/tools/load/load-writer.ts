@@ -19,17 +19,23 @@ export interface LoadWriter {
 const WRITE_CONNECTIONS = 8;
 
 /**
- * Writes through the demo's API: `PUT /api/content/:id` with a new body. The version is the
- * answer's X-Cache-Version when it has one, else its JSON `version`.
+ * Writes through an HTTP API: PUT of `pathTemplate` (`{id}` the key) with the JSON `body(sequence)`.
+ * The version is the answer's X-Cache-Version when it has one, else its JSON `version`.
  */
 export class ApiWriter implements LoadWriter {
   readonly describe: string;
   private readonly pool: Pool;
-  private readonly prefix: string;
+  private readonly before: string;
+  private readonly after: string;
 
-  constructor(url: URL) {
-    this.describe = `PUT ${url.origin}${url.pathname.replace(/\/+$/, '')}/api/content/{id}`;
-    this.prefix = url.pathname.replace(/\/+$/, '');
+  constructor(
+    url: URL,
+    pathTemplate: string,
+    private readonly body: (sequence: number) => string,
+  ) {
+    const path = url.pathname.replace(/\/+$/, '') + pathTemplate;
+    this.describe = `PUT ${url.origin}${path}`;
+    [this.before, this.after = ''] = path.split('{id}', 2) as [string, string?];
     this.pool = new Pool(url.origin, { connections: WRITE_CONNECTIONS, headersTimeout: 10_000, bodyTimeout: 10_000 });
   }
 
@@ -38,9 +44,9 @@ export class ApiWriter implements LoadWriter {
     try {
       response = await this.pool.request({
         method: 'PUT',
-        path: `${this.prefix}/api/content/${id}`,
+        path: this.before + id + this.after,
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ body: `Written by freshcache load (${sequence})` }),
+        body: this.body(sequence),
       });
     } catch (error) {
       throw new WriteError(errorCode(error), (error as Error).message);
