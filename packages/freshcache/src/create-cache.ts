@@ -150,7 +150,8 @@ function follow(cache: TieredCache, options: FollowOptions, clock: Clock, metric
   };
   const follower = new LogFollower({ cache, log, region, nodeId, onApplied, onFlushed, onError });
   if (registry) {
-    node = new LibraryNode({ registry, cache, region, nodeId, clock, intervalMs: options.heartbeatMs, cursor: () => follower.lastReceivedId, onError: (error) => onError?.(error, 'node registry heartbeat') });
+    // A failed heartbeat is not the cache's failure (it is retried at the next): onError stays the log's.
+    node = new LibraryNode({ registry, cache, region, nodeId, clock, intervalMs: options.heartbeatMs, cursor: () => follower.lastReceivedId });
     void node.start();
   }
   let closed = false;

@@ -53,12 +53,31 @@ export class NodeHeartbeat {
     return this.sending;
   }
 
-  /** Stops the heartbeats and removes the node from the registry. */
+  /**
+   * Stops the heartbeats and removes the node from the registry. A registry that does not answer
+   * (Redis down) holds this up for at most STOP_WAIT_MS per step: the node is then removed once
+   * silent for the registry's bound instead.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.timer?.cancel();
-    await this.sending;
-    await this.options.registry.deregister(this.options.id).catch((error: unknown) => this.options.onError?.(error));
+    await within(this.sending, STOP_WAIT_MS);
+    await within(
+      this.options.registry.deregister(this.options.id).catch((error: unknown) => this.options.onError?.(error)),
+      STOP_WAIT_MS,
+    );
   }
+}
+
+/** How long stop() waits for the registry, per step: real time, since it bounds a wait on the network. */
+const STOP_WAIT_MS = 1_000;
+
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
 }
