@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTopology } from '../../packages/freshcache-server/src/cli/commands/serve.js';
@@ -140,6 +141,38 @@ describe('the control process shows the whole deployment', () => {
       const at = (region: string) => ours.find((n) => n.region === region)!.appliedAt!;
       expect(at('us-east')).toBeLessThan(at('eu-west'));
       expect(at('eu-west')).toBeLessThan(at('ap-south'));
+    } finally {
+      await node.app.close();
+      await node.topology.close();
+    }
+  });
+
+  it('adds up the metrics of every node that serves a region (GET /api/metrics), naming the nodes that reported', async () => {
+    const { url } = redis().server;
+    const node = await startTopology({
+      nodeId: 'node-2',
+      roles: { regions: REGIONS, relay: false },
+      regions: REGIONS.map((name) => ({ name })),
+      origin: { kind: 'postgres', url: postgres().url },
+      capture: { kind: 'outbox' },
+      demo: true,
+      log: { kind: 'redis', redis: { url } },
+      l2: { kind: 'redis', redis: { url } },
+      seed: false,
+    });
+    try {
+      await node.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = node.app.server.address() as AddressInfo;
+      await node.topology.presence.listening(`http://127.0.0.1:${port}`);
+      for (let i = 0; i < 3; i++) await node.app.inject('/api/cache/metrics:1?region=eu-west');
+      const metrics = (await request('GET', '/api/metrics')).json<{ regions: Record<string, { requests: { misses: number } }>; nodes: { reporting: string[]; unreachable: string[] } }>();
+      expect(metrics.nodes.reporting).toContain('node-2');
+      expect(metrics.nodes.unreachable).toEqual([]);
+      expect(Object.keys(metrics.regions).sort()).toEqual([...REGIONS].sort());
+      expect(metrics.regions['eu-west']!.requests.misses).toBeGreaterThanOrEqual(3);
+      // Its own figures, as the control merged them.
+      const own = (await node.app.inject('/api/metrics/node')).json<{ regions: Record<string, { requests: { misses: number } }> }>();
+      expect(own.regions['eu-west']!.requests.misses).toBe(metrics.regions['eu-west']!.requests.misses);
     } finally {
       await node.app.close();
       await node.topology.close();

@@ -4,6 +4,8 @@ import { BucketHistogram } from './bucket-histogram.js';
 import type { HistogramSeries } from './bucket-histogram.js';
 import { MetricsHistory } from './metrics-history.js';
 import { RecentWindow } from './recent-window.js';
+import { QuantileSketch } from './quantile-sketch.js';
+import type { SketchJson } from './quantile-sketch.js';
 
 /** What the metrics read from a region when Prometheus scrapes. */
 export interface RegionMetricsSource {
@@ -168,6 +170,24 @@ export class Metrics {
     return this.registry.contentType;
   }
 
+  /** This node's figures for `/api/metrics/node`: what a control process adds up over the fleet. */
+  async nodeSnapshot(): Promise<NodeMetrics> {
+    const { regions } = await this.snapshot();
+    const result: NodeMetrics = { regions: {} };
+    for (const [name, region] of Object.entries(regions)) {
+      const latency = this.recentLatency.get(name);
+      const lag = this.recentLag.get(name);
+      result.regions[name] = {
+        requests: region.requests,
+        entries: region.entries,
+        bytes: region.bytes,
+        latencyMs: { sketch: (latency?.sketch() ?? new QuantileSketch()).toJSON(), count: region.latencyMs.count },
+        invalidationLagMs: { sketch: (lag?.sketch() ?? new QuantileSketch()).toJSON(), count: region.invalidationLagMs.count },
+      };
+    }
+    return result;
+  }
+
   /** The figures the dashboard and `/api/metrics` show, per region, with percentiles in ms. */
   async snapshot(): Promise<{
     regions: Record<string, { requests: Record<string, number>; hitRatio: number | null; latencyMs: Percentiles; invalidationLagMs: Percentiles; entries: Record<string, number>; bytes: Record<string, number> }>;
@@ -209,7 +229,21 @@ export class Metrics {
   }
 }
 
-function emptyPercentiles(): Percentiles {
+/** One node's figures in a form that adds up across nodes: counters, and sketches for percentiles. */
+export interface NodeMetrics {
+  regions: Record<string, NodeRegionMetrics>;
+}
+
+export interface NodeRegionMetrics {
+  requests: Record<string, number>;
+  entries: Record<string, number>;
+  bytes: Record<string, number>;
+  /** The recent window of each, in ms; `count` of each is everything observed since the start. */
+  latencyMs: { sketch: SketchJson; count: number };
+  invalidationLagMs: { sketch: SketchJson; count: number };
+}
+
+export function emptyPercentiles(): Percentiles {
   return { count: 0, p50: null, p90: null, p95: null, p99: null };
 }
 

@@ -1,4 +1,5 @@
 import type { Percentiles } from './metrics.js';
+import { QuantileSketch } from './quantile-sketch.js';
 
 /**
  * The last N observations, for percentiles in `/api/metrics`. Observing is one array write:
@@ -26,6 +27,14 @@ export class RecentWindow {
   /** Forgets every value: the next percentiles are of what is observed from now on. */
   reset(): void {
     this.count = 0;
+  }
+
+  /** The retained values, scaled by `scale`, as a mergeable sketch (fleet percentiles add them up). */
+  sketch(scale = 1000): QuantileSketch {
+    const sketch = new QuantileSketch();
+    const n = Math.min(this.count, this.capacity);
+    for (let i = 0; i < n; i++) sketch.add(this.samples[i]! * scale);
+    return sketch;
   }
 
   /** Percentiles of the retained values, scaled by `scale` (1000: seconds to milliseconds). */
