@@ -30,8 +30,14 @@ describe('QuantileSketch', () => {
         const left = new QuantileSketch();
         const right = new QuantileSketch();
         const whole = new QuantileSketch();
-        for (const value of a) left.add(value), whole.add(value);
-        for (const value of b) right.add(value), whole.add(value);
+        for (const value of a) {
+          left.add(value);
+          whole.add(value);
+        }
+        for (const value of b) {
+          right.add(value);
+          whole.add(value);
+        }
         const merged = QuantileSketch.from(JSON.parse(JSON.stringify(left)));
         merged.merge(JSON.parse(JSON.stringify(right)));
         for (const q of [0.5, 0.9, 0.99]) expect(merged.quantile(q)).toBe(whole.quantile(q));
