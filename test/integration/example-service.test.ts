@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTs } from '../testkit/cli-process.js';
+import type { LoadReport } from '../../packages/freshcache-server/src/tools/load/load-report.js';
+import { runCli, runTs } from '../testkit/cli-process.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { redisForFile } from '../testkit/redis-server.js';
 
@@ -31,6 +32,7 @@ const postgres = postgresForFile();
 const redis = redisForFile();
 const running: Run[] = [];
 let db: pg.Client;
+let databaseUrl: string;
 let instances: Instance[] = [];
 
 const get = async (instance: Instance, path: string): Promise<Reply> => {
@@ -67,10 +69,13 @@ const memberIds = (reply: Reply) => (reply.body as { users: { id: number }[] }).
 
 describe('examples/users-service: two instances and a relay, rows changed in SQL', () => {
   beforeAll(async () => {
-    const databaseUrl = await postgres().createDatabase('users_service');
+    databaseUrl = await postgres().createDatabase('users_service');
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
     await db.query(await readFile(resolve(EXAMPLE, 'schema.sql'), 'utf8'));
+    // The users rule's version column and the trigger that bumps it, as the README has them made.
+    const install = runTs(CLI, ['capture', 'install', '--config', resolve(EXAMPLE, 'freshcache.json'), '--version-columns', '--apply'], { FRESHCACHE_POSTGRES_URL: databaseUrl }, 'capture install');
+    expect((await install.exit()).code, install.stderr()).toBe(0);
     await db.query(`INSERT INTO orgs (id, name) VALUES (3, 'Acme'), (7, 'Globex')`);
     await db.query(`INSERT INTO users (id, org_id, name, email) VALUES
       (1, 3, 'Ada', 'ada@acme.test'), (2, 3, 'Brian', 'brian@acme.test'), (3, 7, 'Chen', 'chen@globex.test'), (5, 3, 'Eve', 'eve@acme.test')`);
@@ -114,6 +119,36 @@ describe('examples/users-service: two instances and a relay, rows changed in SQL
     expect(await get(a, '/orgs/3/users')).toMatchObject({ body: { org: { id: 3, name: 'Acme' } } });
     expect(await get(a, '/users/99')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
     expect(await get(a, '/users/abc')).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+  });
+
+  // freshcache load drives any service that answers X-Cache-Version: reads through both instances,
+  // writes in SQL; the region has no delay, so the bound is the margin (generous: a shared machine).
+  it('under freshcache load (--read-path, --sql, --write-sql) no read is stale beyond the margin', async () => {
+    const [a, b] = instances as [Instance, Instance];
+    const load = runCli('load', [
+      '--target', `eu-west=${a.url},eu-west=${b.url}`,
+      '--read-path', '/users/{id}',
+      '--keys', '3',
+      '--sql', databaseUrl,
+      '--write-sql', 'UPDATE users SET name = $2 WHERE id = $1 RETURNING version',
+      '--delay', 'eu-west=0',
+      '--margin', '500',
+      '--duration', '3s',
+      '--rate', '200',
+      '--read-ratio', '0.9',
+      '--json',
+    ]);
+    const { code } = await load.exit();
+    const report = JSON.parse(load.stdout()) as LoadReport;
+    expect(report.writes).toMatchObject({ failed: 0 });
+    expect(report.writes.ok).toBeGreaterThan(0);
+    expect(report.totals.failedReads).toBe(0);
+    const [region] = report.regions;
+    expect(region!.region).toBe('eu-west');
+    expect(region!.unversioned).toBe(0);
+    expect(region!.freshness.judged).toBeGreaterThan(0);
+    expect(region!.freshness.staleBeyondBound).toBe(0);
+    expect(code).toBe(0);
   });
 
   it('a user moved from org 3 to org 7: both org lists and the user are fresh on both instances', async () => {

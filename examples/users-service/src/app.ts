@@ -53,7 +53,8 @@ export function buildApp({ cache, following }: AppOptions): FastifyInstance {
   return app;
 }
 
-/** The value, with where it came from: X-Cache HIT, MISS or STALE, and X-Cache-Tier l1, l2 or origin. */
+/** The value, with where it came from (X-Cache HIT, MISS or STALE; X-Cache-Tier l1, l2 or origin) and, when known, its row's version. */
 function send(reply: FastifyReply, found: Lookup) {
+  if (found.version !== undefined) reply.header('x-cache-version', String(found.version));
   return reply.header('x-cache', found.state).header('x-cache-tier', found.tier).send(found.value);
 }

@@ -39,11 +39,15 @@ export function createUsersCache({ db, redisUrl, region, onReady, onError }: Use
   });
 
   // Invalidated by key: the rule { table: "users", key: "user:{id}" } on every change of the row.
+  // The row's version (a column a trigger bumps on every write, the rule's "version") dates the
+  // value: the service answers it as X-Cache-Version, which `freshcache load` checks.
   cache.define<User>('user:{id}', {
-    load: async ({ id }) => {
-      const { rows } = await db.query<User>('SELECT id, org_id, name, email FROM users WHERE id = $1', [id]);
+    load: async ({ id }, context) => {
+      const { rows } = await db.query<User & { version: string }>('SELECT id, org_id, name, email, version FROM users WHERE id = $1', [id]);
       if (!rows[0]) throw new FreshcacheError('not_found', `no user ${id}`);
-      return rows[0];
+      const { version, ...user } = rows[0];
+      context.version = Number(version);
+      return user;
     },
   });
 
