@@ -65,6 +65,6 @@ describe('the load report', () => {
     expect(text).toContain('Read errors: 503 unavailable × 1, ECONNREFUSED × 1');
     expect(text).toContain('Writes: 3 committed, 1 failed (404 not_found × 1)');
     expect(text).toContain('eu-west: not judged: 0 answers without X-Cache-Version, 1 marked STALE by the server');
-    expect(text).toContain('Result: 1 reads were stale beyond their bound.');
+    expect(text).toContain('Result: 1 read was stale beyond the bound.');
   });
 });

@@ -174,6 +174,6 @@ export function formatReport(report: LoadReport): string {
   lines.push(`Writes: ${int(w.ok)} committed, ${int(w.failed)} failed${writeErrors ? ` (${writeErrors})` : ''}; p50 ${ms(w.latencyMs.p50)}, p99 ${ms(w.latencyMs.p99)}`);
   if (totals.dropped > 0) lines.push(`Dropped: ${int(totals.dropped)} requests not started (too many in flight: the target or this client was the limit)`);
   if (totals.abandoned > 0) lines.push(`Abandoned: ${int(totals.abandoned)} requests still unanswered at the end (not counted)`);
-  lines.push(totals.staleBeyondBound === 0 ? 'Result: no read was stale beyond its bound.' : `Result: ${int(totals.staleBeyondBound)} reads were stale beyond their bound.`);
+  lines.push(totals.staleBeyondBound === 0 ? 'Result: no read was stale beyond its bound.' : `Result: ${int(totals.staleBeyondBound)} ${totals.staleBeyondBound === 1 ? 'read was' : 'reads were'} stale beyond the bound.`);
   return lines.join('\n');
 }
