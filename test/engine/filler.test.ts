@@ -77,6 +77,29 @@ describe('the filler', () => {
     expect(cache.stats.staleSetsRefused).toBe(1);
   });
 
+  it('a loader that looks at its signal only after its read was abandoned finds it aborted, with the reason', async () => {
+    // The signal is made when the loader first asks for it: one asked for late must still tell.
+    const clock = new ManualClock();
+    const cache = createCache({ clock, loadTimeoutMs: 1000 });
+    const slow = gate();
+    const seen: { aborted: boolean; reason: unknown }[] = [];
+    let started!: () => void;
+    const reading = new Promise<void>((resolve) => (started = resolve));
+    const read = cache.getOrLoad('k', async (ctx) => {
+      started();
+      await slow.opened;
+      seen.push({ aborted: ctx.signal.aborted, reason: ctx.signal.reason });
+      return 'late';
+    });
+    await reading;
+    clock.advance(1000);
+    await expect(read).rejects.toMatchObject({ code: 'origin_unavailable' });
+    slow.open();
+    await slow.opened;
+    await Promise.resolve();
+    expect(seen).toEqual([{ aborted: true, reason: expect.objectContaining({ code: 'origin_unavailable' }) }]);
+  });
+
   it('loadMany: a batch that fails while one-by-one loads still run leaves no unhandled rejection', async () => {
     const cache = createCache();
     const slow = gate();

@@ -1,6 +1,7 @@
 import type { FillLeases } from '../seams/store.js';
 import type { CacheParts } from './cache-parts.js';
-import type { LoadContext, Loader, Lookup, WriteOptions } from './cache-types.js';
+import { AttemptContext } from './attempt-context.js';
+import type { Loader, Lookup, WriteOptions } from './cache-types.js';
 import { toLookup } from './cache-types.js';
 import { FreshcacheError } from './errors.js';
 import type { InvalidationTargets } from './generations.js';
@@ -29,8 +30,7 @@ export const MAX_REREADS = 3;
 /** One read of the source in flight, for the invalidations that may overtake it. */
 interface Attempt {
   readonly key: string;
-  readonly controller: AbortController;
-  readonly context: LoadContext;
+  readonly context: AttemptContext;
   readonly optionTags: readonly string[] | undefined;
   readonly abortable: boolean;
 }
@@ -201,16 +201,15 @@ export class Filler {
     lease: Lease | undefined,
   ): Promise<FillOutcome | typeof OVERTAKEN> {
     const { generations, stats, clock, l2, negatives, l1 } = this.parts;
-    const controller = new AbortController();
-    const context: LoadContext = { key, signal: controller.signal };
-    const attempt: Attempt = { key, controller, context, optionTags: options.tags, abortable };
+    const context = new AttemptContext(key);
+    const attempt: Attempt = { key, context, optionTags: options.tags, abortable };
     this.attempts.set(key, attempt);
     stats.originFetches++;
     let value: unknown;
     try {
-      value = await this.loadWithin(loader, context, controller);
+      value = await this.loadWithin(loader, context);
     } catch (error) {
-      if (error instanceof LoadOvertakenError && controller.signal.reason === error) {
+      if (error instanceof LoadOvertakenError && context.reason === error) {
         stats.staleSetsRefused++;
         return OVERTAKEN;
       }
@@ -270,39 +269,33 @@ export class Filler {
     return { kind: 'value', lookup };
   }
 
-  /** The loader's value, or its error; rejects at once when the signal is aborted (timeout, overtaken). */
-  private loadWithin(loader: Loader<unknown>, context: LoadContext, controller: AbortController): Promise<unknown> {
+  /** The loader's value, or its error; rejects at once when the read is abandoned (timeout, overtaken). */
+  private loadWithin(loader: Loader<unknown>, context: AttemptContext): Promise<unknown> {
     const { clock, settings } = this.parts;
-    const { signal } = controller;
     return new Promise((resolve, reject) => {
       const timer = clock.setTimeout(
-        () => controller.abort(new FreshcacheError('origin_unavailable', `loading "${context.key}" took longer than ${settings.loadTimeoutMs} ms`)),
+        () => context.abandon(new FreshcacheError('origin_unavailable', `loading "${context.key}" took longer than ${settings.loadTimeoutMs} ms`)),
         settings.loadTimeoutMs,
       );
-      const onAbort = () => {
+      context.onAbandon((reason) => {
         timer.cancel();
-        reject(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      const settle = () => {
-        timer.cancel();
-        signal.removeEventListener('abort', onAbort);
-      };
+        reject(reason);
+      });
       let loading: Promise<unknown>;
       try {
         loading = Promise.resolve(loader(context));
       } catch (error) {
-        settle();
+        timer.cancel();
         reject(error);
         return;
       }
       loading.then(
         (value) => {
-          settle();
+          timer.cancel();
           resolve(value);
         },
         (error: unknown) => {
-          settle();
+          timer.cancel();
           reject(error);
         },
       );
@@ -318,7 +311,7 @@ interface Lease {
 }
 
 function abort(attempt: Attempt): void {
-  if (attempt.abortable && !attempt.controller.signal.aborted) {
-    attempt.controller.abort(new LoadOvertakenError(`an invalidation overtook the load of "${attempt.key}"; it is read again`));
+  if (attempt.abortable && !attempt.context.abandoned) {
+    attempt.context.abandon(new LoadOvertakenError(`an invalidation overtook the load of "${attempt.key}"; it is read again`));
   }
 }
