@@ -24,7 +24,7 @@ it('a library cache following a Redis log lists itself in the deployment’s reg
         url: null,
         drainable: false,
         state: 'up',
-        status: { health: 'ok', l1: { entries: 1 }, hitRatio: 0.5, breaker: null },
+        status: { health: 'ok', l1: { entries: 1 }, hitRatio: 0.5, breaker: null, regions: { 'us-east': { l1: { entries: 1 }, hitRatio: 0.5 } } },
       });
   } finally {
     await cache.close();

@@ -28,6 +28,10 @@ describe('GET /api/nodes on the embedded topology (in-memory registry)', () => {
         status: expect.objectContaining({ health: 'ok', l1: { entries: 0, bytes: 0 }, breaker: null }),
       }),
     ]);
+    // Per region too: the embedded process serves all three.
+    const regions = (body.freshcache[0]!.status as unknown as { regions: Record<string, { l1: { entries: number }; cursor: number }> }).regions;
+    expect(Object.keys(regions).sort()).toEqual(['ap-south', 'eu-west', 'us-east']);
+    expect(regions['us-east']).toMatchObject({ l1: { entries: 0, bytes: 0 }, hitRatio: null });
     const one = await app.inject({ method: 'GET', url: `/api/nodes/${encodeURIComponent(topology.config.nodeId)}` });
     expect(one.json()).toMatchObject({ kind: 'freshcache', id: topology.config.nodeId });
   });

@@ -34,7 +34,7 @@ export { typedJsonSerializer } from './engine/typed-json-serializer.js';
 export { MemoryStore } from './adapters/memory/memory-store.js';
 export { MemoryNodeRegistry } from './adapters/memory/memory-node-registry.js';
 export type { MemoryNodeRegistryOptions } from './adapters/memory/memory-node-registry.js';
-export type { NodeRecord, NodeRegistry, NodeRegistryTimings, NodeState, NodeStatus, NodeView } from './seams/node-registry.js';
+export type { NodeRecord, NodeRegistry, NodeRegistryTimings, NodeState, NodeStatus, NodeView, RegionFigures } from './seams/node-registry.js';
 export { NODE_REGISTRY_DEFAULTS, nodeStateAt } from './seams/node-registry.js';
 export { NodeHeartbeat } from './observability/node-heartbeat.js';
 export type { NodeHeartbeatOptions } from './observability/node-heartbeat.js';

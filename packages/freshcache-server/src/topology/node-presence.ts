@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { MemoryNodeRegistry, NodeHeartbeat, VERSION, type Clock, type NodeRecord, type NodeRegistry, type NodeStatus } from 'freshcache';
+import { MemoryNodeRegistry, NodeHeartbeat, VERSION, type Clock, type NodeRecord, type NodeRegistry, type NodeStatus, type RegionFigures } from 'freshcache';
 import { createRedisConnection, RedisNodeRegistry } from 'freshcache/redis';
 import type { FreshcacheConfig } from '../config.js';
 import type { Logger } from '../observability/logger.js';
@@ -14,6 +14,7 @@ export interface PresenceSource {
   lagP99Ms(): Promise<number | null>;
   breakers(): { state: 'closed' | 'open' | 'half-open' }[];
   cursor(): number;
+  perRegion(): Promise<Record<string, RegionFigures>>;
 }
 
 /**
@@ -45,6 +46,7 @@ export class NodePresence {
         lagP99Ms: await source.lagP99Ms(),
         breaker,
         cursor: source.cursor(),
+        regions: await source.perRegion(),
       };
       return { id: config.nodeId, roles: source.roles(), regions: source.regions(), url: this.url, drainable: true, version: VERSION, startedAt, status };
     };

@@ -149,6 +149,21 @@ export class Topology {
         return lags.length === 0 ? null : Math.max(...lags);
       },
       breakers: () => parts.breakers,
+      perRegion: async () => {
+        const snapshot = (await this.metrics.snapshot()).regions;
+        return Object.fromEntries(
+          served().map(({ name, cache, stats: s, cursor }) => {
+            const hits = s.l1Hits + s.l2Hits + s.staleServed;
+            const figures = {
+              l1: { entries: cache.l1.entries, bytes: cache.l1.bytes },
+              hitRatio: hits + s.misses === 0 ? null : hits / (hits + s.misses),
+              lagP99Ms: snapshot[name]?.invalidationLagMs.p99 ?? null,
+              cursor,
+            };
+            return [name, figures];
+          }),
+        );
+      },
       // The position every region of the node has reached.
       cursor: () => Math.min(...served().map((region) => region.cursor), this.lastSeenId),
     });

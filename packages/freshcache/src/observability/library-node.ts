@@ -37,6 +37,12 @@ export class LibraryNode {
     const describe = (): NodeRecord => {
       const { l1Hits, l2Hits, misses, staleServed } = cache.stats;
       const hits = l1Hits + l2Hits + staleServed;
+      const figures = {
+        l1: { entries: cache.l1.entries, bytes: cache.l1.bytes },
+        hitRatio: hits + misses === 0 ? null : hits / (hits + misses),
+        lagP99Ms: this.lagP99(),
+        cursor: options.cursor(),
+      };
       return {
         id,
         roles: ['library'],
@@ -45,14 +51,7 @@ export class LibraryNode {
         drainable: false,
         version: VERSION,
         startedAt,
-        status: {
-          health: 'ok',
-          l1: { entries: cache.l1.entries, bytes: cache.l1.bytes },
-          hitRatio: hits + misses === 0 ? null : hits / (hits + misses),
-          lagP99Ms: this.lagP99(),
-          breaker: null,
-          cursor: options.cursor(),
-        },
+        status: { health: 'ok', ...figures, breaker: null, regions: { [region]: figures } },
       };
     };
     this.heartbeat = new NodeHeartbeat({ registry: options.registry, id, clock, intervalMs: options.intervalMs, describe, onError: options.onError });

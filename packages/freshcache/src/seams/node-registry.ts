@@ -3,6 +3,14 @@
  * follows a deployment's log heartbeats its record here; a control process lists them.
  */
 
+/** One region's figures on a node. */
+export interface RegionFigures {
+  l1: { entries: number; bytes: number };
+  hitRatio: number | null;
+  lagP99Ms: number | null;
+  cursor: number;
+}
+
 /** What a node last said of itself (figures are its own, read when it sent the heartbeat). */
 export interface NodeStatus {
   /** `ok`, `degraded` (a circuit breaker is open: it serves without its shared tier), `draining`. */
@@ -17,6 +25,8 @@ export interface NodeStatus {
   breaker: 'closed' | 'open' | 'half-open' | null;
   /** The newest invalidation-log position it received. */
   cursor: number;
+  /** The same figures for each region it serves (a process may serve several). */
+  regions: Record<string, RegionFigures>;
 }
 
 /** A node's heartbeat: who it is and how it is. */

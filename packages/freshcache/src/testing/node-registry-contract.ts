@@ -12,7 +12,15 @@ export function nodeRecord(id: string, overrides: Partial<NodeRecord> = {}): Nod
     drainable: true,
     version: '0.0.0',
     startedAt: 1_000,
-    status: { health: 'ok', l1: { entries: 3, bytes: 300 }, hitRatio: 0.5, lagP99Ms: 12, breaker: 'closed', cursor: 7 },
+    status: {
+      health: 'ok',
+      l1: { entries: 3, bytes: 300 },
+      hitRatio: 0.5,
+      lagP99Ms: 12,
+      breaker: 'closed',
+      cursor: 7,
+      regions: { 'us-east': { l1: { entries: 3, bytes: 300 }, hitRatio: 0.5, lagP99Ms: 12, cursor: 7 } },
+    },
     ...overrides,
   };
 }

@@ -23,7 +23,7 @@ const freshcacheNodeSchema = {
     state: { type: 'string', enum: ['up', 'down'] },
     status: {
       type: 'object',
-      required: ['health', 'l1', 'hitRatio', 'lagP99Ms', 'breaker', 'cursor'],
+      required: ['health', 'l1', 'hitRatio', 'lagP99Ms', 'breaker', 'cursor', 'regions'],
       properties: {
         health: { type: 'string', enum: ['ok', 'degraded', 'draining'] },
         l1: { type: 'object', required: ['entries', 'bytes'], properties: { entries: { type: 'number' }, bytes: { type: 'number' } } },
@@ -31,6 +31,19 @@ const freshcacheNodeSchema = {
         lagP99Ms: nullableNumber,
         breaker: { type: ['string', 'null'], enum: ['closed', 'open', 'half-open', null] },
         cursor: { type: 'number' },
+        regions: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            required: ['l1', 'hitRatio', 'lagP99Ms', 'cursor'],
+            properties: {
+              l1: { type: 'object', required: ['entries', 'bytes'], properties: { entries: { type: 'number' }, bytes: { type: 'number' } } },
+              hitRatio: nullableNumber,
+              lagP99Ms: nullableNumber,
+              cursor: { type: 'number' },
+            },
+          },
+        },
       },
     },
   },
