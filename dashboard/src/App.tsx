@@ -7,6 +7,7 @@ import { NotEnabled } from './components/NotEnabled';
 import { ServicesProvider, useApi, useAsync, useStreamState } from './lib/api-context';
 import type { Services } from './lib/api-context';
 import { InfoContext } from './lib/info-context';
+import { ClusterPage } from './pages/cluster/ClusterPage';
 import { ContentPage } from './pages/content/ContentPage';
 import { InvalidationsPage } from './pages/invalidations/InvalidationsPage';
 import { KeysPage } from './pages/keys/KeysPage';
@@ -82,11 +83,7 @@ function Shell() {
             </Route>
             <Route path="/keys" component={KeysPage} />
             <Route path="/invalidations" component={InvalidationsPage} />
-            <Route path="/cluster">
-              {features?.cluster ? null : (
-                <NotEnabled feature="Cluster" description="Consistent hashing over several L2 servers, replication, failover and rebalancing are not built into this server yet. Each region's L2 is one store (memory, Redis or Redis Cluster)." />
-              )}
-            </Route>
+            <Route path="/cluster" component={ClusterPage} />
             <Route path="/warming">
               {features?.warming ? null : (
                 <NotEnabled feature="Warming" description="Scheduled, on-demand and predicted cache warming are not built into this server yet." />

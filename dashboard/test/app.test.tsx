@@ -12,8 +12,8 @@ afterEach(cleanup);
 describe('App shell', () => {
   it('shows "not enabled" for features the server does not run', async () => {
     const services = fakeServices((call) => (call.path === '/api/info' ? { body: info } : undefined));
-    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
-    expect(await screen.findByRole('heading', { name: 'Cluster' })).toBeTruthy();
+    render(<App services={services} hook={memoryLocation({ path: '/warming' }).hook} />);
+    expect(await screen.findByRole('heading', { name: 'Warming' })).toBeTruthy();
     expect(screen.getByText('Not enabled')).toBeTruthy();
   });
 
@@ -39,7 +39,7 @@ describe('App shell', () => {
 
   it('shows whether the event stream is connecting, live or reconnecting', async () => {
     const services = fakeServices((call) => (call.path === '/api/info' ? { body: info } : undefined));
-    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    render(<App services={services} hook={memoryLocation({ path: '/audit' }).hook} />);
     expect(await screen.findByRole('status', { name: 'Event stream connecting…' })).toBeTruthy();
     act(() => services.streamState('live'));
     expect(screen.getByRole('status', { name: 'Event stream live' })).toBeTruthy();

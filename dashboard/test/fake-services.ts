@@ -14,6 +14,7 @@ export const SERVER_INFO: ServerInfo = {
   adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
   apps: ['content'],
   features: { cluster: false, warming: false, audit: false, backup: false },
+  chaos: false,
 };
 
 export interface Call {

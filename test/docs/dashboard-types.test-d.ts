@@ -7,6 +7,8 @@ import type { KeyExplorerPage } from '../../packages/freshcache-server/src/serve
 import type { DryRunAnswer } from '../../packages/freshcache-server/src/server/routes/invalidations.js';
 import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import type { RegionSettings } from '../../packages/freshcache-server/src/topology/region.js';
+import type { RedisNodeView } from '../../packages/freshcache-server/src/topology/redis-nodes.js';
+import type { NodeView } from '../../packages/freshcache/src/seams/node-registry.js';
 
 /**
  * The dashboard writes the API's shapes out by hand (dashboard/src/api/types.ts) so that its
@@ -29,5 +31,11 @@ describe('the dashboard reads what the server sends', () => {
   it('key explorer pages and dry runs', () => {
     expectTypeOf<KeyExplorerPage>().toExtend<Dashboard.CachePage>();
     expectTypeOf<DryRunAnswer>().toExtend<Dashboard.DryRunResult>();
+  });
+
+  it('nodes of the fleet', () => {
+    // GET /api/nodes tags each freshcache node with its kind.
+    expectTypeOf<NodeView & { kind: 'freshcache' }>().toExtend<Dashboard.FreshcacheNode>();
+    expectTypeOf<RedisNodeView>().toExtend<Dashboard.RedisNode>();
   });
 });

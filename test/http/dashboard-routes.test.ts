@@ -77,6 +77,7 @@ describe('GET /api/info', () => {
       adapters: { origin: 'pglite', capture: 'outbox', log: 'memory', l2: 'memory' },
       apps: ['content'],
       features: { cluster: false, warming: false, audit: false, backup: false },
+      chaos: false,
     });
   });
 });

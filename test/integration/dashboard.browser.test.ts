@@ -38,7 +38,7 @@ describe('dashboard in Chromium', () => {
     { path: '/content', heading: 'Content' },
     { path: '/keys', heading: 'Keys' },
     { path: '/invalidations', heading: 'Invalidations' },
-    { path: '/cluster', heading: 'Cluster', notEnabled: true },
+    { path: '/cluster', heading: 'Cluster' },
     { path: '/warming', heading: 'Warming', notEnabled: true },
     { path: '/audit', heading: 'Audit', notEnabled: true },
   ];

@@ -1,5 +1,7 @@
 import type {
   CacheHeader,
+  ChaosAction,
+  ChaosService,
   CacheLookup,
   CachePage,
   ContentInput,
@@ -12,6 +14,7 @@ import type {
   InvalidationTargets,
   MetricsHistory,
   MetricsSnapshot,
+  NodeList,
   RegionPatch,
   RegionSettings,
   ServerInfo,
@@ -127,6 +130,23 @@ export class ApiClient {
 
   invalidation(id: number): Promise<InvalidationStatus> {
     return this.json('GET', `/api/invalidations/${id}`);
+  }
+
+  nodes(): Promise<NodeList> {
+    return this.json('GET', '/api/nodes');
+  }
+
+  /** Starts draining a freshcache node (202): it leaves the list once done. */
+  drainNode(id: string): Promise<{ id: string; state: 'draining' }> {
+    return this.json('DELETE', `/api/nodes/${encodeURIComponent(id)}`);
+  }
+
+  chaosServices(): Promise<ChaosService[]> {
+    return this.json<{ services: ChaosService[] }>('GET', '/api/chaos').then((r) => r.services);
+  }
+
+  chaos(action: ChaosAction, target: string): Promise<ChaosService> {
+    return this.json('POST', '/api/chaos', { action, target });
   }
 
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -203,6 +203,63 @@ export interface ServerInfo {
   apps: string[];
   /** Capabilities of this build; a page of a feature that is off shows "not enabled". */
   features: { cluster: boolean; warming: boolean; audit: boolean; backup: boolean };
+  /** Whether this process offers `/api/chaos` (the control process of a `freshcache up` deployment). */
+  chaos: boolean;
+}
+
+/** A freshcache process (or a library cache inside a service), as `GET /api/nodes` lists it. */
+export interface FreshcacheNode {
+  kind: 'freshcache';
+  id: string;
+  /** `edge`, `relay`, `control`, `library`. */
+  roles: string[];
+  regions: string[];
+  url: string | null;
+  /** False for a library instance: its service stops it. */
+  drainable: boolean;
+  version: string;
+  startedAt: number;
+  lastSeenAt: number;
+  state: 'up' | 'down';
+  status: {
+    health: 'ok' | 'degraded' | 'draining';
+    l1: { entries: number; bytes: number };
+    hitRatio: number | null;
+    lagP99Ms: number | null;
+    breaker: 'closed' | 'open' | 'half-open' | null;
+    cursor: number;
+  };
+}
+
+/** A Redis server behind the log or the L2. */
+export interface RedisNode {
+  kind: 'redis';
+  id: string;
+  address: string;
+  role: 'master' | 'replica';
+  masterId: string | null;
+  slots: [number, number][];
+  /** `online`, `failed`, `loading` or `unreachable`. */
+  health: string;
+  replicationOffset: number | null;
+  keys: number | null;
+  memoryBytes: number | null;
+  opsPerSec: number | null;
+}
+
+export interface NodeList {
+  freshcache: FreshcacheNode[];
+  redis: RedisNode[];
+}
+
+export type ChaosAction = 'kill' | 'restart' | 'pause' | 'resume';
+
+/** A process `freshcache up` supervises, which chaos actions can target. */
+export interface ChaosService {
+  name: string;
+  pid: number | null;
+  state: 'running' | 'paused' | 'restarting' | 'stopped';
+  restarts: number;
 }
 
 /** Server-sent events of `GET /api/events`. */

@@ -20,6 +20,8 @@ export const infoRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology
     /** The names of the apps this process runs on top of the kernel (the demo's, when it runs): the dashboard shows their pages only then. */
     apps: topology.apps.map((app) => app.name),
     features: FEATURES,
+    /** Whether /api/chaos answers here (the control process of `freshcache up`, see chaos.ts): the Cluster page offers its actions only then. */
+    chaos: Boolean(process.env.FRESHCACHE_UP_CONTROL),
   };
   app.get(
     '/api/info',
