@@ -30,7 +30,7 @@ const ASK_TIMEOUT_MS = 1_000;
  * so a listing sees nodes that joined since, and never holds a connection to a dead one.
  */
 export async function describeRedisNodes(targets: readonly RedisTarget[]): Promise<RedisNodeView[]> {
-  const seeds = new Map<string, { host: string; port: number }>();
+  const seeds = new Map<string, Seed>();
   for (const target of targets) {
     for (const seed of 'url' in target ? [fromUrl(target.url)] : target.cluster) seeds.set(`${seed.host}:${seed.port}`, seed);
   }
@@ -42,7 +42,10 @@ export async function describeRedisNodes(targets: readonly RedisTarget[]): Promi
   return [...found.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
 }
 
-async function describeFrom(seed: { host: string; port: number }): Promise<RedisNodeView[]> {
+/** Where to ask; `url` when the target gave one, so its credentials and TLS are used. */
+type Seed = { host: string; port: number; url?: string };
+
+async function describeFrom(seed: Seed): Promise<RedisNodeView[]> {
   const address = `${seed.host}:${seed.port}`;
   let shards: unknown;
   try {
@@ -116,8 +119,9 @@ async function withInfo(view: RedisNodeView, at: { host: string; port: number })
 }
 
 /** One command on a connection of its own, bounded in time. */
-async function ask(at: { host: string; port: number }, command: [string, ...string[]]): Promise<unknown> {
-  const client = new Redis(at.port, at.host, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: ASK_TIMEOUT_MS, commandTimeout: ASK_TIMEOUT_MS, retryStrategy: () => null });
+async function ask(at: Seed, command: [string, ...string[]]): Promise<unknown> {
+  const options = { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: ASK_TIMEOUT_MS, commandTimeout: ASK_TIMEOUT_MS, retryStrategy: () => null };
+  const client = at.url ? new Redis(at.url, options) : new Redis(at.port, at.host, options);
   client.on('error', () => {});
   try {
     await client.connect();
@@ -134,7 +138,7 @@ function pairs(list: unknown[]): Record<string, unknown> {
   return object;
 }
 
-function fromUrl(url: string): { host: string; port: number } {
+function fromUrl(url: string): Seed {
   const parsed = new URL(url);
-  return { host: parsed.hostname || '127.0.0.1', port: Number(parsed.port || 6379) };
+  return { host: parsed.hostname || '127.0.0.1', port: Number(parsed.port || 6379), url };
 }
