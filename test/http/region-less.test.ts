@@ -173,6 +173,17 @@ describe('the control process shows the whole deployment', () => {
       // Its own figures, as the control merged them.
       const own = (await node.app.inject('/api/metrics/node')).json<{ regions: Record<string, { requests: { misses: number } }> }>();
       expect(own.regions['eu-west']!.requests.misses).toBe(metrics.regions['eu-west']!.requests.misses);
+      // The history too, once the node has a step (one a second) to tell.
+      const history = await vi.waitFor(
+        async () => {
+          const answer = (await request('GET', '/api/metrics/history?window=1m')).json<{ points: { regions: Record<string, unknown> }[]; nodes: { reporting: string[] } }>();
+          expect(answer.points.length).toBeGreaterThan(0);
+          return answer;
+        },
+        { timeout: 10_000, interval: 100 },
+      );
+      expect(history.nodes.reporting).toContain('node-2');
+      expect(Object.keys(history.points.at(-1)!.regions).sort()).toEqual([...REGIONS].sort());
     } finally {
       await node.app.close();
       await node.topology.close();

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { mergeNodeMetrics } from '../../packages/freshcache-server/src/observability/fleet-metrics.js';
+import { mergeHistory } from '../../packages/freshcache-server/src/observability/metrics-history.js';
+import type { NodeHistoryPoint } from '../../packages/freshcache-server/src/observability/metrics-history.js';
 import type { NodeMetrics } from '../../packages/freshcache-server/src/observability/metrics.js';
 import { QuantileSketch } from '../../packages/freshcache-server/src/observability/quantile-sketch.js';
 
@@ -83,5 +85,27 @@ describe('the fleet metrics', () => {
     expect(region!.latencyMs.p99).toBeGreaterThan(99);
     expect(region!.latencyMs.p99).toBeLessThan(101);
     expect(region!.invalidationLagMs).toEqual({ count: 0, p50: null, p90: null, p95: null, p99: null });
+  });
+});
+
+describe('the fleet history', () => {
+  const step = (t: number, lookups: number, hits: number, latency: number): NodeHistoryPoint => {
+    const sketch = new QuantileSketch();
+    sketch.add(latency, lookups);
+    return { t, regions: { 'us-east': { seconds: 1, lookups, hits, stale: 0, originFetches: lookups - hits, latency: sketch.toJSON(), lag: new QuantileSketch().toJSON() } } };
+  };
+
+  it('puts the steps of every node that end in the same second into one point: rates summed, percentiles merged', () => {
+    const fast = { window: '1m' as const, stepMs: 1_000, points: [step(10_010, 100, 90, 1), step(11_020, 100, 90, 1)] };
+    const slow = { window: '1m' as const, stepMs: 1_000, points: [step(9_990, 100, 10, 100), step(11_000, 100, 10, 100)] };
+    const { points } = mergeHistory('1m', 1_000, [fast, slow]);
+    expect(points.map((p) => p.t)).toEqual([10_000, 11_000]);
+    const region = points[1]!.regions['us-east']!;
+    expect(region.requestsPerSec).toBe(200);
+    expect(region.hitRatio).toBe(0.5);
+    expect(region.originFetchesPerSec).toBe(100);
+    expect(region.latencyP50).toBeCloseTo(1, 1);
+    expect(region.latencyP99).toBeGreaterThan(99);
+    expect(region.lagP99).toBeNull();
   });
 });

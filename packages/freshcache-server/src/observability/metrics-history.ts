@@ -1,4 +1,6 @@
 import type { CacheStats, Clock, Timer } from 'freshcache';
+import { QuantileSketch } from './quantile-sketch.js';
+import type { SketchJson } from './quantile-sketch.js';
 import { RecentWindow } from './recent-window.js';
 
 export type HistoryWindow = '1m' | '5m' | '1h';
@@ -30,6 +32,29 @@ export interface HistoryAnswer {
   points: HistoryPoint[];
 }
 
+/** One region over one step of one node, in a form that adds up across nodes (`/api/metrics/history/node`). */
+export interface NodeHistoryRegion {
+  seconds: number;
+  lookups: number;
+  hits: number;
+  stale: number;
+  originFetches: number;
+  /** The step's latencies and lags, in ms. */
+  latency: SketchJson;
+  lag: SketchJson;
+}
+
+export interface NodeHistoryPoint {
+  t: number;
+  regions: Record<string, NodeHistoryRegion>;
+}
+
+export interface NodeHistoryAnswer {
+  window: HistoryWindow;
+  stepMs: number;
+  points: NodeHistoryPoint[];
+}
+
 interface Counts {
   lookups: number;
   hits: number;
@@ -44,6 +69,8 @@ interface Counts {
  */
 class Series {
   readonly points: HistoryPoint[] = [];
+  /** The same steps, as figures that add up across nodes. */
+  readonly mergeable: NodeHistoryPoint[] = [];
   private readonly latency = new Map<string, RecentWindow>();
   private readonly lag = new Map<string, RecentWindow>();
   private readonly lastCounts = new Map<string, Counts>();
@@ -69,6 +96,7 @@ class Series {
     const seconds = Math.max(1, now - this.lastAt) / 1000;
     this.lastAt = now;
     const point: HistoryPoint = { t: now, regions: {} };
+    const mergeable: NodeHistoryPoint = { t: now, regions: {} };
     for (const { name, stats } of regions) {
       const counts: Counts = {
         lookups: stats.l1Hits + stats.l2Hits + stats.misses + stats.staleServed,
@@ -79,6 +107,15 @@ class Series {
       const last = this.lastCounts.get(name) ?? counts;
       this.lastCounts.set(name, counts);
       const lookups = counts.lookups - last.lookups;
+      mergeable.regions[name] = {
+        seconds,
+        lookups,
+        hits: counts.hits - last.hits,
+        stale: counts.stale - last.stale,
+        originFetches: counts.originFetches - last.originFetches,
+        latency: (this.latency.get(name)?.sketch() ?? new QuantileSketch()).toJSON(),
+        lag: (this.lag.get(name)?.sketch() ?? new QuantileSketch()).toJSON(),
+      };
       const latency = takePercentiles(this.latency.get(name));
       const lag = takePercentiles(this.lag.get(name));
       point.regions[name] = {
@@ -94,7 +131,9 @@ class Series {
       };
     }
     this.points.push(point);
+    this.mergeable.push(mergeable);
     if (this.points.length > this.capacity) this.points.splice(0, this.points.length - this.capacity);
+    if (this.mergeable.length > this.capacity) this.mergeable.splice(0, this.mergeable.length - this.capacity);
   }
 }
 
@@ -148,9 +187,71 @@ export class MetricsHistory {
 
   window(window: HistoryWindow): HistoryAnswer {
     const series = window === '1h' ? this.coarse : this.fine;
-    const count = window === '1m' ? 60 : window === '5m' ? 300 : 360;
-    return { window, stepMs: series.stepMs, points: series.points.slice(-count) };
+    return { window, stepMs: series.stepMs, points: series.points.slice(-stepsOf(window)) };
   }
+
+  /** The window's steps as figures that add up across nodes: what a control process merges. */
+  nodeWindow(window: HistoryWindow): NodeHistoryAnswer {
+    const series = window === '1h' ? this.coarse : this.fine;
+    return { window, stepMs: series.stepMs, points: series.mergeable.slice(-stepsOf(window)) };
+  }
+}
+
+function stepsOf(window: HistoryWindow): number {
+  return window === '1m' ? 60 : window === '5m' ? 300 : 360;
+}
+
+/**
+ * The fleet's history from each node's: steps that end within the same step interval are one
+ * point; rates are the nodes' rates summed, the hit ratio is of the summed reads, and percentiles
+ * come from the nodes' sketches of the step merged, never averaged.
+ */
+export function mergeHistory(window: HistoryWindow, stepMs: number, nodes: readonly NodeHistoryAnswer[]): HistoryAnswer {
+  const slots = new Map<number, Map<string, { rate: number; lookups: number; hits: number; origin: number; stale: number; latency: QuantileSketch; lag: QuantileSketch }>>();
+  for (const node of nodes) {
+    for (const point of node.points) {
+      const slot = Math.round(point.t / stepMs) * stepMs;
+      const regions = slots.get(slot) ?? new Map();
+      slots.set(slot, regions);
+      for (const [name, r] of Object.entries(point.regions)) {
+        let into = regions.get(name);
+        if (!into) regions.set(name, (into = { rate: 0, lookups: 0, hits: 0, origin: 0, stale: 0, latency: new QuantileSketch(r.latency.alpha), lag: new QuantileSketch(r.lag.alpha) }));
+        const seconds = Math.max(r.seconds, 0.001);
+        into.rate += r.lookups / seconds;
+        into.lookups += r.lookups;
+        into.hits += r.hits;
+        into.origin += r.originFetches / seconds;
+        into.stale += r.stale / seconds;
+        into.latency.merge(r.latency);
+        into.lag.merge(r.lag);
+      }
+    }
+  }
+  const at = (sketch: QuantileSketch, q: number) => {
+    const value = sketch.quantile(q);
+    return value === null ? null : round(value);
+  };
+  const points: HistoryPoint[] = [...slots.keys()]
+    .sort((a, b) => a - b)
+    .slice(-stepsOf(window))
+    .map((t) => {
+      const regions: Record<string, HistoryRegionPoint> = {};
+      for (const [name, r] of slots.get(t)!) {
+        regions[name] = {
+          requestsPerSec: round(r.rate),
+          hitRatio: r.lookups === 0 ? null : round(r.hits / r.lookups),
+          latencyP50: at(r.latency, 0.5),
+          latencyP95: at(r.latency, 0.95),
+          latencyP99: at(r.latency, 0.99),
+          originFetchesPerSec: round(r.origin),
+          staleReadsPerSec: round(r.stale),
+          lagP50: at(r.lag, 0.5),
+          lagP99: at(r.lag, 0.99),
+        };
+      }
+      return { t, regions };
+    });
+  return { window, stepMs, points };
 }
 
 function windowFor(windows: Map<string, RecentWindow>, region: string): RecentWindow {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { HISTORY_WINDOWS } from '../../observability/metrics-history.js';
-import type { HistoryWindow } from '../../observability/metrics-history.js';
+import { HISTORY_WINDOWS, mergeHistory } from '../../observability/metrics-history.js';
+import type { HistoryWindow, NodeHistoryAnswer } from '../../observability/metrics-history.js';
 import type { AppOptions } from '../app.js';
 import { mergeNodeMetrics } from '../../observability/fleet-metrics.js';
 import type { NodeMetrics } from '../../observability/metrics.js';
@@ -46,7 +46,30 @@ export const metricsRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
         },
       },
     },
-    async (request) => topology.metrics.history.window(request.query.window),
+    async (request) => {
+      const { window } = request.query;
+      const others = await askOthers<NodeHistoryAnswer>(topology, `/api/metrics/history/node?window=${window}`, request.headers.authorization);
+      if (!others) return topology.metrics.history.window(window);
+      const own = topology.regions.size > 0 ? [topology.metrics.history.nodeWindow(window)] : [];
+      const answered = others.flatMap((answer) => (answer.body ? [answer.body] : []));
+      return { ...mergeHistory(window, own[0]?.stepMs ?? answered[0]?.stepMs ?? 1_000, [...own, ...answered]), nodes: nodesOf(topology, own.length > 0, others) };
+    },
+  );
+
+  app.get<{ Querystring: { window: HistoryWindow } }>(
+    '/api/metrics/history/node',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: "This node's own history in a form that adds up across nodes (counts per step, and sketches of each step's latencies and lags): what /api/metrics/history merges",
+        querystring: {
+          type: 'object',
+          properties: { window: { type: 'string', enum: [...HISTORY_WINDOWS], default: '1m' } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => topology.metrics.history.nodeWindow(request.query.window),
   );
 };
 
@@ -54,31 +77,44 @@ export const metricsRoutes: FastifyPluginAsync<AppOptions> = async (app, { topol
 const NODE_TIMEOUT_MS = 1_000;
 
 /**
- * The fleet's metrics, when other nodes serve regions: each one's `/api/metrics/node`, asked in
- * parallel, merged with this node's (counters summed, sketches merged). A node that does not
- * answer in time is listed under `nodes.unreachable`, and the rest still answer. Undefined when
- * this node is alone: its own snapshot is the fleet's.
+ * The fleet's metrics, when other nodes serve regions: each one's `/api/metrics/node` merged with
+ * this node's (counters summed, sketches merged). Undefined when this node is alone: its own
+ * snapshot is the fleet's.
  */
 async function fleetMetrics(topology: Topology, authorization: string | undefined) {
+  const others = await askOthers<NodeMetrics>(topology, '/api/metrics/node', authorization);
+  if (!others) return undefined;
+  const own = topology.regions.size > 0 ? [await topology.metrics.nodeSnapshot()] : [];
+  const answered = others.flatMap((answer) => (answer.body ? [answer.body] : []));
+  return { regions: mergeNodeMetrics([...own, ...answered]), nodes: nodesOf(topology, own.length > 0, others) };
+}
+
+/**
+ * Asks every other node the registry lists as up and serving a region for `path`, in parallel,
+ * each within NODE_TIMEOUT_MS: a node that does not answer in time is left out (and named), and
+ * the rest still answer. Undefined when there is no other such node.
+ */
+async function askOthers<T>(topology: Topology, path: string, authorization: string | undefined): Promise<{ id: string; body: T | undefined }[] | undefined> {
   const listed = await topology.presence.registry.list().catch(() => []);
   const others = listed.filter((node) => node.id !== topology.config.nodeId && node.url !== null && node.state === 'up' && node.regions.length > 0);
   if (others.length === 0) return undefined;
   const headers: Record<string, string> = authorization ? { authorization } : {};
-  const answers = await Promise.all(
+  return Promise.all(
     others.map(async (node) => {
       try {
-        const response = await fetch(`${node.url}/api/metrics/node`, { headers, signal: AbortSignal.timeout(NODE_TIMEOUT_MS) });
+        const response = await fetch(`${node.url}${path}`, { headers, signal: AbortSignal.timeout(NODE_TIMEOUT_MS) });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        return { id: node.id, metrics: (await response.json()) as NodeMetrics };
+        return { id: node.id, body: (await response.json()) as T };
       } catch {
-        return { id: node.id, metrics: undefined };
+        return { id: node.id, body: undefined };
       }
     }),
   );
-  const own = topology.regions.size > 0 ? [{ id: topology.config.nodeId, metrics: await topology.metrics.nodeSnapshot() }] : [];
-  const reporting = [...own, ...answers].filter((answer): answer is { id: string; metrics: NodeMetrics } => answer.metrics !== undefined);
+}
+
+function nodesOf(topology: Topology, ownIncluded: boolean, others: { id: string; body: unknown }[]) {
   return {
-    regions: mergeNodeMetrics(reporting.map((answer) => answer.metrics)),
-    nodes: { reporting: reporting.map((answer) => answer.id), unreachable: answers.filter((answer) => answer.metrics === undefined).map((answer) => answer.id) },
+    reporting: [...(ownIncluded ? [topology.config.nodeId] : []), ...others.filter((answer) => answer.body !== undefined).map((answer) => answer.id)],
+    unreachable: others.filter((answer) => answer.body === undefined).map((answer) => answer.id),
   };
 }
