@@ -480,10 +480,19 @@ export class TieredCache {
         handedOver = true;
         contexts[i] = context;
         if (--waiting === 0) call().then(settle.resolve, settle.reject);
-        return values.then((all) => {
-          if (all[i] === undefined) throw new FreshcacheError('not_found', `loadMany of ${JSON.stringify(source)} found no value for ${JSON.stringify(key)}`);
-          return all[i];
-        });
+        return values.then(
+          (all) => {
+            if (all[i] === undefined) throw new FreshcacheError('not_found', `loadMany of ${JSON.stringify(source)} found no value for ${JSON.stringify(key)}`);
+            return all[i];
+          },
+          (error: unknown) => {
+            // A batch that stopped because another key's read was abandoned (it passed their
+            // signals on, as loaders are asked to) says nothing of this key: read it on its own.
+            const anotherAbandoned = contexts.some((other, j) => j !== i && other?.signal.aborted);
+            if (!context.signal.aborted && anotherAbandoned && (error as Error | undefined)?.name === 'AbortError') return templateLoader(definition, keyParams)(context);
+            throw error;
+          },
+        );
       };
       loads.set(key, this.filler.reload(key, loader));
     });
