@@ -80,6 +80,16 @@ describe('GET /api/info', () => {
       chaos: false,
     });
   });
+
+  it('says chaos is offered on the control process of freshcache up, the one that has its endpoint', async () => {
+    // `up` hands its control process this variable; /api/chaos forwards to it.
+    process.env.FRESHCACHE_UP_CONTROL = 'http://127.0.0.1:9';
+    onTestFinished(() => {
+      delete process.env.FRESHCACHE_UP_CONTROL;
+    });
+    const { app } = await testApp();
+    expect((await app.inject('/api/info')).json()).toMatchObject({ chaos: true });
+  });
 });
 
 describe('the dashboard at /', () => {

@@ -12,7 +12,7 @@ const ACTIONS: { action: ChaosAction; label: string; does: string }[] = [
 /** The processes of a `freshcache up` deployment, each with kill / restart / pause / resume. */
 export function ChaosTable({ services, onAction }: { services: readonly ChaosService[]; onAction: (action: ChaosAction, target: string) => void }) {
   return (
-    <div className="table-wrap">
+    <div className="table-wrap cluster-table">
       <table className="cluster-nodes">
         <caption className="visually-hidden">Processes of this deployment</caption>
         <thead>

@@ -12,7 +12,7 @@ function drainRefusal(node: FreshcacheNode): string | undefined {
 /** The freshcache nodes of one group, each with its figures and its Drain action. */
 export function FreshcacheNodeTable({ caption, nodes, onDrain }: { caption: string; nodes: readonly FreshcacheNode[]; onDrain: (id: string) => void }) {
   return (
-    <div className="table-wrap">
+    <div className="table-wrap cluster-table">
       <table className="cluster-nodes">
         <caption>{caption}</caption>
         <thead>

@@ -6,7 +6,7 @@ const count = (value: number | null) => (value === null ? '—' : value.toLocale
 /** The Redis servers behind the log and the L2: role, health, keys, memory, ops/s. */
 export function RedisNodeTable({ nodes }: { nodes: readonly RedisNode[] }) {
   return (
-    <div className="table-wrap">
+    <div className="table-wrap cluster-table">
       <table className="cluster-nodes">
         <caption className="visually-hidden">Redis servers</caption>
         <thead>
