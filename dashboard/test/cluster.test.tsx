@@ -1,13 +1,17 @@
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLocation } from 'wouter/memory-location';
 import { App } from '../src/App';
 import type { ChaosService, FreshcacheNode, NodeList, RedisNode } from '../src/api/types';
+import { REFRESH_MS } from '../src/pages/cluster/ClusterPage';
 import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
 
 function node(id: string, extra: Partial<FreshcacheNode> = {}, status: Partial<FreshcacheNode['status']> = {}): FreshcacheNode {
   return {
@@ -101,7 +105,26 @@ describe('Cluster page', () => {
     expect(within(row(group('us-east'), 'us-east-1')).queryByText('down')).toBeNull();
   });
 
-  it('drains a node only after the confirmation, and sends nothing on Cancel', async () => {
+  it('refreshes every few seconds: a node that stops heartbeating turns down', async () => {
+    // Only intervals are faked: findBy* keeps its real timeouts.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let fleet: NodeList = { freshcache: [node('us-east-1')], redis: [] };
+    const services = fakeServices((call) => {
+      if (call.path === '/api/info') return { body: SERVER_INFO };
+      return call.path === '/api/nodes' ? { body: fleet } : undefined;
+    });
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    const table = await screen.findByRole('table', { name: 'us-east' });
+    expect(within(row(table, 'us-east-1')).getByText('up')).toBeTruthy();
+
+    fleet = { freshcache: [node('us-east-1', { state: 'down' })], redis: [] };
+    await act(() => vi.advanceTimersByTimeAsync(REFRESH_MS - 1));
+    expect(within(row(table, 'us-east-1')).getByText('up')).toBeTruthy();
+    await act(() => vi.advanceTimersByTimeAsync(1));
+    expect(within(row(screen.getByRole('table', { name: 'us-east' }), 'us-east-1')).getByText('down')).toBeTruthy();
+  });
+
+  it('drains a node only after the confirmation, and sends nothing on Cancel (where the focus starts)', async () => {
     const user = userEvent.setup();
     const services = renderCluster((call) => (call.method === 'DELETE' ? { status: 202, body: { id: 'us-east-1', state: 'draining' } } : undefined));
     await user.click(await screen.findByRole('button', { name: 'Drain us-east-1' }));
@@ -110,9 +133,12 @@ describe('Cluster page', () => {
     const deletes = () => services.calls.filter((call) => call.method === 'DELETE').map((call) => call.path);
     expect(deletes()).toEqual([]);
 
-    await user.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    // The focus starts on Cancel (a stray Enter drains nothing) and returns to Drain after it.
+    expect(document.activeElement).toBe(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await user.keyboard('{Enter}');
     expect(screen.queryByRole('alertdialog')).toBeNull();
     expect(deletes()).toEqual([]);
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Drain us-east-1' }));
 
     await user.click(screen.getByRole('button', { name: 'Drain us-east-1' }));
     await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Drain us-east-1' }));
