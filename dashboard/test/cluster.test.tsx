@@ -195,6 +195,12 @@ describe('Cluster page', () => {
     expect(posts()).toEqual([{ action: 'resume', target: 'us-east-1' }]);
 
     await user.click(within(processes).getByRole('button', { name: 'Kill control' }));
+    // Tab stays in the dialog: from Cancel to Kill control and back.
+    const killDialog = screen.getByRole('alertdialog');
+    await user.tab();
+    expect(document.activeElement).toBe(within(killDialog).getByRole('button', { name: 'Kill control' }));
+    await user.tab();
+    expect(document.activeElement).toBe(within(killDialog).getByRole('button', { name: 'Cancel' }));
     await user.keyboard('{Escape}');
     expect(screen.queryByRole('alertdialog')).toBeNull();
     expect(posts()).toEqual([{ action: 'resume', target: 'us-east-1' }]);

@@ -3,8 +3,8 @@ import type { ReactNode } from 'react';
 import { flushSync } from 'react-dom';
 
 /**
- * A button whose action runs only after a confirmation dialog (a modal alertdialog: Escape or
- * Cancel closes it, and the focus returns to the button). Disabled, it says why next to it.
+ * A button whose action runs only after a confirmation dialog (a modal alertdialog: Tab stays
+ * in it, Escape or Cancel closes it, and the focus returns to the button). Disabled, it says why next to it.
  */
 export function ConfirmButton({
   children,
@@ -27,6 +27,8 @@ export function ConfirmButton({
 }) {
   const [open, setOpen] = useState(false);
   const trigger = useRef<HTMLButtonElement>(null);
+  const cancel = useRef<HTMLButtonElement>(null);
+  const confirm = useRef<HTMLButtonElement>(null);
   const questionId = useId();
   const reasonId = useId();
 
@@ -62,15 +64,21 @@ export function ConfirmButton({
             aria-labelledby={questionId}
             onKeyDown={(event) => {
               if (event.key === 'Escape') close();
+              // Modal: Tab cycles between its two buttons instead of leaving for the page behind.
+              if (event.key === 'Tab') {
+                event.preventDefault();
+                (document.activeElement === cancel.current ? confirm.current : cancel.current)?.focus();
+              }
             }}
           >
             <p id={questionId}>{question}</p>
             <div className="row">
               {/* The focus starts on Cancel: a stray Enter must not kill or drain anything. */}
-              <button type="button" autoFocus onClick={close}>
+              <button ref={cancel} type="button" autoFocus onClick={close}>
                 Cancel
               </button>
               <button
+                ref={confirm}
                 type="button"
                 className={className}
                 onClick={() => {
