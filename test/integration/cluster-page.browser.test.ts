@@ -9,7 +9,7 @@ import { collectPageErrors, launchChromium } from '../testkit/chromium.js';
 /**
  * The built dashboard's Cluster page in headless Chromium on the control process of a real
  * `freshcache up --nodes 2` (Redis, PostgreSQL, nginx, two nodes per region): the nodes per
- * region, the Redis server, and a chaos pause and resume confirmed in the page. Run
+ * region, the Redis server, a chaos pause and resume and a drain, each confirmed in the page. Run
  * `npm run build --silent` first: the control process serves the built dashboard.
  */
 const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
@@ -76,4 +76,18 @@ describe('the Cluster page on freshcache up', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
+
+  it('drains a node after a confirmation: it leaves the list, its region keeps the other', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 900 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${control}/#/cluster`);
+    const usEast = page.getByRole('table', { name: 'us-east', exact: true });
+    await usEast.getByRole('button', { name: 'Drain us-east-2' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Drain us-east-2' }).click();
+    await page.getByRole('status').getByText('Draining us-east-2', { exact: false }).waitFor();
+    await usEast.getByRole('row', { name: /^us-east-2\b/ }).waitFor({ state: 'detached' });
+    await usEast.getByRole('row', { name: /^us-east-1\b/ }).getByText('up', { exact: true }).waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });
