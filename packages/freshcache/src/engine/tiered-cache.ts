@@ -340,13 +340,17 @@ export class TieredCache {
 
   /**
    * Deletes `key` from L2, unless `keyVersions` gives it a version the L2 entry already holds or beats
-   * (the version rule). Read, then delete: a value written in between is deleted too, which only
-   * costs a load; reads judge what is kept by the key's mark either way.
+   * (the version rule): in one step where the store offers it (`dropUnlessVersion`), else read,
+   * then delete, where a value written in between is deleted too, which only costs a load; reads
+   * judge what is kept by the key's mark either way.
    */
   async dropFromL2(key: string, keyVersions?: Readonly<Record<string, number>>): Promise<void> {
+    const l2 = this.l2!;
     const version = versionOf(keyVersions, key);
-    if (version !== undefined && holdsVersion(await this.l2!.get(key), version)) return;
-    await this.l2!.delete(key);
+    if (version === undefined) await l2.delete(key);
+    // One step where the store offers it (Redis: one script), else a read, then a delete.
+    else if (l2.dropUnlessVersion) await l2.dropUnlessVersion(key, version);
+    else if (!holdsVersion(await l2.get(key), version)) await l2.delete(key);
   }
 
   /**

@@ -64,6 +64,12 @@ export interface Store {
   set(key: string, entry: Entry): Promise<void>;
   /** Removes the key; resolves true when it was there. */
   delete(key: string): Promise<boolean>;
+  /**
+   * The version rule in one step: removes the key unless its entry holds origin version
+   * `version` or newer (resolves true when it removed it). Optional: without it the engine reads
+   * the entry, then deletes it, two round trips per key of a change.
+   */
+  dropUnlessVersion?(key: string, version: number): Promise<boolean>;
   /** Removes every entry. */
   clear(): Promise<void>;
   /**

@@ -57,6 +57,24 @@ export function storeContract(name: string, make: (clock: ManualClock) => Promis
       expect(await store.get('k')).toBeUndefined();
     });
 
+    it('dropUnlessVersion (where offered) keeps an entry holding the version or newer, and drops an older one or one without a version', async () => {
+      const { clock, store } = await setup();
+      if (!store.dropUnlessVersion) return;
+      await store.set('new', entry('v5', { version: 5 }, clock));
+      await store.set('same', entry('v4', { version: 4 }, clock));
+      await store.set('old', entry('v3', { version: 3 }, clock));
+      await store.set('none', entry('no version', { version: undefined }, clock));
+      expect(await store.dropUnlessVersion('new', 4)).toBe(false);
+      expect(await store.dropUnlessVersion('same', 4)).toBe(false);
+      expect(await store.dropUnlessVersion('old', 4)).toBe(true);
+      expect(await store.dropUnlessVersion('none', 4)).toBe(true);
+      expect(await store.dropUnlessVersion('absent', 4)).toBe(false);
+      expect((await store.get('new'))?.value).toBe('v5');
+      expect((await store.get('same'))?.value).toBe('v4');
+      expect(await store.get('old')).toBeUndefined();
+      expect(await store.get('none')).toBeUndefined();
+    });
+
     it('replaces on set', async () => {
       const { clock, store } = await setup();
       await store.set('k', entry(1, {}, clock));

@@ -24,6 +24,21 @@ redis.call('DEL', KEYS[2])
 return existed
 `;
 
+/**
+ * KEYS: entry, lease. ARGV: version. Deletes both unless the entry holds that version or newer.
+ * An entry this script cannot read (another serializer's) is deleted: that only costs a load.
+ */
+const DROP_UNLESS_VERSION = `
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' and type(entry['version']) == 'number' and entry['version'] >= tonumber(ARGV[1]) then return 0 end
+end
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+return existed
+`;
+
 export interface RedisStoreOptions {
   redis: Redis | Cluster;
   /**
@@ -96,6 +111,13 @@ export class RedisStore implements Store {
 
   delete(key: string): Promise<boolean> {
     return this.reach('delete', async () => ((await this.redis.eval(DELETE, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX))) as number) > 0);
+  }
+
+  dropUnlessVersion(key: string, version: number): Promise<boolean> {
+    return this.reach(
+      'delete',
+      async () => ((await this.redis.eval(DROP_UNLESS_VERSION, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), version)) as number) > 0,
+    );
   }
 
   clear(): Promise<void> {

@@ -141,6 +141,22 @@ export class BreakerStore implements Store {
     }
   }
 
+  /** As `delete`, keeping an entry that holds `version` or newer; a key with a failed delete pending is deleted whatever it holds. */
+  async dropUnlessVersion(key: string, version: number): Promise<boolean> {
+    const drop = this.inner.dropUnlessVersion?.bind(this.inner);
+    if (this.pending.has(key)) return this.delete(key);
+    if (!drop) {
+      const held = await this.get(key);
+      return typeof held?.version === 'number' && held.version >= version ? false : this.delete(key);
+    }
+    try {
+      return await this.breaker.run(() => drop(key, version));
+    } catch (error) {
+      this.remember(key);
+      throw unavailable(error);
+    }
+  }
+
   async clear(): Promise<void> {
     const stampAtStart = this.stamp;
     const lostAtStart = this.lost;
