@@ -94,25 +94,27 @@ describe('a process that serves no region', () => {
 });
 
 describe('the control process shows the whole deployment', () => {
+  /** A node serving every region (delays 100, 300, 600 ms), in this process for the test: the deployment's other process. */
+  const startNode = (nodeId: string) =>
+    startTopology({
+      nodeId,
+      roles: { regions: REGIONS, relay: false },
+      regions: REGIONS.map((name, i) => ({ name, delayMs: [100, 300, 600][i], jitter: 0 })),
+      origin: { kind: 'postgres', url: postgres().url },
+      capture: { kind: 'outbox' },
+      demo: true,
+      log: { kind: 'redis', redis: { url: redis().server.url } },
+      l2: { kind: 'redis', redis: { url: redis().server.url } },
+      seed: false,
+    });
+
   it('lists every region the deployment declares, as configured, none served here', async () => {
     const items = (await request('GET', '/api/regions')).json<{ items: { name: string; served: boolean; strategy: string }[] }>().items;
     expect(items.map(({ name, served, strategy }) => ({ name, served, strategy }))).toEqual(REGIONS.map((name) => ({ name, served: false, strategy: 'eager' })));
   });
 
   it('shows when each node of each region applied an invalidation, from the marks every node reports', async () => {
-    const { url } = redis().server;
-    // A node serving every region, in this process for the test: the deployment's other process.
-    const node = await startTopology({
-      nodeId: 'node-1',
-      roles: { regions: REGIONS, relay: false },
-      regions: REGIONS.map((name, i) => ({ name, delayMs: [100, 300, 600][i], jitter: 0 })),
-      origin: { kind: 'postgres', url: postgres().url },
-      capture: { kind: 'outbox' },
-      demo: true,
-      log: { kind: 'redis', redis: { url } },
-      l2: { kind: 'redis', redis: { url } },
-      seed: false,
-    });
+    const node = await startNode('node-1');
     try {
       const published = (await request('POST', '/api/invalidate', { keys: ['fleet:1'] })).json<{ id: number; committedAt: number }>();
       const fleet = async () =>
@@ -148,18 +150,7 @@ describe('the control process shows the whole deployment', () => {
   });
 
   it('adds up the metrics of every node that serves a region (GET /api/metrics), naming the nodes that reported', async () => {
-    const { url } = redis().server;
-    const node = await startTopology({
-      nodeId: 'node-2',
-      roles: { regions: REGIONS, relay: false },
-      regions: REGIONS.map((name) => ({ name })),
-      origin: { kind: 'postgres', url: postgres().url },
-      capture: { kind: 'outbox' },
-      demo: true,
-      log: { kind: 'redis', redis: { url } },
-      l2: { kind: 'redis', redis: { url } },
-      seed: false,
-    });
+    const node = await startNode('node-2');
     try {
       await node.app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = node.app.server.address() as AddressInfo;
