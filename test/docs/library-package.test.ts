@@ -148,4 +148,13 @@ describe('the server package (packages/freshcache-server)', () => {
     expect(readFileSync(join(SERVER, server.bin.freshcache!), 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
     expect(server.dependencies.freshcache).toBe(`^${pkg.version}`);
   });
+
+  it('links `npx freshcache` in this workspace at `npm ci`, before any build: the bin is a committed launcher, and the root depends on the server', () => {
+    const server = JSON.parse(readFileSync(join(SERVER, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+    const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+    // npm links no bin whose file is missing at install, and dist/ exists only after `npm run build`.
+    expect(server.bin.freshcache).not.toMatch(/^(\.\/)?dist\//);
+    expect(execFileSync('git', ['ls-files', '--error-unmatch', server.bin.freshcache!], { cwd: SERVER, encoding: 'utf8' }).trim()).toBe(server.bin.freshcache);
+    expect(root.devDependencies['freshcache-server']).toBeDefined();
+  });
 });
