@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RedisApplyMarks } from '../../packages/freshcache/src/adapters/redis/redis-apply-marks.js';
 import { startTopology } from '../../packages/freshcache-server/src/cli/commands/serve.js';
 import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { JSON_HEADERS, expectError } from './http-kit.js';
@@ -179,5 +180,13 @@ describe('the control process shows the whole deployment', () => {
       await node.app.close();
       await node.topology.close();
     }
+  });
+
+  it('leaves out the marks of a node the registry does not show (one that died without withdrawing them)', async () => {
+    const published = (await request('POST', '/api/invalidate', { keys: ['ghost:1'] })).json<{ id: number }>();
+    const namespace = topology.config.log.kind === 'redis' ? topology.config.log.namespace : '';
+    await new RedisApplyMarks(redis().client, namespace).report({ node: 'ghost', region: 'us-east', position: published.id, at: Date.now() });
+    const status = (await request('GET', `/api/invalidations/${published.id}`)).json<{ nodes: { node: string }[] }>();
+    expect(status.nodes.map((n) => n.node)).not.toContain('ghost');
   });
 });

@@ -370,7 +370,11 @@ export class Topology {
   async fleetStatus(id: number): Promise<FleetInvalidationStatus | undefined> {
     const status = this.tracker.get(id);
     if (!status) return undefined;
-    const nodes = (await this.parts.applyMarks.appliedAt(id).catch(() => [])).map(({ node, region, at }) => ({
+    // Only the nodes the registry still shows up: one that died (kill -9) never withdrew its marks,
+    // and a new process has a new id, so its marks would hold every later event incomplete.
+    const live = new Set((await this.presence.registry.list().catch(() => [])).filter((n) => n.state === 'up').map((n) => n.id));
+    const marks = (await this.parts.applyMarks.appliedAt(id).catch(() => [])).filter((mark) => live.has(mark.node));
+    const nodes = marks.map(({ node, region, at }) => ({
       node,
       region,
       appliedAt: at,
