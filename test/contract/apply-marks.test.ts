@@ -1,13 +1,10 @@
-import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryApplyMarks } from '../../packages/freshcache/src/adapters/memory/memory-apply-marks.js';
 import { RedisApplyMarks } from '../../packages/freshcache/src/adapters/redis/redis-apply-marks.js';
-import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
 import { ApplyMarkReporter } from '../../packages/freshcache/src/engine/apply-mark-reporter.js';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { applyMarksContract } from '../../packages/freshcache/src/testing/apply-marks-contract.js';
-import type { RedisCluster } from '../testkit/redis-cluster.js';
-import { startRedisCluster } from '../testkit/redis-cluster.js';
+import { redisClusterForFile } from '../testkit/redis-cluster.js';
 import { redisForFile } from '../testkit/redis-server.js';
 
 const redis = redisForFile();
@@ -17,18 +14,8 @@ applyMarksContract('MemoryApplyMarks', async (kept) => new MemoryApplyMarks(kept
 applyMarksContract('RedisApplyMarks (standalone)', async (kept) => new RedisApplyMarks(redis().client, `m${++namespaces}:`, kept));
 
 describe('RedisApplyMarks on a Redis Cluster', () => {
-  let cluster: RedisCluster;
-  let client: Cluster;
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    client = createRedisConnection({ cluster: cluster.nodes });
-    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-  });
-  afterAll(async () => {
-    client?.disconnect();
-    await cluster?.stop();
-  });
-  applyMarksContract('RedisApplyMarks (cluster)', async (kept) => new RedisApplyMarks(client, `c${++namespaces}:`, kept));
+  const cluster = redisClusterForFile();
+  applyMarksContract('RedisApplyMarks (cluster)', async (kept) => new RedisApplyMarks(cluster().client, `c${++namespaces}:`, kept));
 });
 
 describe('ApplyMarkReporter', () => {

@@ -1,12 +1,9 @@
-import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemoryNodeRegistry } from '../../packages/freshcache/src/adapters/memory/memory-node-registry.js';
-import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
 import { RedisNodeRegistry } from '../../packages/freshcache/src/adapters/redis/redis-node-registry.js';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { nodeRecord, nodeRegistryContract } from '../../packages/freshcache/src/testing/node-registry-contract.js';
-import type { RedisCluster } from '../testkit/redis-cluster.js';
-import { startRedisCluster } from '../testkit/redis-cluster.js';
+import { redisClusterForFile } from '../testkit/redis-cluster.js';
 import { redisForFile } from '../testkit/redis-server.js';
 
 nodeRegistryContract('MemoryNodeRegistry', async ({ clock, timings }) => new MemoryNodeRegistry({ clock, ...timings }));
@@ -39,24 +36,12 @@ describe('RedisNodeRegistry', () => {
 });
 
 describe('RedisNodeRegistry on a Redis Cluster', () => {
-  let cluster: RedisCluster;
-  let client: Cluster;
+  const cluster = redisClusterForFile();
 
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    client = createRedisConnection({ cluster: cluster.nodes });
-    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
-  }, 60_000);
-
-  afterAll(async () => {
-    client?.disconnect();
-    await cluster?.stop();
-  });
-
-  nodeRegistryContract('RedisNodeRegistry (cluster)', async ({ clock, timings, namespace }) => new RedisNodeRegistry({ redis: client, clock, namespace, ...timings }));
+  nodeRegistryContract('RedisNodeRegistry (cluster)', async ({ clock, timings, namespace }) => new RedisNodeRegistry({ redis: cluster().client, clock, namespace, ...timings }));
 
   it('keeps both of its keys in one hash slot (CLUSTER KEYSLOT)', async () => {
-    const slots = await Promise.all(['records', 'seen'].map((name) => client.cluster('KEYSLOT', `freshcache:{nodes}:${name}`)));
+    const slots = await Promise.all(['records', 'seen'].map((name) => cluster().client.cluster('KEYSLOT', `freshcache:{nodes}:${name}`)));
     expect(new Set(slots).size).toBe(1);
   });
 });

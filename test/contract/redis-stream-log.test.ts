@@ -1,11 +1,8 @@
 import { Redis } from 'ioredis';
-import type { Cluster } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { RedisStreamLog, UNREADABLE } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
 import { unknownEvent } from '../../packages/freshcache/src/seams/invalidation-log.js';
-import type { RedisCluster } from '../testkit/redis-cluster.js';
-import { startRedisCluster } from '../testkit/redis-cluster.js';
+import { redisClusterForFile } from '../testkit/redis-cluster.js';
 import { redisForFile, startRedis } from '../testkit/redis-server.js';
 import { eventCollector, invalidationLogContract } from '../../packages/freshcache/src/testing/invalidation-log-contract.js';
 
@@ -23,27 +20,15 @@ invalidationLogContract('RedisStreamLog (standalone)', async ({ retain, retryAft
  * slot, and each reader blocks on a duplicate of the Cluster client.
  */
 describe('RedisStreamLog on a Redis Cluster', () => {
-  let cluster: RedisCluster;
-  let clusterClient: Cluster;
-
-  beforeAll(async () => {
-    cluster = await startRedisCluster();
-    clusterClient = createRedisConnection({ cluster: cluster.nodes });
-    if (clusterClient.status !== 'ready') await new Promise((resolve) => clusterClient.once('ready', resolve));
-  });
-
-  afterAll(async () => {
-    clusterClient?.disconnect();
-    await cluster?.stop();
-  });
+  const cluster = redisClusterForFile();
 
   invalidationLogContract('RedisStreamLog (cluster)', async ({ retain, retryAfterMs }) =>
-    new RedisStreamLog({ redis: clusterClient, retain, claimAfterMs: retryAfterMs, namespace: `c${++logs}:` }),
+    new RedisStreamLog({ redis: cluster().client, retain, claimAfterMs: retryAfterMs, namespace: `c${++logs}:` }),
   );
 
   it('closes at once readers whose connections are still connecting', { timeout: 10_000 }, async () => {
     // ioredis never ends a Cluster client disconnected while it connects; close() must not wait on it.
-    const log = new RedisStreamLog({ redis: clusterClient, namespace: `early${++logs}:` });
+    const log = new RedisStreamLog({ redis: cluster().client, namespace: `early${++logs}:` });
     await log.consume({ group: 'g', consumer: 'n', onEvent: async () => {} });
     log.subscribe({ afterId: 0, ...eventCollector() });
     await log.close();
@@ -51,7 +36,7 @@ describe('RedisStreamLog on a Redis Cluster', () => {
 
   it('keeps all of its keys in one hash slot (CLUSTER KEYSLOT)', async () => {
     const namespace = `slot${++logs}:`;
-    const slots = await Promise.all(['events', 'last', 'first'].map((name) => clusterClient.cluster('KEYSLOT', `${namespace}{log}:${name}`)));
+    const slots = await Promise.all(['events', 'last', 'first'].map((name) => cluster().client.cluster('KEYSLOT', `${namespace}{log}:${name}`)));
     expect(new Set(slots).size).toBe(1);
   });
 });

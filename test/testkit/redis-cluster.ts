@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
+import { createRedisConnection } from '../../packages/freshcache/src/adapters/redis/redis-connection.js';
 import type { RedisServer } from './redis-server.js';
 import { startRedis } from './redis-server.js';
 
@@ -85,4 +88,26 @@ function redisCli(args: string[], timeoutMs: number): Promise<string> {
       else reject(new Error(`redis-cli ${args.join(' ')} failed (${signal ?? `exit ${code}`}):\n${output}`));
     });
   });
+}
+
+/**
+ * A Redis Cluster for the tests of one file (or describe block), started before them and stopped
+ * after, with a ready Cluster client made as freshcache makes one (`createRedisConnection`).
+ */
+export function redisClusterForFile(): () => { cluster: RedisCluster; client: Cluster } {
+  let started: { cluster: RedisCluster; client: Cluster } | undefined;
+  beforeAll(async () => {
+    const cluster = await startRedisCluster();
+    const client = createRedisConnection({ cluster: cluster.nodes });
+    if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    started = { cluster, client };
+  }, 60_000);
+  afterAll(async () => {
+    started?.client.disconnect();
+    await started?.cluster.stop();
+  });
+  return () => {
+    if (!started) throw new Error('the Redis Cluster of this file is not started (use it inside a test or hook)');
+    return started;
+  };
 }
