@@ -13,6 +13,13 @@ export interface LogFollowerOptions {
   region: string;
   /** This cache's name in its region's consumer group (default: host and process id). */
   nodeId?: string;
+  /**
+   * Whether a cache sharing its region's L2 joins the region's consumer group (default true).
+   * false: a read-only view of the region from a process that does not serve it. It judges the
+   * shared entries by the log, but leaves the events to the region's nodes: a member would take
+   * its share of them and apply them to the shared L2 itself.
+   */
+  joinGroup?: boolean;
   /** How an event reaches L1 (default: at once). Must keep log order. */
   toL1?: Deliver;
   /** How the consumer group's share reaches the shared L2 (default: at once). A rejection leaves the event unacknowledged. */
@@ -107,7 +114,7 @@ export class LogFollower {
     this.catchingUp = false;
     // Not after a reset: that distrust lasts until the new log passes everything seen before.
     if (this.sharedL2 && this.distrustedUntilAbove === undefined) this.cache.trustFrom(trustAfterCatchUp);
-    if (this.sharedL2) {
+    if (this.sharedL2 && this.options.joinGroup !== false) {
       this.subscriptions.push(
         await log.consume({
           group: `region:${this.options.region}`,
