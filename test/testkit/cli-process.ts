@@ -67,19 +67,24 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {},
     /** Resolves with the exit once the process has ended and its output is read. */
     exit: () => guard(closed, 'exit'),
     /** Resolves with the match once stdout matches `pattern`; fails if the process ends first. */
-    untilStdout: (pattern: RegExp) =>
-      guard(
-        (async () => {
-          for (;;) {
-            const match = pattern.exec(stdout);
-            if (match) return match;
-            if (ended) throw new Error(`${command} exited before printing ${pattern}\n${transcript()}`);
-            await new Promise<void>((wake) => waiters.push(wake));
-          }
-        })(),
-        `output matching ${pattern}`,
-      ),
+    untilStdout: (pattern: RegExp) => until(() => stdout, pattern),
+    /** The same on stderr (where `freshcache load` writes its progress). */
+    untilStderr: (pattern: RegExp) => until(() => stderr, pattern),
   };
+
+  function until(output: () => string, pattern: RegExp) {
+    return guard(
+      (async () => {
+        for (;;) {
+          const match = pattern.exec(output());
+          if (match) return match;
+          if (ended) throw new Error(`${command} exited before printing ${pattern}\n${transcript()}`);
+          await new Promise<void>((wake) => waiters.push(wake));
+        }
+      })(),
+      `output matching ${pattern}`,
+    );
+  }
 }
 
 /**
