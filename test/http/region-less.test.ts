@@ -10,8 +10,9 @@ import { redisForFile } from '../testkit/redis-server.js';
 
 /**
  * The control process of `freshcache up` runs the relay and serves no region. Every route must
- * still answer: those that need a region's cache with `400 no_region` naming the deployment's
- * regions, the others as on any node; never a 500.
+ * still answer: those that write to a region's cache, load through it or name no region with
+ * `400 no_region` naming the deployment's regions; the read views of a named region through its
+ * shared L2 (test/http/region-views.test.ts), and the others, as on any node; never a 500.
  */
 const postgres = postgresForFile();
 const redis = redisForFile();
@@ -50,11 +51,11 @@ describe('a process that serves no region', () => {
     ['PUT', '/api/cache/k', { value: 1 }],
     ['DELETE', '/api/cache/k'],
     ['GET', '/api/cache?prefix=user:'],
-    ['GET', '/api/cache/k?region=eu-west'],
+    ['PUT', '/api/cache/k?region=eu-west', { value: 1 }],
+    ['DELETE', '/api/cache/k?region=eu-west'],
     ['GET', '/edge/us-east/content/1'],
     ['HEAD', '/edge/us-east/content/1'],
     ['PATCH', '/api/regions/us-east', { strategy: 'lazy' }],
-    ['POST', '/api/invalidate', { tags: ['news'], dryRun: true }],
   ])('answers %s %s with 400 no_region, naming the regions and where to go', async (method, url, payload) => {
     const res = await request(method, url, payload);
     if (method === 'HEAD') {
@@ -80,6 +81,10 @@ describe('a process that serves no region', () => {
     ['GET', '/api/metrics', 200],
     ['GET', '/api/metrics/history?window=1m', 200],
     ['GET', '/api/regions', 200],
+    // A named region is read through its shared L2, as the nodes that serve it hold it.
+    ['GET', '/api/cache/k?region=eu-west', 404],
+    ['GET', '/api/cache?region=eu-west&prefix=user:', 200],
+    ['POST', '/api/invalidate', 200, { tags: ['news'], dryRun: true }],
     ['GET', '/api/invalidations', 200],
     ['GET', '/api/invalidations/999999', 404],
     ['GET', '/api/content', 200],

@@ -22,7 +22,9 @@ import { Metrics } from '../observability/metrics.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
 import { Region } from './region.js';
-import type { RegionSettings } from './region.js';
+import type { RegionConfig, RegionSettings } from './region.js';
+import { RegionView } from './region-view.js';
+import type { RegionReader } from './region-view.js';
 import { Relay } from './relay.js';
 import { RelayLeader } from './relay-leader.js';
 import type { TopologyParts } from './build-parts.js';
@@ -33,6 +35,7 @@ import type { AppContext, TopologyApp } from './topology-app.js';
 // Apps on top of a topology reach these through `freshcache/topology`.
 export type { AppContext, TopologyApp } from './topology-app.js';
 export type { Region, RegionConfig, RegionSettings } from './region.js';
+export type { RegionReader } from './region-view.js';
 
 /** What the dashboard hears over server-sent events. */
 /** An invalidation's status across the deployment: when each node of each region applied it. */
@@ -88,6 +91,8 @@ export class Topology {
   private readonly drained: Region[] = [];
   /** The newest log position this process's watcher saw. */
   private lastSeenId = 0;
+  /** Read-only views of the regions this process does not serve, made on first use (see RegionView). */
+  private readonly views = new Map<string, Promise<RegionView>>();
   private closed = false;
 
   private constructor(
@@ -290,6 +295,58 @@ export class Topology {
     );
   }
 
+  /**
+   * What the read routes read region `name` through: the region itself when this process serves
+   * it, else a read-only view of its shared L2 (made on first use; see RegionView). Without a
+   * name, the first region served here; `no_region` when there is none, or when the region keeps
+   * its L2 in its nodes' memory, which no other process can read.
+   */
+  async reader(name?: string): Promise<RegionReader> {
+    if (name === undefined || this.regions.has(name) || this.draining) {
+      const region = this.region(name);
+      return { name: region.name, lookup: (key) => region.cache.lookup(key), scan: (options) => region.cache.scan(options) };
+    }
+    return this.view(name);
+  }
+
+  /** The view of declared region `name`, which this process does not serve. */
+  private view(name: string): Promise<RegionView> {
+    const config = this.config.regions.find((r) => r.name === name);
+    if (!config) this.region(name); // unknown_region
+    if (this.config.l2.kind !== 'redis') {
+      throw new FreshcacheError(
+        'no_region',
+        `region ${name} keeps its L2 in each of its nodes' memory (l2.kind "${this.config.l2.kind}"), which this process cannot read: ` +
+          `send the request to a node that serves ${name} (freshcache up prints each node's URL), or give the regions a shared Redis L2`,
+      );
+    }
+    if (this.closed) throw new FreshcacheError('node_draining', `node ${this.config.nodeId} is shutting down`);
+    let view = this.views.get(name);
+    if (!view) {
+      view = this.openView(config!);
+      this.views.set(name, view);
+      // A view that could not start (Redis unreachable) is tried again by the next request.
+      view.catch(() => this.views.delete(name));
+    }
+    return view;
+  }
+
+  private async openView(config: RegionConfig): Promise<RegionView> {
+    const view = new RegionView(config, {
+      clock: this.clock,
+      log: this.log,
+      l2: this.parts.sharedL2(config.name)!,
+      onError: (error, context) => this.logger.warn({ err: error }, context),
+    });
+    try {
+      await view.start();
+    } catch (error) {
+      await view.close();
+      throw error;
+    }
+    return view;
+  }
+
   /** Publishes a purge to every region through the log. */
   async purge(targets: { keys: string[]; tags: string[]; prefixes: string[] }): Promise<InvalidationStatus> {
     // The oldest format that says it: a node of the previous release still reads a plain purge.
@@ -324,11 +381,21 @@ export class Topology {
     return { event, held: await region.cache.delete(key) };
   }
 
-  /** What a purge would hit now, per region (a count is `partial` when its region's budget ran out). */
+  /**
+   * What a purge would hit now, per region (a count is `partial` when its region's budget ran
+   * out): the regions served here, and through their views those served elsewhere when the
+   * regions share a Redis L2.
+   */
   async dryRun(targets: InvalidationTargets, limit = 1000): Promise<Record<string, MatchResult>> {
-    if (this.regions.size === 0) this.region(); // a process without a cache has nothing to preview: no_region
+    const viewable = this.config.l2.kind === 'redis' && !this.draining;
+    // A process that can read no region's cache has nothing to preview: no_region (or node_draining).
+    if (this.regions.size === 0 && !viewable) this.region();
     const result: Record<string, MatchResult> = {};
-    for (const region of this.regions.values()) result[region.name] = await region.cache.matching(targets, limit);
+    for (const { name } of this.config.regions) {
+      const region = this.regions.get(name);
+      if (region) result[name] = await region.cache.matching(targets, limit);
+      else if (viewable) result[name] = await (await this.view(name)).cache.matching(targets, limit);
+    }
     return result;
   }
 
@@ -345,6 +412,10 @@ export class Topology {
     if (this.leader) await this.leader.stop();
     else await this.relay?.stop();
     await this.watcher?.close();
+    // A view still starting is waited for, so that none is left following the log.
+    const views = await Promise.allSettled(this.views.values());
+    this.views.clear();
+    for (const view of views) if (view.status === 'fulfilled') await view.value.close();
     for (const region of [...this.regions.values(), ...this.drained]) {
       await region.stop();
       await region.cache.close();

@@ -11,6 +11,11 @@ const regionQuery = {
   additionalProperties: false,
 } as const;
 
+/** The GET routes' note on a region this process does not serve. */
+const viewNote =
+  'A region this process does not serve is read through its shared Redis L2, judged by the invalidation log as its nodes judge it, ' +
+  "at once where they wait out the region's delay: what the region will serve once the delay has passed.";
+
 const keyParams = { type: 'object', properties: { key: { type: 'string' } }, required: ['key'] } as const;
 
 interface PutBody {
@@ -92,11 +97,12 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
 
   app.get<{ Params: { key: string }; Querystring: { region?: string } }>(
     '/api/cache/:key',
-    { schema: { tags: ['cache'], summary: 'Read a key (X-Cache tells HIT or STALE)', params: keyParams, querystring: regionQuery, response: errors } },
+    { schema: { tags: ['cache'], summary: 'Read a key (X-Cache tells HIT or STALE)', description: viewNote, params: keyParams, querystring: regionQuery, response: errors } },
     async (request, reply) => {
       const key = checkKey(request.params.key, maxKeyBytes);
-      const region = topology.region(request.query.region);
-      const found = await region.cache.lookup(key);
+      // A region served elsewhere is read through its view of the shared L2 (Topology.reader).
+      const region = await topology.reader(request.query.region);
+      const found = await region.lookup(key);
       if (!found) throw new FreshcacheError('not_found', `no entry for key "${key}" in ${region.name}`);
       setCacheHeaders(reply, region.name, found, accessLog);
       return { key, value: found.value, version: found.version ?? null, tags: found.tags, state: found.state, tier: found.tier, ageMs: found.ageMs };
@@ -121,6 +127,7 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       schema: {
         tags: ['cache'],
         summary: 'Key explorer: keys by prefix or tag, a page at a time',
+        description: viewNote,
         querystring: {
           type: 'object',
           properties: {
@@ -136,9 +143,9 @@ export const cacheRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       },
     },
     async (request): Promise<KeyExplorerPage> => {
-      const region = topology.region(request.query.region);
+      const region = await topology.reader(request.query.region);
       const { prefix, tag, cursor, limit = 50 } = request.query;
-      const page = await region.cache.scan({ prefix, tag, cursor, limit });
+      const page = await region.scan({ prefix, tag, cursor, limit });
       const now = topology.clock.now();
       const items = page.items.map(({ key, entry, tier, state }) => ({
         key,
