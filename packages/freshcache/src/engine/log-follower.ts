@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { GapInfo, GroupSubscription, InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
 import { unknownEvent } from '../seams/invalidation-log.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
 import type { TieredCache } from './tiered-cache.js';
 
 /** Runs an event's work on its way to a tier: at once, or later (a topology's simulated propagation delay). */
@@ -34,6 +35,9 @@ export interface LogFollowerOptions {
 
 const atOnce: Deliver = (work) => work();
 
+/** Enough in flight to fill a pipelined write to Redis; few enough to stay far below a call timeout. */
+const L2_DROP_CONCURRENCY = 256;
+
 /**
  * Applies the invalidation log to one cache: every event to its L1 (each cache subscribes), and
  * each event once per region to a shared L2 (the region's consumer group). It keeps the log's
@@ -57,6 +61,8 @@ export class LogFollower {
   private distrustedUntilAbove: number | undefined;
   /** Still replaying the retained log at start. */
   private catchingUp = false;
+  /** Deletes from the shared L2 in flight at once, across the events of a consumer batch. */
+  private readonly l2Drops = new ConcurrencyLimit(L2_DROP_CONCURRENCY);
 
   constructor(options: LogFollowerOptions) {
     this.options = options;
@@ -199,7 +205,12 @@ export class LogFollower {
     // A `write`'s new value may already be in L2, dated at this event: deleting the key could
     // delete it. What the event made stale is refused by every cache's marks, and reclaimed on read.
     if (event.source === 'write') return;
-    for (const key of event.keys) await this.cache.dropFromL2(key, event.keyVersions);
+    // The keys leave concurrently (one event can name thousands; one round trip each in turn was
+    // the pipeline's bottleneck), bounded across events so a burst cannot swamp the L2.
+    const drops = await Promise.allSettled(event.keys.map((key) => this.l2Drops.run(() => this.cache.dropFromL2(key, event.keyVersions))));
+    const failed = drops.find((drop): drop is PromiseRejectedResult => drop.status === 'rejected');
+    // Left unacknowledged: the group hands the event out again, and deleting twice is harmless.
+    if (failed) throw failed.reason;
   }
 
   private skips(event: InvalidationEvent): boolean {
