@@ -10,9 +10,9 @@ import { redisForFile } from '../testkit/redis-server.js';
 
 /**
  * The control process of `freshcache up` runs the relay and serves no region. Every route must
- * still answer: those that write to a region's cache, load through it or name no region with
- * `400 no_region` naming the deployment's regions; the read views of a named region through its
- * shared L2 (test/http/region-views.test.ts), and the others, as on any node; never a 500.
+ * still answer: those that write to a region's cache or load through it with `400 no_region`
+ * naming the deployment's regions; the others as on any node, the cache reads and the dry run
+ * through the regions' shared L2 (test/http/region-views.test.ts); never a 500.
  */
 const postgres = postgresForFile();
 const redis = redisForFile();
@@ -46,11 +46,8 @@ const request = (method: Method, url: string, payload?: object) =>
 
 describe('a process that serves no region', () => {
   it.each<[Method, string, object?]>([
-    ['GET', '/api/cache/k'],
-    ['HEAD', '/api/cache/k'],
     ['PUT', '/api/cache/k', { value: 1 }],
     ['DELETE', '/api/cache/k'],
-    ['GET', '/api/cache?prefix=user:'],
     ['PUT', '/api/cache/k?region=eu-west', { value: 1 }],
     ['DELETE', '/api/cache/k?region=eu-west'],
     ['GET', '/edge/us-east/content/1'],
@@ -81,7 +78,10 @@ describe('a process that serves no region', () => {
     ['GET', '/api/metrics', 200],
     ['GET', '/api/metrics/history?window=1m', 200],
     ['GET', '/api/regions', 200],
-    // A named region is read through its shared L2, as the nodes that serve it hold it.
+    // Read through the region's shared L2, as the nodes that serve it hold it (the first region when none is named).
+    ['GET', '/api/cache/k', 404],
+    ['HEAD', '/api/cache/k', 404],
+    ['GET', '/api/cache?prefix=user:', 200],
     ['GET', '/api/cache/k?region=eu-west', 404],
     ['GET', '/api/cache?region=eu-west&prefix=user:', 200],
     ['POST', '/api/invalidate', 200, { tags: ['news'], dryRun: true }],

@@ -77,6 +77,11 @@ describe('a control process that serves no region, on the regions\' Redis', () =
     expect(before.items.every((item) => item.tier === 'l2')).toBe(true);
     expect(before.items.find((item) => item.key === 'view:a')).toMatchObject({ value: { key: 'view:a' }, tags: ['news'] });
 
+    // Without a region, the deployment's first: this process serves none.
+    const unnamed = await call(control, 'GET', '/api/cache?prefix=view:');
+    expect(unnamed.json<Page>().region).toBe('us-east');
+    expect(states(unnamed.json<Page>())).toEqual(states(before));
+
     const read = await call(control, 'GET', '/api/cache/view:a?region=us-east');
     expect(read.statusCode, read.body).toBe(200);
     expect(read.json()).toMatchObject({ key: 'view:a', value: { key: 'view:a' }, state: 'HIT', tier: 'l2' });

@@ -298,10 +298,13 @@ export class Topology {
   /**
    * What the read routes read region `name` through: the region itself when this process serves
    * it, else a read-only view of its shared L2 (made on first use; see RegionView). Without a
-   * name, the first region served here; `no_region` when there is none, or when the region keeps
-   * its L2 in its nodes' memory, which no other process can read.
+   * name, the first region served here, or on a process that serves none the deployment's first.
+   * `no_region` when the region keeps its L2 in its nodes' memory, which no other process can read.
    */
   async reader(name?: string): Promise<RegionReader> {
+    const first = this.config.regions[0]?.name;
+    const viewable = this.config.l2.kind === 'redis' && !this.draining;
+    if (name === undefined && this.regions.size === 0 && viewable && first !== undefined) return this.view(first);
     if (name === undefined || this.regions.has(name) || this.draining) {
       const region = this.region(name);
       return { name: region.name, lookup: (key) => region.cache.lookup(key), scan: (options) => region.cache.scan(options) };
