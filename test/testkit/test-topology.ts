@@ -5,6 +5,7 @@ import type { ConfigInput } from '../../packages/freshcache-server/src/config.js
 import { resolveConfig } from '../../packages/freshcache-server/src/config.js';
 import { DemoApp } from '../../packages/freshcache-server/src/demo/demo-app.js';
 import type { Clock } from '../../packages/freshcache/src/engine/clock.js';
+import type { Logger } from '../../packages/freshcache-server/src/observability/logger.js';
 import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
 import { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 
@@ -23,7 +24,7 @@ export async function testSqlClient() {
  * `demo` is on (by default, when it has no capture rules); demoOf() finds it. The caller closes
  * it (see testTopology for the per-test version).
  */
-export async function openTopology(options: { config?: ConfigInput; clock?: Clock } = {}): Promise<Topology> {
+export async function openTopology(options: { config?: ConfigInput; clock?: Clock; logger?: Logger } = {}): Promise<Topology> {
   const dump = await readFile(inject('pgliteSnapshot'));
   const sql = await createPgliteClient({ loadDataDir: new Blob([dump]) });
   const config: ConfigInput = {
@@ -36,7 +37,7 @@ export async function openTopology(options: { config?: ConfigInput; clock?: Cloc
     ]).map((r) => ({ jitter: 0, ...r })),
   };
   const apps = resolveConfig(config).demo ? [new DemoApp()] : [];
-  return Topology.create({ config, clock: options.clock, sql, apps });
+  return Topology.create({ config, clock: options.clock, logger: options.logger, sql, apps });
 }
 
 /** The HTTP halves of the apps a topology runs, for buildApp: the demo's, when it runs it. */

@@ -43,7 +43,8 @@ ${region.nodePorts.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_
     location / {
       proxy_pass http://${region.name};${proxy}
     }
-    # Server-sent events: each one reaches the browser as it is sent.
+    # Server-sent events: each one reaches the browser as it is sent. Buffered over HTTP/1.0 (nginx's
+    # default), nothing, not even the headers, would pass until kilobytes piled up.
     location /api/events {
       proxy_pass http://${region.name};${proxy}
       proxy_buffering off;
