@@ -1,4 +1,4 @@
-import { LogFollower, MemoryStore, TieredCache, type Clock, type InvalidationLog, type Lookup, type Store } from 'freshcache';
+import { CACHE_DEFAULTS, CACHE_LIMITS, LogFollower, MemoryStore, TieredCache, type Clock, type InvalidationLog, type Lookup, type Store } from 'freshcache';
 import type { RegionConfig } from './region.js';
 
 /** What the read routes (`GET /api/cache[/:key]`) read a region through: served here or viewed. */
@@ -43,9 +43,9 @@ export class RegionView implements RegionReader {
       strategy: config.strategy,
       maxStaleMs: config.maxStaleMs,
       defaultTtlMs: config.ttlMs,
-      // The view never loads. Pruning keeps marks for the load timeout past the longest TTL this
-      // cache handed out (none): at its most, so that the region's entries stay judged, not refused.
-      loadTimeoutMs: 600_000,
+      // The view never loads, nor hands out a TTL, by which pruning would keep its marks: this
+      // keeps them as long as a node of the region keeps them for its default TTL (and a load).
+      loadTimeoutMs: Math.min(CACHE_LIMITS.maxLoadTimeoutMs, config.ttlMs + CACHE_DEFAULTS.loadTimeoutMs),
       l1: new MemoryStore({ name: 'l1', clock: deps.clock, maxEntries: 1 }),
       l2: deps.l2,
     });
