@@ -50,6 +50,10 @@ describe('freshcache up', () => {
       const read = await fetch(`${node}/edge/us-east/content/1`);
       expect(read.status).toBe(200);
       expect(read.headers.get('x-cache')).toBe('MISS');
+      // The control serves no region: it reads us-east's entry from the region's Redis L2 (a region view).
+      const viewed = await fetch(`${control}/api/cache/content:1?region=us-east`);
+      expect(viewed.status).toBe(200);
+      expect(viewed.headers.get('x-cache')).toBe('HIT');
       const pids = await childPids(up.child.pid!);
       expect(pids.length).toBeGreaterThanOrEqual(6); // redis-server, control, three nodes, the watchdog (pg_ctl daemonizes postgres)
       const servers = [/redis\s+redis:\/\/([\d.]+):(\d+)/, /postgres\s+postgres:\/\/\S*@([\d.]+):(\d+)/].map((pattern) => {
