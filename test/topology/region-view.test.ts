@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { RedisStreamLog } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
 import { MemoryLog } from '../../packages/freshcache/src/adapters/memory/memory-log.js';
 import { MemoryStore } from '../../packages/freshcache/src/adapters/memory/memory-store.js';
 import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
@@ -7,6 +8,9 @@ import type { InvalidationInput } from '../../packages/freshcache/src/seams/inva
 import { resolveRegion } from '../../packages/freshcache-server/src/config.js';
 import type { RegionConfig } from '../../packages/freshcache-server/src/topology/region.js';
 import { RegionView } from '../../packages/freshcache-server/src/topology/region-view.js';
+import { redisForFile } from '../testkit/redis-server.js';
+
+const redis = redisForFile();
 
 /**
  * A region view over a shared L2 that a node of the region filled, with a fake clock. The log
@@ -56,6 +60,22 @@ describe('RegionView', () => {
       expect(await l2.get('k')).toBeDefined();
     } finally {
       await view.close();
+    }
+  });
+
+  it('closes while it still catches up (the log names events it cannot read yet), ending its start', async () => {
+    const namespace = 'catch-up:';
+    // The log says it reached event 5, but no event is there to read: the replay waits for it.
+    await redis().client.set(`${namespace}{log}:last`, '5');
+    const log = new RedisStreamLog({ redis: redis().client, namespace, blockMs: 50 });
+    const view = new RegionView(resolveRegion({ name: 'eu' }), { clock: new ManualClock(), log, l2: new MemoryStore({ name: 'l2', shared: true }) });
+    try {
+      const started = view.start(); // never caught up: no event 5 will come
+      await view.close();
+      await expect(started).rejects.toMatchObject({ code: 'node_draining' });
+    } finally {
+      await view.close();
+      await log.close();
     }
   });
 });

@@ -1,4 +1,4 @@
-import { CACHE_DEFAULTS, CACHE_LIMITS, LogFollower, MemoryStore, TieredCache, type Clock, type InvalidationLog, type Lookup, type Store } from 'freshcache';
+import { CACHE_DEFAULTS, CACHE_LIMITS, FreshcacheError, LogFollower, MemoryStore, TieredCache, type Clock, type InvalidationLog, type Lookup, type Store } from 'freshcache';
 import type { RegionConfig } from './region.js';
 
 /** What the read routes (`GET /api/cache[/:key]`) read a region through: served here or viewed. */
@@ -33,6 +33,9 @@ export class RegionView implements RegionReader {
   readonly cache: TieredCache;
   private readonly follower: LogFollower;
   private readonly clock: Clock;
+  /** Rejects a start still catching up (Redis unreachable) when the view closes. */
+  private abandon: (error: Error) => void = () => {};
+  private closing: Promise<void> | undefined;
 
   constructor(config: RegionConfig, deps: RegionViewDeps) {
     this.name = config.name;
@@ -61,9 +64,10 @@ export class RegionView implements RegionReader {
     });
   }
 
-  /** Replays the retained log to judge the shared entries; resolves once caught up. */
+  /** Replays the retained log to judge the shared entries; resolves once caught up, rejects if closed first. */
   start(): Promise<void> {
-    return this.follower.start();
+    const closed = new Promise<never>((_, reject) => (this.abandon = reject));
+    return Promise.race([this.follower.start(), closed]);
   }
 
   /** Judged as the region's nodes judge it, without copying it anywhere or deleting it. */
@@ -85,9 +89,13 @@ export class RegionView implements RegionReader {
     return this.cache.scan(options);
   }
 
-  /** Stops following the log; nothing of the view runs after. */
-  async close(): Promise<void> {
-    await this.follower.stop();
-    await this.cache.close();
+  /** Stops following the log, even while it still catches up; nothing of the view runs after. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.abandon(new FreshcacheError('node_draining', `the view of region ${this.name} closed: this process is shutting down`));
+      await this.follower.stop();
+      await this.cache.close();
+    })();
+    return this.closing;
   }
 }

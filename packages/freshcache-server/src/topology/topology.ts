@@ -22,7 +22,7 @@ import { Metrics } from '../observability/metrics.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
 import { Region } from './region.js';
-import type { RegionConfig, RegionSettings } from './region.js';
+import type { RegionSettings } from './region.js';
 import { RegionView } from './region-view.js';
 import type { RegionReader } from './region-view.js';
 import { Relay } from './relay.js';
@@ -91,8 +91,8 @@ export class Topology {
   private readonly drained: Region[] = [];
   /** The newest log position this process's watcher saw. */
   private lastSeenId = 0;
-  /** Read-only views of the regions this process does not serve, made on first use (see RegionView). */
-  private readonly views = new Map<string, Promise<RegionView>>();
+  /** Read-only views of the regions this process does not serve, made on first use (see RegionView), and their start. */
+  private readonly views = new Map<string, { view: RegionView; started: Promise<RegionView> }>();
   private closed = false;
 
   private constructor(
@@ -324,30 +324,27 @@ export class Topology {
       );
     }
     if (this.closed) throw new FreshcacheError('node_draining', `node ${this.config.nodeId} is shutting down`);
-    let view = this.views.get(name);
-    if (!view) {
-      view = this.openView(config!);
-      this.views.set(name, view);
-      // A view that could not start (Redis unreachable) is tried again by the next request.
-      view.catch(() => this.views.delete(name));
+    let entry = this.views.get(name);
+    if (!entry) {
+      const view = new RegionView(config!, {
+        clock: this.clock,
+        log: this.log,
+        l2: this.parts.sharedL2(name)!,
+        onError: (error, context) => this.logger.warn({ err: error }, context),
+      });
+      const started = view.start().then(
+        () => view,
+        async (error: unknown) => {
+          // A view that could not start (the log unreachable) is made again by the next request.
+          if (this.views.get(name)?.view === view) this.views.delete(name);
+          await view.close();
+          throw error;
+        },
+      );
+      entry = { view, started };
+      this.views.set(name, entry);
     }
-    return view;
-  }
-
-  private async openView(config: RegionConfig): Promise<RegionView> {
-    const view = new RegionView(config, {
-      clock: this.clock,
-      log: this.log,
-      l2: this.parts.sharedL2(config.name)!,
-      onError: (error, context) => this.logger.warn({ err: error }, context),
-    });
-    try {
-      await view.start();
-    } catch (error) {
-      await view.close();
-      throw error;
-    }
-    return view;
+    return entry.started;
   }
 
   /** Publishes a purge to every region through the log. */
@@ -415,10 +412,10 @@ export class Topology {
     if (this.leader) await this.leader.stop();
     else await this.relay?.stop();
     await this.watcher?.close();
-    // A view still starting is waited for, so that none is left following the log.
-    const views = await Promise.allSettled(this.views.values());
+    // Not waiting for a view still catching up (Redis may be down): closing it ends its start too.
+    const views = [...this.views.values()].map((entry) => entry.view);
     this.views.clear();
-    for (const view of views) if (view.status === 'fulfilled') await view.value.close();
+    for (const view of views) await view.close();
     for (const region of [...this.regions.values(), ...this.drained]) {
       await region.stop();
       await region.cache.close();
