@@ -240,6 +240,31 @@ export function invalidationLogContract(name: string, make: (options: { retain: 
       expect(done.keys().filter((k) => k === 'k1')).toHaveLength(1);
     });
 
+    it('a group consumer is handed later events while earlier ones are still being applied (a region applies on a delay line)', async () => {
+      const log = await open(100);
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const started = eventCollector();
+      const applied = eventCollector();
+      await log.consume({
+        group: 'g',
+        consumer: 'node-1',
+        onEvent: async (event) => {
+          started.onEvent(event);
+          if (event.keys[0] === 'k1') await gate;
+          applied.onEvent(event);
+        },
+      });
+      await log.publish(input(1));
+      await started.until(() => started.events.length === 1);
+      await log.publish(input(2));
+      // k1 is still in hand: a consumer that waited for it would never be handed k2.
+      await started.until(() => started.keys().includes('k2'));
+      expect(applied.keys()).toEqual(['k2']);
+      release();
+      await applied.until(() => applied.events.length === 2);
+    });
+
     it('a consumer that leaves its group finishes the event in hand first, and later events go to the consumers that stay', async () => {
       const log = await open(100);
       const order: string[] = [];

@@ -67,6 +67,13 @@ return first
  */
 export const DEFAULT_MAX_DISCONNECTED_MS = 5_000;
 
+/**
+ * Batches a group consumer holds at once while their events wait on the region's delay line:
+ * enough for 16,000 events, a 600 ms delay at over 25,000 events/s, and far fewer than it could
+ * apply before claimAfterMs hands them to another consumer.
+ */
+const MAX_BATCHES_IN_FLIGHT = 32;
+
 type StreamEntry = [id: string, fields: string[]];
 
 interface Loop {
@@ -220,7 +227,8 @@ export class RedisStreamLog implements InvalidationLog {
         // Redis work of the groups. Unacknowledged after a close: handed out again, as after a crash.
         .then(async () => {
           if (applied.length === 0 || loop.closed) return;
-          await Promise.race([loop.connection.xack(this.streamKey, group, ...applied), loop.stopped]).catch((error: unknown) => {
+          // On the log's own connection: the reader's may be blocked in its next read.
+          await Promise.race([this.redis.xack(this.streamKey, group, ...applied), loop.stopped]).catch((error: unknown) => {
             // Left pending, handed out again after claimAfterMs: applying an event twice is harmless.
             if (!loop.closed) this.onError(error, `group ${group} could not acknowledge ${applied.length} applied events`);
           });
@@ -242,6 +250,8 @@ export class RedisStreamLog implements InvalidationLog {
         return;
       }
       if (leaving) {
+        // What it was handed is still being applied: let it finish (and be acknowledged) first.
+        await Promise.all(loop.handling);
         const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'STREAMS', this.streamKey, '0')) as
           | [string, (StreamEntry | [string, null])[]][]
           | null;
@@ -288,7 +298,12 @@ export class RedisStreamLog implements InvalidationLog {
       const reply = (await connection.xreadgroup('GROUP', group, consumer, 'COUNT', this.batchSize, 'BLOCK', block, 'STREAMS', this.streamKey, '>')) as
         | [string, StreamEntry[]][]
         | null;
-      if (!loop.closed) await handle(loop, reply?.[0]?.[1] ?? []);
+      const entries = reply?.[0]?.[1] ?? [];
+      if (loop.closed || entries.length === 0) return;
+      // Read on while these wait on the region's delay line: awaiting them would hold each next
+      // read back by a whole delay. At most MAX_BATCHES_IN_FLIGHT batches are in hand.
+      void handle(loop, entries);
+      while (loop.handling.size >= MAX_BATCHES_IN_FLIGHT && !loop.closed) await Promise.race(loop.handling);
     }, (_cutOff, error) => {
       if (error instanceof Error && error.message.includes('NOGROUP')) recreate = true;
     });
