@@ -119,6 +119,9 @@ describe('a control process that serves no region, on the regions\' Redis', () =
     expect(Object.keys(regions)).toEqual(['us-east', 'eu-west']);
     expect(regions['us-east']).toMatchObject({ keys: ['dry:1'], total: 1 });
     expect(regions['eu-west']).toMatchObject({ keys: [], total: 0 });
+    // A process that serves us-east previews eu-west through its view the same way.
+    const fromNode = await call(node, 'POST', '/api/invalidate', { tags: ['dry'], dryRun: true });
+    expect(fromNode.json<{ regions: unknown }>().regions).toEqual(regions);
   });
 
   it("does not join a region's consumer group: the region's events stay with its nodes", async () => {
