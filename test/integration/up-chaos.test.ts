@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadReport } from '../../packages/freshcache-server/src/tools/load/load-report.js';
 import { runCli } from '../testkit/cli-process.js';
+import { freshnessSummary, loadProgressCount, loadProgressLines } from '../testkit/load.js';
 
 /**
  * `freshcache up --nodes 2` behind nginx, broken on purpose: a node killed under `freshcache load`
@@ -90,12 +91,11 @@ describe('freshcache up, self-healing behind nginx', () => {
     // until this test stops it (SIGINT: it reports what ran). The margin: the deployment and the
     // load share two busy cores; an invalidation that never arrives keeps a key stale for minutes.
     const regionLoad = runCli('load', ['--target', urls.regions.join(','), '--write-url', urls.control, '--duration', '60s', '--rate', '200', '--read-ratio', '0.9', '--margin', '500', '--json']);
-    await regionLoad.untilStderr(progressLines(1)); // reads flow
+    await regionLoad.untilStderr(loadProgressLines(1)); // reads flow
     process.kill(before.get('us-east-1')!, 'SIGKILL');
     await up.until(/us-east-1 is back/, from);
     // Three more seconds of load by its own clock: past nginx's fail_timeout (2 s), reads reach the restarted node again.
-    const seen = (regionLoad.stderr().match(/ s: reads /g) ?? []).length;
-    await regionLoad.untilStderr(progressLines(seen + 3));
+    await regionLoad.untilStderr(loadProgressLines(loadProgressCount(regionLoad.stderr()) + 3));
     regionLoad.child.kill('SIGINT');
     const exit = await regionLoad.exit();
     const report = JSON.parse(regionLoad.stdout()) as LoadReport;
@@ -103,7 +103,7 @@ describe('freshcache up, self-healing behind nginx', () => {
     expect(report.regions.map((r) => r.region)).toEqual(['us-east', 'eu-west', 'ap-south']);
     for (const region of report.regions) expect(region.freshness.judged, region.region).toBeGreaterThan(0);
     expect(report.writes.ok).toBeGreaterThan(0);
-    expect(report.totals.staleBeyondBound, staleSummary(report)).toBe(0);
+    expect(report.totals.staleBeyondBound, freshnessSummary(report)).toBe(0);
     expect(exit.code).toBe(0);
     const after = await services();
     expect(after.get('us-east-1')).not.toBe(before.get('us-east-1'));
@@ -126,7 +126,7 @@ describe('freshcache up, self-healing behind nginx', () => {
     expect(nodeReport.regions.map((r) => [r.region, r.failed])).toEqual([['us-east', 0]]);
     expect(nodeReport.regions[0]!.freshness.judged).toBeGreaterThan(0);
     expect(nodeReport.writes.ok).toBeGreaterThan(0);
-    expect(nodeReport.totals.staleBeyondBound, staleSummary(nodeReport)).toBe(0);
+    expect(nodeReport.totals.staleBeyondBound, freshnessSummary(nodeReport)).toBe(0);
     expect(nodeExit.code).toBe(0);
   }, 120_000);
 
@@ -168,21 +168,11 @@ describe('freshcache up, self-healing behind nginx', () => {
   }, 60_000);
 });
 
-/** Matches once `freshcache load` has printed `count` progress lines (one a second when not on a terminal). */
-function progressLines(count: number): RegExp {
-  return new RegExp(`(?: s: reads [^\\n]*\\n[\\s\\S]*?){${count}}`);
-}
-
 /** The version a read was answered with (X-Cache-Version). */
 async function servedVersion(url: string): Promise<number> {
   const response = await fetch(url);
   await response.arrayBuffer();
   return Number(response.headers.get('x-cache-version'));
-}
-
-/** The regions' freshness figures, to show with a failure. */
-function staleSummary(report: LoadReport): string {
-  return JSON.stringify(report.regions.map((r) => ({ region: r.region, ...r.freshness })));
 }
 
 /** The state letter of /proc/PID/stat (R, S, T for stopped, Z), or '' if there is no such process. */

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { LoadReport as CliLoadReport } from '../../packages/freshcache-server/src/tools/load/load-report.js';
 import type { ServeProcess } from '../../packages/freshcache-server/src/tools/serve-process.js';
 
 export interface Read {
@@ -65,7 +66,6 @@ export function startLoad(options: {
   let running = true;
   let counter = 0;
   let readWaiters: (() => void)[] = [];
-  let staleWaiters: (() => void)[] = [];
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
 
   const writer = (async () => {
@@ -103,10 +103,7 @@ export function startLoad(options: {
       if (!missed) continue;
       const stale: StaleRead = { ...read, staleForMs: read.startedAt - madeAt(missed)!, boundMs: target.staleAfterMs };
       if (!report.worst || stale.staleForMs - stale.boundMs > report.worst.staleForMs - report.worst.boundMs) report.worst = stale;
-      if (stale.staleForMs > stale.boundMs) {
-        report.staleReads.push(stale);
-        for (const wake of staleWaiters.splice(0)) wake();
-      }
+      if (stale.staleForMs > stale.boundMs) report.staleReads.push(stale);
     }
   });
 
@@ -116,16 +113,30 @@ export function startLoad(options: {
     async untilReads(count: number): Promise<void> {
       while (report.reads < count) await new Promise<void>((wake) => readWaiters.push(wake));
     },
-    /** Resolves at the first read beyond its bound: a test waiting for a fault's end can stop waiting once the bound is broken. */
-    async untilStaleRead(): Promise<void> {
-      if (report.staleReads.length === 0) await new Promise<void>((wake) => staleWaiters.push(wake));
-    },
     async stop(): Promise<LoadReport> {
       readWaiters = [];
-      staleWaiters = [];
       running = false;
       await Promise.all([writer, ...readers]);
       return report;
     },
   };
+}
+
+/**
+ * For `freshcache load` run as a child (runCli's untilStderr): matches once it has printed
+ * `count` progress lines, one a second when its stderr is not a terminal. Its own clock is the
+ * clock of a fault test that drives it.
+ */
+export function loadProgressLines(count: number): RegExp {
+  return new RegExp(`(?: s: reads [^\\n]*\\n[\\s\\S]*?){${count}}`);
+}
+
+/** How many progress lines `freshcache load` has printed on this stderr. */
+export function loadProgressCount(stderr: string): number {
+  return (stderr.match(/ s: reads /g) ?? []).length;
+}
+
+/** The regions' freshness figures of a `freshcache load --json` report, to show with a failure. */
+export function freshnessSummary(report: CliLoadReport): string {
+  return JSON.stringify(report.regions.map((r) => ({ region: r.region, ...r.freshness })));
 }
