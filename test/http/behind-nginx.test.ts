@@ -63,9 +63,12 @@ beforeAll(async () => {
   const dir = await mkdtemp(join(tmpdir(), 'freshcache-nginx-'));
   closers.push(() => rm(dir, { recursive: true, force: true }));
   const config = join(dir, 'nginx.conf');
-  await writeFile(config, nginxConfig({ dir, regions, asRoot: process.getuid?.() === 0 }));
+  // And a server block as a user may write it, nginx's defaults: HTTP/1.0 to the server, buffered.
+  const plain = { name: 'plain', port: await freePort() };
+  const plainBlock = `  server {\n    listen 127.0.0.1:${plain.port};\n    location / {\n      proxy_pass http://127.0.0.1:${regions[0]!.nodePorts[0]};\n    }\n  }\n}\n`;
+  await writeFile(config, nginxConfig({ dir, regions, asRoot: process.getuid?.() === 0 }).replace(/}\n$/, plainBlock));
   nginx = await startNginx(bin, dir, config, regions[0]!.port);
-  for (const region of regions) front.set(region.name, `http://127.0.0.1:${region.port}`);
+  for (const region of [...regions, plain]) front.set(region.name, `http://127.0.0.1:${region.port}`);
 });
 
 afterAll(async () => {
@@ -108,43 +111,55 @@ describe('behind nginx (the config freshcache up writes)', () => {
   });
 
   it('passes the event stream through unbuffered: an event reaches the client while the stream is open', async () => {
-    const topology = topologies.get('trusted')!;
-    // The server has opened the stream once it listens for the topology's events ('newListener'
-    // is every EventEmitter's, outside the typed map).
-    const emitter = topology.events as unknown as EventEmitter;
-    const listening = new Promise<void>((resolve) => {
-      const onListener = (name: string | symbol) => {
-        if (name !== 'invalidation.published') return;
-        emitter.off('newListener', onListener);
-        resolve();
-      };
-      emitter.on('newListener', onListener);
-    });
-    const stream = new AbortController();
-    const received = (async () => {
-      const res = await fetch(`${front.get('trusted')}/api/events`, { signal: stream.signal });
-      expect(res.headers.get('content-type')).toBe('text/event-stream');
-      return serverSentEvents(res.body!);
-    })();
-    try {
-      await listening;
-      const { id } = await topology.purge({ keys: ['behind-nginx-probe'], tags: [], prefixes: [] });
-      // Buffered, nginx holds a few hundred bytes (here even the headers) until kilobytes pile up
-      // or the stream ends, which it does not: a bound on the wait turns that hang into a failure.
-      const published = (async () => {
-        for await (const event of await received) {
-          if (event.name === 'invalidation.published' && (JSON.parse(event.data) as InvalidationStatus).id === id) return event.name;
-        }
-        throw new Error('the event stream ended before the event came');
-      })();
-      const message = `invalidation ${id} was published, but its event did not come through nginx within 10 s while the stream was open: is /api/events buffered?`;
-      expect(await within(10_000, published, message)).toBe('invalidation.published');
-    } finally {
-      stream.abort();
-      await received.catch(() => {});
-    }
+    await expectEventThrough(front.get('trusted')!);
+  });
+
+  it("passes the event stream through an nginx with the defaults (HTTP/1.0, buffered): the stream's X-Accel-Buffering: no turns buffering off", async () => {
+    await expectEventThrough(front.get('plain')!);
   });
 });
+
+/**
+ * Opens /api/events through nginx at `url` (in front of the 'trusted' server), purges a key once
+ * the server has opened the stream, and waits for the purge's event on the open stream.
+ */
+async function expectEventThrough(url: string): Promise<void> {
+  const topology = topologies.get('trusted')!;
+  // The server has opened the stream once it listens for the topology's events ('newListener'
+  // is every EventEmitter's, outside the typed map).
+  const emitter = topology.events as unknown as EventEmitter;
+  const listening = new Promise<void>((resolve) => {
+    const onListener = (name: string | symbol) => {
+      if (name !== 'invalidation.published') return;
+      emitter.off('newListener', onListener);
+      resolve();
+    };
+    emitter.on('newListener', onListener);
+  });
+  const stream = new AbortController();
+  const received = (async () => {
+    const res = await fetch(`${url}/api/events`, { signal: stream.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    return serverSentEvents(res.body!);
+  })();
+  try {
+    await within(10_000, listening, 'GET /api/events did not reach the server through nginx within 10 s');
+    const { id } = await topology.purge({ keys: ['behind-nginx-probe'], tags: [], prefixes: [] });
+    // Buffered, nginx holds a few hundred bytes (over HTTP/1.0 even the headers) until kilobytes
+    // pile up or the stream ends, which it does not: a bound on the wait turns that hang into a failure.
+    const published = (async () => {
+      for await (const event of await received) {
+        if (event.name === 'invalidation.published' && (JSON.parse(event.data) as InvalidationStatus).id === id) return event.name;
+      }
+      throw new Error('the event stream ended before the event came');
+    })();
+    const message = `invalidation ${id} was published, but its event did not come through nginx within 10 s while the stream was open: is /api/events buffered?`;
+    expect(await within(10_000, published, message)).toBe('invalidation.published');
+  } finally {
+    stream.abort();
+    await received.catch(() => {});
+  }
+}
 
 /** `promise`, or a failure with `message` if it has not settled within `ms`. */
 async function within<T>(ms: number, promise: Promise<T>, message: string): Promise<T> {

@@ -23,7 +23,9 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
   });
 
   app.get('/api/events', { schema: { tags: ['ops'], summary: 'Live events (text/event-stream)' } }, (request, reply) => {
-    const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': request.id };
+    // X-Accel-Buffering: an nginx in front passes each event on as it is sent, whatever its own
+    // buffering settings (its defaults would hold the stream, headers included, until kilobytes pile up).
+    const headers = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-request-id': request.id };
     // HEAD (Fastify answers it with this handler) gets the stream's headers and no stream: a
     // stream it cannot read would hold the client and the server until one of them gives up.
     if (request.method === 'HEAD') return reply.headers(headers).send();
