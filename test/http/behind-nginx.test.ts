@@ -20,7 +20,8 @@ import { openTopology, serverAppsOf } from '../testkit/test-topology.js';
 /**
  * freshcache behind nginx as `freshcache up` runs it: nginx started with the config that
  * nginxConfig() writes, in front of servers listening on real sockets. Each server is a "region"
- * of that config, so that one nginx fronts a server per trustProxy setting.
+ * of that config, so that one nginx fronts a server per trustProxy setting; one more server block,
+ * written as a user may write it, proxies with nginx's defaults.
  */
 const SERVERS: { name: string; config: ConfigInput }[] = [
   // As up configures its nodes: nginx (127.0.0.1) is the one proxy.
