@@ -92,7 +92,7 @@ describe('freshcache up, self-healing behind nginx', () => {
     // load share two busy cores; an invalidation that never arrives keeps a key stale for minutes.
     const regionLoad = runCli('load', ['--target', urls.regions.join(','), '--write-url', urls.control, '--duration', '60s', '--rate', '200', '--read-ratio', '0.9', '--margin', '500', '--json']);
     await regionLoad.untilStderr(loadProgressLines(1)); // reads flow
-    process.kill(before.get('us-east-1')!, 'SIGKILL');
+    await chaos('kill', 'us-east-1'); // SIGKILL, as a crash
     await up.until(/us-east-1 is back/, from);
     // Three more seconds of load by its own clock: past nginx's fail_timeout (2 s), reads reach the restarted node again.
     await regionLoad.untilStderr(loadProgressLines(loadProgressCount(regionLoad.stderr()) + 3));
