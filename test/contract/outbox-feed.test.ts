@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import pg from 'pg';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { OutboxFeed } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
@@ -6,6 +7,7 @@ import { ManualClock } from '../../packages/freshcache/src/engine/clock.js';
 import { installOutbox, missingOutboxTriggers, outboxInstallSql, outboxUninstallSql } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
 import { createPgClient } from '../../packages/freshcache/src/adapters/postgres/pg-client.js';
 import type { SqlClient } from '../../packages/freshcache/src/adapters/postgres/sql-client.js';
+import type { RowChange } from '../../packages/freshcache/src/seams/row-change.js';
 import { CONTRACT_SCHEMA, CONTRACT_TABLES, changeCollector, changeFeedContract } from '../../packages/freshcache/src/testing/change-feed-contract.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { testSqlClient } from '../testkit/test-topology.js';
@@ -301,6 +303,82 @@ describe('OutboxFeed on PostgreSQL with concurrent writers', () => {
     const updates = got.changes.filter((c) => c.op === 'update');
     expect(updates.map((c) => c.new?.id)).toEqual([2, 1]);
     expect(updates[1]!.position).toBeLessThan(updates[0]!.position);
+  });
+});
+
+describe('OutboxFeed on PostgreSQL, reading after the last id', () => {
+  /** A database with capture installed and `clients` connections of its own, each able to hold a transaction open. */
+  const setUp = async (clients: number) => {
+    const url = await postgres().createDatabase(`o${++databases}`);
+    const sql = await createPgClient({ connectionString: url, max: clients + 2 });
+    onTestFinished(() => sql.close());
+    await sql.query(CONTRACT_SCHEMA);
+    await installOutbox(sql, CONTRACT_TABLES);
+    const writers = await Promise.all(Array.from({ length: clients }, () => sql.pool.connect()));
+    onTestFinished(() => writers.forEach((writer) => writer.release()));
+    return { sql, writers };
+  };
+  const inserted = (changes: RowChange[]) => changes.filter((c) => c.op === 'insert').map((c) => Number(c.new!.id)).sort((a, b) => a - b);
+
+  it('leaves for the next read the rows of another transaction that a whole transaction reached past', async () => {
+    const { sql, writers } = await setUp(2);
+    const [a, b] = writers as [pg.PoolClient, pg.PoolClient];
+    await a.query('BEGIN');
+    await a.query(`INSERT INTO users (id, name) VALUES (1, 'a')`); // outbox id 1
+    await b.query(`INSERT INTO users (id, name) VALUES (2, 'b')`); // id 2, committed at once
+    await a.query(`INSERT INTO users (id, name) VALUES (3, 'a')`); // id 3
+    await a.query('COMMIT');
+    // A batch of one row grows to A's whole transaction (ids 1 and 3), past B's id 2.
+    const feed = feedOn(sql, CONTRACT_TABLES, { batchSize: 1, pollMs: 60_000 });
+    const batches: number[][] = [];
+    const got = changeCollector();
+    await feed.start({ ...got.sink, changes: async (batch) => (batches.push(batch.map((c) => Number(c.new!.id))), got.sink.changes(batch)) });
+    await got.count(3);
+    expect(batches).toEqual([[1, 3], [2]]);
+  });
+
+  it('delivers every committed change of writers interleaved at random, with small batches, and none twice', async () => {
+    const clients = 4;
+    await fc.assert(
+      fc.asyncProperty(
+        // Each step: a writer, and whether it commits (or inserts a row in its open transaction).
+        fc.array(fc.record({ writer: fc.nat(clients - 1), commit: fc.boolean(), rollback: fc.nat(9) }), { minLength: 10, maxLength: 60 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (steps, batchSize) => {
+          const { sql, writers } = await setUp(clients);
+          const feed = feedOn(sql, CONTRACT_TABLES, { batchSize, pollMs: 60_000 });
+          const got = changeCollector();
+          await feed.start(got.sink);
+          const open = writers.map(() => [] as number[]);
+          const committed: number[] = [];
+          let nextId = 1;
+          for (const step of steps) {
+            const writer = writers[step.writer]!;
+            const rows = open[step.writer]!;
+            if (step.commit && rows.length > 0) {
+              // One in ten ends in a rollback: its rows must never be delivered.
+              const keep = step.rollback !== 0;
+              await writer.query(keep ? 'COMMIT' : 'ROLLBACK');
+              if (keep) committed.push(...rows);
+              rows.length = 0;
+            } else {
+              if (rows.length === 0) await writer.query('BEGIN');
+              await writer.query(`INSERT INTO users (id, name) VALUES ($1, 'w')`, [nextId]);
+              rows.push(nextId++);
+            }
+          }
+          for (const [i, rows] of open.entries()) {
+            if (rows.length === 0) continue;
+            await writers[i]!.query('COMMIT');
+            committed.push(...rows);
+          }
+          await got.until(() => inserted(got.changes).length >= committed.length);
+          expect(inserted(got.changes)).toEqual(committed.sort((x, y) => x - y));
+          await feed.stop();
+        },
+      ),
+      { numRuns: 15 },
+    );
   });
 });
 

@@ -17,6 +17,38 @@ export interface OutboxFeedOptions {
   onError?: (error: unknown) => void;
 }
 
+/**
+ * One read: the oldest rows above `$3` or of the transactions `$4` (in progress at the last read),
+ * grown to whole transactions; the last id of those oldest rows (every visible row up to it is in
+ * the batch); and the transactions this read's snapshot sees in progress. One
+ * statement, one snapshot: a committed transaction's rows are all visible, and the in-progress
+ * list belongs to the same moment. The one-row `snapshot` side answers even when no row does.
+ */
+const READ_BATCH = `
+WITH
+-- By txid alone: MATERIALIZED keeps the planner from also walking the table_name index, which
+-- holds every deleted row until autovacuum comes (tens of thousands on a busy outbox).
+late AS MATERIALIZED (SELECT id, txid, table_name FROM ${OUTBOX_TABLE} WHERE txid = ANY($4::bigint[])),
+head AS (
+  SELECT id, txid FROM (
+    (SELECT id, txid FROM ${OUTBOX_TABLE} WHERE table_name = ANY($2::text[]) AND id > $3 ORDER BY id LIMIT $1)
+    UNION
+    (SELECT id, txid FROM late WHERE table_name = ANY($2::text[]))
+  ) candidates ORDER BY id LIMIT $1
+),
+whole AS MATERIALIZED (SELECT id, table_name FROM ${OUTBOX_TABLE} WHERE txid = ANY (ARRAY(SELECT DISTINCT txid FROM head)))
+SELECT snapshot.*, batch.* FROM
+  (SELECT array(SELECT txid_snapshot_xip(txid_current_snapshot())::text) AS in_progress, (SELECT max(id) FROM head)::text AS head_last) snapshot
+  LEFT JOIN (
+    SELECT id, txid, table_name, op, old::text AS old, new::text AS new, committed_at FROM ${OUTBOX_TABLE}
+     WHERE id IN (
+       SELECT id FROM ${OUTBOX_TABLE} WHERE table_name = ANY($2::text[]) AND id > $3 AND id <= (SELECT max(id) FROM head)
+       UNION
+       SELECT id FROM whole WHERE table_name = ANY($2::text[])
+     )
+  ) batch ON true
+ ORDER BY batch.id`;
+
 interface OutboxRow {
   id: number | string;
   txid: number | string;
@@ -34,8 +66,13 @@ interface OutboxRow {
  * handed over. The outbox itself is the durable position, so a restart resumes with whatever is
  * left: at least once, never lost (the sink's `lost` is never called).
  *
- * It deliberately keeps no "last id" to read after: with concurrent writers, ids are taken in one
- * order and committed in another, and a row with a smaller id that commits late would be skipped.
+ * With concurrent writers, ids are taken in one order and committed in another, so "the rows after
+ * the last id read" would skip a row with a smaller id that commits late. Each read therefore also
+ * notes the transactions its snapshot saw in progress: a row with an id at or below the last one
+ * handed over was numbered before that snapshot, so it is either handed over already or belongs
+ * to one of them. The next read takes the rows above that id, plus those transactions' rows. It
+ * never walks the rows already deleted, which a busy outbox holds by the hundred thousand until
+ * autovacuum comes (every read walked them, tens of milliseconds each, before).
  * Changes of concurrent transactions can therefore arrive out of commit order; applying the
  * invalidations they map to is order-independent (invariant 5). A transaction's own changes stay
  * together and in order: a batch takes every row of each transaction it touches.
@@ -55,6 +92,10 @@ export class OutboxFeed implements ChangeFeed {
   private sink: ChangeSink | undefined;
   /** Highest outbox id handed over so far (for reporting). */
   private lastId = 0;
+  /** Every row at or below this id is handed over, or belongs to a transaction of `inProgress`. */
+  private readAfter = '0';
+  /** Transactions a read saw in progress, whose rows may yet commit below `readAfter`. */
+  private inProgress: string[] = [];
   private pollTimer: Timer | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private draining: Promise<void> | undefined;
@@ -126,22 +167,28 @@ export class OutboxFeed implements ChangeFeed {
     do {
       this.wakeAgain = false;
       while (!this.stopped) {
-        // The oldest rows, plus every other row of their transactions: one statement, one
-        // snapshot, in which a committed transaction's rows are all visible.
-        const { rows } = await this.sql.query<OutboxRow>(
-          `WITH head AS (SELECT id, txid FROM ${OUTBOX_TABLE} WHERE table_name = ANY($2::text[]) ORDER BY id LIMIT $1)
-           SELECT id, txid, table_name, op, old::text AS old, new::text AS new, committed_at FROM ${OUTBOX_TABLE}
-            WHERE table_name = ANY($2::text[]) AND (id <= (SELECT max(id) FROM head) OR txid IN (SELECT txid FROM head))
-            ORDER BY id`,
-          [this.batchSize, this.tables],
-        );
+        const { rows: answer } = await this.sql.query<OutboxRow & { in_progress: string[]; head_last: string | null }>(READ_BATCH, [
+          this.batchSize,
+          this.tables,
+          this.readAfter,
+          this.inProgress,
+        ]);
+        const seenInProgress = answer[0]?.in_progress ?? [];
+        const headLast = answer[0]?.head_last ?? null;
+        const rows = answer.filter((row) => row.id !== null);
+        if (rows.length > 0) {
+          await this.sink!.changes(rows.map(toChange));
+          // Exactly the rows handed over, all of its own tables.
+          const ids = rows.map((row) => String(row.id));
+          await this.sql.query(`DELETE FROM ${OUTBOX_TABLE} WHERE id = ANY($1::bigint[])`, [ids]);
+          // Not the last id handed over: a whole transaction can reach past rows of others left for later.
+          if (headLast !== null && BigInt(headLast) > BigInt(this.readAfter)) this.readAfter = headLast;
+          // Not Math.max(...ids): a large transaction's batch would overflow the argument list.
+          this.lastId = ids.reduce((max, id) => Math.max(max, Number(id)), this.lastId);
+        }
+        // A full batch may have left rows of the earlier in-progress transactions behind: keep them.
+        this.inProgress = rows.length >= this.batchSize ? [...new Set([...this.inProgress, ...seenInProgress])] : seenInProgress;
         if (rows.length === 0) break;
-        await this.sink!.changes(rows.map(toChange));
-        // Exactly the rows handed over, all of its own tables.
-        const ids = rows.map((row) => Number(row.id));
-        await this.sql.query(`DELETE FROM ${OUTBOX_TABLE} WHERE id = ANY($1::bigint[])`, [ids]);
-        // Not Math.max(...ids): a large transaction's batch would overflow the argument list.
-        this.lastId = ids.reduce((max, id) => Math.max(max, id), this.lastId);
       }
     } while (this.wakeAgain && !this.stopped);
   }
