@@ -121,6 +121,14 @@ describe('ConcurrencyLimit', () => {
     expect(limit.active).toBe(0);
   });
 
+  it('serves a long queue (100,000 waiters) in order, and empties it', async () => {
+    const limit = new ConcurrencyLimit(1);
+    const order: number[] = [];
+    await Promise.all(Array.from({ length: 100_000 }, (_, i) => limit.run(async () => void order.push(i))));
+    expect(order).toEqual(Array.from({ length: 100_000 }, (_, i) => i));
+    expect(limit.queued).toBe(0);
+  });
+
   it('refuses a limit that is not a positive integer', () => {
     expect(() => new ConcurrencyLimit(0)).toThrow(RangeError);
     expect(() => new ConcurrencyLimit(1.5)).toThrow(RangeError);
