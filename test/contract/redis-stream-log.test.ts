@@ -131,7 +131,7 @@ describe('RedisStreamLog when Redis goes away', () => {
     const redis = new Redis(own.url, { maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
     onTestFinished(() => redis.disconnect());
-    const log = new RedisStreamLog({ redis, maxDisconnectedMs: 300, blockMs: 100 });
+    const log = new RedisStreamLog({ redis, cutOffMs: 300, blockMs: 100 });
     onTestFinished(() => log.close());
     const got = eventCollector();
     log.subscribe({ afterId: 0, ...got });
@@ -146,5 +146,54 @@ describe('RedisStreamLog when Redis goes away', () => {
     expect(after.id).toBeGreaterThan(before.id);
     await got.until(() => got.keys().includes('b'));
     expect(got.gaps.map((g) => g.reason)).toContain('disconnected');
+  });
+
+  it('a reader whose Redis freezes with its socket open (SIGSTOP) reports the cut-off before its hung read times out, and reads on after SIGCONT', async () => {
+    const own = await startRedis();
+    onTestFinished(() => own.stop());
+    const redis = new Redis(own.url, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    onTestFinished(() => redis.disconnect());
+    // The order of what the reader says: the cut-off must not wait for a closed socket or a
+    // command's timeout (the hung read fails only after its block time + 2 s).
+    const said: string[] = [];
+    const log = new RedisStreamLog({ redis, onError: () => said.push('read failed') }); // the default cut-off
+    onTestFinished(() => log.close());
+    const got = eventCollector();
+    log.subscribe({
+      afterId: 0,
+      onEvent: got.onEvent,
+      onGap: (gap) => {
+        said.push(`gap ${gap.reason}`);
+        got.onGap(gap);
+      },
+    });
+    await log.publish(input('a'));
+    await got.until(() => got.events.length === 1);
+
+    own.pause();
+    await got.until(() => got.gaps.some((g) => g.reason === 'disconnected'));
+    expect(said[0]).toBe('gap disconnected');
+    own.resume();
+    // Redis kept its data: the reader goes on from its cursor, no reset.
+    await log.publish(input('b'));
+    await got.until(() => got.keys().includes('b'));
+    expect(got.keys()).toEqual(['a', 'b']);
+    expect(got.gaps.map((g) => g.reason)).not.toContain('reset');
+  });
+
+  it('an idle reader of a healthy log never reports a cut-off, whatever its block time (blocking reads are capped at half the cut-off)', async () => {
+    const { client } = redisOfFile();
+    const namespace = `idle${++logs}:`;
+    const log = new RedisStreamLog({ redis: client, namespace, cutOffMs: 1_000, blockMs: 5_000 });
+    onTestFinished(() => log.close());
+    const got = eventCollector();
+    const xreads = async () => Number(/cmdstat_xread:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    const before = await xreads();
+    log.subscribe({ afterId: 0, ...got });
+    // Four reads that blocked and came back empty: a reader whose read outlasts the cut-off
+    // would have reported one by then.
+    while ((await xreads()) < before + 4) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(got.gaps).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_DISCONNECTED_MS } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
+import { DEFAULT_CUT_OFF_MS } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
 import { killServe } from '../../packages/freshcache-server/src/tools/serve-process.js';
 import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import { Deployment, openEvents } from '../testkit/deployment.js';
@@ -184,11 +184,11 @@ describe('faults under load (real processes, Redis, PostgreSQL)', { timeout: 90_
 
   it('Redis down: nodes serve from L1 and the origin meanwhile, flush once cut off, and recover by themselves when it returns', async () => {
     // Without Redis no invalidation travels: a node may serve what it holds until its log reader
-    // has been cut off for DEFAULT_MAX_DISCONNECTED_MS, when it flushes. Redis stays down past
+    // has been cut off for DEFAULT_CUT_OFF_MS (log.cutOffMs), when it flushes. Redis stays down past
     // that, so the bound is tested, not just the first seconds of an outage. The load is the
     // CLI's, on every node, writing in SQL, its bound the region's delay + the cut-off + the margin.
     const streams = await Promise.all(deployment.nodes.map((node) => openEvents(`${node.url}/api/events`)));
-    const margin = String(DEFAULT_MAX_DISCONNECTED_MS + MARGIN_MS);
+    const margin = String(DEFAULT_CUT_OFF_MS + MARGIN_MS);
     const load = runCli('load', ['--target', deployment.nodes.map((n) => n.url).join(','), '--sql', deployment.postgres.url, '--duration', '120s', '--rate', '200', '--read-ratio', '0.9', '--margin', margin, '--json']);
     try {
       await load.untilStderr(loadProgressLines(2));

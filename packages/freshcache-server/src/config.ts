@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { type CaptureRule, FreshcacheError, type Strategy, CacheSettingsSchema, checkAgainst } from 'freshcache';
+import { DEFAULT_CUT_OFF_MS } from 'freshcache/redis';
 import type { FreshnessMode, RegionConfig, TierConfig } from './topology/region.js';
 import { RegionInputSchema } from './topology/region-schema.js';
 import type { RegionInput } from './topology/region-schema.js';
@@ -15,7 +16,11 @@ export type OriginConfig = { kind: 'pglite'; dataDir?: string } | { kind: 'postg
  * tags and prefixes (see compileRules).
  */
 export type CaptureConfig = ({ kind: 'outbox' } | { kind: 'wal'; slot: string }) & { rules: CaptureRule[] };
-export type LogConfig = { kind: 'memory'; retain: number } | { kind: 'redis'; redis: RedisTarget; retain: number; namespace: string };
+/**
+ * `cutOffMs` (redis log): how long a node keeps serving its L1 without news from the log (Redis
+ * down, or silent) before it flushes it.
+ */
+export type LogConfig = { kind: 'memory'; retain: number } | { kind: 'redis'; redis: RedisTarget; retain: number; namespace: string; cutOffMs: number };
 export type L2Config = { kind: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace: string };
 
 export interface FreshcacheConfig {
@@ -73,7 +78,7 @@ export interface ConfigInput {
   origin?: { kind?: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string };
   capture?: ({ kind: 'outbox' } | { kind: 'wal'; slot?: string }) & { rules?: CaptureRule[] };
   relay?: Partial<FreshcacheConfig['relay']>;
-  log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string };
+  log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string; cutOffMs?: number };
   l2?: { kind?: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace?: string };
   nodes?: Partial<FreshcacheConfig['nodes']>;
   demo?: boolean;
@@ -133,7 +138,13 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
     relay: { pollMs: input.relay?.pollMs ?? 1000, electionMs: input.relay?.electionMs ?? 1000 },
     log:
       input.log?.kind === 'redis'
-        ? { kind: 'redis', redis: input.log.redis, retain: input.log.retain ?? 10_000, namespace: input.log.namespace ?? 'freshcache:' }
+        ? {
+            kind: 'redis',
+            redis: input.log.redis,
+            retain: input.log.retain ?? 10_000,
+            namespace: input.log.namespace ?? 'freshcache:',
+            cutOffMs: input.log.cutOffMs ?? DEFAULT_CUT_OFF_MS,
+          }
         : { kind: 'memory', retain: input.log?.retain ?? 10_000 },
     l2: input.l2?.kind === 'redis' ? { kind: 'redis', redis: input.l2.redis, namespace: input.l2.namespace ?? 'freshcache:l2:' } : { kind: 'memory' },
     nodes: {
@@ -176,6 +187,7 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
   if (config.log.kind === 'redis') {
     checkRedisTarget(config.log.redis, 'log.redis');
     checkNamespace(config.log.namespace, 'log.namespace');
+    check(Number.isInteger(config.log.cutOffMs) && config.log.cutOffMs >= 100, 'log.cutOffMs must be an integer of at least 100');
   }
   if (config.l2.kind === 'redis') {
     checkRedisTarget(config.l2.redis, 'l2.redis');

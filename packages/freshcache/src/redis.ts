@@ -8,7 +8,7 @@ import type { Serializer } from './seams/serializer.js';
 
 export { RedisStore } from './adapters/redis/redis-store.js';
 export type { RedisStoreOptions } from './adapters/redis/redis-store.js';
-export { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
+export { RedisStreamLog, DEFAULT_CUT_OFF_MS } from './adapters/redis/redis-stream-log.js';
 export type { RedisStreamLogOptions } from './adapters/redis/redis-stream-log.js';
 export { RedisNodeRegistry } from './adapters/redis/redis-node-registry.js';
 export type { RedisNodeRegistryOptions } from './adapters/redis/redis-node-registry.js';
@@ -45,15 +45,19 @@ export function redisStore(options: RedisPartOptions & { serializer?: Serializer
   })({ redis, prefix: options.namespace, clock: options.clock, serializer: options.serializer });
 }
 
-/** The invalidation log on Redis Streams (default namespace `freshcache:`, as a server's). */
-export function redisStreamLog(options: RedisPartOptions & { retain?: number }): RedisStreamLog {
+/**
+ * The invalidation log on Redis Streams (default namespace `freshcache:`, as a server's).
+ * `cutOffMs` (default 1 s): how long a cache keeps serving its L1 without news from the log
+ * before it flushes (see RedisStreamLogOptions).
+ */
+export function redisStreamLog(options: RedisPartOptions & { retain?: number; cutOffMs?: number }): RedisStreamLog {
   const redis = connect(options);
   return new (class extends RedisStreamLog {
     override async close(): Promise<void> {
       await super.close();
       redis.disconnect();
     }
-  })({ redis, namespace: options.namespace, retain: options.retain, clock: options.clock, onError: options.onError });
+  })({ redis, namespace: options.namespace, retain: options.retain, cutOffMs: options.cutOffMs, clock: options.clock, onError: options.onError });
 }
 
 function connect(options: RedisPartOptions): Redis | Cluster {

@@ -71,6 +71,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
             redis: redis(config.log.redis),
             namespace: config.log.namespace,
             retain: config.log.retain,
+            cutOffMs: config.log.cutOffMs,
             clock,
             onError: (error, context) => logger.warn({ err: error }, context),
           })
