@@ -54,7 +54,11 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis | 
           // Read from masters only: a replica lags, and could still hold an entry whose
           // invalidation (a DEL on the master) it has not received yet.
           scaleReads: 'master',
-          enableAutoPipelining: true,
+          // Off in a cluster: ioredis batches auto-pipelined commands per node and handles a MOVED
+          // for the whole batch, so while slots move (a resharding) commands failed with MOVED or
+          // "All keys in the pipeline should belong to the same slots allocation group" instead of
+          // being redirected (ioredis issue #2075; test/integration/redis-resharding.test.ts).
+          enableAutoPipelining: false,
         } satisfies ClusterOptions);
   if (options.onError) client.on('error', options.onError);
   return client;
