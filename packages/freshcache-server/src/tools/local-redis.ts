@@ -14,6 +14,11 @@ export interface RedisServerOptions {
    */
   cluster?: boolean;
   /**
+   * Cluster mode only: how long a node may be unreachable before the others mark it failed and
+   * its replica takes over (Redis's `cluster-node-timeout`; default 2000 ms, Redis's own is 15 s).
+   */
+  clusterNodeTimeoutMs?: number;
+  /**
    * Keep data across a restart: append-only file, fsync on every write. The invalidation log
    * needs it: a log that loses its tail on restart would reuse ids nodes already hold.
    */
@@ -119,7 +124,10 @@ async function spawnRedis(port: number, dir: string, options: RedisServerOptions
   const persistence = options.durable ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const args = ['--port', String(port), '--bind', HOST, '--save', '', ...persistence, '--dir', dir];
   if (options.cluster) {
-    args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
+    const nodeTimeout = String(options.clusterNodeTimeoutMs ?? 2_000);
+    // Full coverage off: with it on, once a primary is marked failed every slot answers
+    // CLUSTERDOWN until its replica is promoted, not only the failed primary's.
+    args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', nodeTimeout, '--cluster-require-full-coverage', 'no');
   }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   await new Promise<void>((resolve, reject) => {
