@@ -203,8 +203,9 @@ export class RedisClusterAdmin {
       node,
       plannedSlots,
       run: async (onProgress) => {
-        const progress: RebalanceProgress = { operation, node, phase: 'moving', movedSlots: 0, plannedSlots, moves: [], startedAt: Date.now(), finishedAt: null, error: null };
+        const progress: RebalanceProgress = { operation, node, phase: operation === 'add-node' ? 'joining' : 'moving', movedSlots: 0, plannedSlots, moves: [], startedAt: Date.now(), finishedAt: null, error: null };
         const tell = () => onProgress?.(structuredClone(progress));
+        tell();
         try {
           await body(progress, tell);
           progress.phase = 'done';
