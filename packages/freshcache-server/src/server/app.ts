@@ -21,6 +21,7 @@ import { invalidationRoutes } from './routes/invalidations.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { nodeRoutes } from './routes/nodes.js';
 import { chaosRoutes } from './routes/chaos.js';
+import { rebalanceRoutes } from './routes/rebalance.js';
 import { regionRoutes } from './routes/regions.js';
 
 /** Request ids unique across processes and cheap per request: a random prefix per process and a counter. */
@@ -140,6 +141,7 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
       await scope.register(routes, { topology });
     }
     await scope.register(chaosRoutes, { topology });
+    await scope.register(rebalanceRoutes, { topology });
     for (const app of apps) if (app.routes) await scope.register(app.routes, { topology });
   });
   await serveDashboard(app, dashboardDir);
