@@ -23,6 +23,7 @@ export const ERROR_CATALOGUE = {
   origin_unavailable: { status: 503, description: 'The origin could not be reached or failed.' },
   store_unavailable: { status: 503, description: 'The shared tier (Redis) could not be reached, so an operation that must reach it (a delete, a listing) did not happen.' },
   log_unavailable: { status: 503, description: 'The invalidation log (Redis) could not be reached, so an invalidation or write was not published; retry it.' },
+  log_unreplicated: { status: 503, description: "The invalidation was appended to the log, but no replica of the log's primary confirmed it in time, so a failover could still lose it; retry it (appending it twice is harmless)." },
   internal: { status: 500, description: 'A bug: please report it with the request id.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

@@ -112,7 +112,8 @@ export class LogFollower {
             return;
           }
           this.onGap(gap);
-          if (gap.reason === 'reset') caughtUp();
+          // The log it was catching up to is gone (lost, or moved backwards): it may never reach that id.
+          if (gap.reason === 'reset' || gap.reason === 'epoch') caughtUp();
         },
       }),
     );
@@ -234,7 +235,7 @@ export class LogFollower {
       void this.flush('log trimmed', gap.oldestRetainedId - 1);
       return;
     }
-    // Reset (the log was lost) or cut off: nothing newer than what this cache saw is known. Shared
+    // Reset (the log was lost), a new epoch (it moved backwards) or cut off: nothing newer than what this cache saw is known. Shared
     // entries are distrusted until an event beyond everything seen before arrives (a restored
     // log may replay old ids first).
     this.distrustedUntilAbove = Math.max(this.distrustedUntilAbove ?? 0, this.lastReceived);

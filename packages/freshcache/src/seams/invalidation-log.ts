@@ -65,6 +65,13 @@ export interface InvalidationEvent extends Omit<InvalidationInput, 'kind'> {
    */
   id: number;
   publishedAt: number;
+  /**
+   * The log's epoch when the event was appended (absent: 0). A log that moved backwards (a
+   * failover lost its tail, or it was restored from an older copy) reuses ids for new events; it
+   * starts a new epoch then, so a reader can tell them from the events it held under those ids.
+   * Not part of the event's format (`v`): a node that ignores it reads the event right.
+   */
+  epoch?: number;
 }
 
 /**
@@ -96,10 +103,11 @@ export interface GroupSubscription extends Subscription {
 
 /**
  * Why a reader cannot prove it saw every event: the log trimmed events it had not read, the log
- * was lost and started again (a Redis without persistence restarted), or the reader was cut off
- * from the log for longer than its bound.
+ * was lost and started again (a Redis without persistence restarted), the log moved backwards and
+ * started a new epoch (its new events reuse ids the reader may hold for others), or the reader
+ * was cut off from the log for longer than its bound.
  */
-export type GapReason = 'trimmed' | 'reset' | 'disconnected';
+export type GapReason = 'trimmed' | 'reset' | 'epoch' | 'disconnected';
 
 export interface GapInfo {
   reason: GapReason;

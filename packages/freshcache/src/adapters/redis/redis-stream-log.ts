@@ -1,6 +1,7 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import type { Clock, Timer } from '../../engine/clock.js';
 import { systemClock } from '../../engine/clock.js';
+import { FreshcacheError } from '../../engine/errors.js';
 import type { GapInfo, GroupSubscription, InvalidationEvent, InvalidationInput, InvalidationLog, Subscription } from '../../seams/invalidation-log.js';
 import { redisFailure } from './redis-unavailable.js';
 import { RedisNodeRegistry } from './redis-node-registry.js';
@@ -28,14 +29,49 @@ export interface RedisStreamLogOptions {
   claimAfterMs?: number;
   batchSize?: number;
   onError?: (error: unknown, context: string) => void;
+  /** Whether an append waits for a replica of the log's primary (default `{ wait: 'auto', timeoutMs: 1000 }`): see LogReplication. */
+  replication?: Partial<LogReplication>;
+  /**
+   * Called when appends start or stop going on unreplicated ('auto' found the log's primary with
+   * no connected replica): once per change, so a server can warn and set a gauge.
+   */
+  onReplicationChange?: (state: { unreplicated: boolean }) => void;
 }
+
+/**
+ * Replicated appends. Redis replication is asynchronous: an append acknowledged by a primary that
+ * then fails over can be lost with the tail its replica never got. So `publishMany` sends
+ * `WAIT 1 <timeoutMs>` right after its script, on the primary's connection, and resolves only
+ * once a replica holds the batch; otherwise it rejects with `log_unreplicated` (the batch may or
+ * may not survive: the caller retries, and an event appended twice is harmless).
+ * - `auto` (default): wait while the log's primary reports connected replicas (INFO replication
+ *   `connected_slaves`); with none (no replica configured, or just after a failover) go on, and
+ *   say so through `onReplicationChange`.
+ * - `always`: wait, and reject when no replica confirms (a primary without replicas always rejects).
+ * - `never`: acknowledge as soon as the primary has it.
+ */
+export interface LogReplication {
+  wait: 'auto' | 'always' | 'never';
+  /** How long an append waits for a replica before it rejects. */
+  timeoutMs: number;
+}
+
+export const DEFAULT_LOG_REPLICATION: Readonly<LogReplication> = Object.freeze({ wait: 'auto', timeoutMs: 1_000 });
 
 /**
  * Appends a batch of events, each with the next id, in one atomic call. Ids are the stream's own
  * ids (`n-0`), so they are the consecutive integers the seam promises: a reader that sees n+2
  * after n knows it missed one. (Pipelined `XADD *` would not do: its ids are timestamps.)
- * KEYS: stream, counter, first id (the log's identity). ARGV: retain, then one event JSON per event.
- * Returns the first event's id; the others follow it.
+ * KEYS: stream, counter, first id (the log's identity), epoch. ARGV: retain, the last id this
+ * publisher appended before (0: none), then one event JSON per event.
+ * Returns the first event's id (the others follow it) and the epoch the batch was appended in.
+ * The log's epoch: a log whose last id is below the last id this publisher appended moved
+ * backwards (a failover lost its tail, or it was restored from an older copy), so the ids it hands
+ * out next are ids readers may already hold for other events. The script then starts a new epoch,
+ * numbered above that id and above the server's clock in microseconds (so that an epoch number is
+ * never handed out twice, even when an epoch's start is itself lost), and records where it starts.
+ * Each entry carries its epoch (field `epoch`, absent for epoch 0): a reader that sees it change
+ * reports a gap.
  * A new log is numbered from the server's clock in microseconds, not from 1: if the log is lost
  * (a Redis without persistence restarted) its successor's ids are still larger than any id a node
  * remembers, so positions only grow and a node can tell it is reading a new log. If only the
@@ -43,7 +79,7 @@ export interface RedisStreamLogOptions {
  * %d: Lua would otherwise print them in exponent form.
  */
 const PUBLISH = `
-local count = #ARGV - 1
+local count = #ARGV - 2
 local n = redis.call('INCRBY', KEYS[2], count)
 if n == count then
   local first
@@ -62,10 +98,22 @@ local first = n - count + 1
 if redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('SET', KEYS[3], string.format('%d', first))
 end
-for i = 1, count do
-  redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], string.format('%d-0', first + i - 1), 'e', ARGV[i + 1])
+local epoch = tonumber(redis.call('HGET', KEYS[4], 'n') or '0')
+local published = tonumber(ARGV[2])
+if first <= published then
+  local t = redis.call('TIME')
+  epoch = math.max(epoch + 1, published + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
+  redis.call('HSET', KEYS[4], 'n', string.format('%d', epoch), 'from', string.format('%d', first))
 end
-return first
+for i = 1, count do
+  local id = string.format('%d-0', first + i - 1)
+  if epoch == 0 then
+    redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], id, 'e', ARGV[i + 2])
+  else
+    redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], id, 'e', ARGV[i + 2], 'epoch', string.format('%d', epoch))
+  end
+end
+return { first, string.format('%d', epoch) }
 `;
 
 /**
@@ -115,8 +163,18 @@ export class RedisStreamLog implements InvalidationLog {
   private readonly streamKey: string;
   private readonly counterKey: string;
   private readonly firstIdKey: string;
+  private readonly epochKey: string;
   private readonly namespace: string;
   private readonly loops = new Set<Loop>();
+  private readonly replication: LogReplication;
+  private readonly onReplicationChange: (state: { unreplicated: boolean }) => void;
+  /** The connection appends go out on, when they WAIT (which blocks it): its own, so cache reads never queue behind a WAIT. */
+  private publisher: Redis | Cluster | undefined;
+  /** Connected replicas of the log's primary, as last seen ('auto'); undefined until looked at. */
+  private replicas: number | undefined;
+  private isUnreplicated = false;
+  /** The last id this log appended: the log's last id found below it means the log moved backwards. */
+  private lastPublishedId = 0;
 
   constructor(options: RedisStreamLogOptions) {
     this.redis = options.redis;
@@ -136,6 +194,16 @@ export class RedisStreamLog implements InvalidationLog {
     this.streamKey = `${namespace}{log}:events`;
     this.counterKey = `${namespace}{log}:last`;
     this.firstIdKey = `${namespace}{log}:first`;
+    this.epochKey = `${namespace}{log}:epoch`;
+    this.replication = { ...DEFAULT_LOG_REPLICATION, ...options.replication };
+    if (!['auto', 'always', 'never'].includes(this.replication.wait)) throw new Error(`replication.wait must be auto, always or never, got "${this.replication.wait}"`);
+    if (!(Number.isInteger(this.replication.timeoutMs) && this.replication.timeoutMs >= 1)) throw new Error(`replication.timeoutMs must be a positive integer, got ${this.replication.timeoutMs}`);
+    this.onReplicationChange = options.onReplicationChange ?? (() => {});
+  }
+
+  /** Whether the last append went on without a replica ('auto' found none connected to the log's primary). */
+  get unreplicated(): boolean {
+    return this.isUnreplicated;
   }
 
   async publish(input: InvalidationInput): Promise<InvalidationEvent> {
@@ -148,9 +216,88 @@ export class RedisStreamLog implements InvalidationLog {
     const bodies = inputs.map((input) => JSON.stringify({ ...input, publishedAt }));
     // One script call: the batch is appended whole, its ids consecutive, whatever else publishes meanwhile.
     // Arguments as one array: a spread call of many thousand bodies would overflow the stack.
-    const args = [this.streamKey, this.counterKey, this.firstIdKey, String(this.retain), ...bodies];
-    const first = (await this.redis.eval(PUBLISH, 3, args).catch(logFailed('publish'))) as number;
-    return inputs.map((input, i) => Object.freeze({ ...input, id: first + i, publishedAt }));
+    const args = [this.streamKey, this.counterKey, this.firstIdKey, this.epochKey, String(this.retain), String(this.lastPublishedId), ...bodies];
+    const [first, epoch] = await this.append(args).catch(logFailed('publish'));
+    // Replies come back in order on one connection, so this follows the log (backwards too, after a new epoch).
+    this.lastPublishedId = first + inputs.length - 1;
+    return inputs.map((input, i) => Object.freeze({ ...input, id: first + i, publishedAt, ...(epoch > 0 ? { epoch } : {}) }));
+  }
+
+  /** Runs the PUBLISH script and, as `replication` says, waits for a replica: [first id, epoch]. */
+  private async append(args: string[]): Promise<[number, number]> {
+    const { wait, timeoutMs } = this.replication;
+    if (wait === 'never') return publishReply(await this.redis.eval(PUBLISH, 4, args));
+    const waits = wait === 'always' || (this.replicas ?? 0) > 0;
+    const [appended, after] = await this.onLogPrimary((pipeline) => {
+      pipeline.eval(PUBLISH, 4, ...args);
+      return waits ? pipeline.wait(1, timeoutMs) : pipeline.info('replication');
+    });
+    const published = publishReply(appended);
+    let acknowledged: number;
+    if (waits) acknowledged = after as number;
+    else {
+      this.replicas = connectedReplicas(after as string);
+      if (this.replicas === 0) return this.goOnUnreplicated(published);
+      // A replica appeared since the last look: this append waits for it too.
+      acknowledged = (await this.onLogPrimary((pipeline) => pipeline.exists(this.streamKey).wait(1, timeoutMs)))[1] as number;
+    }
+    if (acknowledged >= 1) {
+      this.setUnreplicated(false);
+      return published;
+    }
+    if (wait === 'auto') {
+      // No replica confirmed: is there one still connected (paused, lagging: reject), or none left (go on)?
+      this.replicas = connectedReplicas((await this.onLogPrimary((pipeline) => pipeline.exists(this.streamKey).info('replication')))[1] as string);
+      if (this.replicas === 0) return this.goOnUnreplicated(published);
+    }
+    throw new FreshcacheError('log_unreplicated', `invalidation log publish: no replica of the log's primary confirmed the append within ${timeoutMs} ms; it may be lost in a failover, retry it`);
+  }
+
+  private goOnUnreplicated(published: [number, number]): [number, number] {
+    this.setUnreplicated(true);
+    return published;
+  }
+
+  private setUnreplicated(unreplicated: boolean): void {
+    if (unreplicated === this.isUnreplicated) return;
+    this.isUnreplicated = unreplicated;
+    this.onReplicationChange({ unreplicated });
+  }
+
+  /**
+   * Runs a pipeline whose first command names a key of the log on the publisher's connection: a
+   * Cluster client sends a pipeline whole to the node owning its keys' slot (a keyless command
+   * alone would go to a random node), so the WAIT or INFO in it asks the log's primary, about
+   * the writes of this very connection. Resolves with the replies; rejects with the first error.
+   * A pipeline that reached a node no longer owning the slot (MOVED, ASK: ioredis does not
+   * redirect a pipeline that holds a write) is sent again once the slot map is refreshed.
+   */
+  private async onLogPrimary(build: (pipeline: ChainableCommander) => ChainableCommander): Promise<unknown[]> {
+    const connection = this.publisherConnection();
+    for (let attempt = 1; ; attempt++) {
+      const results = (await build(connection.pipeline()).exec()) ?? [];
+      const error = results.find(([failed]) => failed)?.[0];
+      if (!error) return results.map(([, value]) => value);
+      if (!(isCluster(connection) && /^(MOVED|ASK) /.test(error.message))) throw error;
+      if (attempt === 3) throw new FreshcacheError('log_unavailable', `invalidation log publish: the log's slot is moving (${error.message})`, { cause: error });
+      await new Promise<void>((resolve) => connection.refreshSlotsCache(() => resolve()));
+    }
+  }
+
+  private publisherConnection(): Redis | Cluster {
+    if (!this.publisher) {
+      this.publisher = isCluster(this.redis)
+        ? this.redis.duplicate(undefined, { redisOptions: { ...this.redis.options.redisOptions } })
+        : this.redis.duplicate();
+      // Failures reach publish as failed commands.
+      this.publisher.on('error', () => {});
+    }
+    return this.publisher;
+  }
+
+  /** The log's epoch and the id it starts at ([0, 0] before any). */
+  private async epochOf(connection: Redis | Cluster): Promise<[number, number]> {
+    return epochOf(await connection.hmget(this.epochKey, 'n', 'from'));
   }
 
   /** The nodes of this log's deployment, kept in the same Redis under the same namespace (on the log's connection). */
@@ -169,25 +316,42 @@ export class RedisStreamLog implements InvalidationLog {
     let logFirstId: number | undefined;
     /** After a failure the log may have been lost meanwhile: check before reading on. */
     let mustCheckLog = true;
+    /** The log's epoch this reader is in, once it looked. Ids alone cannot tell a log that moved back: its next appends reuse ids this reader holds. */
+    let epoch: number | undefined;
+    /**
+     * The log moved backwards and started a new epoch at `from`: this reader cannot tell which of
+     * the events it holds survived (epochs may have come and gone meanwhile), so it reports a gap,
+     * and reads on from the new epoch's start when that is at or below its cursor.
+     */
+    const enterEpoch = ([next, from]: [number, number]) => {
+      onGap({ reason: 'epoch', afterId: cursor, oldestRetainedId: 0 });
+      epoch = next;
+      if (from > 0) cursor = Math.min(cursor, from - 1);
+    };
     return this.run('reading the invalidation log', async (loop) => {
       if (mustCheckLog) {
-        const [first, last] = await Promise.all([loop.connection.get(this.firstIdKey), loop.connection.get(this.counterKey)]);
+        const [first, last, logEpoch] = await Promise.all([loop.connection.get(this.firstIdKey), loop.connection.get(this.counterKey), this.epochOf(loop.connection)]);
         const firstId = first === null ? undefined : Number(first);
         const lost = (logFirstId !== undefined && firstId !== logFirstId) || Number(last ?? 0) < cursor;
         if (lost) {
           onGap({ reason: 'reset', afterId: cursor, oldestRetainedId: 0 });
           cursor = 0;
-        }
+          epoch = logEpoch[0];
+        } else if (epoch === undefined) epoch = logEpoch[0];
+        else if (logEpoch[0] !== epoch) enterEpoch(logEpoch);
         logFirstId = firstId;
         // Position 0 means "from the start of the log", which is just before its first id.
         if (cursor === 0 && firstId !== undefined) cursor = firstId - 1;
         mustCheckLog = false;
       }
-      const reply = (await loop.connection.xread('COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', this.streamKey, `${cursor}-0`)) as
-        | [string, StreamEntry[]][]
-        | null;
+      // The log's epoch comes with each read (asked after it, in the same pipeline, so on the same
+      // node): a new epoch whose ids are all at or below the cursor brings no entry to this read.
+      const [reply, epochReply] = await execPipeline(
+        loop.connection.pipeline().xread('COUNT', this.batchSize, 'BLOCK', this.blockMs, 'STREAMS', this.streamKey, `${cursor}-0`).hmget(this.epochKey, 'n', 'from'),
+      );
       if (loop.closed) return;
-      const entries = reply?.[0]?.[1] ?? [];
+      const entries = (reply as [string, StreamEntry[]][] | null)?.[0]?.[1] ?? [];
+      const logEpoch = epochOf(epochReply as (string | null)[]);
       if (cursor === 0 && entries.length > 0) {
         // The log was empty when we looked: learn where it starts before judging the first id.
         mustCheckLog = true;
@@ -195,6 +359,12 @@ export class RedisStreamLog implements InvalidationLog {
       }
       for (const [id, fields] of entries) {
         const event = decode(id, fields);
+        // An entry this release cannot read carries no epoch it can trust: it flushes the node anyway.
+        if (event.kind !== UNREADABLE && (event.epoch ?? 0) !== epoch) {
+          // Read on from the new epoch's start (the next step), after the gap.
+          enterEpoch(logEpoch[0] === (event.epoch ?? 0) ? logEpoch : [event.epoch ?? 0, event.id]);
+          return;
+        }
         if (event.id !== cursor + 1) onGap({ reason: 'trimmed', afterId: cursor, oldestRetainedId: event.id });
         cursor = event.id;
         try {
@@ -203,6 +373,7 @@ export class RedisStreamLog implements InvalidationLog {
           this.onError(error, `an invalidation subscriber failed on event ${event.id}`);
         }
       }
+      if (logEpoch[0] !== epoch) enterEpoch(logEpoch);
     }, (cutOff) => {
       mustCheckLog = true;
       if (cutOff) onGap({ reason: 'disconnected', afterId: cursor, oldestRetainedId: 0 });
@@ -331,6 +502,11 @@ export class RedisStreamLog implements InvalidationLog {
 
   async close(): Promise<void> {
     await Promise.all([...this.loops].map((loop) => this.stop(loop)));
+    if (this.publisher) {
+      await settled(this.publisher, CLOSE_SETTLE_MS);
+      this.publisher.disconnect();
+      this.publisher = undefined;
+    }
   }
 
   /**
@@ -452,18 +628,33 @@ function settled(connection: Redis | Cluster, ms: number): Promise<void> {
 }
 const SETTLED = ['ready', 'close', 'end', 'reconnecting'] as const;
 
+function epochOf([n, from]: (string | null)[]): [number, number] {
+  return [Number(n ?? 0), Number(from ?? 0)];
+}
+
+/** Runs a pipeline; resolves with its replies, rejects with its first error. */
+async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  const error = results.find(([failed]) => failed)?.[0];
+  if (error) throw error;
+  return results.map(([, value]) => value);
+}
+
 function decode(id: string, fields: string[]): InvalidationEvent {
   const position = Number(id.split('-')[0]);
   const at = fields.findIndex((field, i) => i % 2 === 0 && field === 'e');
   const event = at < 0 ? undefined : parseObject(fields[at + 1]!);
-  if (event === undefined) {
+  // The log's epoch when appended (absent: epoch 0, as every entry before epochs).
+  const epochAt = fields.findIndex((field, i) => i % 2 === 0 && field === 'epoch');
+  const epoch = epochAt < 0 ? 0 : Number(fields[epochAt + 1]);
+  if (event === undefined || !Number.isSafeInteger(epoch) || epoch < 0) {
     // An entry this release cannot decode (a newer release's layout, or written by hand): handed
     // on as an event of a kind no node knows, so readers flush on it instead of stalling or skipping.
     return Object.freeze({ kind: UNREADABLE, v: 0, keys: [], tags: [], prefixes: [], source: 'purge', committedAt: NaN, publishedAt: NaN, id: position });
   }
   // Nodes from before event kinds and format versions wrote neither: what they wrote is a v1
   // invalidate. Kept so that old and new nodes can share the stream during a rolling upgrade.
-  return Object.freeze({ ...event, kind: event.kind ?? 'invalidate', v: event.v ?? 1, id: position });
+  return Object.freeze({ ...event, kind: event.kind ?? 'invalidate', v: event.v ?? 1, id: position, ...(epoch > 0 ? { epoch } : {}) });
 }
 
 /** The kind given to a log entry that cannot be decoded. */
@@ -478,6 +669,23 @@ function parseObject(body: string): StoredEvent | undefined {
   } catch {
     return undefined;
   }
+}
+
+function isCluster(redis: Redis | Cluster): redis is Cluster {
+  return 'nodes' in redis && typeof redis.nodes === 'function';
+}
+
+/** The PUBLISH script's reply: [first id, epoch]. */
+function publishReply(reply: unknown): [number, number] {
+  const [first, epoch] = reply as [number, string];
+  return [Number(first), Number(epoch)];
+}
+
+/** `connected_slaves` of an INFO replication reply. */
+function connectedReplicas(info: string): number {
+  const match = /^connected_slaves:(\d+)/m.exec(info);
+  if (!match) throw new Error(`INFO replication without connected_slaves: ${info.slice(0, 200)}`);
+  return Number(match[1]);
 }
 
 /** Rethrows an unreachable Redis as `log_unavailable`: the event was not published (or the position not read). */
