@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { OutboxFeed } from '../../packages/freshcache/src/adapters/postgres/outbox-feed.js';
 import { installOutbox, OUTBOX_TABLE } from '../../packages/freshcache/src/adapters/postgres/outbox-install.js';
 import { RedisStreamLog } from '../../packages/freshcache/src/adapters/redis/redis-stream-log.js';
@@ -8,6 +8,7 @@ import { compileRules } from '../../packages/freshcache/src/capture/capture-rule
 import { FreshcacheError } from '../../packages/freshcache/src/engine/errors.js';
 import type { InvalidationEvent, InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
 import { Relay } from '../../packages/freshcache-server/src/topology/relay.js';
+import { redisClusterForFile } from '../testkit/redis-cluster.js';
 import { startRedis } from '../testkit/redis-server.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 import { testSqlClient } from '../testkit/test-topology.js';
@@ -152,4 +153,30 @@ it('always: no replica to confirm means rejected; never: acknowledged by the pri
   const never = open({ wait: 'never' });
   await expect(never.publish(input('b'))).resolves.toMatchObject({ keys: ['b'] });
   expect(never.unreplicated).toBe(false);
+});
+
+describe('on a Redis Cluster with a replica per primary', () => {
+  const cluster = redisClusterForFile({ replicas: 1 });
+
+  it('WAIT asks the primary that owns the log\'s slot: with that primary\'s replica frozen an append rejects, though every other primary\'s replica is fine', { timeout: 30_000 }, async () => {
+    const { client, cluster: { servers } } = cluster();
+    const namespace = `cluster${++logs}:`;
+    const slot = Number(await client.cluster('KEYSLOT', `${namespace}{log}:events`));
+    const owner = servers.find((node) => node.role === 'primary' && node.slots.some(([first, last]) => first <= slot && slot <= last))!;
+    const ownersReplica = servers.find((node) => node.replicaOf === owner.name)!;
+    const log = new RedisStreamLog({ redis: client, namespace, replication: { wait: 'auto', timeoutMs: 200 } });
+    onTestFinished(() => log.close());
+
+    const first = await log.publish(input('a'));
+    const onOwnersReplica = new Redis({ host: ownersReplica.server.host, port: ownersReplica.server.port });
+    onTestFinished(() => onOwnersReplica.disconnect());
+    // A replica answers a read of its primary's slots once told READONLY.
+    await onOwnersReplica.readonly();
+    expect((await onOwnersReplica.xrange(`${namespace}{log}:events`, '-', '+')).map(([id]) => Number(id.split('-')[0]))).toEqual([first.id]);
+    expect(log.unreplicated).toBe(false);
+
+    // A WAIT sent to any other node would count that node's replica (it owes it nothing): 1.
+    paused(ownersReplica.server);
+    await expect(log.publish(input('b'))).rejects.toMatchObject({ code: 'log_unreplicated' });
+  });
 });
