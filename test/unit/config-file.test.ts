@@ -51,7 +51,7 @@ describe('parseConfig and resolveConfig: a valid file', () => {
       origin: { kind: 'postgres', url: 'postgres://freshcache@db.internal:5432/app' },
       capture: { kind: 'wal', slot: 'freshcache_relay' },
       relay: { pollMs: 1000, electionMs: 1000 },
-      log: { kind: 'redis', redis: { url: 'redis://cache.internal:6379' }, retain: 10_000, namespace: 'freshcache:', cutOffMs: 1_000 },
+      log: { kind: 'redis', redis: { url: 'redis://cache.internal:6379' }, retain: 10_000, namespace: 'freshcache:', cutOffMs: 1_000, replication: { wait: 'auto', timeoutMs: 1_000 } },
       l2: { kind: 'redis', redis: { cluster: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }] }, namespace: 'freshcache:l2:' },
       seed: true,
     });
@@ -68,13 +68,13 @@ describe('parseConfig and resolveConfig: a valid file', () => {
       $schema: './freshcache.schema.json',
       capture: { kind: 'wal', slot: 'edge_relay' },
       relay: { pollMs: 50, electionMs: 250 },
-      log: { ...distributed.log, retain: 500, namespace: 'app:', cutOffMs: 2_500 },
+      log: { ...distributed.log, retain: 500, namespace: 'app:', cutOffMs: 2_500, replication: { wait: 'always' } },
       l2: { kind: 'redis', redis: { url: 'rediss://l2.internal:6380' }, namespace: 'app:l2:' },
     });
     expect(config).toMatchObject({
       capture: { slot: 'edge_relay' },
       relay: { pollMs: 50, electionMs: 250 },
-      log: { retain: 500, namespace: 'app:', cutOffMs: 2_500 },
+      log: { retain: 500, namespace: 'app:', cutOffMs: 2_500, replication: { wait: 'always', timeoutMs: 1_000 } },
       l2: { redis: { url: 'rediss://l2.internal:6380' }, namespace: 'app:l2:' },
     });
   });
@@ -120,6 +120,8 @@ describe('parseConfig: an invalid file', () => {
     ['a pollMs below 10', ['relay', 'pollMs'], 5, /\/relay\/pollMs must be >= 10/],
     ['a retain of 0', ['log', 'retain'], 0, /\/log\/retain must be >= 1/],
     ['a log cut-off below 100 ms', ['log', 'cutOffMs'], 50, /\/log\/cutOffMs must be >= 100/],
+    ['an unknown log replication wait', ['log', 'replication'], { wait: 'sometimes' }, /\/log\/replication\/wait must be one of auto, always, never/],
+    ['a log replication timeout of 0', ['log', 'replication'], { timeoutMs: 0 }, /\/log\/replication\/timeoutMs must be >= 1/],
   ])('refuses %s, naming its path', (_what, path, setting, message) => {
     const error = caught(() => parse(withSetting(distributed, path, setting)));
     expect(error.code).toBe('bad_request');
@@ -166,7 +168,7 @@ describe('parseConfig: environment overrides', () => {
       { ...distributed, log: { kind: 'memory', retain: 42 }, l2: { ...distributed.l2, namespace: 'app:l2:' } },
       { FRESHCACHE_REDIS_URL: 'redis://10.1.1.1:6379' },
     );
-    expect(config.log).toEqual({ kind: 'redis', redis: { url: 'redis://10.1.1.1:6379' }, retain: 42, namespace: 'freshcache:', cutOffMs: 1_000 });
+    expect(config.log).toEqual({ kind: 'redis', redis: { url: 'redis://10.1.1.1:6379' }, retain: 42, namespace: 'freshcache:', cutOffMs: 1_000, replication: { wait: 'auto', timeoutMs: 1_000 } });
     expect(config.l2).toEqual({ kind: 'redis', redis: { url: 'redis://10.1.1.1:6379' }, namespace: 'app:l2:' });
   });
 

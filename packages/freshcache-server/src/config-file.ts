@@ -102,6 +102,11 @@ export const CONFIG_SCHEMA = {
             retain: { type: 'integer', minimum: 1 },
             namespace: { type: 'string' },
             cutOffMs: { type: 'integer', minimum: 100 },
+            replication: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { wait: { enum: ['auto', 'always', 'never'] }, timeoutMs: { type: 'integer', minimum: 1 } },
+            },
           },
         },
       ],

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { type CaptureRule, FreshcacheError, type Strategy, CacheSettingsSchema, checkAgainst } from 'freshcache';
-import { DEFAULT_CUT_OFF_MS } from 'freshcache/redis';
+import { DEFAULT_CUT_OFF_MS, DEFAULT_LOG_REPLICATION, type LogReplication } from 'freshcache/redis';
 import type { FreshnessMode, RegionConfig, TierConfig } from './topology/region.js';
 import { RegionInputSchema } from './topology/region-schema.js';
 import type { RegionInput } from './topology/region-schema.js';
@@ -18,9 +18,12 @@ export type OriginConfig = { kind: 'pglite'; dataDir?: string } | { kind: 'postg
 export type CaptureConfig = ({ kind: 'outbox' } | { kind: 'wal'; slot: string }) & { rules: CaptureRule[] };
 /**
  * `cutOffMs` (redis log): how long a node keeps serving its L1 without news from the log (Redis
- * down, or silent) before it flushes it.
+ * down, or silent) before it flushes it. `replication` (redis log): whether an append (a relay's
+ * batch, a purge) is acknowledged only once a replica of the log's primary has it (see LogReplication).
  */
-export type LogConfig = { kind: 'memory'; retain: number } | { kind: 'redis'; redis: RedisTarget; retain: number; namespace: string; cutOffMs: number };
+export type LogConfig =
+  | { kind: 'memory'; retain: number }
+  | { kind: 'redis'; redis: RedisTarget; retain: number; namespace: string; cutOffMs: number; replication: LogReplication };
 export type L2Config = { kind: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace: string };
 
 export interface FreshcacheConfig {
@@ -78,7 +81,7 @@ export interface ConfigInput {
   origin?: { kind?: 'pglite'; dataDir?: string } | { kind: 'postgres'; url: string };
   capture?: ({ kind: 'outbox' } | { kind: 'wal'; slot?: string }) & { rules?: CaptureRule[] };
   relay?: Partial<FreshcacheConfig['relay']>;
-  log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string; cutOffMs?: number };
+  log?: { kind?: 'memory'; retain?: number } | { kind: 'redis'; redis: RedisTarget; retain?: number; namespace?: string; cutOffMs?: number; replication?: Partial<LogReplication> };
   l2?: { kind?: 'memory' } | { kind: 'redis'; redis: RedisTarget; namespace?: string };
   nodes?: Partial<FreshcacheConfig['nodes']>;
   demo?: boolean;
@@ -144,6 +147,7 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
             retain: input.log.retain ?? 10_000,
             namespace: input.log.namespace ?? 'freshcache:',
             cutOffMs: input.log.cutOffMs ?? DEFAULT_CUT_OFF_MS,
+            replication: { ...DEFAULT_LOG_REPLICATION, ...input.log.replication },
           }
         : { kind: 'memory', retain: input.log?.retain ?? 10_000 },
     l2: input.l2?.kind === 'redis' ? { kind: 'redis', redis: input.l2.redis, namespace: input.l2.namespace ?? 'freshcache:l2:' } : { kind: 'memory' },
@@ -188,6 +192,8 @@ export function resolveConfig(input: ConfigInput = {}): Readonly<FreshcacheConfi
     checkRedisTarget(config.log.redis, 'log.redis');
     checkNamespace(config.log.namespace, 'log.namespace');
     check(Number.isInteger(config.log.cutOffMs) && config.log.cutOffMs >= 100, 'log.cutOffMs must be an integer of at least 100');
+    check(['auto', 'always', 'never'].includes(config.log.replication.wait), 'log.replication.wait must be auto, always or never');
+    check(Number.isInteger(config.log.replication.timeoutMs) && config.log.replication.timeoutMs >= 1, 'log.replication.timeoutMs must be a positive integer');
   }
   if (config.l2.kind === 'redis') {
     checkRedisTarget(config.l2.redis, 'l2.redis');

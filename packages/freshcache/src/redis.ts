@@ -3,13 +3,14 @@ import type { Cluster, Redis } from 'ioredis';
 import { createRedisConnection } from './adapters/redis/redis-connection.js';
 import { RedisStore } from './adapters/redis/redis-store.js';
 import { RedisStreamLog } from './adapters/redis/redis-stream-log.js';
+import type { LogReplication } from './adapters/redis/redis-stream-log.js';
 import type { Clock } from './engine/clock.js';
 import type { Serializer } from './seams/serializer.js';
 
 export { RedisStore } from './adapters/redis/redis-store.js';
 export type { RedisStoreOptions } from './adapters/redis/redis-store.js';
-export { RedisStreamLog, DEFAULT_CUT_OFF_MS } from './adapters/redis/redis-stream-log.js';
-export type { RedisStreamLogOptions } from './adapters/redis/redis-stream-log.js';
+export { RedisStreamLog, DEFAULT_CUT_OFF_MS, DEFAULT_LOG_REPLICATION } from './adapters/redis/redis-stream-log.js';
+export type { LogReplication, RedisStreamLogOptions } from './adapters/redis/redis-stream-log.js';
 export { RedisNodeRegistry } from './adapters/redis/redis-node-registry.js';
 export type { RedisNodeRegistryOptions } from './adapters/redis/redis-node-registry.js';
 export { RedisLeases } from './adapters/redis/redis-leases.js';
@@ -48,16 +49,17 @@ export function redisStore(options: RedisPartOptions & { serializer?: Serializer
 /**
  * The invalidation log on Redis Streams (default namespace `freshcache:`, as a server's).
  * `cutOffMs` (default 1 s): how long a cache keeps serving its L1 without news from the log
- * before it flushes (see RedisStreamLogOptions).
+ * before it flushes (see RedisStreamLogOptions). `replication` (default `{ wait: 'auto',
+ * timeoutMs: 1000 }`): whether a publish resolves only once a replica has it (see LogReplication).
  */
-export function redisStreamLog(options: RedisPartOptions & { retain?: number; cutOffMs?: number }): RedisStreamLog {
+export function redisStreamLog(options: RedisPartOptions & { retain?: number; cutOffMs?: number; replication?: Partial<LogReplication> }): RedisStreamLog {
   const redis = connect(options);
   return new (class extends RedisStreamLog {
     override async close(): Promise<void> {
       await super.close();
       redis.disconnect();
     }
-  })({ redis, namespace: options.namespace, retain: options.retain, cutOffMs: options.cutOffMs, clock: options.clock, onError: options.onError });
+  })({ redis, namespace: options.namespace, retain: options.retain, cutOffMs: options.cutOffMs, replication: options.replication, clock: options.clock, onError: options.onError });
 }
 
 function connect(options: RedisPartOptions): Redis | Cluster {

@@ -117,6 +117,8 @@ export class Metrics {
     relay?: () => 'running' | 'standby' | 'stopped' | undefined;
     slotLagBytes?: () => Promise<number>;
     breakers: () => { name: string; state: string }[];
+    /** Absent without a Redis log. */
+    logUnreplicated?: () => boolean;
   }): void {
     const registers = [this.registry];
     const relay = parts.relay;
@@ -141,6 +143,17 @@ export class Metrics {
           const bytes = await slotLag().catch(() => undefined);
           this.reset();
           if (bytes !== undefined) this.set(bytes);
+        },
+      });
+    }
+    const logUnreplicated = parts.logUnreplicated;
+    if (logUnreplicated) {
+      new Gauge({
+        name: 'freshcache_log_unreplicated',
+        help: 'Whether this process\'s appends to the invalidation log go on without a replica (1: the log\'s Redis primary has none connected, so a failover could lose them) or wait for one (0).',
+        registers,
+        collect() {
+          this.set(logUnreplicated() ? 1 : 0);
         },
       });
     }

@@ -21,6 +21,8 @@ export interface TopologyParts {
   sharedL2(region: string): Store | undefined;
   /** Circuit breakers in front of Redis, for metrics. */
   breakers: CircuitBreaker[];
+  /** Whether appends to the log go on without a replica (a Redis log whose primary has none connected); absent for a log without replication. */
+  logUnreplicated: (() => boolean) | undefined;
   close(): Promise<void>;
 }
 
@@ -72,8 +74,13 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
             namespace: config.log.namespace,
             retain: config.log.retain,
             cutOffMs: config.log.cutOffMs,
+            replication: config.log.replication,
             clock,
             onError: (error, context) => logger.warn({ err: error }, context),
+            onReplicationChange: ({ unreplicated }) => {
+              if (unreplicated) logger.warn('the invalidation log\'s Redis primary has no connected replica: appends go on unreplicated, and a failover now could lose them');
+              else logger.info('the invalidation log\'s Redis primary has a replica again: appends wait for it');
+            },
           })
         : new MemoryLog({
             clock,
@@ -94,6 +101,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
       capture,
       election: config.origin.kind === 'postgres' ? { connectionString: config.origin.url } : undefined,
       breakers,
+      logUnreplicated: log instanceof RedisStreamLog ? () => log.unreplicated : undefined,
       sharedL2: (region) => {
         if (l2.kind !== 'redis') return undefined;
         let store = l2s.get(region);

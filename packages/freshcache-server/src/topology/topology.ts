@@ -213,6 +213,7 @@ export class Topology {
       relay: this.relay ? () => this.relayState : undefined,
       slotLagBytes: feed instanceof WalFeed ? () => feed.lagBytes() : undefined,
       breakers: () => parts.breakers.map((breaker) => ({ name: breaker.name, state: breaker.state })),
+      logUnreplicated: parts.logUnreplicated,
     });
     // One watcher of the log sees every event from now on, whoever published it (a relay, a purge on any node).
     this.lastSeenId = await parts.log.lastId();
