@@ -337,16 +337,38 @@ describe('OutboxFeed on PostgreSQL, reading after the last id', () => {
     expect(batches).toEqual([[1, 3], [2]]);
   });
 
+  it('relays a transaction still in progress whose transaction id is newer than every finished one (a snapshot lists only those below its xmax)', async () => {
+    const { sql, writers } = await setUp(2);
+    const [w, t] = writers as [pg.PoolClient, pg.PoolClient];
+    await w.query('BEGIN');
+    await w.query('INSERT INTO untracked (id) VALUES (1)'); // W takes its transaction id first
+    await t.query('BEGIN');
+    await t.query(`INSERT INTO users (id, name) VALUES (1, 't')`); // T: a newer transaction id, outbox id 1
+    await w.query(`INSERT INTO users (id, name) VALUES (2, 'w')`); // W: outbox id 2
+    await w.query('COMMIT'); // every finished transaction is now older than T
+    const feed = feedOn(sql, CONTRACT_TABLES, { pollMs: 60_000 });
+    const got = changeCollector();
+    await feed.start(got.sink);
+    await got.count(1);
+    await t.query('COMMIT');
+    await got.count(2);
+    expect(inserted(got.changes)).toEqual([1, 2]);
+  });
+
   it('delivers every committed change of writers interleaved at random, with small batches, and none twice', async () => {
     const clients = 4;
+    const { sql, writers } = await setUp(clients);
     await fc.assert(
       fc.asyncProperty(
         // Each step: a writer, and whether it commits (or inserts a row in its open transaction).
         fc.array(fc.record({ writer: fc.nat(clients - 1), commit: fc.boolean(), rollback: fc.nat(9) }), { minLength: 10, maxLength: 60 }),
         fc.integer({ min: 1, max: 4 }),
         async (steps, batchSize) => {
-          const { sql, writers } = await setUp(clients);
-          const feed = feedOn(sql, CONTRACT_TABLES, { batchSize, pollMs: 60_000 });
+          // Each run starts empty, on the test's one database and connections (a database per run
+          // would take seconds to create, and a pool per run would exhaust max_connections).
+          await sql.query('TRUNCATE users');
+          await sql.query('DELETE FROM freshcache.outbox');
+          const feed = new OutboxFeed({ sql, tables: CONTRACT_TABLES, batchSize, pollMs: 60_000 });
           const got = changeCollector();
           await feed.start(got.sink);
           const open = writers.map(() => [] as number[]);
@@ -373,8 +395,8 @@ describe('OutboxFeed on PostgreSQL, reading after the last id', () => {
             committed.push(...rows);
           }
           await got.until(() => inserted(got.changes).length >= committed.length);
-          expect(inserted(got.changes)).toEqual(committed.sort((x, y) => x - y));
           await feed.stop();
+          expect(inserted(got.changes)).toEqual(committed.sort((x, y) => x - y));
         },
       ),
       { numRuns: 15 },

@@ -18,7 +18,8 @@ export interface OutboxFeedOptions {
 }
 
 /**
- * One read: the oldest rows above `$3` or of the transactions `$4` (in progress at the last read),
+ * One read: the oldest rows above `$3` or of the transactions in progress at the last read (`$4`,
+ * and any from `$5` on: a snapshot lists only those below its xmax, though later ones may run too),
  * grown to whole transactions; the last id of those oldest rows (every visible row up to it is in
  * the batch); and the transactions this read's snapshot sees in progress. One
  * statement, one snapshot: a committed transaction's rows are all visible, and the in-progress
@@ -28,7 +29,7 @@ const READ_BATCH = `
 WITH
 -- By txid alone: MATERIALIZED keeps the planner from also walking the table_name index, which
 -- holds every deleted row until autovacuum comes (tens of thousands on a busy outbox).
-late AS MATERIALIZED (SELECT id, txid, table_name FROM ${OUTBOX_TABLE} WHERE txid = ANY($4::bigint[])),
+late AS MATERIALIZED (SELECT id, txid, table_name FROM ${OUTBOX_TABLE} WHERE txid = ANY($4::bigint[]) OR txid >= $5),
 head AS (
   SELECT id, txid FROM (
     (SELECT id, txid FROM ${OUTBOX_TABLE} WHERE table_name = ANY($2::text[]) AND id > $3 ORDER BY id LIMIT $1)
@@ -38,7 +39,9 @@ head AS (
 ),
 whole AS MATERIALIZED (SELECT id, table_name FROM ${OUTBOX_TABLE} WHERE txid = ANY (ARRAY(SELECT DISTINCT txid FROM head)))
 SELECT snapshot.*, batch.* FROM
-  (SELECT array(SELECT txid_snapshot_xip(txid_current_snapshot())::text) AS in_progress, (SELECT max(id) FROM head)::text AS head_last) snapshot
+  (SELECT array(SELECT txid_snapshot_xip(txid_current_snapshot())::text) AS in_progress,
+          txid_snapshot_xmax(txid_current_snapshot())::text AS unassigned_from,
+          (SELECT max(id) FROM head)::text AS head_last) snapshot
   LEFT JOIN (
     SELECT id, txid, table_name, op, old::text AS old, new::text AS new, committed_at FROM ${OUTBOX_TABLE}
      WHERE id IN (
@@ -94,8 +97,9 @@ export class OutboxFeed implements ChangeFeed {
   private lastId = 0;
   /** Every row at or below this id is handed over, or belongs to a transaction of `inProgress`. */
   private readAfter = '0';
-  /** Transactions a read saw in progress, whose rows may yet commit below `readAfter`. */
+  /** Transactions a read saw in progress, whose rows may yet commit below `readAfter`: these, and any from `unassignedFrom` on. */
   private inProgress: string[] = [];
+  private unassignedFrom = '0';
   private pollTimer: Timer | undefined;
   private unlisten: (() => Promise<void>) | undefined;
   private draining: Promise<void> | undefined;
@@ -167,13 +171,15 @@ export class OutboxFeed implements ChangeFeed {
     do {
       this.wakeAgain = false;
       while (!this.stopped) {
-        const { rows: answer } = await this.sql.query<OutboxRow & { in_progress: string[]; head_last: string | null }>(READ_BATCH, [
+        const { rows: answer } = await this.sql.query<OutboxRow & { in_progress: string[]; unassigned_from: string; head_last: string | null }>(READ_BATCH, [
           this.batchSize,
           this.tables,
           this.readAfter,
           this.inProgress,
+          this.unassignedFrom,
         ]);
         const seenInProgress = answer[0]?.in_progress ?? [];
+        const seenUnassignedFrom = answer[0]?.unassigned_from ?? this.unassignedFrom;
         const headLast = answer[0]?.head_last ?? null;
         const rows = answer.filter((row) => row.id !== null);
         if (rows.length > 0) {
@@ -187,7 +193,9 @@ export class OutboxFeed implements ChangeFeed {
           this.lastId = ids.reduce((max, id) => Math.max(max, Number(id)), this.lastId);
         }
         // A full batch may have left rows of the earlier in-progress transactions behind: keep them.
-        this.inProgress = rows.length >= this.batchSize ? [...new Set([...this.inProgress, ...seenInProgress])] : seenInProgress;
+        const full = rows.length >= this.batchSize;
+        this.inProgress = full ? [...new Set([...this.inProgress, ...seenInProgress])] : seenInProgress;
+        this.unassignedFrom = full && BigInt(this.unassignedFrom) < BigInt(seenUnassignedFrom) ? this.unassignedFrom : seenUnassignedFrom;
         if (rows.length === 0) break;
       }
     } while (this.wakeAgain && !this.stopped);
