@@ -121,3 +121,41 @@ it('a node following the log flushes on an epoch gap ("log epoch"), so it no lon
   await expect.poll(() => flushes, { timeout: 10_000, interval: 20 }).toEqual(['log epoch']);
   expect(await cache.getOrLoad('user:1', async () => 'after')).toBe('after');
 });
+
+it('two publishers that both appended past the point the log moved back to start one epoch between them, not one each: readers flush once', async () => {
+  const namespace = `epochtwo${++logs}:`;
+  const relay = open(namespace);
+  const purger = open(namespace);
+  const old: InvalidationEvent[] = [];
+  for (let i = 1; i <= 5; i++) old.push(await relay.publish(input(`old${i}`)));
+  const atFive = await snapshot(redisOfFile().client, namespace);
+  for (let i = 6; i <= 8; i++) old.push(await relay.publish(input(`old${i}`)));
+  for (let i = 9; i <= 10; i++) old.push(await purger.publish(input(`old${i}`)));
+  const reader = eventCollector();
+  open(namespace).subscribe({ afterId: old[0]!.id - 1, ...reader });
+  await reader.until(() => reader.events.length === 10);
+
+  await atFive.restore();
+  const [fromRelay] = await relay.publishMany([input('new6')]);
+  // The purger's last append (10) is above the log's last id too, but the log is already in a newer epoch than that append's.
+  const fromPurger = await purger.publish(input('new7'));
+  expect(fromPurger).toMatchObject({ id: fromRelay!.id + 1, epoch: fromRelay!.epoch });
+  await reader.until(() => reader.keys().includes('new7'));
+  expect(reader.gaps.map((gap) => gap.reason)).toEqual(['epoch']);
+});
+
+it('a publisher whose own epoch was lost (the log moved back past the epoch\'s start) starts a newer one', async () => {
+  const namespace = `epochlost${++logs}:`;
+  const log = open(namespace);
+  const old: InvalidationEvent[] = [];
+  for (let i = 1; i <= 5; i++) old.push(await log.publish(input(`old${i}`)));
+  const atFive = await snapshot(redisOfFile().client, namespace);
+  for (let i = 6; i <= 10; i++) old.push(await log.publish(input(`old${i}`)));
+  await atFive.restore();
+  const first = await log.publishMany([input('a6'), input('a7'), input('a8')]);
+  // Back to 5 again: the epoch that started at 6 is gone with it.
+  await atFive.restore();
+  const second = await log.publish(input('b6'));
+  expect(second.id).toBe(first[0]!.id);
+  expect(second.epoch).toBeGreaterThan(first[0]!.epoch!);
+});

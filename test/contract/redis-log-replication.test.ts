@@ -180,3 +180,22 @@ describe('on a Redis Cluster with a replica per primary', () => {
     await expect(log.publish(input('b'))).rejects.toMatchObject({ code: 'log_unreplicated' });
   });
 });
+
+it('an append no replica confirmed still counts as appended for the epoch: if a failover then loses it, the retry starts a new epoch (readers may have read the lost one)', async () => {
+  await attachReplica();
+  const log = open({ wait: 'auto', timeoutMs: 200 });
+  const kept = await log.publish(input('a'));
+  const stream = `${namespaces.get(log)!}{log}:events`;
+  const counter = `${namespaces.get(log)!}{log}:last`;
+  // What the replica would hold if the primary died now.
+  const [streamAtA, counterAtA] = await Promise.all([primaryClient.dumpBuffer(stream), primaryClient.dumpBuffer(counter)]);
+  paused(replica);
+  await expect(log.publish(input('b'))).rejects.toMatchObject({ code: 'log_unreplicated' });
+  replica.resume();
+  // The failover: the log is back to what was replicated.
+  await primaryClient.restore(stream, 0, streamAtA!, 'REPLACE');
+  await primaryClient.restore(counter, 0, counterAtA!, 'REPLACE');
+  const retried = await log.publish(input('b'));
+  expect(retried.id).toBe(kept.id + 1);
+  expect(retried.epoch).toBeGreaterThan(0);
+});

@@ -63,13 +63,15 @@ export const DEFAULT_LOG_REPLICATION: Readonly<LogReplication> = Object.freeze({
  * ids (`n-0`), so they are the consecutive integers the seam promises: a reader that sees n+2
  * after n knows it missed one. (Pipelined `XADD *` would not do: its ids are timestamps.)
  * KEYS: stream, counter, first id (the log's identity), epoch. ARGV: retain, the last id this
- * publisher appended before (0: none), then one event JSON per event.
+ * publisher appended before (0: none) and that append's epoch, then one event JSON per event.
  * Returns the first event's id (the others follow it) and the epoch the batch was appended in.
  * The log's epoch: a log whose last id is below the last id this publisher appended moved
  * backwards (a failover lost its tail, or it was restored from an older copy), so the ids it hands
  * out next are ids readers may already hold for other events. The script then starts a new epoch,
  * numbered above that id and above the server's clock in microseconds (so that an epoch number is
  * never handed out twice, even when an epoch's start is itself lost), and records where it starts.
+ * Unless the log is already in a newer epoch than the publisher's last append: another publisher
+ * saw the same loss first, and one new epoch (one flush for the readers) is enough.
  * Each entry carries its epoch (field `epoch`, absent for epoch 0): a reader that sees it change
  * reports a gap.
  * A new log is numbered from the server's clock in microseconds, not from 1: if the log is lost
@@ -79,7 +81,7 @@ export const DEFAULT_LOG_REPLICATION: Readonly<LogReplication> = Object.freeze({
  * %d: Lua would otherwise print them in exponent form.
  */
 const PUBLISH = `
-local count = #ARGV - 2
+local count = #ARGV - 3
 local n = redis.call('INCRBY', KEYS[2], count)
 if n == count then
   local first
@@ -100,7 +102,7 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
 end
 local epoch = tonumber(redis.call('HGET', KEYS[4], 'n') or '0')
 local published = tonumber(ARGV[2])
-if first <= published then
+if first <= published and epoch <= tonumber(ARGV[3]) then
   local t = redis.call('TIME')
   epoch = math.max(epoch + 1, published + 1, tonumber(t[1]) * 1000000 + tonumber(t[2]))
   redis.call('HSET', KEYS[4], 'n', string.format('%d', epoch), 'from', string.format('%d', first))
@@ -108,9 +110,9 @@ end
 for i = 1, count do
   local id = string.format('%d-0', first + i - 1)
   if epoch == 0 then
-    redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], id, 'e', ARGV[i + 2])
+    redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], id, 'e', ARGV[i + 3])
   else
-    redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], id, 'e', ARGV[i + 2], 'epoch', string.format('%d', epoch))
+    redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], id, 'e', ARGV[i + 3], 'epoch', string.format('%d', epoch))
   end
 end
 return { first, string.format('%d', epoch) }
@@ -173,8 +175,8 @@ export class RedisStreamLog implements InvalidationLog {
   /** Connected replicas of the log's primary, as last seen ('auto'); undefined until looked at. */
   private replicas: number | undefined;
   private isUnreplicated = false;
-  /** The last id this log appended: the log's last id found below it means the log moved backwards. */
-  private lastPublishedId = 0;
+  /** The last id this log appended, and its epoch: the log's last id found below it means the log moved backwards. */
+  private lastPublished = { id: 0, epoch: 0 };
 
   constructor(options: RedisStreamLogOptions) {
     this.redis = options.redis;
@@ -216,23 +218,22 @@ export class RedisStreamLog implements InvalidationLog {
     const bodies = inputs.map((input) => JSON.stringify({ ...input, publishedAt }));
     // One script call: the batch is appended whole, its ids consecutive, whatever else publishes meanwhile.
     // Arguments as one array: a spread call of many thousand bodies would overflow the stack.
-    const args = [this.streamKey, this.counterKey, this.firstIdKey, this.epochKey, String(this.retain), String(this.lastPublishedId), ...bodies];
-    const [first, epoch] = await this.append(args).catch(logFailed('publish'));
-    // Replies come back in order on one connection, so this follows the log (backwards too, after a new epoch).
-    this.lastPublishedId = first + inputs.length - 1;
+    const args = [this.streamKey, this.counterKey, this.firstIdKey, this.epochKey, String(this.retain), String(this.lastPublished.id), String(this.lastPublished.epoch), ...bodies];
+    const [first, epoch] = await this.append(args, inputs.length).catch(logFailed('publish'));
     return inputs.map((input, i) => Object.freeze({ ...input, id: first + i, publishedAt, ...(epoch > 0 ? { epoch } : {}) }));
   }
 
   /** Runs the PUBLISH script and, as `replication` says, waits for a replica: [first id, epoch]. */
-  private async append(args: string[]): Promise<[number, number]> {
+  private async append(args: string[], count: number): Promise<[number, number]> {
     const { wait, timeoutMs } = this.replication;
-    if (wait === 'never') return publishReply(await this.redis.eval(PUBLISH, 4, args));
+    if (wait === 'never') return this.appended(publishReply(await this.redis.eval(PUBLISH, 4, args)), count);
     const waits = wait === 'always' || (this.replicas ?? 0) > 0;
     const [appended, after] = await this.onLogPrimary((pipeline) => {
       pipeline.eval(PUBLISH, 4, ...args);
       return waits ? pipeline.wait(1, timeoutMs) : pipeline.info('replication');
     });
-    const published = publishReply(appended);
+    // Noted before the WAIT: an append no replica confirmed may still have been read, and then lost.
+    const published = this.appended(publishReply(appended), count);
     let acknowledged: number;
     if (waits) acknowledged = after as number;
     else {
@@ -251,6 +252,13 @@ export class RedisStreamLog implements InvalidationLog {
       if (this.replicas === 0) return this.goOnUnreplicated(published);
     }
     throw new FreshcacheError('log_unreplicated', `invalidation log publish: no replica of the log's primary confirmed the append within ${timeoutMs} ms; it may be lost in a failover, retry it`);
+  }
+
+  /** Notes the last append. Replies come back in order on one connection, so this follows the log (backwards too, after a new epoch). */
+  private appended(published: [number, number], count: number): [number, number] {
+    const [first, epoch] = published;
+    this.lastPublished = { id: first + count - 1, epoch };
+    return published;
   }
 
   private goOnUnreplicated(published: [number, number]): [number, number] {
