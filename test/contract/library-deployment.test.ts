@@ -5,6 +5,7 @@ import { createCache } from '../../packages/freshcache/src/create-cache.js';
 import type { TieredCache } from '../../packages/freshcache/src/engine/tiered-cache.js';
 import { redisStore, redisStreamLog } from '../../packages/freshcache/src/redis.js';
 import type { InvalidationEvent, InvalidationInput } from '../../packages/freshcache/src/seams/invalidation-log.js';
+import type { KeyDrop } from '../../packages/freshcache/src/seams/store.js';
 import { redisForFile } from '../testkit/redis-server.js';
 import { signal } from '../testkit/signal.js';
 
@@ -24,6 +25,12 @@ class TappedStore extends RedisStore {
     TappedStore.deleted.push(key);
     TappedStore.seen.notify();
     return existed;
+  }
+  override async dropMany(drops: readonly KeyDrop[]): Promise<number> {
+    const dropped = await super.dropMany(drops);
+    TappedStore.deleted.push(...drops.map(({ key }) => key));
+    TappedStore.seen.notify();
+    return dropped;
   }
 }
 

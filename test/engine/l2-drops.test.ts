@@ -91,7 +91,10 @@ describe("the consumer group's deletes from the shared L2", () => {
     await l2.waiting(10);
     l2.releaseAll();
     await expect.poll(() => outcomes.length).toBe(1);
-    expect(String(outcomes[0]!.error)).toContain('user:3');
+    const error = outcomes[0]!.error as { code?: string; message: string; cause?: unknown };
+    expect(error.code).toBe('store_unavailable');
+    expect(error.message).toContain('1 of the 10 invalidated keys');
+    expect(String(error.cause)).toContain('user:3');
     expect(l2.inFlight).toBe(0);
     await follower.stop();
   });

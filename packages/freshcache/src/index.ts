@@ -39,7 +39,7 @@ export { NODE_REGISTRY_DEFAULTS, nodeStateAt } from './seams/node-registry.js';
 export { NodeHeartbeat } from './observability/node-heartbeat.js';
 export type { NodeHeartbeatOptions } from './observability/node-heartbeat.js';
 export type { LocalStore } from './seams/local-store.js';
-export type { Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';
+export type { KeyDrop, Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';
 export type { InvalidationLog, InvalidationEvent, InvalidationInput, InvalidationKind } from './seams/invalidation-log.js';
 export { EVENT_FORMAT_VERSION, formatOf, unknownEvent } from './seams/invalidation-log.js';
 export type { ChangeFeed, ChangeSink } from './seams/change-feed.js';

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type { GapInfo, GroupSubscription, InvalidationEvent, InvalidationLog } from '../seams/invalidation-log.js';
 import { unknownEvent } from '../seams/invalidation-log.js';
-import { ConcurrencyLimit } from './concurrency-limit.js';
 import type { TieredCache } from './tiered-cache.js';
 
 /** Runs an event's work on its way to a tier: at once, or later (a topology's simulated propagation delay). */
@@ -35,9 +34,6 @@ export interface LogFollowerOptions {
 
 const atOnce: Deliver = (work) => work();
 
-/** Enough in flight to fill a pipelined write to Redis; few enough to stay far below a call timeout. */
-const L2_DROP_CONCURRENCY = 256;
-
 /**
  * Applies the invalidation log to one cache: every event to its L1 (each cache subscribes), and
  * each event once per region to a shared L2 (the region's consumer group). It keeps the log's
@@ -61,8 +57,6 @@ export class LogFollower {
   private distrustedUntilAbove: number | undefined;
   /** Still replaying the retained log at start. */
   private catchingUp = false;
-  /** Deletes from the shared L2 in flight at once, across the events of a consumer batch. */
-  private readonly l2Drops = new ConcurrencyLimit(L2_DROP_CONCURRENCY);
 
   constructor(options: LogFollowerOptions) {
     this.options = options;
@@ -206,12 +200,9 @@ export class LogFollower {
     // A `write`'s new value may already be in L2, dated at this event: deleting the key could
     // delete it. What the event made stale is refused by every cache's marks, and reclaimed on read.
     if (event.source === 'write') return;
-    // The keys leave concurrently (one event can name thousands; one round trip each in turn was
-    // the pipeline's bottleneck), bounded across events so a burst cannot swamp the L2.
-    const drops = await Promise.allSettled(event.keys.map((key) => this.l2Drops.run(() => this.cache.dropFromL2(key, event.keyVersions))));
-    const failed = drops.find((drop): drop is PromiseRejectedResult => drop.status === 'rejected');
-    // Left unacknowledged: the group hands the event out again, and deleting twice is harmless.
-    if (failed) throw failed.reason;
+    // In batches, bounded across events by the cache (one event can name thousands of keys).
+    // A failure leaves it unacknowledged: the group hands it out again, and deleting twice is harmless.
+    await this.cache.dropFromL2(event.keys, event.keyVersions);
   }
 
   private skips(event: InvalidationEvent): boolean {

@@ -1,8 +1,9 @@
 import type { LocalStore } from '../seams/local-store.js';
 import type { Serializer } from '../seams/serializer.js';
-import type { Store } from '../seams/store.js';
+import type { KeyDrop, Store } from '../seams/store.js';
 import type { CacheParts } from './cache-parts.js';
 import { CacheStats } from './cache-stats.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
 import type { CacheSettings, Described, L1Entry, ExplorerPage, InvalidateOptions, Loader, Lookup, MatchResult, SetOptions, Strategy, WriteOptions } from './cache-types.js';
 import { DEFAULTS, toLookup } from './cache-types.js';
 import type { Clock } from './clock.js';
@@ -48,6 +49,8 @@ export type RuntimeSettings = LiveSettings;
 
 /** Keys `loadMany` loads at once through a template without its own `loadMany`. */
 const LOAD_MANY_CONCURRENCY = 8;
+/** Keys per `Store.dropMany` call: a change of many rows leaves L2 in a few round trips. */
+const L2_DROP_BATCH = 256;
 
 /**
  * The engine: an in-process L1 over a shared L2, read-through with single flight, invalidated by
@@ -71,6 +74,13 @@ export class TieredCache {
   private readonly filler: Filler;
   private readonly explorer: KeyExplorer;
   private readonly parts: CacheParts;
+  /**
+   * L2 deletes in flight at once, across invalidations (a region's consumer group applies many
+   * events at once): enough to fill a pipelined write to Redis, few enough to stay far below a
+   * call timeout. Batches of a store with dropMany, or single keys of one without.
+   */
+  private readonly l2Batches = new ConcurrencyLimit(8);
+  private readonly l2Keys = new ConcurrencyLimit(256);
 
   constructor(options: TieredCacheOptions) {
     checkCacheOptions(options, `TieredCache "${options.name ?? 'cache'}" options`);
@@ -317,40 +327,56 @@ export class TieredCache {
     this.filler.overtake(targets, keyVersions);
     this.stats.invalidationsApplied++;
     if (targets.all) this.stats.flushes++;
-    const failures: unknown[] = [];
+    let dropping: Promise<void> | undefined;
     if (this.settings.strategy === 'eager') {
       // Keys are named one by one, so reclaiming their memory now costs what the purge already costs.
-      const inL2 = this.l2 !== undefined && options.l2 !== false;
-      for (const key of targets.keys ?? []) {
+      const keys = targets.keys ?? [];
+      for (const key of keys) {
         this.negatives.delete(key);
         // The version rule: an entry already as new as the change stays (its key mark spares it).
         if (!holdsVersion(this.l1.peek(key), versionOf(keyVersions, key))) this.l1.remove(key);
-        // One unreachable key must not keep the others in L2: try each, then report.
-        if (inL2) await this.dropFromL2(key, keyVersions).catch((error: unknown) => failures.push(error));
       }
+      if (this.l2 !== undefined && options.l2 !== false && keys.length > 0) dropping = this.dropFromL2(keys, keyVersions);
     }
     this.generations.pruneIfDue(now, this.settings.loadTimeoutMs);
-    if (failures.length > 0) {
-      throw new FreshcacheError('store_unavailable', `${failures.length} of the purged keys could not be deleted from L2; reads still refuse them`, {
-        cause: failures[0],
-      });
-    }
+    await dropping;
     return mark;
   }
 
   /**
-   * Deletes `key` from L2, unless `keyVersions` gives it a version the L2 entry already holds or beats
-   * (the version rule): in one step where the store offers it (`dropUnlessVersion`), else read,
-   * then delete, where a value written in between is deleted too, which only costs a load; reads
-   * judge what is kept by the key's mark either way.
+   * Deletes `keys` from L2, except an entry that already holds the version `keyVersions` gives its
+   * key, or a newer one (the version rule): in batches where the store offers `dropMany` (Redis:
+   * one script call per batch), else key by key, reading a versioned entry first (a value written
+   * in between is deleted too, which only costs a load). Reads judge what is kept by the keys'
+   * marks either way. One unreachable batch or key does not keep the others: all are tried, then
+   * a failure is reported with how many keys it left.
    */
-  async dropFromL2(key: string, keyVersions?: Readonly<Record<string, number>>): Promise<void> {
+  async dropFromL2(keys: readonly string[], keyVersions?: Readonly<Record<string, number>>): Promise<void> {
     const l2 = this.l2!;
-    const version = versionOf(keyVersions, key);
-    if (version === undefined) await l2.delete(key);
-    // One step where the store offers it (Redis: one script), else a read, then a delete.
-    else if (l2.dropUnlessVersion) await l2.dropUnlessVersion(key, version);
-    else if (!holdsVersion(await l2.get(key), version)) await l2.delete(key);
+    const drops: KeyDrop[] = keys.map((key) => ({ key, version: versionOf(keyVersions, key) }));
+    const dropMany = l2.dropMany?.bind(l2);
+    const calls: { keys: number; run: () => Promise<unknown> }[] = [];
+    if (dropMany) {
+      for (let i = 0; i < drops.length; i += L2_DROP_BATCH) {
+        const batch = drops.slice(i, i + L2_DROP_BATCH);
+        calls.push({ keys: batch.length, run: () => this.l2Batches.run(() => dropMany(batch)) });
+      }
+    } else {
+      for (const { key, version } of drops) {
+        calls.push({
+          keys: 1,
+          run: () => this.l2Keys.run(async () => (version !== undefined && holdsVersion(await l2.get(key), version) ? false : l2.delete(key))),
+        });
+      }
+    }
+    const results = await Promise.allSettled(calls.map((call) => call.run()));
+    const left = results.reduce((sum, result, i) => (result.status === 'rejected' ? sum + calls[i]!.keys : sum), 0);
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) {
+      throw new FreshcacheError('store_unavailable', `${left} of the ${keys.length} invalidated keys could not be deleted from L2; reads still refuse them`, {
+        cause: failed.reason,
+      });
+    }
   }
 
   /**

@@ -1,5 +1,11 @@
 import type { Entry } from './entry.js';
 
+/** A key to remove from a store; with `version`, only unless its entry holds that origin version or newer. */
+export interface KeyDrop {
+  key: string;
+  version?: number;
+}
+
 /** What a store can do, declared by the store instead of guessed by the engine. */
 export interface StoreCapabilities {
   /** Lives in this process: reads are synchronous and cost nanoseconds. */
@@ -65,11 +71,12 @@ export interface Store {
   /** Removes the key; resolves true when it was there. */
   delete(key: string): Promise<boolean>;
   /**
-   * The version rule in one step: removes the key unless its entry holds origin version
-   * `version` or newer (resolves true when it removed it). Optional: without it the engine reads
-   * the entry, then deletes it, two round trips per key of a change.
+   * Removes each key, except one whose entry holds its drop's origin `version` or newer (the
+   * version rule, in one step), in as few round trips as the store can: a region applying a
+   * change of a thousand rows removes a thousand keys. Resolves how many it removed. Optional:
+   * without it the engine removes them key by key, reading each versioned entry first.
    */
-  dropUnlessVersion?(key: string, version: number): Promise<boolean>;
+  dropMany?(drops: readonly KeyDrop[]): Promise<number>;
   /** Removes every entry. */
   clear(): Promise<void>;
   /**

@@ -57,22 +57,33 @@ export function storeContract(name: string, make: (clock: ManualClock) => Promis
       expect(await store.get('k')).toBeUndefined();
     });
 
-    it('dropUnlessVersion (where offered) keeps an entry holding the version or newer, and drops an older one or one without a version', async () => {
+    it('dropMany (where offered) removes unversioned keys, keeps an entry holding its version or newer, and drops older ones, in one call', async () => {
       const { clock, store } = await setup();
-      if (!store.dropUnlessVersion) return;
+      if (!store.dropMany) return;
       await store.set('new', entry('v5', { version: 5 }, clock));
       await store.set('same', entry('v4', { version: 4 }, clock));
       await store.set('old', entry('v3', { version: 3 }, clock));
       await store.set('none', entry('no version', { version: undefined }, clock));
-      expect(await store.dropUnlessVersion('new', 4)).toBe(false);
-      expect(await store.dropUnlessVersion('same', 4)).toBe(false);
-      expect(await store.dropUnlessVersion('old', 4)).toBe(true);
-      expect(await store.dropUnlessVersion('none', 4)).toBe(true);
-      expect(await store.dropUnlessVersion('absent', 4)).toBe(false);
+      await store.set('plain', entry('v9', { version: 9 }, clock));
+      const many = Array.from({ length: 300 }, (_, i) => `user:${i}`);
+      for (const key of many) await store.set(key, entry(key, { version: 1 }, clock));
+      const dropped = await store.dropMany([
+        { key: 'new', version: 4 },
+        { key: 'same', version: 4 },
+        { key: 'old', version: 4 },
+        { key: 'none', version: 4 },
+        { key: 'absent', version: 4 },
+        { key: 'plain' },
+        ...many.map((key) => ({ key, version: 2 })),
+      ]);
+      expect(dropped).toBe(3 + many.length);
       expect((await store.get('new'))?.value).toBe('v5');
       expect((await store.get('same'))?.value).toBe('v4');
       expect(await store.get('old')).toBeUndefined();
       expect(await store.get('none')).toBeUndefined();
+      expect(await store.get('plain')).toBeUndefined();
+      for (const key of many) expect(await store.get(key)).toBeUndefined();
+      expect(await store.dropMany([])).toBe(0);
     });
 
     it('replaces on set', async () => {

@@ -6,7 +6,7 @@ import type { Entry } from '../../seams/entry.js';
 import { FreshcacheError } from '../../engine/errors.js';
 import { typedJsonSerializer } from '../../engine/typed-json-serializer.js';
 import type { Serializer } from '../../seams/serializer.js';
-import type { ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
+import type { KeyDrop, ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
 import { LEASE_SUFFIX, RedisLeases } from './redis-leases.js';
 import { redisFailure } from './redis-unavailable.js';
@@ -25,18 +25,27 @@ return existed
 `;
 
 /**
- * KEYS: entry, lease. ARGV: version. Deletes both unless the entry holds that version or newer.
+ * KEYS: entry and lease of each key, in pairs. ARGV: each key's version, or '' for none. Deletes
+ * each pair unless the entry holds that version or newer; resolves how many entries it deleted.
  * An entry this script cannot read (another serializer's) is deleted: that only costs a load.
  */
-const DROP_UNLESS_VERSION = `
-local raw = redis.call('GET', KEYS[1])
-if raw then
-  local ok, entry = pcall(cjson.decode, raw)
-  if ok and type(entry) == 'table' and type(entry['version']) == 'number' and entry['version'] >= tonumber(ARGV[1]) then return 0 end
+const DROP_MANY = `
+local dropped = 0
+for i = 1, #ARGV do
+  local keep = false
+  if ARGV[i] ~= '' then
+    local raw = redis.call('GET', KEYS[2 * i - 1])
+    if raw then
+      local ok, entry = pcall(cjson.decode, raw)
+      keep = ok and type(entry) == 'table' and type(entry['version']) == 'number' and entry['version'] >= tonumber(ARGV[i])
+    end
+  end
+  if not keep then
+    dropped = dropped + redis.call('DEL', KEYS[2 * i - 1])
+    redis.call('DEL', KEYS[2 * i])
+  end
 end
-local existed = redis.call('DEL', KEYS[1])
-redis.call('DEL', KEYS[2])
-return existed
+return dropped
 `;
 
 export interface RedisStoreOptions {
@@ -113,11 +122,23 @@ export class RedisStore implements Store {
     return this.reach('delete', async () => ((await this.redis.eval(DELETE, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX))) as number) > 0);
   }
 
-  dropUnlessVersion(key: string, version: number): Promise<boolean> {
-    return this.reach(
-      'delete',
-      async () => ((await this.redis.eval(DROP_UNLESS_VERSION, 2, slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX), version)) as number) > 0,
-    );
+  /**
+   * Standalone: one script call for all the drops. Cluster: a script call per key (a script's keys
+   * must share a slot), all sent at once, which the connection's auto-pipelining groups by node.
+   */
+  dropMany(drops: readonly KeyDrop[]): Promise<number> {
+    return this.reach('delete', async () => {
+      const calls = this.redis instanceof Cluster ? drops.map((drop) => [drop]) : [drops];
+      const counts = await Promise.all(
+        calls.map((call) =>
+          this.redis.eval(DROP_MANY, call.length * 2, [
+            ...call.flatMap(({ key }) => [slotKey(this.prefix, key), slotKey(this.prefix, key, LEASE_SUFFIX)]),
+            ...call.map(({ version }) => (version === undefined ? '' : String(version))),
+          ]),
+        ),
+      );
+      return counts.reduce<number>((sum, count) => sum + Number(count), 0);
+    });
   }
 
   clear(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Entry } from '../../seams/entry.js';
-import type { FillLeases, ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
+import type { FillLeases, KeyDrop, ScanOptions, ScanPage, Store, StoreCapabilities } from '../../seams/store.js';
 import { FreshcacheError } from '../../engine/errors.js';
 import { CallTimeoutError, CircuitBreaker, CircuitOpenError } from './circuit-breaker.js';
 
@@ -141,20 +141,39 @@ export class BreakerStore implements Store {
     }
   }
 
-  /** As `delete`, keeping an entry that holds `version` or newer; a key with a failed delete pending is deleted whatever it holds. */
-  async dropUnlessVersion(key: string, version: number): Promise<boolean> {
-    const drop = this.inner.dropUnlessVersion?.bind(this.inner);
-    if (this.pending.has(key)) return this.delete(key);
-    if (!drop) {
-      const held = await this.get(key);
-      return typeof held?.version === 'number' && held.version >= version ? false : this.delete(key);
-    }
+  /**
+   * As `delete` for each key, keeping an entry that holds its drop's version or newer; a key with
+   * a failed delete pending is deleted whatever it holds. On failure every key is remembered.
+   */
+  async dropMany(drops: readonly KeyDrop[]): Promise<number> {
+    const before = new Map(drops.map(({ key }) => [key, this.pending.get(key)]));
+    const settled = drops.map((drop) => (this.pending.has(drop.key) ? { key: drop.key } : drop));
+    const inner = this.inner.dropMany?.bind(this.inner);
+    if (!inner) return this.dropKeyByKey(settled);
     try {
-      return await this.breaker.run(() => drop(key, version));
+      const dropped = await this.breaker.run(() => inner(settled));
+      for (const [key, stamp] of before) if (stamp !== undefined && this.pending.get(key) === stamp) this.pending.delete(key);
+      return dropped;
     } catch (error) {
-      this.remember(key);
+      for (const { key } of drops) this.remember(key);
       throw unavailable(error);
     }
+  }
+
+  /** For a store without dropMany: each key read (when versioned), then deleted; failed deletes are remembered by `delete`. */
+  private async dropKeyByKey(drops: readonly KeyDrop[]): Promise<number> {
+    const results = await Promise.allSettled(
+      drops.map(async ({ key, version }) => {
+        if (version !== undefined) {
+          const held = await this.get(key);
+          if (typeof held?.version === 'number' && held.version >= version) return false;
+        }
+        return this.delete(key);
+      }),
+    );
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.filter((result) => result.status === 'fulfilled' && result.value).length;
   }
 
   async clear(): Promise<void> {
