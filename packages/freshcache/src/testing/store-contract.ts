@@ -57,7 +57,7 @@ export function storeContract(name: string, make: (clock: ManualClock) => Promis
       expect(await store.get('k')).toBeUndefined();
     });
 
-    it('dropMany (where offered) removes unversioned keys, keeps an entry holding its version or newer, and drops older ones, in one call', async () => {
+    it('dropMany (where offered) removes unversioned keys, keeps an entry holding its version or newer, and drops older ones', async () => {
       const { clock, store } = await setup();
       if (!store.dropMany) return;
       await store.set('new', entry('v5', { version: 5 }, clock));
