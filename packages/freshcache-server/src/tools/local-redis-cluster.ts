@@ -17,6 +17,8 @@ export interface RedisClusterOptions {
   detached?: boolean;
   /** Turns a cluster that never forms into a failure (default 30 s; forming takes about 2 s). */
   readyTimeoutMs?: number;
+  /** Hears each server as soon as it runs, before the cluster forms (`up` hands it to its watchdog). */
+  onNodeStarted?: (server: RedisServer) => void;
 }
 
 export interface RedisClusterNode {
@@ -26,6 +28,8 @@ export interface RedisClusterNode {
   role: 'primary' | 'replica';
   /** A replica's primary (its name) when the cluster formed. */
   replicaOf: string | null;
+  /** A primary's slot ranges when the cluster formed ([first, last], inclusive). */
+  slots: [number, number][];
   server: RedisServer;
 }
 
@@ -62,7 +66,9 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   try {
     // One after another (about 20 ms each): started together, two could pick each other's bus port.
     for (let i = 0; i < primaries * (1 + replicas); i++) {
-      servers.push(await startRedis({ cluster: true, clusterNodeTimeoutMs: options.nodeTimeoutMs, durable: options.durable, detached: options.detached }));
+      const server = await startRedis({ cluster: true, clusterNodeTimeoutMs: options.nodeTimeoutMs, durable: options.durable, detached: options.detached });
+      servers.push(server);
+      options.onNodeStarted?.(server);
     }
     const deadline = Date.now() + readyTimeoutMs;
     await redisCli(['--cluster', 'create', ...servers.map((s) => `${s.host}:${s.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], readyTimeoutMs);
@@ -76,6 +82,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 
 interface Shard {
   slots: number;
+  ranges: [number, number][];
   firstSlot: number;
   nodes: { port: number; role: string; health: string }[];
 }
@@ -120,8 +127,11 @@ async function problemOf(client: Redis, port: number, expected: { primaries: num
   for (const shard of shards) {
     const replicas = shard.nodes.filter((n) => n.role !== 'master');
     if (replicas.length !== expected.replicas) return `node ${port} sees ${replicas.length} replicas of slot ${shard.firstSlot}'s primary`;
-    const unwell = shard.nodes.find((n) => n.health !== 'online');
-    if (unwell) return `node ${port} sees node ${unwell.port} ${unwell.health}`;
+    // Not "online" alone: Redis 7.0 calls a replica "loading" until its replication offset moves
+    // off 0, which on an idle primary takes its first ping (repl-ping-replica-period, 10 s). Each
+    // replica's own INFO (below) says whether it is in sync.
+    const unwell = shard.nodes.find((n) => n.health === 'fail');
+    if (unwell) return `node ${port} sees node ${unwell.port} failed`;
   }
   const replication = String(await client.info('replication'));
   if (replication.includes('role:slave') && !(replication.includes('master_link_status:up') && replication.includes('master_sync_in_progress:0'))) {
@@ -135,10 +145,11 @@ function shardsOf(reply: unknown): Shard[] {
   return (reply as unknown[][]).map((shard) => {
     const fields = pairs(shard);
     const ranges = ((fields.slots as unknown[]) ?? []).map(Number);
-    let slots = 0;
-    for (let i = 0; i + 1 < ranges.length; i += 2) slots += ranges[i + 1]! - ranges[i]! + 1;
+    const pairsOfRanges: [number, number][] = [];
+    for (let i = 0; i + 1 < ranges.length; i += 2) pairsOfRanges.push([ranges[i]!, ranges[i + 1]!]);
+    const slots = pairsOfRanges.reduce((sum, [first, last]) => sum + last - first + 1, 0);
     const nodes = ((fields.nodes as unknown[][]) ?? []).map(pairs).map((n) => ({ port: Number(n.port), role: String(n.role), health: String(n.health) }));
-    return { slots, firstSlot: ranges[0] ?? -1, nodes };
+    return { slots, ranges: pairsOfRanges, firstSlot: ranges[0] ?? -1, nodes };
   });
 }
 
@@ -156,12 +167,12 @@ function describe(servers: RedisServer[], shards: Shard[]): RedisClusterNode[] {
   const nodes: RedisClusterNode[] = [];
   for (const shard of ordered) {
     const primary = shard.nodes.find((n) => n.role === 'master')!;
-    nodes.push({ name: name(primary.port), role: 'primary', replicaOf: null, server: byPort.get(primary.port)! });
+    nodes.push({ name: name(primary.port), role: 'primary', replicaOf: null, slots: shard.ranges, server: byPort.get(primary.port)! });
   }
   for (const shard of ordered) {
     const primary = shard.nodes.find((n) => n.role === 'master')!;
     for (const replica of shard.nodes.filter((n) => n.role !== 'master')) {
-      nodes.push({ name: name(replica.port), role: 'replica', replicaOf: name(primary.port), server: byPort.get(replica.port)! });
+      nodes.push({ name: name(replica.port), role: 'replica', replicaOf: name(primary.port), slots: [], server: byPort.get(replica.port)! });
     }
   }
   return nodes;

@@ -128,6 +128,9 @@ async function spawnRedis(port: number, dir: string, options: RedisServerOptions
     // Full coverage off: with it on, once a primary is marked failed every slot answers
     // CLUSTERDOWN until its replica is promoted, not only the failed primary's.
     args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', nodeTimeout, '--cluster-require-full-coverage', 'no');
+    // A replica's full sync starts at once: by default a primary waits 5 s for more replicas to
+    // share the transfer, and every new or restarted replica (and every failover) waited for it.
+    args.push('--repl-diskless-sync-delay', '0');
   }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,8 @@ export const chaosHelp = `freshcache chaos kill|restart|pause|resume <target> [-
 freshcache chaos list [--state FILE]
 
 Breaks a running \`freshcache up\` on purpose, for demos and fault tests. The target is one of
-its processes: control, a node (us-east-1, …), redis, postgres or nginx (\`list\` names them).
+its processes: control, a node (us-east-1, …), redis, postgres or nginx (\`list\` names them);
+under \`up --redis cluster\`, each Redis node is redis-PORT (its port: a failover changes its role).
 
   kill      SIGKILL, as a crash; up starts it again with backoff
   restart   a clean stop, and up starts it again at once

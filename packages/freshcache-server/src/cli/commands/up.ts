@@ -10,6 +10,9 @@ import { findNginx, NGINX_INSTALL_HINT, startNginx } from '../../tools/local-ngi
 import { postgresBinaries, startPostgres } from '../../tools/local-postgres.js';
 import type { PostgresServer } from '../../tools/local-postgres.js';
 import { startRedis } from '../../tools/local-redis.js';
+import type { RedisServer } from '../../tools/local-redis.js';
+import { startRedisCluster } from '../../tools/local-redis-cluster.js';
+import type { LocalRedisCluster } from '../../tools/local-redis-cluster.js';
 import { nginxConfig } from '../../tools/nginx-config.js';
 import { spawnServe, stopServe } from '../../tools/serve-process.js';
 import type { ServeProcess } from '../../tools/serve-process.js';
@@ -19,11 +22,11 @@ import { startUpControl } from '../../tools/up-control.js';
 import { startWatchdog } from '../../tools/watchdog.js';
 import { untilSignal } from '../until-signal.js';
 
-export const upHelp = `freshcache up [--nodes N] [--capture wal|outbox] [--port N]
+export const upHelp = `freshcache up [--nodes N] [--capture wal|outbox] [--redis standalone|cluster [--replicas N]] [--port N]
 
 Starts a real local topology, keeps it running, and stops all of it on Ctrl-C: a redis-server
-(append-only, for the invalidation log and each region's shared L2) and a PostgreSQL (initdb in
-a temp folder), both on free ports; a control process (HTTP API, relay candidate, seeds sample
+(append-only, for the invalidation log and each region's shared L2), or a Redis Cluster with
+--redis cluster, and a PostgreSQL (initdb in a temp folder), all on free ports; a control process (HTTP API, relay candidate, seeds sample
 content); N node processes per region (us-east, eu-west, ap-south); and nginx in front of each
 region's nodes (one URL per region, round-robin, a failed read retried on the next node).
 
@@ -34,6 +37,12 @@ pauses or resumes a child on purpose; up prints the state file it needs.
 
   --nodes N        node processes per region (default 1)
   --capture KIND   change capture: wal (logical replication, default) or outbox
+  --redis KIND     standalone (one redis-server, default) or cluster: a Redis Cluster of 3
+                   primaries (cluster-node-timeout 2 s, cluster-require-full-coverage no) for
+                   the L2 and the log (the log's keys share one hash slot). Each node is a
+                   process named redis-PORT (a name that a failover does not change); up
+                   prints each with its role and slots, and chaos targets each
+  --replicas N     with --redis cluster: replicas of each primary (default 1, 0..4)
   --port N         port of the control process (default 3000; nodes and nginx take free ports)
 
 Without nginx (Debian: apt-get install -y nginx-light) it prints the nodes' own URLs only.
@@ -57,6 +66,8 @@ export async function up(argv: string[]): Promise<void> {
     options: {
       nodes: { type: 'string', default: '1' },
       capture: { type: 'string', default: 'wal' },
+      redis: { type: 'string', default: 'standalone' },
+      replicas: { type: 'string' },
       port: { type: 'string', default: '3000' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -70,6 +81,10 @@ export async function up(argv: string[]): Promise<void> {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8) throw new Error(`--nodes must be 1..8, got ${values.nodes}`);
   if (values.capture !== 'wal' && values.capture !== 'outbox') throw new Error(`--capture must be wal or outbox, got ${values.capture}`);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${values.port}`);
+  if (values.redis !== 'standalone' && values.redis !== 'cluster') throw new Error(`--redis must be standalone or cluster, got ${values.redis}`);
+  if (values.replicas !== undefined && values.redis !== 'cluster') throw new Error('--replicas goes with --redis cluster');
+  const replicas = Number(values.replicas ?? 1);
+  if (!Number.isInteger(replicas) || replicas < 0 || replicas > 4) throw new Error(`--replicas must be 0..4, got ${values.replicas}`);
   await checkBinaries();
   const nginx = findNginx();
 
@@ -95,23 +110,52 @@ export async function up(argv: string[]): Promise<void> {
     watchdog.removeOnExit(dir);
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
 
-    process.stdout.write('Starting redis-server… ');
-    const redis = await startRedis({ durable: true, detached: true });
-    watchdog.removeOnExit(redis.dir);
-    cleanups.push(() => redis.stop());
-    let redisStarts = 0;
-    await supervisor.add({
-      name: 'redis',
-      // The first start is startRedis's; a restart keeps the port and the append-only file.
-      start: async () => {
-        if (redisStarts++ > 0) await redis.restart();
-        return { pid: redis.pid, exited: redis.exited() };
-      },
-      // SIGTERM: Redis flushes its append-only file and exits.
-      stop: stopProcess,
-    });
-    stopIfInterrupted();
-    console.log(redis.url);
+    // Each redis-server a supervised child of its own. The first start is startRedis's; a restart
+    // keeps the port, the append-only file and (in a cluster) nodes.conf, so the node rejoins.
+    const superviseRedis = (name: string, server: RedisServer) => {
+      let starts = 0;
+      return supervisor.add({
+        name,
+        start: async () => {
+          if (starts++ > 0) await server.restart();
+          return { pid: server.pid, exited: server.exited() };
+        },
+        // SIGTERM: Redis flushes its append-only file and exits.
+        stop: stopProcess,
+      });
+    };
+    let redisTarget: { url: string } | { cluster: { host: string; port: number }[] };
+    let redisLines: string;
+    if (values.redis === 'cluster') {
+      process.stdout.write(`Starting a Redis Cluster (3 primaries, ${replicas} replica${replicas === 1 ? '' : 's'} each)… `);
+      const cluster = await startRedisCluster({
+        primaries: 3,
+        replicas,
+        durable: true,
+        detached: true,
+        // Watched from its start: a SIGKILL of up while the cluster forms must not leave it running.
+        onNodeStarted: (server) => {
+          watchdog.watch(server.pid);
+          watchdog.removeOnExit(server.dir);
+        },
+      });
+      cleanups.push(() => cluster.stop());
+      for (const node of cluster.nodes) await superviseRedis(node.name, node.server);
+      stopIfInterrupted();
+      console.log(`${cluster.nodes.length} nodes`);
+      redisTarget = { cluster: cluster.seeds };
+      redisLines = clusterLines(cluster);
+    } else {
+      process.stdout.write('Starting redis-server… ');
+      const redis = await startRedis({ durable: true, detached: true });
+      watchdog.removeOnExit(redis.dir);
+      cleanups.push(() => redis.stop());
+      await superviseRedis('redis', redis);
+      stopIfInterrupted();
+      console.log(redis.url);
+      redisTarget = { url: redis.url };
+      redisLines = `  redis                 ${redis.url}`;
+    }
 
     process.stdout.write('Starting PostgreSQL (initdb)… ');
     const postgres = await startPostgres();
@@ -143,8 +187,8 @@ export async function up(argv: string[]): Promise<void> {
       origin: { kind: 'postgres', url: postgres.url },
       capture: values.capture === 'wal' ? { kind: 'wal' } : { kind: 'outbox' },
       demo: true, // the demo's own database: up creates it
-      log: { kind: 'redis', redis: { url: redis.url } },
-      l2: { kind: 'redis', redis: { url: redis.url } },
+      log: { kind: 'redis', redis: redisTarget },
+      l2: { kind: 'redis', redis: redisTarget },
     };
     // up's own endpoint for chaos actions: `freshcache chaos`, and the control process's /api/chaos.
     const control = await startUpControl(supervisor);
@@ -221,10 +265,10 @@ export async function up(argv: string[]): Promise<void> {
       return front + region.nodes.map((node) => `    ${node.name.padEnd(18)}  ${urls.get(node.name)}${nginx ? '' : `   e.g. ${urls.get(node.name)}${example}`}`).join('\n');
     });
     console.log(`
-freshcache is up: ${supervisor.status().length} processes on Redis and PostgreSQL (${values.capture} capture)${nginx ? ', nginx in front of each region' : ''}.
+freshcache is up: ${supervisor.status().length} processes on ${values.redis === 'cluster' ? 'a Redis Cluster' : 'Redis'} and PostgreSQL (${values.capture} capture)${nginx ? ', nginx in front of each region' : ''}.
   control (API, relay)  ${controlUrl}   docs ${controlUrl}/docs
 ${regionLines.join('\n')}
-  redis                 ${redis.url}
+${redisLines}
   postgres              ${postgres.url}
 ${nginx ? '' : `\n${NGINX_INSTALL_HINT}\n`}
 A process that dies is started again. Break one on purpose:
@@ -246,6 +290,15 @@ and read it through any ${nginx ? 'region or ' : ''}node. Ctrl-C stops everythin
     await stopAll();
     console.log('Stopped.');
   }
+}
+
+/** The cluster's nodes as up prints them: each with its URL, and its role and slots when the cluster formed. */
+function clusterLines(cluster: LocalRedisCluster): string {
+  const lines = cluster.nodes.map((node) => {
+    const role = node.role === 'primary' ? `primary, slots ${node.slots.map(([first, last]) => `${first}-${last}`).join(' ')}` : `replica of ${node.replicaOf}`;
+    return `    ${node.name.padEnd(18)}  ${node.server.url}   ${role}`;
+  });
+  return ['  redis cluster         (roles as formed; a failover changes them: freshcache chaos list, GET /api/nodes)', ...lines].join('\n');
 }
 
 /** The postmaster as a supervised process: pg_ctl detaches it, so its exit is seen in /proc. */
