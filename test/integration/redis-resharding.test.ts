@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Cluster } from 'ioredis';
 import { createRedisConnection, RedisStore } from 'freshcache/redis';
 import type { Entry } from 'freshcache';
@@ -10,7 +10,8 @@ import { startRedis } from '../testkit/redis-server.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 
 /**
- * Resharding a real Redis Cluster (three primaries, and a fourth that joins) while a shared L2
+ * Resharding a real Redis Cluster (three primaries with a replica each, and a fourth primary that
+ * joins) while a shared L2
  * (RedisStore, on freshcache's own Cluster connection, which follows MOVED and ASK) is read and
  * written: adding a primary and removing one move thousands of keys, and no request fails, no
  * read goes back to an older value than one already acknowledged, and every key ends with its
@@ -26,7 +27,7 @@ let client: Cluster;
 let store: RedisStore;
 
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ replicas: 1 });
   newcomer = await startRedis({ cluster: true });
   client = createRedisConnection({ cluster: cluster.nodes });
   if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
@@ -102,6 +103,8 @@ describe('resharding a Redis Cluster under load', () => {
     // Every key exists before the first move, so the moves carry data.
     for (let i = 0; i < KEYS; i++) await store.set(key(i), entry(0));
     const load = startLoad();
+    // A failed assertion must not leave the load running against a cluster being stopped.
+    onTestFinished(() => load.stop());
 
     // While slots move, the load must actually be running: the counts taken at the first and the
     // last progress report show requests answered in between.
@@ -130,6 +133,7 @@ describe('resharding a Redis Cluster under load', () => {
     expect(await client.nodes('master').find((n) => n.options.port === newcomer.port)!.dbsize()).toBeGreaterThan(KEYS / 8);
 
     const leaving = afterAdd.find((n) => n.address === `${cluster.nodes[0]!.host}:${cluster.nodes[0]!.port}`)!;
+    const itsReplica = afterAdd.find((n) => n.masterId === leaving.id)!;
     const remove = await admin.prepareRemove(leaving.id);
     expect(remove.plannedSlots).toBe(leaving.slots);
     const removed = await run(remove);
@@ -138,6 +142,10 @@ describe('resharding a Redis Cluster under load', () => {
     const afterRemove = await admin.nodes();
     expect(afterRemove.map((n) => n.id)).not.toContain(leaving.id);
     expect(afterRemove.reduce((sum, n) => sum + n.slots, 0)).toBe(16_384);
+    // Its replica stays in the cluster, serving a primary that remains.
+    const replicaAfter = afterRemove.find((n) => n.id === itsReplica.id);
+    expect(replicaAfter).toMatchObject({ role: 'replica' });
+    expect(afterRemove.find((n) => n.id === replicaAfter!.masterId)).toMatchObject({ role: 'master' });
 
     await load.stop();
     expect(load.failures).toEqual([]);

@@ -19,6 +19,8 @@ export interface ClusterNodeEntry {
   slots: number;
   /** Marked failed (fail or fail?), or not yet through its handshake. */
   unhealthy: boolean;
+  /** The node that answered CLUSTER NODES. */
+  myself: boolean;
 }
 
 export type ClusterOperation = 'add-node' | 'remove-node' | 'rebalance';
@@ -172,14 +174,19 @@ export class RedisClusterAdmin {
       }
       progress.phase = 'forgetting';
       tell();
+      // Redis itself moves the replicas of a primary that lost its last slot to the slot's new
+      // owner (cluster-allow-replica-migration); each replica is asked, as the views of the others may lag.
       const after = parseClusterNodes(String(await ask(through, ['CLUSTER', 'NODES']))).nodes;
-      for (const replica of after.filter((n) => n.masterId === target.id)) {
-        const home = leastReplicated(after, target.id);
-        await ask(parseAddress(replica.address), ['CLUSTER', 'REPLICATE', home]);
+      for (const replica of after.filter((n) => n.role === 'replica')) {
+        const at = parseAddress(replica.address);
+        const own = parseClusterNodes(String(await ask(at, ['CLUSTER', 'NODES']))).nodes.find((n) => n.myself);
+        if (own?.masterId === target.id) await ask(at, ['CLUSTER', 'REPLICATE', leastReplicated(after, target.id)]);
       }
       // redis-cli sends CLUSTER FORGET to every other node, then CLUSTER RESET SOFT to the removed one.
       await this.cli(['--cluster', 'del-node', show(through), target.id]);
-      await this.untilAllAgree((all) => all.every((view) => !view.some((n) => n.id === target.id)), through);
+      const settled = (view: ClusterNodeEntry[]) =>
+        !view.some((n) => n.id === target.id) && view.every((n) => n.role === 'master' || view.some((m) => m.id === n.masterId && m.role === 'master'));
+      await this.untilAllAgree((all) => all.every(settled), through);
     });
   }
 
@@ -348,6 +355,7 @@ export function parseClusterNodes(text: string): { nodes: ClusterNodeEntry[]; op
       masterId: master === '-' ? null : master,
       slots,
       unhealthy: flags.some((f) => f === 'fail' || f === 'fail?' || f === 'handshake'),
+      myself: flags.includes('myself'),
     });
   }
   return { nodes, openSlots };
