@@ -27,8 +27,9 @@ export const upHelp = `freshcache up [--nodes N] [--capture wal|outbox] [--redis
 Starts a real local topology, keeps it running, and stops all of it on Ctrl-C: a redis-server
 (append-only, for the invalidation log and each region's shared L2), or a Redis Cluster with
 --redis cluster, and a PostgreSQL (initdb in a temp folder), all on free ports; a control
-process (HTTP API, relay candidate, seeds sample content); N node processes per region (us-east, eu-west, ap-south); and nginx in front of each
-region's nodes (one URL per region, round-robin, a failed read retried on the next node).
+process (HTTP API, relay candidate, seeds sample content); N node processes per region
+(us-east, eu-west, ap-south); and nginx in front of each region's nodes (one URL per region,
+round-robin, a failed read retried on the next node).
 
 A child that dies (a node, the control process, redis-server, PostgreSQL or nginx) is started
 again with backoff, on the same port, while the rest keep serving. If up itself is killed, even
