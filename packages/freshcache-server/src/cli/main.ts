@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { capture, captureHelp } from './commands/capture.js';
 import { chaos, chaosHelp } from './commands/chaos.js';
+import { cluster, clusterHelp } from './commands/cluster.js';
 import { demo, demoHelp } from './commands/demo.js';
 import { load, loadHelp } from './commands/load.js';
 import { relay, relayHelp } from './commands/relay.js';
@@ -16,6 +17,8 @@ Usage:
   freshcache up [options]          start redis-server, PostgreSQL, a relay and node processes locally
   freshcache chaos kill|restart|pause|resume <target>
                                    break a running up on purpose (a node, redis, postgres, nginx)
+  freshcache cluster add-node|remove-node|rebalance|list
+                                   reshard a Redis Cluster (add or remove a primary) under load
   freshcache capture install|uninstall --config FILE [--apply]
                                    print (or apply) the SQL that prepares PostgreSQL for capture
   freshcache load --target URL[,URL…] [options]
@@ -30,6 +33,8 @@ ${relayHelp}
 ${upHelp}
 
 ${chaosHelp}
+
+${clusterHelp}
 
 ${captureHelp}
 
@@ -48,6 +53,8 @@ async function main(argv: string[]): Promise<void> {
       return up(rest);
     case 'chaos':
       return chaos(rest);
+    case 'cluster':
+      return cluster(rest);
     case 'capture':
       return capture(rest);
     case 'load':
