@@ -1,11 +1,12 @@
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLocation } from 'wouter/memory-location';
 import { App } from '../src/App';
 import type { DryRunResult, InvalidationStatus } from '../src/api/types';
 import { ServicesProvider } from '../src/lib/api-context';
 import { InvalidationsPage } from '../src/pages/invalidations/InvalidationsPage';
 import { mergeStatus } from '../src/lib/merge-status';
+import { STATUS_POLL_MS } from '../src/lib/useStatusPoll';
 import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
 
@@ -57,7 +58,10 @@ const ids = () =>
     .slice(1)
     .map((tr) => tr.querySelector('td')?.textContent);
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
 
 describe('Invalidations page: purge', () => {
   it('does not show the preview of targets edited away while it was on its way', async () => {
@@ -139,6 +143,36 @@ describe('Invalidations page: purge', () => {
 
     act(() => services.emit('invalidation.applied', { ...published, regions: { ...published.regions, 'us-east': applied(103) }, region: 'us-east' }));
     expect(regions()).toEqual(['us-east 103 ms', 'eu-west pending', 'ap-south pending']);
+  });
+
+  it('asks the server where a purge stands until every region applied it, on a process with no events for them', async () => {
+    // The control process of freshcache up serves no region: its purge answer names none, no 'invalidation.applied' comes.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const fleet = [
+      status(43, { 'us-east': applied(98), 'eu-west': pending, 'ap-south': pending }, { keys: ['a'], tags: [] }),
+      status(43, { 'us-east': applied(98), 'eu-west': applied(310), 'ap-south': applied(640) }, { keys: ['a'], tags: [], complete: true }),
+    ];
+    const services = fakeServices(
+      answers((call) => {
+        if (call.method === 'POST' && call.path === '/api/invalidate') return { status: 202, body: status(43, {}, { keys: ['a'], tags: [] }) };
+        if (call.path === '/api/invalidations/43') return { body: fleet.length > 1 ? fleet.shift() : fleet[0] };
+        return undefined;
+      }),
+    );
+    renderPage(services);
+    fireEvent.change(screen.getByLabelText('Keys'), { target: { value: 'a' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Purge' }));
+    const progress = await screen.findByText((_, element) => element?.tagName === 'P' && /Purge #43 published: applying…/.test(element.textContent ?? ''));
+    const box = progress.closest('.purge-progress') as HTMLElement;
+    const regions = () => within(box).queryAllByRole('listitem').map((li) => li.textContent);
+    expect(regions()).toEqual([]);
+
+    await act(() => vi.advanceTimersByTimeAsync(STATUS_POLL_MS));
+    await waitFor(() => expect(regions()).toEqual(['us-east 98 ms', 'eu-west pending', 'ap-south pending']));
+    await act(() => vi.advanceTimersByTimeAsync(STATUS_POLL_MS));
+    await waitFor(() => expect(regions()).toEqual(['us-east 98 ms', 'eu-west 310 ms', 'ap-south 640 ms']));
+    expect(box.textContent).toContain('Purge #43 published: applied in every region.');
+    expect(cell(43, 'Complete').textContent).toBe('complete');
   });
 
   it('does not call the API with nothing entered', async () => {
@@ -236,5 +270,16 @@ describe('mergeStatus', () => {
     const done = mergeStatus(afterEvent, status(5, { 'us-east': pending, 'eu-west': applied(300) }));
     expect(done.regions).toEqual({ 'us-east': applied(100), 'eu-west': applied(300) });
     expect(done.complete).toBe(true);
+  });
+
+  it('is complete only once every region either status names applied it', () => {
+    // An event counts only the regions its process serves: complete for it, not for the fleet.
+    const event = status(6, { 'us-east': applied(100) }, { complete: true });
+    const fleet = status(6, { 'us-east': pending, 'eu-west': pending });
+    expect(mergeStatus(fleet, event).complete).toBe(false);
+    expect(mergeStatus(event, fleet).complete).toBe(false);
+    expect(mergeStatus(event, status(6, { 'us-east': applied(100), 'eu-west': applied(300) }, { complete: true })).complete).toBe(true);
+    // A purge answer of a process that serves no region names none: nothing says it applied anywhere.
+    expect(mergeStatus(status(6, {}), status(6, {})).complete).toBe(false);
   });
 });

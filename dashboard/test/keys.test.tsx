@@ -6,6 +6,7 @@ import { App } from '../src/App';
 import type { CacheItem, CachePage, InvalidationStatus } from '../src/api/types';
 import { collectKeys } from '../src/pages/keys/collect-keys';
 import { INITIAL_SEARCH } from '../src/pages/keys/key-search';
+import { STATUS_POLL_MS, STATUS_POLLS } from '../src/lib/useStatusPoll';
 import { keysCsv } from '../src/pages/keys/keys-csv';
 import { toCsv } from '../src/lib/csv';
 import { fakeServices, SERVER_INFO } from './fake-services';
@@ -31,8 +32,8 @@ function page(items: CacheItem[], cursor: string | null = null, region = 'us-eas
   return { body: { region, items, cursor } satisfies CachePage };
 }
 
-function renderKeys(respond: (call: Call) => Answer | undefined) {
-  const services = fakeServices((call) => (call.path === '/api/info' ? { body: info } : respond(call)));
+function renderKeys(respond: (call: Call) => Answer | undefined, serverInfo = info) {
+  const services = fakeServices((call) => (call.path === '/api/info' ? { body: serverInfo } : respond(call)));
   render(<App services={services} hook={memoryLocation({ path: '/keys' }).hook} />);
   return services;
 }
@@ -49,7 +50,10 @@ function status(id: number, keys: string[], applied: Record<string, number> = {}
   return { id, source: 'purge', keys, tags: [], prefixes: [], committedAt: 1000, publishedAt: 1000, regions, complete: REGIONS.every((name) => name in applied) };
 }
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
 
 describe('Keys page: search and pages', () => {
   it('searches by prefix in the chosen region with the chosen page size and lists the entries', async () => {
@@ -299,6 +303,8 @@ describe('Keys page: invalidate selected', () => {
   });
 
   it('asks where each invalidation stands after a reconnect, and shows a failed answer', async () => {
+    // Intervals stand still: the status polls never come, the lookups below answer the resyncs only.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const user = userEvent.setup();
     const lookups: Answer[] = [
       // Applied in eu-west while the stream was away: its event was lost.
@@ -327,6 +333,70 @@ describe('Keys page: invalidate selected', () => {
     expect((await screen.findByRole('alert')).textContent).toContain('store_unavailable');
     // What was known stays.
     expect(regionBadge('eu-west')).toBe('applied (100 ms)');
+  });
+
+  describe('on a process that serves no region (the control process of freshcache up)', () => {
+    // It has no 'invalidation.applied' events: only GET /api/invalidations/:id says where an invalidation stands.
+    const control = { ...info, roles: { regions: [], relay: false } };
+    const published: InvalidationStatus = { ...status(7, ['content:1']), regions: {}, complete: false };
+    const polls = (services: { calls: Call[] }) => services.calls.filter((call) => call.path === '/api/invalidations/7').length;
+
+    async function purgeContent1(lookups: (() => Answer)[]) {
+      // Only intervals are faked: the test moves the polls on, user events and findBy* keep real time.
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      const user = userEvent.setup();
+      const services = renderKeys((call) => {
+        if (listQuery(call)) return page(keys);
+        if (call.method === 'POST' && call.path === '/api/invalidate') return { status: 202, body: published };
+        if (call.path === '/api/invalidations/7') return (lookups.length > 1 ? lookups.shift()! : lookups[0]!)();
+        return undefined;
+      }, control);
+      await regionsLoaded();
+      await user.click(await screen.findByLabelText('Select content:1'));
+      await user.click(screen.getByRole('button', { name: 'Invalidate selected (1)' }));
+      await user.click(screen.getByRole('button', { name: 'Invalidate 1 key' }));
+      expect(await screen.findByText('#7')).toBeTruthy();
+      return services;
+    }
+
+    it('asks the server until every region applied the invalidation, shows each region, and reloads the keys', async () => {
+      const services = await purgeContent1([
+        () => ({ body: status(7, ['content:1'], { 'eu-west': 1100 }) }),
+        () => ({ body: status(7, ['content:1'], { 'eu-west': 1100, 'us-east': 1050, 'ap-south': 1300 }) }),
+      ]);
+      expect(screen.getByText(/applying…/)).toBeTruthy();
+      expect(polls(services)).toBe(0);
+
+      await act(() => vi.advanceTimersByTimeAsync(STATUS_POLL_MS));
+      const progress = await screen.findByRole('list', { name: 'Regions of invalidation #7' });
+      const regionBadge = (name: string) => within(progress).getByText(name).querySelector('.badge')!.textContent;
+      await waitFor(() => expect(regionBadge('eu-west')).toBe('applied (100 ms)'));
+      expect(regionBadge('us-east')).toBe('pending');
+      expect(regionBadge('ap-south')).toBe('pending');
+      // The region shown (us-east) has not applied it: the keys are not reloaded yet.
+      expect(listCalls(services)).toHaveLength(1);
+
+      await act(() => vi.advanceTimersByTimeAsync(STATUS_POLL_MS));
+      await waitFor(() => expect(regionBadge('us-east')).toBe('applied (50 ms)'));
+      expect(regionBadge('ap-south')).toBe('applied (300 ms)');
+      expect(screen.getByText(/applied in every region\./)).toBeTruthy();
+      await waitFor(() => expect(listCalls(services)).toHaveLength(2));
+
+      // Applied everywhere: no more asking.
+      await act(() => vi.advanceTimersByTimeAsync(10 * STATUS_POLL_MS));
+      expect(polls(services)).toBe(2);
+    });
+
+    it('stops asking after 30 s when a region never applies it', async () => {
+      const services = await purgeContent1([() => ({ body: status(7, ['content:1'], { 'eu-west': 1100 }) })]);
+      await act(() => vi.advanceTimersByTimeAsync(STATUS_POLLS * STATUS_POLL_MS));
+      expect(polls(services)).toBe(STATUS_POLLS);
+      expect(STATUS_POLLS * STATUS_POLL_MS).toBe(30_000);
+
+      await act(() => vi.advanceTimersByTimeAsync(10 * STATUS_POLL_MS));
+      expect(polls(services)).toBe(STATUS_POLLS);
+      expect(screen.getByText(/applying…/)).toBeTruthy();
+    });
   });
 
   it('gives the focus back to the Invalidate selected button after Cancel and after the confirmation', async () => {

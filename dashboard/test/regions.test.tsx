@@ -1,13 +1,17 @@
 import { act, cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ContentRecord, InvalidationStatus, RegionSettings } from '../src/api/types';
 import { ServicesProvider } from '../src/lib/api-context';
 import { RegionsPage } from '../src/pages/regions/RegionsPage';
+import { STATUS_POLL_MS } from '../src/lib/useStatusPoll';
 import { fakeServices } from './fake-services';
 import type { Call } from './fake-services';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
 
 const REGIONS: RegionSettings[] = [
   // Out of delay order on purpose: the page sorts them.
@@ -211,6 +215,8 @@ describe('Regions page', () => {
   });
 
   it('asks the server where the followed invalidation stands after the event stream reconnects', async () => {
+    // Intervals stand still: no status poll answers in place of the resync.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const services = renderPage((call) => {
       if (call.method === 'POST') return { status: 202, body: published(60, ['content:7']) };
       if (call.path === '/api/invalidations/60') return { body: applied(applied(published(60, ['content:7']), 'us-east', 99), 'eu-west', 301) };
@@ -223,6 +229,28 @@ describe('Regions page', () => {
     expect(await within(card('eu-west')).findByText('applied +301 ms')).toBeTruthy();
     expect(within(card('us-east')).getByText('applied +99 ms')).toBeTruthy();
     expect(within(card('ap-south')).getByText('pending')).toBeTruthy();
+  });
+
+  it('asks the server until every region applied the followed invalidation, where no event comes for them', async () => {
+    // The control process of freshcache up serves no region: its purge answer names none, no 'invalidation.applied' comes.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const fleet = [applied(published(61, ['content:7']), 'eu-west', 305), applied(applied(applied(published(61, ['content:7']), 'eu-west', 305), 'us-east', 104), 'ap-south', 612)];
+    renderPage((call) => {
+      if (call.method === 'POST') return { status: 202, body: { ...published(61, ['content:7']), regions: {} } };
+      if (call.path === '/api/invalidations/61') return { body: fleet.length > 1 ? fleet.shift() : fleet[0] };
+      return undefined;
+    });
+    await userEvent.type(await screen.findByLabelText('Tag'), 'news');
+    await userEvent.click(screen.getByRole('button', { name: 'Purge' }));
+    expect(await screen.findByText(/invalidation #61/)).toBeTruthy();
+
+    await act(() => vi.advanceTimersByTimeAsync(STATUS_POLL_MS));
+    expect(await within(card('eu-west')).findByText('applied +305 ms')).toBeTruthy();
+    expect(within(card('us-east')).getByText('pending')).toBeTruthy();
+    await act(() => vi.advanceTimersByTimeAsync(STATUS_POLL_MS));
+    expect(await within(card('ap-south')).findByText('applied +612 ms')).toBeTruthy();
+    expect(within(card('us-east')).getByText('applied +104 ms')).toBeTruthy();
+    expect(screen.getByText(/invalidation #61 .* landed in us-east → eu-west → ap-south \(complete\)/)).toBeTruthy();
   });
 
   it('follows invalidations made elsewhere only when asked to', async () => {

@@ -6,7 +6,8 @@ const settled = (apply: InvalidationStatus['regions'][string]) => apply.appliedA
  * One invalidation as known from two sources (the purge answer, a list fetch, an event) that can
  * arrive in any order: the POST's answer may come after the first `invalidation.applied`, and a
  * reload after a reconnect may be older than the events since. A region that applied stays
- * applied, with the first time it was seen (as the server keeps it).
+ * applied, with the first time it was seen (as the server keeps it). Complete once every region
+ * either names applied it: an event's `complete` counts only the regions its process serves.
  */
 export function mergeStatus(known: InvalidationStatus | undefined, incoming: InvalidationStatus): InvalidationStatus {
   if (!known) return incoming;
@@ -19,7 +20,7 @@ export function mergeStatus(known: InvalidationStatus | undefined, incoming: Inv
     ...known,
     ...incoming,
     regions,
-    complete: known.complete || incoming.complete || Object.values(regions).every(settled),
+    complete: Object.keys(regions).length > 0 && Object.values(regions).every(settled),
   };
 }
 

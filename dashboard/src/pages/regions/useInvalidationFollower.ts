@@ -2,6 +2,7 @@ import { useCallback, useRef, useState } from 'react';
 import type { InvalidationStatus } from '../../api/types';
 import { useApi, useEvent, useResync } from '../../lib/api-context';
 import { mergeStatus } from '../../lib/merge-status';
+import { useStatusPoll } from '../../lib/useStatusPoll';
 
 /** How many recent invalidations are kept to match against: an event can beat the answer to the request that caused it. */
 const REMEMBERED = 100;
@@ -33,7 +34,8 @@ export function describeInvalidation(status: InvalidationStatus): string {
 
 /**
  * Follows one invalidation through the regions, from 'invalidation.published' and
- * 'invalidation.applied' events, and from the server after a reconnect: the one the user's
+ * 'invalidation.applied' events, and from the server until every region applied it (a process
+ * has events only for the regions it serves) and after a reconnect: the one the user's
  * latest action caused or, with `followAll`, the latest one published by anyone (a change
  * made in SQL, another user, the workload).
  */
@@ -70,6 +72,8 @@ export function useInvalidationFollower(followAll = false): InvalidationFollower
     receive(status);
   });
   useEvent('invalidation.applied', receive);
+  // Where no event comes (a region this process does not serve), the server's answer brings it.
+  useStatusPoll([followed?.status], receive);
   // Events were missed while the stream was away: ask the server where the followed one stands
   // (or, while still waiting for it to be published, for the latest ones to find it among).
   useResync(() => {
