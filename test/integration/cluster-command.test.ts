@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { setTimeout as delay } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../testkit/cli-process.js';
 import { startRedisCluster } from '../testkit/redis-cluster.js';
@@ -41,6 +45,19 @@ describe('freshcache cluster', () => {
     expect(remove.stdout()).toMatch(new RegExp(`remove-node ${address}: done, 4,096 slots moved`));
   });
 
+  it('rebalances slots onto a primary that joined without any', async () => {
+    const address = `${newcomer.host}:${newcomer.port}`;
+    const member = cluster.nodes[0]!;
+    await promisify(execFile)('redis-cli', ['--cluster', 'add-node', address, `${member.host}:${member.port}`]);
+    await untilEveryNodeKnows(newcomer.port);
+    const rebalance = runCli('cluster', ['rebalance', '--seed', seed()]);
+    expect(await rebalance.exit(), rebalance.stderr()).toEqual({ code: 0, signal: null });
+    expect(rebalance.stdout()).toMatch(/rebalance: done, 4,096 slots moved/);
+    const again = runCli('cluster', ['rebalance', '--seed', seed()]);
+    expect(await again.exit(), again.stderr()).toEqual({ code: 0, signal: null });
+    expect(again.stdout()).toMatch(/rebalance: done, 0 slots moved/);
+  });
+
   it('exits 1 with the reason when the request does not fit the cluster', async () => {
     const member = cluster.nodes[0]!;
     const add = runCli('cluster', ['add-node', `${member.host}:${member.port}`, '--seed', seed()]);
@@ -51,3 +68,26 @@ describe('freshcache cluster', () => {
     expect(usage.stderr()).toContain('usage: freshcache cluster');
   });
 });
+
+/**
+ * Until every node of the cluster lists the node on `port` past its handshake: a join raises no
+ * event, and waiting for external servers is where a bounded poll belongs.
+ */
+async function untilEveryNodeKnows(port: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const views = await Promise.all(
+      cluster.nodes.map(async (n) => {
+        const redis = new Redis(n.port, n.host);
+        try {
+          return String(await redis.call('CLUSTER', 'NODES'));
+        } finally {
+          redis.disconnect();
+        }
+      }),
+    );
+    if (views.every((view) => view.split('\n').some((line) => line.includes(`:${port}@`) && !line.includes('handshake')))) return;
+    if (Date.now() > deadline) throw new Error(`the cluster did not take in the node on port ${port}:\n${views.join('\n')}`);
+    await delay(100);
+  }
+}

@@ -154,7 +154,7 @@ export class RedisClusterAdmin {
    * Moves every slot of the primary `ref` (its node id or `host:port`) to the other primaries,
    * then has every node forget it (and its replicas, which Redis has moved to the primary that
    * took its last slot, are re-attached first if they are still its). The removed server keeps
-   * running, empty and alone: stopping it is its owner's business.
+   * running, empty, alone and with a new node id: stopping it is its owner's business.
    */
   async prepareRemove(ref: string): Promise<PreparedOperation> {
     const { nodes } = await this.healthyLayout();
@@ -187,6 +187,9 @@ export class RedisClusterAdmin {
       const settled = (view: ClusterNodeEntry[]) =>
         !view.some((n) => n.id === target.id) && view.every((n) => n.role === 'master' || view.some((m) => m.id === n.masterId && m.role === 'master'));
       await this.untilAllAgree((all) => all.every(settled), through);
+      // del-node leaves it reset SOFT, with its old node id, which the others refuse to hear of for
+      // 60 s after a FORGET: a new id (HARD) lets the same server join again at once.
+      await ask(parseAddress(target.address), ['CLUSTER', 'RESET', 'HARD']).catch(() => {});
     });
   }
 
@@ -195,6 +198,8 @@ export class RedisClusterAdmin {
     const { nodes, entry } = await this.healthyLayout();
     const masters = nodes.filter((n) => n.role === 'master').map((n) => ({ slots: n.slots, weight: 1 }));
     return this.prepared('rebalance', null, plannedMoves(masters), async (progress, tell) => {
+      // A primary joined by hand a moment ago refuses keys until its rejoin delay has passed.
+      await this.untilAllAgree(() => true, entry);
       await this.moveSlots(entry, ['--cluster-use-empty-masters'], progress, tell);
     });
   }
