@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { parseAddress, parseClusterNodes, plannedMoves } from '../../packages/freshcache-server/src/topology/redis-cluster-admin.js';
+
+describe('plannedMoves: the slots a redis-cli rebalance moves', () => {
+  const primary = (slots: number, weight = 1) => ({ slots, weight });
+
+  it('gives an empty fourth primary its quarter of the slots', () => {
+    expect(plannedMoves([primary(5461), primary(5462), primary(5461), primary(0)])).toBe(4_096);
+  });
+
+  it('moves every slot of a primary of weight 0 (a removal)', () => {
+    expect(plannedMoves([primary(4096), primary(4096), primary(4096, 0), primary(4096)])).toBe(4_096);
+  });
+
+  it('moves nothing when every primary is within 2 % of its share', () => {
+    expect(plannedMoves([primary(5461), primary(5462), primary(5461)])).toBe(0);
+    expect(plannedMoves([primary(5400), primary(5500), primary(5484)])).toBe(0);
+  });
+
+  it('moves every surplus over the share once one primary is beyond 2 %', () => {
+    // Shares of 5461: the second gives 461, the third its 1, and the first takes both.
+    expect(plannedMoves([primary(5000), primary(5922), primary(5462)])).toBe(462);
+  });
+});
+
+describe('parseClusterNodes', () => {
+  const text = [
+    'a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-5460 [5461->-b2]',
+    'b2 127.0.0.1:7001@17001 master - 0 1 2 connected 5461-10922 [5461-<-a1]',
+    'c3 127.0.0.1:7002@17002,hostname master,fail - 0 1 3 connected 10923-16383',
+    'd4 127.0.0.1:7003@17003 slave a1 0 1 1 connected',
+    'e5 :0@0 master,noaddr - 0 1 0 disconnected',
+    '',
+  ].join('\n');
+
+  it('reads ids, addresses, roles, slot counts and health, and counts open slots', () => {
+    const { nodes, openSlots } = parseClusterNodes(text);
+    expect(openSlots).toBe(2);
+    expect(nodes).toEqual([
+      { id: 'a1', address: '127.0.0.1:7000', role: 'master', masterId: null, slots: 5461, unhealthy: false, myself: true },
+      { id: 'b2', address: '127.0.0.1:7001', role: 'master', masterId: null, slots: 5462, unhealthy: false, myself: false },
+      { id: 'c3', address: '127.0.0.1:7002', role: 'master', masterId: null, slots: 5461, unhealthy: true, myself: false },
+      { id: 'd4', address: '127.0.0.1:7003', role: 'replica', masterId: 'a1', slots: 0, unhealthy: false, myself: false },
+    ]);
+  });
+});
+
+describe('parseAddress', () => {
+  it('takes host:port and refuses anything else with bad_request', () => {
+    expect(parseAddress('127.0.0.1:7000')).toEqual({ host: '127.0.0.1', port: 7000 });
+    expect(parseAddress('[::1]:7000')).toEqual({ host: '::1', port: 7000 });
+    for (const bad of ['127.0.0.1', ':7000', '127.0.0.1:0', '127.0.0.1:70000', 'a b:1']) expect(() => parseAddress(bad)).toThrow(expect.objectContaining({ code: 'bad_request' }));
+  });
+});
