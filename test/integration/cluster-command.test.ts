@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
@@ -56,6 +59,20 @@ describe('freshcache cluster', () => {
     const again = runCli('cluster', ['rebalance', '--seed', seed()]);
     expect(await again.exit(), again.stderr()).toEqual({ code: 0, signal: null });
     expect(again.stdout()).toMatch(/rebalance: done, 0 slots moved/);
+  });
+
+  it('finds the Redis Cluster of a running freshcache up through its state file when given no --seed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'freshcache-cluster-cli-'));
+    try {
+      // What up writes: its state, and in its folder the control process's config.
+      await writeFile(join(dir, 'control.json'), JSON.stringify({ l2: { kind: 'redis', redis: { cluster: cluster.nodes.slice(1) } } }));
+      await writeFile(join(dir, 'up.json'), JSON.stringify({ pid: process.pid, url: 'http://127.0.0.1:1', token: 'x', dir, services: [] }));
+      const list = runCli('cluster', ['list', '--state', join(dir, 'up.json')]);
+      expect(await list.exit(), list.stderr()).toEqual({ code: 0, signal: null });
+      for (const node of cluster.nodes) expect(list.stdout()).toContain(`${node.host}:${node.port}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 1 with the reason when the request does not fit the cluster', async () => {
