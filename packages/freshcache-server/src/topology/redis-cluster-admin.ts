@@ -248,7 +248,7 @@ export class RedisClusterAdmin {
         } else if (char === '\n') {
           const move = /^Moving (\d+) slots from (\S+) to (\S+)/.exec(line);
           if (move) {
-            progress.moves.push({ slots: Number(move[1]), from: move[2]!, to: move[3]!});
+            progress.moves.push({ slots: Number(move[1]), from: move[2]!, to: move[3]! });
             progress.plannedSlots = Math.max(progress.plannedSlots, announced());
             tell();
           }
