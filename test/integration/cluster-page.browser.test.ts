@@ -9,7 +9,8 @@ import { collectPageErrors, launchChromium } from '../testkit/chromium.js';
 /**
  * The built dashboard's Cluster page in headless Chromium on the control process of a real
  * `freshcache up --nodes 2` (Redis, PostgreSQL, nginx, two nodes per region): the nodes per
- * region, the Redis server, a chaos pause and resume and a drain, each confirmed in the page. Run
+ * region, the Redis server, a chaos pause and resume and a drain, each confirmed in the page; and
+ * a purge from the Keys page of that process, which serves no region. Run
  * `npm run build --silent` first: the control process serves the built dashboard.
  */
 const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
@@ -18,6 +19,7 @@ let home: string;
 let child: ReturnType<typeof spawn>;
 let exited: Promise<void>;
 let control: string;
+let usEastNode: string;
 let chromium: Awaited<ReturnType<typeof launchChromium>>;
 let browser: Browser;
 
@@ -39,6 +41,7 @@ beforeAll(async () => {
     child.once('exit', () => fail(new Error(`up exited:\n${output}`)));
   });
   control = /control \(API, relay\)\s+(http:\/\/\S+)/.exec(output)![1]!;
+  usEastNode = /us-east-1\s+(http:\/\/\S+)/.exec(output)![1]!;
   chromium = await launchChromium();
   browser = chromium.browser;
 }, 120_000);
@@ -87,6 +90,34 @@ describe('the Cluster page on freshcache up', () => {
     await page.getByRole('status').getByText('Draining us-east-2', { exact: false }).waitFor();
     await usEast.getByRole('row', { name: /^us-east-2\b/ }).waitFor({ state: 'detached' });
     await usEast.getByRole('row', { name: /^us-east-1\b/ }).getByText('up', { exact: true }).waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
+});
+
+describe('the Keys page on the control process of freshcache up', () => {
+  it('purges a key it lists and shows every region applying it, then reloads the keys without it', async () => {
+    // Something to purge: read an article through a us-east node, so us-east caches it.
+    expect((await fetch(`${usEastNode}/edge/us-east/content/3`)).status).toBe(200);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${control}/#/keys`);
+    await page.getByLabel('Region').selectOption('us-east');
+    const prefix = page.getByRole('searchbox', { name: 'Key prefix' });
+    await prefix.fill('content:3');
+    await prefix.press('Enter');
+    await page.getByLabel('Select content:3', { exact: true }).check();
+    await page.getByRole('button', { name: 'Invalidate selected (1)' }).click();
+    await page.getByRole('button', { name: 'Invalidate 1 key' }).click();
+
+    // This process serves no region: no 'invalidation.applied' reaches the page, only what the
+    // server answers from the nodes' apply marks.
+    const progress = page.getByRole('list', { name: /^Regions of invalidation #\d+$/ });
+    for (const region of ['us-east', 'eu-west', 'ap-south']) {
+      await progress.getByRole('listitem').filter({ hasText: region }).getByText(/applied \(/).waitFor({ timeout: 10_000 });
+    }
+    await page.getByText(/applied in every region\./).waitFor();
+    await page.getByRole('button', { name: 'content:3', exact: true }).waitFor({ state: 'detached' });
     expect(errors).toEqual([]);
     await page.close();
   }, 60_000);
