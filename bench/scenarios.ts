@@ -34,7 +34,7 @@ export const scenarios: Scenario[] = [
     notes: [
       'Written for the run of 2026-12-01T07:35Z above (load average 1.3, the machine otherwise quiet).',
       '',
-      '- **Target met, with and without a log:** `freshcache get` 5.49 M ops/s, and 5.91 M for the same cache subscribed to a Redis log, in the same interleaved rounds: the same within noise. Following the log adds nothing to a hit: the reader blocks on a connection of its own, and a read looks only at L1 and the marks. The run at 07:26Z, at load 6.8, gave 4.53 M and 5.18 M: read the load average before the numbers.',
+      '- **Target met, with and without a log:** `freshcache get` 5.98 M ops/s, and 5.96 M for the same cache subscribed to a Redis log, in the same interleaved rounds (2026-12-01T10:19Z): the same within noise. Following the log adds nothing to a hit: the reader blocks on a connection of its own, and a read looks only at L1 and the marks. The run at 07:26Z, at load 6.8, gave 4.53 M and 5.18 M: read the load average before the numbers.',
     ].join('\n'),
     nodeFlags: ['--expose-gc'],
     run: (progress) => import('./l1/get-hit.bench.js').then((m) => m.getHit(progress)),
