@@ -81,7 +81,7 @@ function paused(server: RedisServer): void {
 
 it('an append resolves once the replica holds it; with the replica frozen (SIGSTOP, still connected) WAIT gets no acknowledgement and publish rejects with log_unreplicated, until the replica is back', async () => {
   await attachReplica();
-  const log = open({ wait: 'auto', timeoutMs: 200 });
+  const log = open({ wait: 'auto', timeoutMs: 2_000 });
   const first = await log.publish(input('a'));
   // Read from the replica at once: WAIT made the append wait for it.
   expect(await onReplica(log)).toEqual([first.id]);
@@ -103,7 +103,7 @@ it('the relay acknowledges an outbox row only once its event is replicated: with
   const sql = await testSqlClient();
   await sql.db.exec('CREATE TABLE users (id integer PRIMARY KEY, name text NOT NULL)');
   await installOutbox(sql, ['users']);
-  const log = open({ wait: 'auto', timeoutMs: 200 });
+  const log = open({ wait: 'auto', timeoutMs: 2_000 });
   const errors: unknown[] = [];
   const feed = new OutboxFeed({ sql, tables: ['users'], pollMs: 50, onError: (error) => errors.push(error) });
   const published: InvalidationEvent[] = [];
@@ -141,7 +141,7 @@ it('with no replica connected (auto) appends go on at once, unreplicated, said o
   expect(await onReplica(log)).toContain(next.id);
   // Connected again, it waits again: a frozen replica makes an append reject.
   paused(replica);
-  const short = open({ wait: 'auto', timeoutMs: 200 }, undefined, namespaces.get(log));
+  const short = open({ wait: 'auto', timeoutMs: 2_000 }, undefined, namespaces.get(log));
   await expect(short.publish(input('d'))).rejects.toMatchObject({ code: 'log_unreplicated' });
 });
 
@@ -164,7 +164,7 @@ describe('on a Redis Cluster with a replica per primary', () => {
     const slot = Number(await client.cluster('KEYSLOT', `${namespace}{log}:events`));
     const owner = servers.find((node) => node.role === 'primary' && node.slots.some(([first, last]) => first <= slot && slot <= last))!;
     const ownersReplica = servers.find((node) => node.replicaOf === owner.name)!;
-    const log = new RedisStreamLog({ redis: client, namespace, replication: { wait: 'auto', timeoutMs: 200 } });
+    const log = new RedisStreamLog({ redis: client, namespace, replication: { wait: 'auto', timeoutMs: 2_000 } });
     onTestFinished(() => log.close());
 
     const first = await log.publish(input('a'));
@@ -183,7 +183,7 @@ describe('on a Redis Cluster with a replica per primary', () => {
 
 it('an append no replica confirmed still counts as appended for the epoch: if a failover then loses it, the retry starts a new epoch (readers may have read the lost one)', async () => {
   await attachReplica();
-  const log = open({ wait: 'auto', timeoutMs: 200 });
+  const log = open({ wait: 'auto', timeoutMs: 2_000 });
   const kept = await log.publish(input('a'));
   const stream = `${namespaces.get(log)!}{log}:events`;
   const counter = `${namespaces.get(log)!}{log}:last`;
