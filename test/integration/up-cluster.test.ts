@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
 
 /**
@@ -75,6 +76,16 @@ describe('freshcache up --redis cluster', () => {
       expect(await chaos('kill', replica.name)).toMatch(new RegExp(`${replica.name}\\s+running`));
       await up.until(new RegExp(`${replica.name} is back`), from);
 
+      // A killed primary stays down past the node timeout: its replica takes over its slots, reads
+      // go on meanwhile (the origin answers what the L2 cannot), and it comes back as a replica.
+      const primary = redisNodes.find((n) => n.role === 'primary')!;
+      const fromKill = up.output().length;
+      await chaos('kill', primary.name);
+      await up.until(/restarting in \d+ ms/, fromKill);
+      for (let id = 1; id <= 5; id++) expect((await fetch(`${node}/edge/us-east/content/${id}`)).status).toBe(200);
+      await up.until(new RegExp(`${primary.name} is back`), fromKill);
+      expect(await roleOnceSettled(primary, 'slave')).toBe('slave');
+
       const pids = [...(await chaos('list')).matchAll(/pid (\d+)/g)].map(([, pid]) => Number(pid));
       expect(pids).toHaveLength(11); // six redis-servers, postgres, control, three nodes
       up.child.kill('SIGINT');
@@ -98,6 +109,22 @@ describe('freshcache up --redis cluster', () => {
     expect(up.output()).toContain('--replicas goes with --redis cluster');
   });
 });
+
+/** The node's ROLE once it is `expected`, or what it still says after 20 s. */
+async function roleOnceSettled({ host, port }: { host: string; port: number }, expected: string): Promise<string> {
+  const redis = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const role = String(((await redis.call('ROLE')) as unknown[])[0]);
+      if (role === expected || Date.now() > deadline) return role;
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** Running: a zombie has exited (this container's init may be slow to reap orphans). */
 async function isRunning(pid: number): Promise<boolean> {

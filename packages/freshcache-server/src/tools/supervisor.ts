@@ -19,6 +19,11 @@ export interface ServiceSpec {
   watchdogSignal?: 'KILL' | 'QUIT';
   /** Pause and resume the pid's children too (PostgreSQL's backends lead groups of their own). */
   pauseChildren?: boolean;
+  /**
+   * A crash restarts it no sooner than this (default: the backoff alone). A Redis Cluster node
+   * waits out its node timeout, so that a killed primary's replica takes over, as in a real failure.
+   */
+  minRestartDelayMs?: number;
 }
 
 export type ServiceState = 'running' | 'paused' | 'restarting' | 'stopped';
@@ -175,7 +180,7 @@ export class Supervisor {
     if (Date.now() - service.startedAt >= HEALTHY_AFTER_MS) service.failures = 0;
     for (;;) {
       // A restart asked for (chaos restart) starts again at once; a crash waits its backoff.
-      const delay = service.busy ? 0 : Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** service.failures);
+      const delay = service.busy ? 0 : Math.max(service.spec.minRestartDelayMs ?? 0, Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** service.failures));
       service.failures++;
       if (!service.busy) this.log(`${service.spec.name} exited; restarting in ${delay} ms`);
       await service.busy;

@@ -42,12 +42,17 @@ pauses or resumes a child on purpose; up prints the state file it needs.
                    primaries (cluster-node-timeout 2 s, cluster-require-full-coverage no) for
                    the L2 and the log (the log's keys share one hash slot). Each node is a
                    process named redis-PORT (a name that a failover does not change); up
-                   prints each with its role and slots, and chaos targets each
+                   prints each with its role and slots, and chaos targets each. A node that
+                   dies is started again after 5 s: a killed primary's replica takes over
+                   first, and the old primary rejoins as its replica
   --replicas N     with --redis cluster: replicas of each primary (default 1, 0..4)
   --port N         port of the control process (default 3000; nodes and nginx take free ports)
 
 Without nginx (Debian: apt-get install -y nginx-light) it prints the nodes' own URLs only.
 FRESHCACHE_NGINX names the nginx binary to use.`;
+
+/** A dead Redis Cluster node restarts after this: past the node timeout (2 s) and an election. */
+const CLUSTER_RESTART_DELAY_MS = 5_000;
 
 /** Where `freshcache chaos` looks for the running `up` by default. */
 export const UP_STATE_FILE = join(homedir(), '.freshcache', 'up.json');
@@ -113,10 +118,11 @@ export async function up(argv: string[]): Promise<void> {
 
     // Each redis-server a supervised child of its own. The first start is startRedis's; a restart
     // keeps the port, the append-only file and (in a cluster) nodes.conf, so the node rejoins.
-    const superviseRedis = (name: string, server: RedisServer) => {
+    const superviseRedis = (name: string, server: RedisServer, minRestartDelayMs?: number) => {
       let starts = 0;
       return supervisor.add({
         name,
+        minRestartDelayMs,
         start: async () => {
           if (starts++ > 0) await server.restart();
           return { pid: server.pid, exited: server.exited() };
@@ -141,7 +147,9 @@ export async function up(argv: string[]): Promise<void> {
         },
       });
       cleanups.push(() => cluster.stop());
-      for (const node of cluster.nodes) await superviseRedis(node.name, node.server);
+      // A killed node stays down past the node timeout (2 s) and an election: a primary's replica
+      // takes over, and the old primary comes back as its replica, as after a real crash.
+      for (const node of cluster.nodes) await superviseRedis(node.name, node.server, CLUSTER_RESTART_DELAY_MS);
       stopIfInterrupted();
       console.log(`${cluster.nodes.length} nodes`);
       redisTarget = { cluster: cluster.seeds };
