@@ -124,7 +124,7 @@ export class RedisStore implements Store {
 
   /**
    * Standalone: one script call for all the drops. Cluster: a script call per key (a script's keys
-   * must share a slot), all sent at once, which the connection's auto-pipelining groups by node.
+   * must share a slot), all sent at once; each follows its own MOVED/ASK while slots move.
    */
   dropMany(drops: readonly KeyDrop[]): Promise<number> {
     return this.reach('delete', async () => {
