@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddress, parseClusterNodes, plannedMoves } from '../../packages/freshcache-server/src/topology/redis-cluster-admin.js';
+import { parseAddress, parseClusterNodes, plannedMoves, slotSignature } from '../../packages/freshcache-server/src/topology/redis-cluster-admin.js';
 
 describe('plannedMoves: the slots a redis-cli rebalance moves', () => {
   const primary = (slots: number, weight = 1) => ({ slots, weight });
@@ -50,5 +50,21 @@ describe('parseAddress', () => {
     expect(parseAddress('127.0.0.1:7000')).toEqual({ host: '127.0.0.1', port: 7000 });
     expect(parseAddress('[::1]:7000')).toEqual({ host: '::1', port: 7000 });
     for (const bad of ['127.0.0.1', ':7000', '127.0.0.1:0', '127.0.0.1:70000', 'a b:1']) expect(() => parseAddress(bad)).toThrow(expect.objectContaining({ code: 'bad_request' }));
+  });
+});
+
+describe('slotSignature: what redis-cli compares before it moves slots', () => {
+  const line = (id: string, port: number, flags: string, slots: string) => `${id} 127.0.0.1:${port}@1${port} ${flags} - 0 0 1 connected ${slots}`.trim();
+
+  it('is the same for two nodes that see the same owners, whatever the order of lines, their own flags, or a slot being migrated', () => {
+    const a = [line('aaa', 7001, 'myself,master', '0-8191'), line('bbb', 7002, 'master', '8192-16383'), line('ccc', 7003, 'slave', '')].join('\n');
+    const b = [line('ccc', 7003, 'myself,slave', ''), line('bbb', 7002, 'master', '8192-16383 [100->-aaa]'), line('aaa', 7001, 'master', '0-8191')].join('\n');
+    expect(slotSignature(a)).toBe(slotSignature(b));
+  });
+
+  it('differs while one node still sees a slot range at its old owner', () => {
+    const moved = [line('aaa', 7001, 'master', '0-4095'), line('bbb', 7002, 'master', '8192-16383'), line('ddd', 7004, 'master', '4096-8191')].join('\n');
+    const stale = [line('aaa', 7001, 'master', '0-8191'), line('bbb', 7002, 'master', '8192-16383'), line('ddd', 7004, 'master', '')].join('\n');
+    expect(slotSignature(moved)).not.toBe(slotSignature(stale));
   });
 });

@@ -236,10 +236,25 @@ export class RedisClusterAdmin {
 
   /** `redis-cli --cluster rebalance` with `extra`, counting its moves as they are reported. */
   private async moveSlots(entry: RedisAddress, extra: string[], progress: RebalanceProgress, tell: () => void): Promise<void> {
-    const announced = () => progress.moves.reduce((sum, move) => sum + move.slots, 0);
-    let line = '';
     progress.phase = 'moving';
     tell();
+    // Gossip may still be spreading the last change (a join, an earlier move): redis-cli checks that
+    // every node sees the same slot map before it moves anything, and refuses (moving nothing) when
+    // one does not yet. Wait for agreement; if gossip moved again in between, wait and ask again.
+    for (let attempt = 1; ; attempt++) {
+      await this.untilAllAgree(() => true, entry);
+      try {
+        await this.rebalanceOnce(entry, extra, progress, tell);
+        return;
+      } catch (error) {
+        if (attempt >= 3 || !/don't agree about configuration/.test((error as Error).message)) throw error;
+      }
+    }
+  }
+
+  private async rebalanceOnce(entry: RedisAddress, extra: string[], progress: RebalanceProgress, tell: () => void): Promise<void> {
+    const announced = () => progress.moves.reduce((sum, move) => sum + move.slots, 0);
+    let line = '';
     await this.cli(['--cluster', 'rebalance', show(entry), ...extra, '--cluster-pipeline', String(this.keysPerMigrate)], (text) => {
       for (const char of text) {
         if (char === '#') {
@@ -280,9 +295,12 @@ export class RedisClusterAdmin {
     const deadline = Date.now() + this.joinTimeoutMs;
     for (;;) {
       const nodes = parseClusterNodes(String(await ask(entry, ['CLUSTER', 'NODES']))).nodes.filter((n) => !n.unhealthy);
-      const views = await Promise.all(nodes.map(async (n) => parseClusterNodes(String(await ask(parseAddress(n.address), ['CLUSTER', 'NODES']))).nodes));
+      const texts = await Promise.all(nodes.map(async (n) => String(await ask(parseAddress(n.address), ['CLUSTER', 'NODES']))));
+      const views = texts.map((text) => parseClusterNodes(text).nodes);
       const states = await Promise.all(nodes.map(async (n) => String(await ask(parseAddress(n.address), ['CLUSTER', 'INFO']))));
-      if (agreed(views) && states.every((info) => info.includes('cluster_state:ok'))) return;
+      // redis-cli refuses to move slots ("Nodes don't agree about configuration!") until every node sees the same slot map.
+      const sameSlots = new Set(texts.map(slotSignature)).size === 1;
+      if (agreed(views) && sameSlots && states.every((info) => info.includes('cluster_state:ok'))) return;
       if (Date.now() > deadline) throw new Error(`the cluster's nodes did not agree on the change within ${this.joinTimeoutMs} ms`);
       // Gossip raises no event we could wait on: a bounded poll of the nodes' views.
       await delay(POLL_MS);
@@ -391,6 +409,21 @@ function stripColours(text: string): string {
 }
 
 /** One command on a connection of its own, bounded in time. */
+/**
+ * A node's view of who serves which slots, as redis-cli compares them: each node with slots, its
+ * id and its slot ranges, sorted (a line of CLUSTER NODES: id, address, flags, master, ping, pong,
+ * epoch, link, then slots).
+ */
+export function slotSignature(clusterNodes: string): string {
+  return clusterNodes
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter((fields) => fields.length > 8)
+    .map((fields) => `${fields[0]}:${fields.slice(8).filter((slot) => !slot.startsWith('[')).sort().join(',')}`)
+    .sort()
+    .join('|');
+}
+
 async function ask(at: RedisAddress, command: [string, ...string[]]): Promise<unknown> {
   const client = new Redis(at.port, at.host, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: ASK_TIMEOUT_MS, commandTimeout: ASK_TIMEOUT_MS, retryStrategy: () => null });
   client.on('error', () => {});
