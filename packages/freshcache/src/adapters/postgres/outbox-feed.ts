@@ -119,6 +119,11 @@ export class OutboxFeed implements ChangeFeed {
   async start(sink: ChangeSink): Promise<void> {
     // Before any await: a stop() during the check below must not be undone.
     this.stopped = false;
+    // A start reads the whole outbox once: whatever happened while stopped (another relay's
+    // drain, a restored database whose ids went back) cannot hide a row below the last id.
+    this.readAfter = '0';
+    this.inProgress = [];
+    this.unassignedFrom = '0';
     const missing = await missingOutboxTriggers(this.sql, this.tables);
     if (this.stopped) return;
     if (missing.length > 0) {
