@@ -202,4 +202,17 @@ export const scenarios: Scenario[] = [
     nodeFlags: [],
     run: (progress) => import('./cluster/resharding.bench.js').then((m) => m.resharding(progress)),
   },
+  {
+    name: 'cluster-failover',
+    title: 'Failover of a Redis Cluster primary under load',
+    measures: [
+      'A Redis Cluster of 3 primaries with 1 replica each (`startRedisCluster({ primaries: 3, replicas: 1 })` of `packages/freshcache-server/src/tools/local-redis-cluster.ts`: free ports, temp folders, its default `cluster-node-timeout` of 2 s for a test cluster; Redis\'s own default is 15 s) holds the L2 and the invalidation log; a PostgreSQL 15 of its own (`startPostgres()`) is the origin.',
+      'Two freshcache nodes of one region, each built as `freshcache serve` builds it (`createTopology` from a config: the demo app\'s `content` table and loader on PostgreSQL, a `BreakerStore(RedisStore)` L2 and a `RedisStreamLog` with its defaults (`log.cutOffMs` 1 s, `WAIT` for the replica), both on the Cluster), in this one process; the first is also the relay (outbox capture). Measured in-process rather than over HTTP because each read\'s tier (`lookupOrLoad`: L1, L2 or origin) is what this measures, and a response\'s `X-Cache` says HIT for L1 and L2 alike; the HTTP layer adds nothing to a failover.',
+      `The origin holds 20,000 rows, twice the default L1 (10,000 entries), so about half the reads reach L2. Each node reads every key once (L2 then holds all of them). Then reads of random keys are sent on a fixed schedule (open model, 1,000 reads/s over the two nodes, at most 1,000 in flight) and 20 UPDATEs/s of random rows go to PostgreSQL, captured and put on the log. Every origin read the loader makes is timed.`,
+      'After 4 s of load, the primary is killed with SIGKILL, and CLUSTER NODES is polled every 25 ms on another primary (when it marks it failed, when its replica is a primary). The run goes on until the first read that started after the kill is an L2 hit on a key of the killed primary\'s slots, then 8 s more (bounded at 20 s after the kill; the per-bucket tables stop 2 s after that hit). Breaker changes and L1 flushes are read from the nodes\' own warnings.',
+      'Twice, each on a new cluster: killing the primary that holds the log\'s slot (`<namespace>{log}`), and killing another one. No peer is named for a failover: the killed primary\'s slots are compared with the other primaries\' slots in the same run, and the run with the log with the run without. `during` is from the kill to the first L2 hit on its slots. Target: 0 failed reads (the origin serves what L2 cannot).',
+    ].join('\n'),
+    nodeFlags: [],
+    run: (progress) => import('./cluster/failover.bench.js').then((m) => m.failover(progress)),
+  },
 ];
