@@ -15,6 +15,7 @@ import { validatorCompiler } from './validator-compiler.js';
 import { cacheRoutes } from './routes/cache.js';
 import { edgeRoutes } from './routes/edge.js';
 import { eventRoutes } from './routes/events.js';
+import { failoverRoutes, failoverWatch } from './routes/failovers.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { invalidationRoutes } from './routes/invalidations.js';
@@ -137,9 +138,13 @@ export async function buildApp({ topology, dashboardDir = DEFAULT_DASHBOARD_DIR,
       if (accessLog || request.headers['x-request-id'] !== undefined) reply.header('x-request-id', request.id);
       done();
     });
-    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, regionRoutes, nodeRoutes, eventRoutes]) {
+    for (const routes of [healthRoutes, infoRoutes, metricsRoutes, cacheRoutes, invalidationRoutes, regionRoutes, nodeRoutes]) {
       await scope.register(routes, { topology });
     }
+    // The failover watch looks at the Redis Cluster while someone listens to the event stream.
+    const watch = failoverWatch(topology);
+    await scope.register(eventRoutes, { topology, whileListened: watch ? [() => watch.listen()] : [] });
+    await scope.register(failoverRoutes, { topology, watch });
     await scope.register(chaosRoutes, { topology });
     await scope.register(rebalanceRoutes, { topology });
     for (const app of apps) if (app.routes) await scope.register(app.routes, { topology });

@@ -12,8 +12,10 @@ const EVENT_NAMES: Exclude<keyof TopologyEventMap, 'app.event'>[] = ['invalidati
  * `app.event` goes out as an event of its own name). A comment line every 15 s keeps proxies from
  * closing it. A client that stops reading is dropped rather than buffered for without bound
  * (it reconnects and reloads what it shows); every stream ends when the server closes.
+ * `whileListened` run while at least one stream is open (each returns its stop): the failover
+ * watch looks at the Redis Cluster only then.
  */
-export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
+export const eventRoutes: FastifyPluginAsync<AppOptions & { whileListened?: readonly (() => () => void)[] }> = async (app, { topology, whileListened = [] }) => {
   const streams = new Map<ServerResponse, () => void>();
   app.addHook('preClose', async () => {
     for (const [out, detach] of streams) {
@@ -50,6 +52,7 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
     });
     const forward = ({ name, data }: { name: string; data: unknown }) => send(`event: ${name}\ndata: ${JSON.stringify(data)}\n\n`);
     topology.events.on('app.event', forward);
+    const releases = whileListened.map((listen) => listen());
     const heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
     heartbeat.unref();
     let detached = false;
@@ -59,6 +62,7 @@ export const eventRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolog
       clearInterval(heartbeat);
       for (const [name, listener] of listeners) topology.events.off(name, listener);
       topology.events.off('app.event', forward);
+      for (const release of releases) release();
       streams.delete(out);
     }
     streams.set(out, detach);
