@@ -15,6 +15,7 @@ import type { RowChange } from '../../packages/freshcache/src/seams/row-change.j
 import { changeFeedContract } from '../../packages/freshcache/src/testing/change-feed-contract.js';
 import { postgresForFile } from '../testkit/postgres-server.js';
 import { signal } from '../testkit/signal.js';
+import { type Clock, systemClock } from '../../packages/freshcache/src/engine/clock.js';
 
 /**
  * The ChangeFeed contract and WAL-specific behaviour against a real PostgreSQL this file starts
@@ -437,6 +438,34 @@ describe('WalFeed on PostgreSQL', () => {
     expect(ids.length).toBeGreaterThan(0);
     expect(ids).toEqual(Array.from({ length: ids.length }, (_, i) => ids[0]! + i));
     expect(ids.at(-1)).toBe(written);
+  });
+
+  it('tries a failing sink again at most maxSinkRetryMs apart however long it fails (not the 5 s reconnect backoff), and hands the held-back changes over once it takes them', async () => {
+    const db = await freshDatabase();
+    await db.execute(USERS);
+    // The waits the feed asks its clock for, but the close timeout's (a distinct value, left out).
+    const waits: number[] = [];
+    const clock: Clock = { ...systemClock, setTimeout: (fn, ms) => (ms !== 60_000 && waits.push(ms), systemClock.setTimeout(fn, ms)) };
+    let failures = 0;
+    const failed = signal();
+    const got = collector();
+    const feed = db.newFeed({ tables: ['users'], retryMs: 20, clock, closeTimeoutMs: 60_000 });
+    await feed.start({
+      ...got.sink,
+      changes: async (batch) => {
+        // The log is down for eight tries: a doubling backoff would have reached 2.5 s by then.
+        if (failures < 8) {
+          failures++;
+          failed.notify();
+          throw new Error('log unavailable');
+        }
+        await got.sink.changes(batch);
+      },
+    });
+    await db.execute(`INSERT INTO users (id, name) VALUES (1, 'held back')`);
+    await got.untilSome((c) => c.new?.id === 1);
+    expect(failures).toBe(8);
+    expect(Math.max(...waits)).toBe(500);
   });
 
   it('tells the sink the capture was lost when it starts to find its slot gone, retrying until the sink takes it, across a restart', async () => {

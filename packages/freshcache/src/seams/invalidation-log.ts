@@ -104,10 +104,12 @@ export interface GroupSubscription extends Subscription {
 /**
  * Why a reader cannot prove it saw every event: the log trimmed events it had not read, the log
  * was lost and started again (a Redis without persistence restarted), the log moved backwards and
- * started a new epoch (its new events reuse ids the reader may hold for others), or the reader
- * was cut off from the log for longer than its bound.
+ * started a new epoch (its new events reuse ids the reader may hold for others), the reader
+ * was cut off from the log for longer than its bound, or it reads again after such a cut-off
+ * (`reconnected`: what committed meanwhile may reach the log only after it, once the publisher
+ * retries, so what the reader loaded while cut off cannot be vouched for).
  */
-export type GapReason = 'trimmed' | 'reset' | 'epoch' | 'disconnected';
+export type GapReason = 'trimmed' | 'reset' | 'epoch' | 'disconnected' | 'reconnected';
 
 export interface GapInfo {
   reason: GapReason;

@@ -36,6 +36,12 @@ export interface WalFeedOptions {
   /** First reconnect delay; it doubles on each failure in a row, up to `maxRetryMs`. */
   retryMs?: number;
   maxRetryMs?: number;
+  /**
+   * The longest wait before trying again after the sink failed (the log unreachable; default
+   * 500 ms): nodes read the log again as soon as it returns and trust what they loaded meanwhile
+   * once it is published, so the changes held back must follow at once, not after a 5 s backoff.
+   */
+  maxSinkRetryMs?: number;
   onError?: (error: unknown) => void;
   /**
    * Called after each status update sent to the server, with the position it confirms: after a
@@ -109,6 +115,7 @@ export class WalFeed implements ChangeFeed {
   private readonly clock: Clock;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
+  private readonly maxSinkRetryMs: number;
   private readonly closeTimeoutMs: number;
   private readonly maxBatchChanges: number;
   private readonly onError: (error: unknown) => void;
@@ -160,6 +167,7 @@ export class WalFeed implements ChangeFeed {
     this.clock = options.clock ?? systemClock;
     this.retryMs = options.retryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5000;
+    this.maxSinkRetryMs = options.maxSinkRetryMs ?? 500;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.maxBatchChanges = options.maxBatchChanges ?? 10_000;
     this.onError = options.onError ?? (() => {});
@@ -478,7 +486,7 @@ END`;
       }
     } catch (error) {
       // Not acknowledged: the next session starts again at the batch's first transaction.
-      this.end(session, error, true);
+      this.end(session, error, true, this.maxSinkRetryMs);
       return;
     }
     session.pending -= batch.length;
@@ -557,21 +565,21 @@ END`;
    * connection still works (a failed sink): the stream is then ended properly, so the server
    * has released the slot before the next session asks for it.
    */
-  private end(session: Session, error: unknown, graceful = false): void {
+  private end(session: Session, error: unknown, graceful = false, maxRetryMs = this.maxRetryMs): void {
     if (session.ended) return;
     const closing = this.close(session, graceful);
     if (this.session !== session) return;
     this.session = undefined;
     // The slot can never stream again: the next attempt recreates it (and reports the loss).
     if (UNUSABLE_SLOT.test(String((error as Error | undefined)?.message ?? error))) this.slotUnusable = true;
-    this.retry(error, closing, session.run);
+    this.retry(error, closing, session.run, maxRetryMs);
   }
 
   /** Reports a failed attempt and, unless `run` is over (stop(), or start() again), makes the next one after a backoff. */
-  private retry(error: unknown, after: Promise<void>, run: number): void {
+  private retry(error: unknown, after: Promise<void>, run: number, maxRetryMs = this.maxRetryMs): void {
     if (run !== this.run) return;
     this.report(error);
-    const delay = Math.min(this.maxRetryMs, this.retryMs * 2 ** this.failures++);
+    const delay = Math.min(maxRetryMs, this.retryMs * 2 ** this.failures++);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       void after.then(async () => {

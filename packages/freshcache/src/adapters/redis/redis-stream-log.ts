@@ -385,7 +385,7 @@ export class RedisStreamLog implements InvalidationLog {
     }, (cutOff) => {
       mustCheckLog = true;
       if (cutOff) onGap({ reason: 'disconnected', afterId: cursor, oldestRetainedId: 0 });
-    });
+    }, () => onGap({ reason: 'reconnected', afterId: cursor, oldestRetainedId: 0 }));
   }
 
   async consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<GroupSubscription> {
@@ -521,9 +521,14 @@ export class RedisStreamLog implements InvalidationLog {
    * Runs `step` until closed, on a connection of its own. A failing step is retried with backoff;
    * `onFailure(false, error)` hears every failure, and `onFailure(true)` comes once per
    * `cutOffMs` without a step that worked, so a reader can say it may have missed events
-   * while it was cut off.
+   * while it was cut off; `onReconnected` comes with the first step that worked after that.
    */
-  private run(context: string, step: (loop: Loop) => Promise<void>, onFailure?: (cutOff: boolean, error?: unknown) => void): Subscription & { stopped: Promise<void> } {
+  private run(
+    context: string,
+    step: (loop: Loop) => Promise<void>,
+    onFailure?: (cutOff: boolean, error?: unknown) => void,
+    onReconnected?: () => void,
+  ): Subscription & { stopped: Promise<void> } {
     const connection = this.readerConnection();
     let stop = () => {};
     const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -533,6 +538,7 @@ export class RedisStreamLog implements InvalidationLog {
     // due: judged only when a step fails, it came late by that step's wait for a reconnect (up
     // to seconds) and the backoff before it.
     let lastOkAt = this.clock.now();
+    let cutOff = false;
     let watch: Timer | undefined;
     const armCutOff = () => {
       watch = this.clock.setTimeout(() => {
@@ -540,6 +546,7 @@ export class RedisStreamLog implements InvalidationLog {
         const now = this.clock.now();
         if (now - lastOkAt >= this.cutOffMs) {
           lastOkAt = now; // report once per interval
+          cutOff = true;
           onFailure?.(true);
         }
         armCutOff();
@@ -555,6 +562,10 @@ export class RedisStreamLog implements InvalidationLog {
           await Promise.race([stepping, loop.stopped]);
           lastOkAt = this.clock.now();
           backoffMs = 50;
+          if (cutOff && !loop.closed) {
+            cutOff = false;
+            onReconnected?.();
+          }
         } catch (error) {
           if (loop.closed) break;
           this.onError(error, context);
