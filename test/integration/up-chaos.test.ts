@@ -1,12 +1,14 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadReport } from '../../packages/freshcache-server/src/tools/load/load-report.js';
 import { runCli } from '../testkit/cli-process.js';
 import { freshnessSummary, loadProgressCount, loadProgressLines } from '../testkit/load.js';
+import { CLI_NODE_ARGS, startUp } from '../testkit/start-up.js';
+import type { UpProcess } from '../testkit/start-up.js';
 
 /**
  * `freshcache up --nodes 2` behind nginx, broken on purpose: a node killed under `freshcache load`
@@ -15,43 +17,16 @@ import { freshnessSummary, loadProgressCount, loadProgressLines } from '../testk
  * node and `resume` brings it back; and a SIGKILL of `up` itself leaves none of its processes.
  * The tests share one `up` (starting one takes seconds); the last one kills it.
  */
-const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
-const NODE_ARGS = ['--conditions=freshcache-source', '--import', 'tsx', MAIN];
 const run = promisify(execFile);
 
 let home: string;
-let up: ReturnType<typeof startUp>;
+let up: UpProcess;
 let stateFile: string;
 let urls: { control: string; regions: string[]; node1: string; node2: string };
 
-function startUp(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'up', '--port', '0', '--capture', 'outbox', '--nodes', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const waiters: (() => void)[] = [];
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const wake of waiters.splice(0)) wake();
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  return {
-    child,
-    exited,
-    output: () => output,
-    /** Waits until the output matches, counting from `from` (an offset in the output). */
-    async until(pattern: RegExp, from = 0): Promise<void> {
-      while (!pattern.test(output.slice(from))) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`up exited before printing ${pattern}:\n${output}`);
-        await new Promise<void>((wake) => waiters.push(wake));
-      }
-    },
-  };
-}
-
 /** `freshcache chaos …` against this file's up, as a user runs it. */
 async function chaos(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [...NODE_ARGS, 'chaos', ...args, '--state', stateFile]);
+  const { stdout } = await run(process.execPath, [...CLI_NODE_ARGS, 'chaos', ...args, '--state', stateFile]);
   return stdout;
 }
 
@@ -62,7 +37,7 @@ async function services(): Promise<Map<string, number>> {
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'freshcache-home-'));
-  up = startUp({ ...process.env, HOME: home });
+  up = startUp(['--port', '0', '--capture', 'outbox', '--nodes', '2'], { ...process.env, HOME: home });
   await up.until(/Ctrl-C stops everything/);
   const out = up.output();
   const url = (pattern: RegExp) => pattern.exec(out)![1]!;

@@ -1,44 +1,19 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { startUp } from '../testkit/start-up.js';
 
 /** `freshcache up` as a user runs it: everything it starts answers, and Ctrl-C stops all of it. */
-const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
-
-function runUp(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, ['--conditions=freshcache-source', '--import', 'tsx', MAIN, 'up', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const waiters: (() => void)[] = [];
-  const onData = (chunk: Buffer) => {
-    output += chunk.toString();
-    for (const wake of waiters.splice(0)) wake();
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
-  return {
-    child,
-    exited,
-    output: () => output,
-    async until(text: string): Promise<void> {
-      while (!output.includes(text)) {
-        if (child.exitCode !== null) throw new Error(`up exited before printing "${text}":\n${output}`);
-        await new Promise<void>((wake) => waiters.push(wake));
-      }
-    },
-  };
-}
 
 describe('freshcache up', () => {
   it('starts Redis, PostgreSQL, a relay and a node per region that serve reads, and stops all of it on Ctrl-C', async () => {
     // Without nginx (FRESHCACHE_NGINX names one that is not there): the nodes' own URLs, and how to install it.
     const home = await mkdtemp(join(tmpdir(), 'freshcache-home-'));
     onTestFinished(() => rm(home, { recursive: true, force: true }));
-    const up = runUp(['--port', '0', '--capture', 'outbox'], { ...process.env, HOME: home, FRESHCACHE_NGINX: join(home, 'no-nginx') });
+    const up = startUp(['--port', '0', '--capture', 'outbox'], { ...process.env, HOME: home, FRESHCACHE_NGINX: join(home, 'no-nginx') });
     try {
       await up.until('Ctrl-C stops everything');
       expect(up.output()).toContain('nginx is not installed');
@@ -82,7 +57,7 @@ describe('freshcache up', () => {
     const bin = await mkdtemp(join(tmpdir(), 'freshcache-path-'));
     await symlink(process.execPath, join(bin, 'node'));
     onTestFinished(() => rm(bin, { recursive: true, force: true }));
-    const up = runUp([], { ...process.env, PATH: bin });
+    const up = startUp([], { ...process.env, PATH: bin });
     expect(await up.exited).toBe(1);
     expect(up.output()).toMatch(/needs .*redis-server.*apt-get install -y .*redis-server/);
   });

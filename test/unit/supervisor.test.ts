@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { Supervisor } from '../../packages/freshcache-server/src/tools/supervisor.js';
+import { Supervisor, UnknownServiceError } from '../../packages/freshcache-server/src/tools/supervisor.js';
 import type { Running, ServiceSpec } from '../../packages/freshcache-server/src/tools/supervisor.js';
 import { startWatchdog } from '../../packages/freshcache-server/src/tools/watchdog.js';
 
@@ -65,6 +65,21 @@ describe('Supervisor', () => {
     expect(status).toEqual({ name: 'a', pid: a[1], state: 'running', restarts: 1 });
   });
 
+  it('stops a removed service for good: not restarted, no longer listed nor a chaos target', async () => {
+    const { supervisor, lines } = setUp();
+    const a: number[] = [];
+    const b: number[] = [];
+    await supervisor.add(sleeper('a', a));
+    await supervisor.add(sleeper('b', b));
+    await supervisor.remove('a');
+    expect(isRunning(a[0]!)).toBe(false);
+    expect(supervisor.status().map((s) => s.name)).toEqual(['b']);
+    await expect(supervisor.act('kill', 'a')).rejects.toThrow(UnknownServiceError);
+    // Its exit was seen (stop resolves after it) and no restart was scheduled.
+    expect(lines).toEqual([]);
+    expect(a).toHaveLength(1);
+  });
+
   it('starts nothing again once stopAll (Ctrl-C) has stopped everything', async () => {
     const { supervisor, lines } = setUp();
     const a: number[] = [];
@@ -75,3 +90,13 @@ describe('Supervisor', () => {
     expect(lines).toEqual([]);
   });
 });
+
+/** Whether a pid still names a process that has not exited (signal 0 checks, sends nothing). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

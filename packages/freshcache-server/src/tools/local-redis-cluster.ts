@@ -65,11 +65,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
   try {
     // One after another (about 20 ms each): started together, two could pick each other's bus port.
-    for (let i = 0; i < primaries * (1 + replicas); i++) {
-      const server = await startRedis({ cluster: true, clusterNodeTimeoutMs: options.nodeTimeoutMs, durable: options.durable, detached: options.detached });
-      servers.push(server);
-      options.onNodeStarted?.(server);
-    }
+    for (let i = 0; i < primaries * (1 + replicas); i++) servers.push(await startRedisClusterNode(options));
     const deadline = Date.now() + readyTimeoutMs;
     await redisCli(['--cluster', 'create', ...servers.map((s) => `${s.host}:${s.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], readyTimeoutMs);
     const shards = await waitForRedisCluster(servers, { primaries, replicas, deadline });
@@ -78,6 +74,17 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/**
+ * One more node for a cluster started with these options, with the same settings (cluster mode,
+ * node timeout, durability, process group), not yet a member: `redis-cli --cluster add-node`
+ * (RedisClusterAdmin.prepareAdd) joins it. `freshcache up` starts the primaries it adds this way.
+ */
+export async function startRedisClusterNode(options: RedisClusterOptions = {}): Promise<RedisServer> {
+  const server = await startRedis({ cluster: true, clusterNodeTimeoutMs: options.nodeTimeoutMs, durable: options.durable, detached: options.detached });
+  options.onNodeStarted?.(server);
+  return server;
 }
 
 interface Shard {

@@ -58,6 +58,8 @@ interface Service {
   busy: Promise<void> | undefined;
   /** Woken by the next successful start. */
   waiters: (() => void)[];
+  /** Taken out of supervision (`remove`): never started again. */
+  removed: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export class Supervisor {
 
   /** Starts a service for the first time; a failure here is `up`'s failure. */
   async add(spec: ServiceSpec): Promise<void> {
-    const service: Service = { spec, running: undefined, state: 'restarting', restarts: 0, failures: 0, startedAt: 0, paused: [], busy: undefined, waiters: [] };
+    const service: Service = { spec, running: undefined, state: 'restarting', restarts: 0, failures: 0, startedAt: 0, paused: [], busy: undefined, waiters: [], removed: false };
     this.services.set(spec.name, service);
     await this.launch(service);
   }
@@ -135,6 +137,24 @@ export class Supervisor {
     return this.status().find((s) => s.name === name)!;
   }
 
+  /**
+   * Stops a service for good and forgets it (a Redis primary that `freshcache cluster remove-node`
+   * emptied): no restart, no chaos target, no longer in `status`. A start under way is stopped once it is up.
+   */
+  async remove(name: string): Promise<void> {
+    const service = this.services.get(name);
+    if (!service) throw new UnknownServiceError(`no service named "${name}"; there are: ${[...this.services.keys()].join(', ')}`);
+    this.services.delete(name);
+    service.removed = true;
+    this.resume(service);
+    service.state = 'stopped';
+    for (const wake of service.waiters.splice(0)) wake();
+    const running = service.running;
+    if (!running) return;
+    await service.spec.stop(running);
+    this.watchdog.forget(running.pid);
+  }
+
   /** Stops every service, the last started first. */
   async stopAll(): Promise<void> {
     this.stopping = true;
@@ -158,8 +178,8 @@ export class Supervisor {
 
   private async launch(service: Service): Promise<number> {
     const running = await service.spec.start();
-    if (this.stopping) {
-      // Ctrl-C came while it started: stopAll has passed it by.
+    if (this.stopping || service.removed) {
+      // Ctrl-C (or a remove) came while it started: stopAll has passed it by.
       await service.spec.stop(running);
       return running.pid;
     }
@@ -175,7 +195,7 @@ export class Supervisor {
     this.watchdog.forget(running.pid);
     service.running = undefined;
     service.paused = [];
-    if (this.stopping) return;
+    if (this.stopping || service.removed) return;
     service.state = 'restarting';
     if (Date.now() - service.startedAt >= HEALTHY_AFTER_MS) service.failures = 0;
     for (;;) {
@@ -185,9 +205,10 @@ export class Supervisor {
       if (!service.busy) this.log(`${service.spec.name} exited; restarting in ${delay} ms`);
       await service.busy;
       await new Promise((resolve) => setTimeout(resolve, delay));
-      if (this.stopping) return;
+      if (this.stopping || service.removed) return;
       try {
         const pid = await this.launch(service);
+        if (service.removed) return;
         service.restarts++;
         for (const wake of service.waiters.splice(0)) wake();
         this.log(`${service.spec.name} is back (pid ${pid})`);

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RedisTarget } from '../../config.js';
 import { parseAddress, RedisClusterAdmin } from '../../topology/redis-cluster-admin.js';
-import type { RebalanceProgress, RedisAddress } from '../../topology/redis-cluster-admin.js';
+import type { PreparedOperation, RebalanceProgress, RedisAddress } from '../../topology/redis-cluster-admin.js';
+import { prepareAddUnderUp, stopOnceRemoved, UpClient } from '../../tools/up-client.js';
 import type { ProgressStream } from '../../tools/load/load-progress.js';
 import { UP_STATE_FILE } from './up.js';
 import type { UpState } from './up.js';
 
-export const clusterHelp = `freshcache cluster add-node <host:port> [--seed host:port[,…]] [--state FILE]
+export const clusterHelp = `freshcache cluster add-node [host:port] [--seed host:port[,…]] [--state FILE]
 freshcache cluster remove-node <node id|host:port> [--seed …] [--state FILE]
 freshcache cluster rebalance [--seed …] [--state FILE]
 freshcache cluster list [--seed …] [--state FILE]
@@ -17,9 +18,12 @@ Reshards a Redis Cluster with Redis's own migration (redis-cli --cluster, which 
 PATH: Debian's redis-tools), while clients go on reading and writing (they follow MOVED and ASK):
 
   add-node      joins a running, empty, cluster-enabled redis-server as a primary and moves its
-                share of the slots onto it
+                share of the slots onto it. Without host:port, on the cluster of a running
+                \`freshcache up --redis cluster\` (no --seed): up starts the new redis-server
+                itself and supervises it as redis-PORT, like its other Redis nodes
   remove-node   moves every slot of a primary to the others, then has every node forget it (its
-                replicas serve a remaining primary); the server keeps running, empty
+                replicas serve a remaining primary); the server keeps running, empty, unless
+                up started it: then up stops it and stops supervising it
   rebalance     evens the slots out across the primaries (nothing moves within 2 %)
   list          the nodes, their roles and how many slots each serves
 
@@ -50,13 +54,14 @@ export async function cluster(argv: string[]): Promise<void> {
     return;
   }
   const [action, node, ...extra] = positionals as [Action | undefined, string | undefined, ...string[]];
-  const needsNode = action === 'add-node' || action === 'remove-node';
-  if (!action || !ACTIONS.includes(action) || extra.length > 0 || needsNode !== (node !== undefined)) {
-    throw new Error(`usage: freshcache cluster add-node <host:port> | remove-node <id|host:port> | rebalance | list (freshcache cluster --help)`);
+  const takesNode = action === 'add-node' || action === 'remove-node';
+  if (!action || !ACTIONS.includes(action) || extra.length > 0 || (!takesNode && node !== undefined) || (action === 'remove-node' && node === undefined)) {
+    throw new Error(`usage: freshcache cluster add-node [host:port] | remove-node <id|host:port> | rebalance | list (freshcache cluster --help)`);
   }
   const keysPerMigrate = Number(values['keys-per-migrate']);
   if (!Number.isInteger(keysPerMigrate) || keysPerMigrate < 1 || keysPerMigrate > 10_000) throw new Error(`--keys-per-migrate must be 1..10000, got ${values['keys-per-migrate']}`);
-  const seeds = values.seed ? values.seed.split(',').map((s) => parseAddress(s)) : await seedsOfUp(values.state);
+  // Without --seed, the cluster of a running up: up then starts and stops the Redis nodes it adds and removes.
+  const { seeds, up } = values.seed ? { seeds: values.seed.split(',').map((s) => parseAddress(s)), up: undefined } : await clusterOfUp(values.state);
   const admin = new RedisClusterAdmin({ seeds, keysPerMigrate });
 
   if (action === 'list') {
@@ -65,7 +70,19 @@ export async function cluster(argv: string[]): Promise<void> {
     }
     return;
   }
-  const prepared = action === 'add-node' ? await admin.prepareAdd(parseAddress(node!)) : action === 'remove-node' ? await admin.prepareRemove(node!) : await admin.prepareRebalance();
+  let prepared: PreparedOperation;
+  if (action === 'add-node' && node === undefined) {
+    if (!up) throw new Error('add-node needs the host:port of a running, empty, cluster-enabled redis-server (with --seed, no freshcache up starts one)');
+    prepared = await prepareAddUnderUp(admin, up);
+    console.log(`freshcache up started redis-${parseAddress(prepared.node!).port} (${prepared.node}) and supervises it`);
+  } else if (action === 'add-node') {
+    prepared = await admin.prepareAdd(parseAddress(node!));
+  } else if (action === 'remove-node') {
+    prepared = await admin.prepareRemove(node!);
+    if (up) prepared = stopOnceRemoved(prepared, up);
+  } else {
+    prepared = await admin.prepareRebalance();
+  }
   const bar = new ClusterProgress(process.stdout);
   const result = await prepared.run((progress) => bar.update(progress));
   bar.done();
@@ -74,8 +91,8 @@ export async function cluster(argv: string[]): Promise<void> {
   console.log(`${action}${result.node ? ` ${result.node}` : ''}: done, ${result.movedSlots.toLocaleString('en-US')} slots moved in ${seconds} s`);
 }
 
-/** The Redis of a running `freshcache up`: its control process's configuration, in up's folder. */
-async function seedsOfUp(stateFile: string): Promise<RedisAddress[]> {
+/** The Redis of a running `freshcache up` (its control process's configuration, in up's folder), and up's endpoint. */
+async function clusterOfUp(stateFile: string): Promise<{ seeds: RedisAddress[]; up: UpClient }> {
   const text = await readFile(stateFile, 'utf8').catch(() => {
     throw new Error(`no --seed, and no running freshcache up: ${stateFile} does not exist`);
   });
@@ -83,9 +100,10 @@ async function seedsOfUp(stateFile: string): Promise<RedisAddress[]> {
   const config = JSON.parse(await readFile(join(state.dir, 'control.json'), 'utf8').catch(() => '{}')) as { l2?: { redis?: RedisTarget }; log?: { redis?: RedisTarget } };
   const target = config.l2?.redis ?? config.log?.redis;
   if (!target) throw new Error(`the freshcache up of ${stateFile} runs no Redis that this command can find: pass --seed`);
-  if ('cluster' in target) return target.cluster;
+  const up = new UpClient(state.url, state.token);
+  if ('cluster' in target) return { seeds: target.cluster, up };
   const url = new URL(target.url);
-  return [{ host: url.hostname || '127.0.0.1', port: Number(url.port || 6379) }];
+  return { seeds: [{ host: url.hostname || '127.0.0.1', port: Number(url.port || 6379) }], up };
 }
 
 const BAR_WIDTH = 30;

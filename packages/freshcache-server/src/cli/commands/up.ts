@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import type { ConfigInput } from '../../config.js';
 import { DEFAULT_REGIONS } from '../../config.js';
 import { freePort } from '../../tools/free-port.js';
@@ -11,14 +12,15 @@ import { postgresBinaries, startPostgres } from '../../tools/local-postgres.js';
 import type { PostgresServer } from '../../tools/local-postgres.js';
 import { startRedis } from '../../tools/local-redis.js';
 import type { RedisServer } from '../../tools/local-redis.js';
-import { startRedisCluster } from '../../tools/local-redis-cluster.js';
-import type { LocalRedisCluster } from '../../tools/local-redis-cluster.js';
+import { startRedisCluster, startRedisClusterNode } from '../../tools/local-redis-cluster.js';
+import type { LocalRedisCluster, RedisClusterOptions } from '../../tools/local-redis-cluster.js';
 import { nginxConfig } from '../../tools/nginx-config.js';
 import { spawnServe, stopServe } from '../../tools/serve-process.js';
 import type { ServeProcess } from '../../tools/serve-process.js';
-import { Supervisor } from '../../tools/supervisor.js';
+import { Supervisor, UnknownServiceError } from '../../tools/supervisor.js';
 import type { Running } from '../../tools/supervisor.js';
-import { startUpControl } from '../../tools/up-control.js';
+import { RedisNodeInUseError, startUpControl } from '../../tools/up-control.js';
+import type { UpRedisNodes } from '../../tools/up-control.js';
 import { startWatchdog } from '../../tools/watchdog.js';
 import { untilSignal } from '../until-signal.js';
 
@@ -133,11 +135,10 @@ export async function up(argv: string[]): Promise<void> {
     };
     let redisTarget: { url: string } | { cluster: { host: string; port: number }[] };
     let redisLines: string;
+    let redisNodes: UpRedisNodes | undefined;
     if (values.redis === 'cluster') {
       process.stdout.write(`Starting a Redis Cluster (3 primaries, ${replicas} replica${replicas === 1 ? '' : 's'} each)… `);
-      const cluster = await startRedisCluster({
-        primaries: 3,
-        replicas,
+      const nodeOptions: RedisClusterOptions = {
         durable: true,
         detached: true,
         // Watched from its start: a SIGKILL of up while the cluster forms must not leave it running.
@@ -145,12 +146,19 @@ export async function up(argv: string[]): Promise<void> {
           watchdog.watch(server.pid);
           watchdog.removeOnExit(server.dir);
         },
-      });
+      };
+      const cluster = await startRedisCluster({ ...nodeOptions, primaries: 3, replicas });
       cleanups.push(() => cluster.stop());
       // A killed node stays down past the node timeout (2 s) and an election: a primary's replica
       // takes over, and the old primary comes back as its replica, as after a real crash.
       for (const node of cluster.nodes) await superviseRedis(node.name, node.server, CLUSTER_RESTART_DELAY_MS);
       stopIfInterrupted();
+      redisNodes = clusterNodes(cluster, nodeOptions, {
+        supervise: (name, server) => superviseRedis(name, server, CLUSTER_RESTART_DELAY_MS),
+        unsupervise: (name) => supervisor.remove(name),
+        cleanups,
+        log: (line) => console.error(`[up] ${line}`),
+      });
       console.log(`${cluster.nodes.length} nodes`);
       redisTarget = { cluster: cluster.seeds };
       redisLines = clusterLines(cluster);
@@ -200,7 +208,7 @@ export async function up(argv: string[]): Promise<void> {
       l2: { kind: 'redis', redis: redisTarget },
     };
     // up's own endpoint for chaos actions: `freshcache chaos`, and the control process's /api/chaos.
-    const control = await startUpControl(supervisor);
+    const control = await startUpControl(supervisor, redisNodes);
     cleanups.push(() => control.close());
     const controlConfig = join(dir, 'control.json');
     const nodeConfig = join(dir, 'node.json');
@@ -308,6 +316,73 @@ function clusterLines(cluster: LocalRedisCluster): string {
     return `    ${node.name.padEnd(18)}  ${node.server.url}   ${role}`;
   });
   return ['  redis cluster         (roles as formed; a failover changes them: freshcache chaos list, GET /api/nodes)', ...lines].join('\n');
+}
+
+/**
+ * Redis nodes that up starts and stops on request (`freshcache cluster add-node|remove-node`
+ * through up's endpoint): the same settings as the cluster's own nodes, each supervised as
+ * redis-PORT. Up only starts and stops servers; joining and moving slots is the asker's.
+ */
+function clusterNodes(
+  cluster: LocalRedisCluster,
+  options: RedisClusterOptions,
+  up: {
+    supervise: (name: string, server: RedisServer) => Promise<void>;
+    unsupervise: (name: string) => Promise<void>;
+    cleanups: (() => Promise<void>)[];
+    log: (line: string) => void;
+  },
+): UpRedisNodes {
+  const servers = new Map(cluster.nodes.map((node) => [node.name, node.server]));
+  const added = new Set<RedisServer>();
+  up.cleanups.push(async () => {
+    await Promise.all([...added].map((server) => server.stop()));
+  });
+  // One start at a time: two free-port picks at once could choose each other's bus port (port + 10000).
+  let starting: Promise<unknown> = Promise.resolve();
+  return {
+    add: () => {
+      const started = starting.then(async () => {
+        const server = await startRedisClusterNode(options);
+        added.add(server);
+        const name = `redis-${server.port}`;
+        servers.set(name, server);
+        await up.supervise(name, server);
+        up.log(`${name} started: a new Redis Cluster node, ${server.url}`);
+        return { name, host: server.host, port: server.port };
+      });
+      starting = started.catch(() => {});
+      return started;
+    },
+    remove: async (name) => {
+      const server = servers.get(name);
+      if (!server) throw new UnknownServiceError(`no Redis node named "${name}" in this freshcache up`);
+      // Only a node that left: one that still knows the others holds slots or replicates some.
+      const known = await knownNodes(server).catch(() => undefined);
+      if (known !== 1) {
+        throw new RedisNodeInUseError(
+          known === undefined ? `${name} does not answer: cannot tell whether it left the cluster` : `${name} still belongs to the Redis Cluster (it knows ${known} nodes): remove it with freshcache cluster remove-node first`,
+        );
+      }
+      servers.delete(name);
+      await up.unsupervise(name);
+      await server.stop();
+      added.delete(server);
+      up.log(`${name} stopped: it left the Redis Cluster`);
+    },
+  };
+}
+
+/** CLUSTER INFO's cluster_known_nodes of one node (1: itself alone). */
+async function knownNodes(server: RedisServer): Promise<number> {
+  const client = new Redis(server.port, server.host, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return Number(/cluster_known_nodes:(\d+)/.exec(String(await client.call('CLUSTER', 'INFO')))?.[1]);
+  } finally {
+    client.disconnect();
+  }
 }
 
 /** The postmaster as a supervised process: pg_ctl detaches it, so its exit is seen in /proc. */

@@ -3,6 +3,7 @@ import { FreshcacheError } from 'freshcache';
 import type { RedisTarget } from '../../config.js';
 import { parseAddress, RedisClusterAdmin } from '../../topology/redis-cluster-admin.js';
 import type { PreparedOperation, RebalanceProgress } from '../../topology/redis-cluster-admin.js';
+import { prepareAddUnderUp, stopOnceRemoved, UpClient } from '../../tools/up-client.js';
 import type { AppOptions } from '../app.js';
 import { errorSchema } from '../error-handling.js';
 
@@ -34,13 +35,16 @@ type RebalanceBody = { action: 'add-node' | 'remove-node' | 'rebalance'; node?: 
  * Resharding the deployment's Redis Cluster (the L2's, or the log's when only the log is on a
  * cluster): add a primary, remove one, or rebalance, one operation at a time per control process.
  * POST answers 202 once the input has been checked against the cluster and the slots start to
- * move; GET and the `rebalance.progress` events of /api/events follow it to the end.
+ * move; GET and the `rebalance.progress` events of /api/events follow it to the end. On the
+ * control process of `freshcache up --redis cluster`, add-node without a node has up start the new
+ * redis-server (and supervise it), and remove-node has up stop the server it started once it left.
  */
 export const rebalanceRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
   let latest: RebalanceProgress | null = null;
   /** From the check of a request until its operation ends: one operation at a time. */
   let busy = false;
   let running: Promise<void> = Promise.resolve();
+  const up = UpClient.fromEnv();
 
   const seeds = () => {
     const { l2, log } = topology.config;
@@ -80,7 +84,8 @@ export const rebalanceRoutes: FastifyPluginAsync<AppOptions> = async (app, { top
     {
       schema: {
         tags: ['fleet'],
-        summary: 'Add a Redis primary (node: host:port of a running, empty, cluster-enabled redis-server), remove one (node: its id or host:port), or rebalance the slots',
+        summary:
+          'Add a Redis primary (node: host:port of a running, empty, cluster-enabled redis-server; under freshcache up --redis cluster, without node, up starts one), remove one (node: its id or host:port), or rebalance the slots',
         body: {
           type: 'object',
           required: ['action'],
@@ -96,14 +101,17 @@ export const rebalanceRoutes: FastifyPluginAsync<AppOptions> = async (app, { top
     async (request, reply) => {
       const { action, node } = request.body;
       if (busy) throw new FreshcacheError('conflict', `a ${latest?.operation ?? 'resharding'} is running: wait for it (GET /api/rebalance)`);
-      if (action !== 'rebalance' && node === undefined) throw new FreshcacheError('bad_request', `${action} needs node: ${action === 'add-node' ? 'host:port of the new server' : 'the id or host:port of the primary'}`);
+      if (action === 'remove-node' && node === undefined) throw new FreshcacheError('bad_request', 'remove-node needs node: the id or host:port of the primary');
+      if (action === 'add-node' && node === undefined && !up) throw new FreshcacheError('bad_request', 'add-node needs node: host:port of the new server (only freshcache up starts one itself)');
       if (action === 'rebalance' && node !== undefined) throw new FreshcacheError('bad_request', 'rebalance takes no node');
       const admin = new RedisClusterAdmin({ seeds: seeds() });
       // Checked against the cluster before answering: a bad request moves nothing.
       let prepared: PreparedOperation;
       busy = true;
       try {
-        prepared = action === 'add-node' ? await admin.prepareAdd(parseAddress(node!)) : action === 'remove-node' ? await admin.prepareRemove(node!) : await admin.prepareRebalance();
+        if (action === 'add-node') prepared = node === undefined ? await prepareAddUnderUp(admin, up!) : await admin.prepareAdd(parseAddress(node));
+        else if (action === 'remove-node') prepared = up ? stopOnceRemoved(await admin.prepareRemove(node!), up) : await admin.prepareRemove(node!);
+        else prepared = await admin.prepareRebalance();
       } catch (error) {
         busy = false;
         throw error;
