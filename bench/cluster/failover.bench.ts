@@ -78,22 +78,25 @@ export async function failover(progress: Progress): Promise<ScenarioOutput> {
   progress.update(0, 'starting PostgreSQL');
   let postgres: PostgresServer | undefined;
   const rows: Row[] = [];
-  const tables: { title: string; rows: Row[] }[] = [];
+  const others: Row[] = [];
+  const buckets: { title: string; rows: Row[] }[] = [];
   try {
     postgres = await startPostgres();
     const victims: Victim[] = ['log', 'other'];
     for (const [i, victim] of victims.entries()) {
       const result = await run(postgres, victim, (fraction, label) => progress.update((i + fraction) / victims.length, `${victim}: ${label}`));
       rows.push(result.row);
-      tables.push({ title: `Per ${BUCKET_MS} ms, kill -9 of ${result.row['killed primary']}`, rows: result.buckets });
+      others.push(result.others);
+      buckets.push({ title: `Per ${BUCKET_MS} ms, kill -9 of ${result.row['killed primary']}`, rows: result.buckets });
     }
-    return { rows, tables };
+    const othersTitle = 'The other primaries\' slots: reads of their keys that missed L1, and how L2 served them (during: from the kill to the first L2 hit on the killed primary\'s slots)';
+    return { rows, tables: [{ title: othersTitle, rows: others }, ...buckets] };
   } finally {
     await postgres?.stop().catch((error: unknown) => process.stderr.write(`[failover] stopping PostgreSQL failed: ${String(error)}\n`));
   }
 }
 
-async function run(postgres: PostgresServer, victimKind: Victim, progress: (fraction: number, label: string) => void): Promise<{ row: Row; buckets: Row[] }> {
+async function run(postgres: PostgresServer, victimKind: Victim, progress: (fraction: number, label: string) => void): Promise<{ row: Row; others: Row; buckets: Row[] }> {
   progress(0, 'starting a Redis Cluster of 3 primaries with 1 replica each');
   let cluster: LocalRedisCluster | undefined;
   const topologies: Topology[] = [];
@@ -175,6 +178,10 @@ async function run(postgres: PostgresServer, victimKind: Victim, progress: (frac
         .map((r) => r.ms);
       return ms.length === 0 ? '—' : `${formatMs(percentile(ms, 0.5))} / ${formatMs(percentile(ms, 0.99))}`;
     };
+    const latency = (phase: Read[]) => {
+      const ms = phase.filter((r) => r.outcome !== 'failed').map((r) => r.ms);
+      return `${formatMs(percentile(ms, 0.5))} / ${formatMs(percentile(ms, 0.99))}`;
+    };
     const since = (what: string) => {
       const mark = marks.find((m) => m.what.startsWith(what));
       return mark ? `${((mark.at - killedAt) / 1000).toFixed(2)} s` : 'never';
@@ -194,10 +201,9 @@ async function run(postgres: PostgresServer, victimKind: Victim, progress: (frac
           : `${flushes.length}, ${((flushes[0]!.at - killedAt) / 1000).toFixed(2)} s to ${((flushes.at(-1)!.at - killedAt) / 1000).toFixed(2)} s (${flushReasons})`,
       'reads during': formatCount(during.length),
       'failed reads': formatCount(failedDuring.length) + (failedAll.length > failedDuring.length ? ` (${formatCount(failedAll.length)} in the whole run)` : '') + (errors ? `: ${errors}` : ''),
+      'read p50 / p99 before': latency(before),
+      'read p50 / p99 during': latency(during),
       'its slots during: origin / L1': `${formatCount(killedDuring.filter((r) => r.outcome === 'origin').length)} / ${formatCount(killedDuring.filter((r) => r.outcome === 'l1').length)}`,
-      'other slots, L2 hit ratio before / during / after': `${l2Ratio(before)} / ${l2Ratio(during)} / ${l2Ratio(after)}`,
-      'other slots, L2 hit p50 / p99 before': l2Latency(before),
-      'other slots, L2 hit p50 / p99 during': l2Latency(during),
       'origin loads/s before / during / peak 250 ms / after': [
         originRate(killedAt - BASELINE_MS, killedAt),
         originRate(killedAt, windowEnd),
@@ -213,7 +219,16 @@ async function run(postgres: PostgresServer, victimKind: Victim, progress: (frac
     };
     process.stderr.write(`[failover] ${victimKind}: warm-up loaded ${formatCount(originBeforeLoad)} rows; marks: ${marks.map((m) => `${((m.at - killedAt) / 1000).toFixed(2)} s ${m.what}`).join('; ')}\n`);
     process.stderr.write(`[failover] ${victimKind}: the nodes' other warnings: ${countBy(warnings) || 'none'}\n`);
-    return { row, buckets: bucketRows(reads, origin, marks, killedAt, Math.min(endedAt, windowEnd + BUCKETS_AFTER_MS)) };
+    const otherSlots: Row = {
+      'killed primary': row['killed primary']!,
+      'L2 hit ratio before': l2Ratio(before),
+      during: l2Ratio(during),
+      after: l2Ratio(after),
+      'L2 hit p50 / p99 before': l2Latency(before),
+      'L2 hit p50 / p99 during': l2Latency(during),
+      'L2 hit p50 / p99 after': l2Latency(after),
+    };
+    return { row, others: otherSlots, buckets: bucketRows(reads, origin, marks, killedAt, Math.min(endedAt, windowEnd + BUCKETS_AFTER_MS)) };
   } finally {
     for (const topology of topologies) await topology.close().catch((error: unknown) => process.stderr.write(`[failover] closing a node failed: ${String(error)}\n`));
     await writer.end().catch(() => {});
