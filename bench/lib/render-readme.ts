@@ -22,7 +22,7 @@ npm run bench -- l1        # only scenarios whose name contains "l1" (also: http
 
 \`l1-get-hit\`, \`l2-redis-get-hit\`, \`propagation-commit-to-applied\` and \`pipeline-change-throughput\` start a redis-server (and the last two a PostgreSQL) of their own
 (\`packages/freshcache-server/src/tools/local-redis.ts\`, \`packages/freshcache-server/src/tools/local-postgres.ts\`: free ports, temp folders, stopped at the end), and
-\`cluster-resharding-1m\` starts a Redis Cluster and drives \`redis-cli --cluster\` (redis-tools, which Debian's redis-server package brings),
+\`cluster-resharding-1m\` and \`cluster-failover\` start a Redis Cluster (the second a PostgreSQL too) and drive \`redis-cli --cluster\` (redis-tools, which Debian's redis-server package brings),
 \`http-edge-get-hit\` runs wrk against the servers and starts a varnishd of its own, so these binaries must be on the
 machine: \`npm run bench\` first runs \`bench/ensure-bench-deps.sh\`, which installs whatever is missing with apt (as
 root) or says exactly what to install.
