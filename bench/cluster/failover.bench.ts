@@ -202,7 +202,7 @@ async function run(postgres: PostgresServer, victimKind: Victim, progress: (frac
       'reads during': formatCount(during.length),
       'failed reads': formatCount(failedDuring.length) + (failedAll.length > failedDuring.length ? ` (${formatCount(failedAll.length)} in the whole run)` : '') + (errors ? `: ${errors}` : ''),
       'read p50 / p99 before': latency(before),
-      'read p50 / p99 during': latency(during),
+      'its slots: read p50 / p99 during': latency(killedDuring),
       'its slots during: origin / L1': `${formatCount(killedDuring.filter((r) => r.outcome === 'origin').length)} / ${formatCount(killedDuring.filter((r) => r.outcome === 'l1').length)}`,
       'origin loads/s before / during / peak 250 ms / after': [
         originRate(killedAt - BASELINE_MS, killedAt),
@@ -227,6 +227,7 @@ async function run(postgres: PostgresServer, victimKind: Victim, progress: (frac
       'L2 hit p50 / p99 before': l2Latency(before),
       'L2 hit p50 / p99 during': l2Latency(during),
       'L2 hit p50 / p99 after': l2Latency(after),
+      'read p50 / p99 during (any tier)': latency(others(during)),
     };
     return { row, others: otherSlots, buckets: bucketRows(reads, origin, marks, killedAt, Math.min(endedAt, windowEnd + BUCKETS_AFTER_MS)) };
   } finally {
