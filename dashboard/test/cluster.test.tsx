@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLocation } from 'wouter/memory-location';
 import { App } from '../src/App';
-import type { ChaosService, FreshcacheNode, NodeList, RedisNode } from '../src/api/types';
+import type { ChaosService, FreshcacheNode, NodeList, RebalanceProgress, RebalanceStatus, RedisFailover, RedisNode } from '../src/api/types';
 import { REFRESH_MS } from '../src/pages/cluster/ClusterPage';
 import { fakeServices, SERVER_INFO } from './fake-services';
 import type { Call } from './fake-services';
@@ -205,5 +205,160 @@ describe('Cluster page', () => {
     expect(screen.queryByRole('alertdialog')).toBeNull();
     expect(posts()).toEqual([{ action: 'resume', target: 'us-east-1' }]);
     await waitFor(() => expect(services.calls.filter((call) => call.method === 'GET' && call.path === '/api/chaos').length).toBeGreaterThan(1));
+  });
+});
+
+/** A Redis Cluster of three primaries (the second without its replica) as GET /api/nodes lists it. */
+function redisNode(id: string, port: number, extra: Partial<RedisNode>): RedisNode {
+  return { ...REDIS, id, address: `127.0.0.1:${port}`, replicationOffset: 1_000, keys: 100, ...extra };
+}
+const CLUSTER_NODES: RedisNode[] = [
+  redisNode('aaa', 7001, { slots: [[0, 5460]] }),
+  redisNode('bbb', 7002, { slots: [[5461, 10922]] }),
+  redisNode('ccc', 7003, { slots: [[10923, 16383]], keys: 4_321 }),
+  redisNode('ddd', 7004, { role: 'replica', masterId: 'aaa', replicationOffset: 1_000 }),
+  redisNode('fff', 7006, { role: 'replica', masterId: 'ccc', replicationOffset: 900 }),
+];
+const CLUSTER_INFO = { ...SERVER_INFO, features: { ...SERVER_INFO.features, cluster: true } };
+
+function progress(extra: Partial<RebalanceProgress>): RebalanceProgress {
+  return { operation: 'add-node', node: '127.0.0.1:7007', phase: 'moving', movedSlots: 1_024, plannedSlots: 4_096, moves: [], startedAt: 1_000, finishedAt: null, error: null, ...extra };
+}
+
+const FAILOVER: RedisFailover = { at: 5_000, failedNode: { id: 'bbb', address: '127.0.0.1:7002' }, promotedNode: { id: 'eee', address: '127.0.0.1:7005' }, slots: [[5461, 10922]] };
+
+function renderRedisCluster(respond: (call: Call) => Answer | undefined = () => undefined, rebalance: RebalanceStatus = { running: false, progress: null }) {
+  const services = fakeServices((call) => {
+    if (call.path === '/api/info') return { body: CLUSTER_INFO };
+    if (call.method === 'GET' && call.path === '/api/nodes') return { body: { freshcache: [], redis: CLUSTER_NODES } };
+    if (call.method === 'GET' && call.path === '/api/rebalance') return { body: rebalance };
+    const answer = respond(call);
+    if (answer) return answer;
+    if (call.method === 'GET' && call.path === '/api/failovers') return { body: { watching: true, lookedAt: 4_000, items: [] } };
+    return undefined;
+  });
+  render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+  return services;
+}
+
+const posts = (services: { calls: Call[] }) => services.calls.filter((call) => call.method === 'POST').map((call) => call.body);
+
+describe('Cluster page on a Redis Cluster', () => {
+  it("draws the slot ring in each primary's colour, and lists each primary with its slots, keys and replicas", async () => {
+    renderRedisCluster();
+    const ring = await screen.findByRole('img', { name: /^Hash slot ring/ });
+    const primaries = within(screen.getByRole('list', { name: 'Primaries' })).getAllByRole('listitem', { name: /^Primary / });
+    expect(primaries.map((p) => p.getAttribute('aria-label'))).toEqual(['Primary 127.0.0.1:7001', 'Primary 127.0.0.1:7002', 'Primary 127.0.0.1:7003']);
+    const colours = primaries.map((p) => p.querySelector('.swatch')!.getAttribute('data-colour'));
+    expect(new Set(colours).size).toBe(3);
+    // Each primary's range of the ring is drawn in its legend colour, and no slot is left grey.
+    const arcs = [...ring.querySelectorAll('path')].map((path) => [path.getAttribute('data-primary'), path.getAttribute('fill')]);
+    expect(arcs).toEqual([
+      ['127.0.0.1:7001', colours[0]],
+      ['127.0.0.1:7002', colours[1]],
+      ['127.0.0.1:7003', colours[2]],
+    ]);
+    expect(ring.textContent).toContain('all served');
+
+    expect(primaries[2]!.textContent).toContain('5,461 slots · 4,321 keys');
+    expect(within(primaries[0]!).getByRole('list', { name: 'Replicas of 127.0.0.1:7001' }).textContent).toMatch(/127\.0\.0\.1:7004.*online.*offset 1,000 · in sync/);
+    expect(within(primaries[1]!).getByText(/No replica/)).toBeTruthy();
+    expect(within(primaries[2]!).getByRole('list', { name: 'Replicas of 127.0.0.1:7003' }).textContent).toContain('100 bytes behind');
+  });
+
+  it('greys the slots no primary serves', async () => {
+    const services = fakeServices((call) => {
+      if (call.path === '/api/info') return { body: CLUSTER_INFO };
+      if (call.path === '/api/nodes') return { body: { freshcache: [], redis: [CLUSTER_NODES[0], CLUSTER_NODES[2]] } };
+      return call.path === '/api/rebalance' ? { body: { running: false, progress: null } } : { body: { watching: true, lookedAt: null, items: [] } };
+    });
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    const ring = await screen.findByRole('img', { name: /^Hash slot ring/ });
+    const unserved = [...ring.querySelectorAll('path')].filter((path) => path.getAttribute('data-primary') === '');
+    expect(unserved.map((path) => path.querySelector('title')!.textContent)).toEqual(['slots 5461–10922: no primary serves them']);
+    expect(ring.textContent).toContain('5,462 unserved');
+  });
+
+  it('shows a standalone Redis as one server owning every slot, with no resharding to offer', async () => {
+    const services = renderCluster();
+    const ring = await screen.findByRole('img', { name: 'Hash slot ring: 127.0.0.1:6390 16,384 slots' });
+    expect(screen.getByText(/Standalone Redis: no hash slots/)).toBeTruthy();
+    expect([...ring.querySelectorAll('path')].map((path) => path.getAttribute('data-primary'))).toEqual(['127.0.0.1:6390']);
+    expect(screen.queryByRole('heading', { name: 'Resharding' })).toBeNull();
+    expect(screen.queryByRole('button', { name: /^Remove/ })).toBeNull();
+    expect(services.calls.some((call) => call.path === '/api/rebalance' || call.path === '/api/failovers')).toBe(false);
+  });
+
+  it('shows the running resharding as a progress bar, live, then the last one done or failed with its reason', async () => {
+    const services = renderRedisCluster(undefined, { running: true, progress: progress({}) });
+    const bar = await screen.findByRole('progressbar', { name: 'Adding 127.0.0.1:7007: slots moved' });
+    expect([bar.getAttribute('value'), bar.getAttribute('max')]).toEqual(['1024', '4096']);
+    // Every action waits while it runs.
+    expect((screen.getByRole('button', { name: 'Rebalance' }) as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByRole('button', { name: 'Remove 127.0.0.1:7001' }) as HTMLButtonElement).disabled).toBe(true);
+
+    act(() => services.emit('rebalance.progress', progress({ movedSlots: 3_000, moves: [{ from: '127.0.0.1:7001', to: '127.0.0.1:7007', slots: 1_365 }] })));
+    expect(screen.getByRole('progressbar').getAttribute('value')).toBe('3000');
+    expect(screen.getByText(/1,365 slots from/)).toBeTruthy();
+
+    const reloads = () => services.calls.filter((call) => call.path === '/api/nodes').length;
+    const before = reloads();
+    act(() => services.emit('rebalance.progress', progress({ phase: 'done', movedSlots: 4_096, finishedAt: 9_000 })));
+    expect(screen.queryByRole('progressbar')).toBeNull();
+    expect(screen.getByText(/Last: add-node 127\.0\.0\.1:7007 done at .*, 4,096 slots moved\./)).toBeTruthy();
+    expect((screen.getByRole('button', { name: 'Rebalance' }) as HTMLButtonElement).disabled).toBe(false);
+    // The ring is reloaded to show where the slots went.
+    await waitFor(() => expect(reloads()).toBeGreaterThan(before));
+
+    act(() => services.emit('rebalance.progress', progress({ operation: 'rebalance', node: null, phase: 'failed', finishedAt: 9_500, error: 'redis-cli exited 1: Nodes don\'t agree' })));
+    expect(screen.getByText(/Last: rebalance failed at .* after 1,024 slots: redis-cli exited 1: Nodes don't agree/)).toBeTruthy();
+  });
+
+  it('adds a node, removes a primary and rebalances, each only after its confirmation', async () => {
+    const user = userEvent.setup();
+    const services = renderRedisCluster((call) => (call.method === 'POST' ? { status: 202, body: progress({ phase: 'joining', movedSlots: 0 }) } : undefined));
+    const add = await screen.findByRole('button', { name: 'Add node' });
+    expect((add as HTMLButtonElement).disabled).toBe(true);
+    await user.type(screen.getByLabelText('New primary'), '127.0.0.1:7007');
+    await user.click(add);
+    expect(screen.getByRole('alertdialog').textContent).toContain('Add 127.0.0.1:7007 as a primary?');
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Cancel' }));
+    expect(posts(services)).toEqual([]);
+    await user.click(add);
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Add 127.0.0.1:7007' }));
+    expect(posts(services)).toEqual([{ action: 'add-node', node: '127.0.0.1:7007' }]);
+    // The 202's progress shows at once.
+    expect((await screen.findByRole('progressbar', { name: 'Adding 127.0.0.1:7007: slots moved' })).getAttribute('value')).toBe('0');
+    act(() => services.emit('rebalance.progress', progress({ phase: 'done', finishedAt: 9_000 })));
+
+    await user.click(screen.getByRole('button', { name: 'Remove 127.0.0.1:7002' }));
+    expect(screen.getByRole('alertdialog').textContent).toContain('Its 5,462 slots and their keys move to the other primaries first');
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Remove 127.0.0.1:7002' }));
+    act(() => services.emit('rebalance.progress', progress({ operation: 'remove-node', node: '127.0.0.1:7002', phase: 'done', finishedAt: 9_000 })));
+    await user.click(screen.getByRole('button', { name: 'Rebalance' }));
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Rebalance' }));
+    expect(posts(services)).toEqual([{ action: 'add-node', node: '127.0.0.1:7007' }, { action: 'remove-node', node: '127.0.0.1:7002' }, { action: 'rebalance' }]);
+  });
+
+  it("shows a refused resharding with the server's code and message", async () => {
+    const user = userEvent.setup();
+    renderRedisCluster((call) =>
+      call.method === 'POST' ? { status: 409, body: { error: { code: 'conflict', message: 'a rebalance is running: wait for it (GET /api/rebalance)' } } } : undefined,
+    );
+    await user.click(await screen.findByRole('button', { name: 'Rebalance' }));
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Rebalance' }));
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('conflict');
+    expect(alert.textContent).toContain('a rebalance is running: wait for it');
+  });
+
+  it('lists the failovers the server saw, and each new one as it happens, newest first', async () => {
+    const older: RedisFailover = { ...FAILOVER, at: 2_000, failedNode: { id: 'ccc', address: '127.0.0.1:7003' }, promotedNode: { id: 'fff', address: '127.0.0.1:7006' }, slots: [[10923, 16383]] };
+    const services = renderRedisCluster((call) => (call.path === '/api/failovers' ? { body: { watching: true, lookedAt: 4_000, items: [older] } } : undefined));
+    const list = await screen.findByRole('list', { name: 'Failovers' });
+    expect(list.textContent).toMatch(/127\.0\.0\.1:7003 failed over to 127\.0\.0\.1:7006 \(5,461 slots\)/);
+    act(() => services.emit('redis.failover', FAILOVER));
+    const items = within(screen.getByRole('list', { name: 'Failovers' })).getAllByRole('listitem');
+    expect(items.map((item) => item.textContent)).toEqual([expect.stringMatching(/127\.0\.0\.1:7002 failed over to 127\.0\.0\.1:7005 \(5,462 slots\)/), expect.stringMatching(/7003 failed over to/)]);
   });
 });

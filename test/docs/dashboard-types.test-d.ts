@@ -8,6 +8,8 @@ import type { DryRunAnswer } from '../../packages/freshcache-server/src/server/r
 import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import type { RegionSettings } from '../../packages/freshcache-server/src/topology/region.js';
 import type { RedisNodeView } from '../../packages/freshcache-server/src/topology/redis-nodes.js';
+import type { RebalanceProgress } from '../../packages/freshcache-server/src/topology/redis-cluster-admin.js';
+import type { RedisFailover } from '../../packages/freshcache-server/src/topology/redis-failover-watch.js';
 import type { NodeView } from '../../packages/freshcache/src/seams/node-registry.js';
 
 /**
@@ -37,5 +39,10 @@ describe('the dashboard reads what the server sends', () => {
     // GET /api/nodes tags each freshcache node with its kind.
     expectTypeOf<NodeView & { kind: 'freshcache' }>().toExtend<Dashboard.FreshcacheNode>();
     expectTypeOf<RedisNodeView>().toExtend<Dashboard.RedisNode>();
+  });
+
+  it('resharding progress and failovers', () => {
+    expectTypeOf<RebalanceProgress>().toExtend<Dashboard.RebalanceProgress>();
+    expectTypeOf<RedisFailover>().toExtend<Dashboard.RedisFailover>();
   });
 });

@@ -9,12 +9,16 @@ import type {
   ContentRecord,
   DryRunResult,
   EdgeRead,
+  FailoverList,
   HistoryWindow,
   InvalidationStatus,
   InvalidationTargets,
   MetricsHistory,
   MetricsSnapshot,
   NodeList,
+  RebalanceAction,
+  RebalanceProgress,
+  RebalanceStatus,
   RegionPatch,
   RegionSettings,
   ServerInfo,
@@ -139,6 +143,19 @@ export class ApiClient {
   /** Starts draining a freshcache node (202): it leaves the list once done. */
   drainNode(id: string): Promise<{ id: string; state: 'draining' }> {
     return this.json('DELETE', `/api/nodes/${encodeURIComponent(id)}`);
+  }
+
+  rebalanceStatus(): Promise<RebalanceStatus> {
+    return this.json('GET', '/api/rebalance');
+  }
+
+  /** Starts a resharding (202): `node` is host:port for add-node, an id or host:port for remove-node, absent for rebalance. */
+  rebalance(action: RebalanceAction, node?: string): Promise<RebalanceProgress> {
+    return this.json('POST', '/api/rebalance', node === undefined ? { action } : { action, node });
+  }
+
+  failovers(): Promise<FailoverList> {
+    return this.json('GET', '/api/failovers');
   }
 
   chaosServices(): Promise<ChaosService[]> {

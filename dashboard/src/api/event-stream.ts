@@ -2,7 +2,15 @@ import type { EventMap, EventName } from './types';
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting';
 
-const EVENT_NAMES: EventName[] = ['invalidation.published', 'invalidation.applied', 'content.changed', 'region.updated', 'region.flushed'];
+const EVENT_NAMES: EventName[] = [
+  'invalidation.published',
+  'invalidation.applied',
+  'content.changed',
+  'region.updated',
+  'region.flushed',
+  'rebalance.progress',
+  'redis.failover',
+];
 
 const RETRY_MS = 2000;
 

@@ -252,6 +252,43 @@ export interface NodeList {
   redis: RedisNode[];
 }
 
+/** A resharding of the Redis Cluster (`GET/POST /api/rebalance`, `rebalance.progress` events). */
+export interface RebalanceProgress {
+  operation: RebalanceAction;
+  /** The node added or removed (`host:port`); null for a rebalance. */
+  node: string | null;
+  phase: 'joining' | 'moving' | 'forgetting' | 'done' | 'failed';
+  movedSlots: number;
+  plannedSlots: number;
+  moves: { from: string; to: string; slots: number }[];
+  startedAt: number;
+  finishedAt: number | null;
+  error: string | null;
+}
+
+export type RebalanceAction = 'add-node' | 'remove-node' | 'rebalance';
+
+export interface RebalanceStatus {
+  running: boolean;
+  progress: RebalanceProgress | null;
+}
+
+/** A replica that took over a primary's slots (`redis.failover` events, `GET /api/failovers`). */
+export interface RedisFailover {
+  at: number;
+  failedNode: { id: string; address: string };
+  promotedNode: { id: string; address: string };
+  slots: [number, number][];
+}
+
+export interface FailoverList {
+  /** Whether the server looks at the cluster (it does while an event stream is open). */
+  watching: boolean;
+  lookedAt: number | null;
+  /** Newest first. */
+  items: RedisFailover[];
+}
+
 export type ChaosAction = 'kill' | 'restart' | 'pause' | 'resume';
 
 /** A process `freshcache up` supervises, which chaos actions can target. */
@@ -269,6 +306,8 @@ export interface EventMap {
   'content.changed': { op: 'create' | 'update' | 'delete'; id: number; record?: ContentRecord };
   'region.updated': { name: string; settings: Omit<RegionSettings, 'name' | 'served'> };
   'region.flushed': { name: string; reason: string };
+  'rebalance.progress': RebalanceProgress;
+  'redis.failover': RedisFailover;
 }
 
 export type EventName = keyof EventMap;

@@ -1,14 +1,19 @@
 import { useCallback, useState } from 'react';
-import type { ChaosAction } from '../../api/types';
+import type { ChaosAction, RebalanceProgress, RedisFailover } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
-import { useApi, useAsync } from '../../lib/api-context';
+import { useApi, useAsync, useEvent, useResync } from '../../lib/api-context';
 import { useInfo } from '../../lib/info-context';
 import { usePolling } from '../overview/usePolling';
 import { ChaosTable } from './ChaosTable';
+import { FailoverList } from './FailoverList';
 import { FreshcacheNodeTable } from './FreshcacheNodeTable';
 import { groupByRegion } from './group-by-region';
+import { PrimaryLegend } from './PrimaryLegend';
 import { RedisNodeTable } from './RedisNodeTable';
+import { isRunning, ReshardingPanel } from './ReshardingPanel';
+import { slotLayout } from './slot-layout';
+import { SlotRing } from './SlotRing';
 import './cluster.css';
 
 /** Nodes heartbeat every second and count as down after 5 s of silence: a few seconds shows both. */
@@ -16,9 +21,13 @@ export const REFRESH_MS = 3_000;
 
 const never = () => new Promise<never>(() => {});
 
+/** Failovers kept on the page, as the server keeps them. */
+const FAILOVERS_KEPT = 20;
+
 /**
- * The fleet: every freshcache node grouped by the regions it serves, the Redis servers, and on a
- * `freshcache up` deployment its processes with chaos actions. Polled; every action asks first.
+ * The fleet: every freshcache node grouped by the regions it serves, the Redis servers (on a
+ * Redis Cluster: the slot ring, resharding with its progress, failovers), and on a `freshcache
+ * up` deployment its processes with chaos actions. Polled and live; every action asks first.
  */
 export function ClusterPage() {
   const api = useApi();
@@ -29,6 +38,29 @@ export function ClusterPage() {
   const services = useAsync(useCallback(() => (hasChaos ? api.chaosServices() : never()), [api, hasChaos]));
   usePolling(nodes.reload, REFRESH_MS);
   usePolling(() => (hasChaos ? services.reload() : undefined), REFRESH_MS);
+
+  // On a Redis Cluster: the last resharding (then each rebalance.progress event) and the failovers seen (then each redis.failover).
+  const cluster = info?.features.cluster === true;
+  const rebalance = useAsync(useCallback(() => (cluster ? api.rebalanceStatus() : never()), [api, cluster]));
+  const seenFailovers = useAsync(useCallback(() => (cluster ? api.failovers() : never()), [api, cluster]));
+  const [liveProgress, setLiveProgress] = useState<RebalanceProgress>();
+  const [liveFailovers, setLiveFailovers] = useState<RedisFailover[]>([]);
+  useEvent('rebalance.progress', (progress) => {
+    setLiveProgress(progress);
+    // The slots moved: the ring shows where they are now.
+    if (!isRunning(progress)) void nodes.reload();
+  });
+  useEvent('redis.failover', (failover) => {
+    setLiveFailovers((shown) => [failover, ...shown].slice(0, FAILOVERS_KEPT));
+    void nodes.reload();
+  });
+  // After a reconnect the reloaded answers are newer than anything heard before it.
+  useResync(() => {
+    setLiveProgress(undefined);
+    setLiveFailovers([]);
+  });
+  const progress = liveProgress ?? rebalance.data?.progress;
+  const failovers = [...liveFailovers, ...(seenFailovers.data?.items ?? []).filter((f) => !liveFailovers.some((l) => l.at === f.at && l.promotedNode.id === f.promotedNode.id))];
 
   const [notice, setNotice] = useState<string>();
   const [error, setError] = useState<Error>();
@@ -47,6 +79,12 @@ export function ClusterPage() {
 
   const drain = (id: string) => void act(`Draining ${id}: it leaves the list once done.`, () => api.drainNode(id));
   const chaos = (action: ChaosAction, target: string) => void act(`${target}: ${action} sent.`, () => api.chaos(action, target));
+  const reshard = (describe: string, start: () => Promise<RebalanceProgress>) => void act(describe, () => start().then(setLiveProgress));
+  const addNode = (address: string) => reshard(`Adding ${address}: it joins, then slots move to it.`, () => api.rebalance('add-node', address));
+  const removeNode = (address: string) => reshard(`Removing ${address}: its slots move away, then it leaves.`, () => api.rebalance('remove-node', address));
+  const rebalanceSlots = () => reshard('Rebalancing the slots.', () => api.rebalance('rebalance'));
+  // Drawn once /api/info said whether this is a cluster: a cluster must not flash as a standalone server.
+  const layout = nodes.data && info ? slotLayout(nodes.data.redis, cluster) : undefined;
 
   const groups = groupByRegion(nodes.data?.freshcache ?? [], info?.regions);
   return (
@@ -82,9 +120,35 @@ export function ClusterPage() {
           (nodes.data.redis.length === 0 ? (
             <p className="muted">No Redis: the log and the L2 are embedded in the process.</p>
           ) : (
-            <RedisNodeTable nodes={nodes.data.redis} />
+            <>
+              {!cluster && <p className="muted">Standalone Redis: no hash slots, one server holds every key (the ring shows it owning them all).</p>}
+              {layout && (
+                <div className="slot-map">
+                  <SlotRing
+                    layout={layout}
+                    label={`Hash slot ring: ${layout.primaries.map((p) => `${p.node.address} ${p.slotCount.toLocaleString('en')} slots`).join(', ')}`}
+                  />
+                  <PrimaryLegend layout={layout} onRemove={cluster ? removeNode : undefined} busy={isRunning(progress) ? 'A resharding is running: one at a time.' : undefined} />
+                </div>
+              )}
+              <RedisNodeTable nodes={nodes.data.redis} />
+            </>
           ))}
       </Panel>
+
+      {cluster && (
+        <Panel title="Resharding">
+          <ErrorMessage error={rebalance.error} />
+          <ReshardingPanel progress={progress} onAdd={addNode} onRebalance={rebalanceSlots} />
+        </Panel>
+      )}
+
+      {cluster && (
+        <Panel title="Failovers">
+          <ErrorMessage error={seenFailovers.error} />
+          <FailoverList failovers={failovers} />
+        </Panel>
+      )}
 
       {hasChaos && (
         <Panel title="Chaos">
