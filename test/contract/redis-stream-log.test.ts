@@ -187,6 +187,27 @@ describe('RedisStreamLog when Redis goes away', () => {
     expect(gaps.filter((line) => line === 'gap reconnected')).toHaveLength(1);
   });
 
+  it('a reader of a healthy log whose process stalls past the cut-off (a long GC or a CPU-bound handler) does not report one: the answer waiting on its socket counts first', async () => {
+    const { client } = redisOfFile();
+    const namespace = `stall${++logs}:`;
+    const log = new RedisStreamLog({ redis: client, namespace, cutOffMs: 400 });
+    onTestFinished(() => log.close());
+    const got = eventCollector();
+    const xreads = async () => Number(/cmdstat_xread:calls=(\d+)/.exec(await client.info('commandstats'))?.[1] ?? 0);
+    log.subscribe({ afterId: 0, ...got });
+    await log.publish(input('a'));
+    await got.until(() => got.events.length === 1);
+    const after = await xreads();
+    while ((await xreads()) < after + 1); // the reader is in its next blocking read
+    // That read (it blocks for 200 ms) has its answer on the socket, and the cut-off timer is
+    // due, when the stall ends: Node runs due timers before it reads sockets.
+    const stalledUntil = Date.now() + 700;
+    while (Date.now() < stalledUntil);
+    await log.publish(input('b'));
+    await got.until(() => got.keys().includes('b'));
+    expect(got.gaps).toEqual([]);
+  });
+
   it('an idle reader of a healthy log never reports a cut-off, whatever its block time (blocking reads are capped at half the cut-off)', async () => {
     const { client } = redisOfFile();
     const namespace = `idle${++logs}:`;

@@ -540,17 +540,20 @@ export class RedisStreamLog implements InvalidationLog {
     let lastOkAt = this.clock.now();
     let cutOff = false;
     let watch: Timer | undefined;
+    const judge = () => {
+      if (loop.closed) return;
+      const now = this.clock.now();
+      if (now - lastOkAt >= this.cutOffMs) {
+        lastOkAt = now; // report once per interval
+        cutOff = true;
+        onFailure?.(true);
+      }
+      armCutOff();
+    };
     const armCutOff = () => {
-      watch = this.clock.setTimeout(() => {
-        if (loop.closed) return;
-        const now = this.clock.now();
-        if (now - lastOkAt >= this.cutOffMs) {
-          lastOkAt = now; // report once per interval
-          cutOff = true;
-          onFailure?.(true);
-        }
-        armCutOff();
-      }, Math.max(0, lastOkAt + this.cutOffMs - this.clock.now()));
+      // Judged after the sockets were read: after a stall (a long GC, a CPU-bound handler) Node
+      // runs due timers before it reads the answer already waiting, which would count as no news.
+      watch = this.clock.setTimeout(() => setImmediate(judge), Math.max(0, lastOkAt + this.cutOffMs - this.clock.now()));
     };
     armCutOff();
     loop.done = (async () => {
