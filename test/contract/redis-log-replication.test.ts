@@ -98,6 +98,21 @@ it('an append resolves once the replica holds it; with the replica frozen (SIGST
   expect(await onReplica(log)).toEqual([first.id, first.id + 1, again.id]);
 });
 
+it('concurrent appends share their WAITs (one blocks its connection): 50 at once cost a few, each resolving only once the replica holds it; with the replica frozen every one of them rejects', async () => {
+  await attachReplica();
+  const log = open({ wait: 'auto', timeoutMs: 2_000 });
+  await log.publish(input('first')); // learns that a replica is connected
+  const waits = async () => Number(/cmdstat_wait:calls=(\d+)/.exec(await primaryClient.info('commandstats'))?.[1] ?? 0);
+  const before = await waits();
+  const events = await Promise.all(Array.from({ length: 50 }, (_, i) => log.publish(input(`k${i}`))));
+  expect((await waits()) - before).toBeLessThanOrEqual(5);
+  expect(await onReplica(log)).toEqual(expect.arrayContaining(events.map((event) => event.id)));
+
+  paused(replica);
+  const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => log.publish(input(`f${i}`))));
+  expect(outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as FreshcacheError).code : 'resolved'))).toEqual(Array(10).fill('log_unreplicated'));
+});
+
 it('the relay acknowledges an outbox row only once its event is replicated: with the replica frozen the row stays and the relay retries; after SIGCONT the event is published and the row deleted', async () => {
   await attachReplica();
   const sql = await testSqlClient();
