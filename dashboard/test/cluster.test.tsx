@@ -266,6 +266,31 @@ describe('Cluster page on a Redis Cluster', () => {
     expect(within(primaries[2]!).getByRole('list', { name: 'Replicas of 127.0.0.1:7003' }).textContent).toContain('100 bytes behind');
   });
 
+  it('keeps each primary in its colour when slots move to a new primary', async () => {
+    let redis = CLUSTER_NODES;
+    const services = fakeServices((call) => {
+      if (call.path === '/api/info') return { body: CLUSTER_INFO };
+      if (call.path === '/api/nodes') return { body: { freshcache: [], redis } };
+      return call.path === '/api/rebalance' ? { body: { running: false, progress: null } } : { body: { watching: true, lookedAt: null, items: [] } };
+    });
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    const colourOf = (address: string) => screen.getByRole('listitem', { name: `Primary ${address}` }).querySelector('.swatch')!.getAttribute('data-colour');
+    await screen.findByRole('listitem', { name: 'Primary 127.0.0.1:7003' });
+    const before = ['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'].map(colourOf);
+
+    // An added primary (a lower port, first in the legend) took the first slots of each.
+    redis = [
+      redisNode('aaa', 7001, { slots: [[1365, 5460]] }),
+      redisNode('bbb', 7002, { slots: [[6827, 10922]] }),
+      redisNode('ccc', 7003, { slots: [[12288, 16383]] }),
+      redisNode('new', 7000, { slots: [[0, 1364], [5461, 6826], [10923, 12287]] }),
+    ];
+    act(() => services.emit('rebalance.progress', progress({ phase: 'done', finishedAt: 9_000 })));
+    await screen.findByRole('listitem', { name: 'Primary 127.0.0.1:7000' });
+    expect(['127.0.0.1:7001', '127.0.0.1:7002', '127.0.0.1:7003'].map(colourOf)).toEqual(before);
+    expect(before).not.toContain(colourOf('127.0.0.1:7000'));
+  });
+
   it('greys the slots no primary serves', async () => {
     const services = fakeServices((call) => {
       if (call.path === '/api/info') return { body: CLUSTER_INFO };

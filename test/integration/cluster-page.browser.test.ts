@@ -3,15 +3,26 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
+import type { Topology } from '../../packages/freshcache-server/src/topology/topology.js';
 import { collectPageErrors, launchChromium } from '../testkit/chromium.js';
+import { startRedisCluster } from '../testkit/redis-cluster.js';
+import type { RedisCluster } from '../testkit/redis-cluster.js';
+import { startRedis } from '../testkit/redis-server.js';
+import type { RedisServer } from '../testkit/redis-server.js';
+import { openTopology, serverAppsOf } from '../testkit/test-topology.js';
 
 /**
  * The built dashboard's Cluster page in headless Chromium on the control process of a real
  * `freshcache up --nodes 2` (Redis, PostgreSQL, nginx, two nodes per region): the nodes per
  * region, the Redis server, a chaos pause and resume and a drain, each confirmed in the page; and
- * a purge from the Keys page of that process, which serves no region. Run
- * `npm run build --silent` first: the control process serves the built dashboard.
+ * a purge from the Keys page of that process, which serves no region. And on a server whose L2
+ * and log are on the test kit's Redis Cluster with replicas: the slot ring in each primary's
+ * colour, a primary added after a confirmation with its progress, and a kill -9 of a primary
+ * listed as a failover. Run `npm run build --silent` first: the servers serve the built dashboard.
  */
 const MAIN = resolve(import.meta.dirname, '../../packages/freshcache-server/src/cli/main.ts');
 
@@ -122,3 +133,87 @@ describe('the Keys page on the control process of freshcache up', () => {
     await page.close();
   }, 60_000);
 });
+
+describe('the Cluster page on a Redis Cluster with replicas', () => {
+  let cluster: RedisCluster;
+  let newcomer: RedisServer;
+  let topology: Topology;
+  let app: FastifyInstance;
+  let server: string;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 1_000 });
+    newcomer = await startRedis({ cluster: true });
+    const redis = { cluster: cluster.nodes };
+    topology = await openTopology({ config: { log: { kind: 'redis', redis }, l2: { kind: 'redis', redis } } });
+    app = await buildApp({ topology, apps: serverAppsOf(topology) });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    server = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await topology?.close();
+    await newcomer?.stop();
+    await cluster?.stop();
+  });
+
+  it("draws the slot ring in each primary's colour with its replicas, adds a primary after a confirmation, and lists a failover", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = collectPageErrors(page);
+    await page.goto(`${server}/#/cluster`);
+    const primaries = cluster.servers.filter((n) => n.role === 'primary');
+    const legend = page.getByRole('list', { name: 'Primaries' });
+    await legend.getByRole('listitem', { name: /^Primary / }).nth(2).waitFor();
+    expect(await legend.getByRole('listitem', { name: /^Primary / }).count()).toBe(3);
+
+    // Each primary's arcs on the ring are drawn in its legend colour, and the three colours differ.
+    const colours = new Set<string>();
+    for (const primary of primaries) {
+      const address = `127.0.0.1:${primary.server.port}`;
+      const item = legend.getByRole('listitem', { name: `Primary ${address}` });
+      const colour = (await item.locator('.swatch').getAttribute('data-colour'))!;
+      colours.add(colour);
+      const arcs = page.locator(`svg.slot-ring path[data-primary="${address}"]`);
+      expect(await arcs.count()).toBeGreaterThan(0);
+      // As painted (the page's own getComputedStyle; the tests' types have no DOM).
+      const painted = await arcs.evaluateAll((paths) => paths.map((p) => (globalThis as unknown as { getComputedStyle(e: unknown): { fill: string } }).getComputedStyle(p).fill));
+      for (const fill of painted) expect(fill).toBe(hexToRgb(colour));
+      const replica = cluster.servers.find((n) => n.replicaOf === primary.name)!;
+      await item.getByRole('list', { name: `Replicas of ${address}` }).getByText(`127.0.0.1:${replica.server.port}`).waitFor();
+    }
+    expect(colours.size).toBe(3);
+    await page.getByRole('img', { name: /^Hash slot ring/ }).getByText('slots, all served').waitFor();
+
+    // Add a primary: nothing is sent before the confirmation; then the progress, and the ring gets a fourth colour.
+    const added = `${newcomer.host}:${newcomer.port}`;
+    await page.getByLabel('New primary').fill(added);
+    await page.getByRole('button', { name: 'Add node', exact: true }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Cancel' }).click();
+    expect(((await (await fetch(`${server}/api/rebalance`)).json()) as { progress: unknown }).progress).toBeNull();
+    await page.getByRole('button', { name: 'Add node', exact: true }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: `Add ${added}` }).click();
+    await page.getByText(new RegExp(`Last: add-node ${added.replaceAll('.', '\\.')} done at .*, 4,096 slots moved`)).waitFor({ timeout: 60_000 });
+    await legend.getByRole('listitem', { name: `Primary ${added}` }).getByText('4,096 slots', { exact: false }).waitFor();
+    const addedColour = (await legend.getByRole('listitem', { name: `Primary ${added}` }).locator('.swatch').getAttribute('data-colour'))!;
+    expect(colours.has(addedColour)).toBe(false);
+
+    // kill -9 of a primary: its replica takes over, and the page lists the failover as it happens.
+    const victim = primaries[0]!;
+    const heir = cluster.servers.find((n) => n.replicaOf === victim.name)!;
+    await victim.server.kill();
+    await page
+      .getByRole('list', { name: 'Failovers' })
+      .getByText(`127.0.0.1:${victim.server.port} failed over to 127.0.0.1:${heir.server.port}`, { exact: false })
+      .waitFor({ timeout: 30_000 });
+    await legend.getByRole('listitem', { name: `Primary 127.0.0.1:${heir.server.port}` }).waitFor();
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
+
+/** `#4fb3ff` as getComputedStyle writes it. */
+function hexToRgb(hex: string): string {
+  const [r, g, b] = [1, 3, 5].map((at) => parseInt(hex.slice(at, at + 2), 16));
+  return `rgb(${r}, ${g}, ${b})`;
+}

@@ -1,5 +1,5 @@
 import { useCallback, useState } from 'react';
-import type { ChaosAction, RebalanceProgress, RedisFailover } from '../../api/types';
+import type { ChaosAction, NodeList, RebalanceProgress, RedisFailover } from '../../api/types';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
 import { useApi, useAsync, useEvent, useResync } from '../../lib/api-context';
@@ -13,6 +13,7 @@ import { PrimaryLegend } from './PrimaryLegend';
 import { RedisNodeTable } from './RedisNodeTable';
 import { isRunning, ReshardingPanel } from './ReshardingPanel';
 import { slotLayout } from './slot-layout';
+import type { SlotLayout } from './slot-layout';
 import { SlotRing } from './SlotRing';
 import './cluster.css';
 
@@ -84,7 +85,12 @@ export function ClusterPage() {
   const removeNode = (address: string) => reshard(`Removing ${address}: its slots move away, then it leaves.`, () => api.rebalance('remove-node', address));
   const rebalanceSlots = () => reshard('Rebalancing the slots.', () => api.rebalance('rebalance'));
   // Drawn once /api/info said whether this is a cluster: a cluster must not flash as a standalone server.
-  const layout = nodes.data && info ? slotLayout(nodes.data.redis, cluster) : undefined;
+  // Each new answer is laid out with the last layout's colours, so a primary keeps its colour as slots move.
+  const [laidOut, setLaidOut] = useState<{ from: NodeList; cluster: boolean; layout: SlotLayout }>();
+  if (nodes.data && info && (laidOut?.from !== nodes.data || laidOut.cluster !== cluster)) {
+    setLaidOut({ from: nodes.data, cluster, layout: slotLayout(nodes.data.redis, cluster, laidOut?.layout.colours) });
+  }
+  const layout = laidOut?.layout;
 
   const groups = groupByRegion(nodes.data?.freshcache ?? [], info?.regions);
   return (
