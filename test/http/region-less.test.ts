@@ -149,6 +149,11 @@ describe('the control process shows the whole deployment', () => {
       const at = (region: string) => ours.find((n) => n.region === region)!.appliedAt!;
       expect(at('us-east')).toBeLessThan(at('eu-west'));
       expect(at('eu-west')).toBeLessThan(at('ap-south'));
+      // The history as the dashboard lists it says the same (the control's own list alone showed it in progress).
+      const listed = (await request('GET', '/api/invalidations')).json<{ items: { id: number; complete: boolean; regions: Record<string, { appliedAt: number | null }> }[] }>();
+      const item = listed.items.find((i) => i.id === published.id)!;
+      expect(item.complete).toBe(true);
+      for (const region of REGIONS) expect(item.regions[region]!.appliedAt).toBe(status.regions[region]!.appliedAt);
     } finally {
       await node.app.close();
       await node.topology.close();

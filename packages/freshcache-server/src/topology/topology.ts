@@ -441,11 +441,38 @@ export class Topology {
    */
   async fleetStatus(id: number): Promise<FleetInvalidationStatus | undefined> {
     const status = this.tracker.get(id);
-    if (!status) return undefined;
-    // Only the nodes the registry still shows up: one that died (kill -9) never withdrew its marks,
-    // and a new process has a new id, so its marks would hold every later event incomplete.
-    const live = new Set((await this.presence.registry.list().catch(() => [])).filter((n) => n.state === 'up').map((n) => n.id));
-    const marks = (await this.parts.applyMarks.appliedAt(id).catch(() => [])).filter((mark) => live.has(mark.node));
+    return status && this.withFleet(status, await this.liveNodes());
+  }
+
+  /**
+   * The latest invalidations, newest first, each as `fleetStatus` tells it (without its nodes):
+   * on a process that serves no region, or not every one, its own list alone would show every
+   * invalidation in progress forever.
+   */
+  async fleetStatuses(limit: number): Promise<InvalidationStatus[]> {
+    const recent = this.tracker.recent(limit);
+    const appliedHere = (status: InvalidationStatus) => this.config.regions.every(({ name }) => status.regions[name]?.appliedAt != null);
+    if (recent.every(appliedHere)) return recent;
+    const live = await this.liveNodes();
+    return Promise.all(
+      recent.map(async (status) => {
+        if (appliedHere(status)) return status;
+        const { nodes: _nodes, ...fleet } = await this.withFleet(status, live);
+        return fleet;
+      }),
+    );
+  }
+
+  /**
+   * The nodes the registry shows up: one that died (kill -9) never withdrew its marks, and a new
+   * process has a new id, so its marks would hold every later event incomplete.
+   */
+  private async liveNodes(): Promise<Set<string>> {
+    return new Set((await this.presence.registry.list().catch(() => [])).filter((n) => n.state === 'up').map((n) => n.id));
+  }
+
+  private async withFleet(status: InvalidationStatus, live: Set<string>): Promise<FleetInvalidationStatus> {
+    const marks = (await this.parts.applyMarks.appliedAt(status.id).catch(() => [])).filter((mark) => live.has(mark.node));
     const nodes = marks.map(({ node, region, at }) => ({
       node,
       region,

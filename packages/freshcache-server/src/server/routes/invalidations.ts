@@ -97,6 +97,6 @@ export const invalidationRoutes: FastifyPluginAsync<AppOptions> = async (app, { 
         response: errors,
       },
     },
-    async (request) => ({ items: topology.tracker.recent(request.query.limit ?? 50) }),
+    async (request) => ({ items: await topology.fleetStatuses(request.query.limit ?? 50) }),
   );
 };
