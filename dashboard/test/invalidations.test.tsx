@@ -5,6 +5,7 @@ import { App } from '../src/App';
 import type { DryRunResult, InvalidationStatus } from '../src/api/types';
 import { ServicesProvider } from '../src/lib/api-context';
 import { InvalidationsPage } from '../src/pages/invalidations/InvalidationsPage';
+import { HISTORY_POLL_MS } from '../src/pages/invalidations/useInvalidationHistory';
 import { mergeStatus } from '../src/lib/merge-status';
 import { STATUS_POLL_MS } from '../src/lib/useStatusPoll';
 import { fakeServices, SERVER_INFO } from './fake-services';
@@ -233,6 +234,24 @@ describe('Invalidations page: history', () => {
     act(() => services.emit('invalidation.applied', { ...newer, regions: { ...newer.regions, 'eu-west': applied(317) }, region: 'eu-west' }));
     expect(cell(22, 'eu-west').textContent).toBe('317 ms');
     expect(cell(22, 'us-east').textContent).toBe('pending');
+  });
+
+  it('asks for the list again while an invalidation in it is in progress, and no more once none is (a process with no events for some regions)', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const done = { ...newer, regions: { 'ap-south': applied(640), 'us-east': applied(98), 'eu-west': applied(310) }, complete: true };
+    const lists = [[newer, older], [done, older]];
+    const services = fakeServices((call) => (call.path === '/api/invalidations?limit=50' ? { body: { items: lists.length > 1 ? lists.shift() : lists[0] } } : undefined));
+    const loads = () => services.calls.filter((call) => call.path === '/api/invalidations?limit=50').length;
+    renderPage(services);
+    await screen.findByRole('table');
+    expect(cell(22, 'Complete').textContent).toBe('in progress');
+
+    await act(() => vi.advanceTimersByTimeAsync(HISTORY_POLL_MS));
+    await waitFor(() => expect(cell(22, 'Complete').textContent).toBe('complete'));
+    expect(cell(22, 'eu-west').textContent).toBe('310 ms');
+    const asked = loads();
+    await act(() => vi.advanceTimersByTimeAsync(HISTORY_POLL_MS * 3));
+    expect(loads()).toBe(asked);
   });
 
   it('reloads after a reconnect without undoing what the events said', async () => {

@@ -3,6 +3,10 @@ import type { InvalidationStatus } from '../../api/types';
 import { useApi, useAsync, useEvent } from '../../lib/api-context';
 import { mergeStatus, statusOfApplied } from '../../lib/merge-status';
 import { useStatusPoll } from '../../lib/useStatusPoll';
+import { usePolling } from '../overview/usePolling';
+
+/** How often the list is asked for again while an invalidation in it is still in progress. */
+export const HISTORY_POLL_MS = 2_000;
 
 export interface InvalidationHistory {
   /** Newest first, at most `limit`. */
@@ -25,7 +29,9 @@ function newest(statuses: Iterable<InvalidationStatus>, limit: number): Invalida
  * stream reconnects, through useAsync), with the statuses the events brought since laid over the
  * fetched ones. Events are kept apart from the fetch so that a reload does not lose them and they
  * do not lose a reload. A process has events only for the regions it serves: the invalidations
- * recorded here (this page's purges) are also asked about until every region applied them.
+ * recorded here (this page's purges) are also asked about until every region applied them, and
+ * the list is fetched again while one it shows is in progress (the server tells the other
+ * regions from their nodes).
  */
 export function useInvalidationHistory(limit = 50): InvalidationHistory {
   const api = useApi();
@@ -64,6 +70,7 @@ export function useInvalidationHistory(limit = 50): InvalidationHistory {
     return newest(byId.values(), limit);
   }, [fetched.data, live, limit]);
   useStatusPoll(items.filter((status) => followed.has(status.id)), lay);
+  usePolling(() => (items.some((status) => !status.complete) ? fetched.reload() : undefined), HISTORY_POLL_MS);
 
   return { items, error: fetched.error, loading: fetched.loading && !fetched.data, record };
 }
