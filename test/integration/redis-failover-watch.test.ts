@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../packages/freshcache-server/src/server/app.js';
 import type { RedisFailover } from '../../packages/freshcache-server/src/topology/redis-failover-watch.js';
@@ -19,11 +20,13 @@ let cluster: RedisCluster;
 let topology: Topology;
 let app: FastifyInstance;
 let base: string;
+const logLines: { level: number; msg: string; failedNode?: unknown; promotedNode?: unknown; slots?: unknown }[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 1_000 });
   const redis = { cluster: cluster.nodes };
-  topology = await openTopology({ config: { log: { kind: 'redis', redis }, l2: { kind: 'redis', redis } } });
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) });
+  topology = await openTopology({ config: { log: { kind: 'redis', redis }, l2: { kind: 'redis', redis } }, logger });
   app = await buildApp({ topology, apps: serverAppsOf(topology) });
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -87,6 +90,10 @@ describe('the failover watch on a Redis Cluster with replicas', () => {
       expect(failover.slots).toEqual(primary.slots);
       expect(failover.failedNode.id).not.toBe(failover.promotedNode.id);
       expect((await failovers()).items).toEqual([failover]);
+      // And a structured warning in the process's log.
+      expect(logLines.filter((line) => line.msg.startsWith('Redis failover'))).toEqual([
+        expect.objectContaining({ level: 40, failedNode: failover.failedNode, promotedNode: failover.promotedNode, slots: failover.slots }),
+      ]);
     } finally {
       abort.abort();
     }
