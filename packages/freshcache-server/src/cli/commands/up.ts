@@ -46,7 +46,9 @@ pauses or resumes a child on purpose; up prints the state file it needs.
                    process named redis-PORT (a name that a failover does not change); up
                    prints each with its role and slots, and chaos targets each. A node that
                    dies is started again after 5 s: a killed primary's replica takes over
-                   first, and the old primary rejoins as its replica
+                   first, and the old primary rejoins as its replica. \`freshcache cluster
+                   add-node\` (no address) has up start one more primary, supervised the same
+                   way, and \`remove-node\` has up stop one once its slots moved away
   --replicas N     with --redis cluster: replicas of each primary (default 1, 0..4)
   --port N         port of the control process (default 3000; nodes and nginx take free ports)
 
