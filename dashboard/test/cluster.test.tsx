@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLocation } from 'wouter/memory-location';
 import { App } from '../src/App';
+import { ApiClient } from '../src/api/client';
 import type { ChaosService, FreshcacheNode, NodeList, RebalanceProgress, RebalanceStatus, RedisFailover, RedisNode } from '../src/api/types';
 import { REFRESH_MS } from '../src/pages/cluster/ClusterPage';
 import { fakeServices, SERVER_INFO } from './fake-services';
@@ -363,6 +364,32 @@ describe('Cluster page on a Redis Cluster', () => {
     await user.click(screen.getByRole('button', { name: 'Rebalance' }));
     await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Rebalance' }));
     expect(posts(services)).toEqual([{ action: 'add-node', node: '127.0.0.1:7007' }, { action: 'remove-node', node: '127.0.0.1:7002' }, { action: 'rebalance' }]);
+  });
+
+  it('keeps an event newer than the 202 it overtook: a rebalance done before its answer arrived shows done', async () => {
+    const user = userEvent.setup();
+    const started = progress({ operation: 'rebalance', node: null, plannedSlots: 0, movedSlots: 0, startedAt: 7_000 });
+    const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    // The POST's answer is held until the test lets it go.
+    let answer: () => void = () => {};
+    const held: typeof fetch = async (input, init) => {
+      if (init?.method === 'POST') return new Promise((resolve) => (answer = () => resolve(json(started, 202))));
+      const path = new URL(String(input), 'http://dashboard.test').pathname;
+      if (path === '/api/info') return json(CLUSTER_INFO);
+      if (path === '/api/nodes') return json({ freshcache: [], redis: CLUSTER_NODES });
+      if (path === '/api/rebalance') return json({ running: false, progress: null });
+      return json({ watching: true, lookedAt: null, items: [] });
+    };
+    const fake = fakeServices(() => undefined);
+    const services = { ...fake, api: new ApiClient('', held) };
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    await user.click(await screen.findByRole('button', { name: 'Rebalance' }));
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Rebalance' }));
+    act(() => fake.emit('rebalance.progress', { ...started, phase: 'done', finishedAt: 7_100 }));
+    await act(async () => answer());
+    await screen.findByText(/Rebalancing the slots/);
+    expect(screen.getByText(/Last: rebalance done at/)).toBeTruthy();
+    expect(screen.queryByRole('progressbar')).toBeNull();
   });
 
   it("shows a refused resharding with the server's code and message", async () => {

@@ -80,7 +80,9 @@ export function ClusterPage() {
 
   const drain = (id: string) => void act(`Draining ${id}: it leaves the list once done.`, () => api.drainNode(id));
   const chaos = (action: ChaosAction, target: string) => void act(`${target}: ${action} sent.`, () => api.chaos(action, target));
-  const reshard = (describe: string, start: () => Promise<RebalanceProgress>) => void act(describe, () => start().then(setLiveProgress));
+  // The 202 and the operation's events come on different connections: an event may be first, and is newer.
+  const reshard = (describe: string, start: () => Promise<RebalanceProgress>) =>
+    void act(describe, () => start().then((started) => setLiveProgress((heard) => (heard?.startedAt === started.startedAt ? heard : started))));
   const addNode = (address: string) => reshard(`Adding ${address}: it joins, then slots move to it.`, () => api.rebalance('add-node', address));
   const removeNode = (address: string) => reshard(`Removing ${address}: its slots move away, then it leaves.`, () => api.rebalance('remove-node', address));
   const rebalanceSlots = () => reshard('Rebalancing the slots.', () => api.rebalance('rebalance'));
