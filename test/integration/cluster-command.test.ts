@@ -80,6 +80,10 @@ describe('freshcache cluster', () => {
     const add = runCli('cluster', ['add-node', `${member.host}:${member.port}`, '--seed', seed()]);
     expect((await add.exit()).code).toBe(1);
     expect(add.stderr()).toContain('is already a node of the cluster');
+    // With --seed no freshcache up is asked: a new primary needs its address.
+    const bare = runCli('cluster', ['add-node', '--seed', seed()]);
+    expect((await bare.exit()).code).toBe(1);
+    expect(bare.stderr()).toContain('add-node needs the host:port of a running, empty, cluster-enabled redis-server');
     const usage = runCli('cluster', ['rebalance', 'extra', '--seed', seed()]);
     expect((await usage.exit()).code).toBe(1);
     expect(usage.stderr()).toContain('usage: freshcache cluster');
