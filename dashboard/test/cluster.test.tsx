@@ -392,6 +392,26 @@ describe('Cluster page on a Redis Cluster', () => {
     expect(screen.queryByRole('progressbar')).toBeNull();
   });
 
+  it('on the control process of freshcache up, adds a primary that up starts when no address is given', async () => {
+    const user = userEvent.setup();
+    const services = fakeServices((call) => {
+      if (call.path === '/api/info') return { body: { ...CLUSTER_INFO, chaos: true } };
+      if (call.path === '/api/nodes') return { body: { freshcache: [], redis: CLUSTER_NODES } };
+      if (call.path === '/api/chaos') return { body: { services: SERVICES } };
+      if (call.method === 'POST') return { status: 202, body: progress({ node: '127.0.0.1:7010', phase: 'joining', movedSlots: 0 }) };
+      return call.path === '/api/rebalance' ? { body: { running: false, progress: null } } : { body: { watching: true, lookedAt: null, items: [] } };
+    });
+    render(<App services={services} hook={memoryLocation({ path: '/cluster' }).hook} />);
+    await screen.findByRole('table', { name: 'Processes of this deployment' });
+    const add = screen.getByRole('button', { name: 'Add node' });
+    expect((add as HTMLButtonElement).disabled).toBe(false);
+    await user.click(add);
+    expect(screen.getByRole('alertdialog').textContent).toContain('freshcache up starts a new redis-server');
+    await user.click(within(screen.getByRole('alertdialog')).getByRole('button', { name: 'Add a new primary' }));
+    expect(posts(services)).toEqual([{ action: 'add-node' }]);
+    await screen.findByRole('progressbar', { name: 'Adding 127.0.0.1:7010: slots moved' });
+  });
+
   it("shows a refused resharding with the server's code and message", async () => {
     const user = userEvent.setup();
     renderRedisCluster((call) =>

@@ -83,7 +83,8 @@ export function ClusterPage() {
   // The 202 and the operation's events come on different connections: an event may be first, and is newer.
   const reshard = (describe: string, start: () => Promise<RebalanceProgress>) =>
     void act(describe, () => start().then((started) => setLiveProgress((heard) => (heard?.startedAt === started.startedAt ? heard : started))));
-  const addNode = (address: string) => reshard(`Adding ${address}: it joins, then slots move to it.`, () => api.rebalance('add-node', address));
+  const addNode = (address: string | undefined) =>
+    reshard(`Adding ${address ?? 'a primary freshcache up starts'}: it joins, then slots move to it.`, () => api.rebalance('add-node', address));
   const removeNode = (address: string) => reshard(`Removing ${address}: its slots move away, then it leaves.`, () => api.rebalance('remove-node', address));
   const rebalanceSlots = () => reshard('Rebalancing the slots.', () => api.rebalance('rebalance'));
   // Drawn once /api/info said whether this is a cluster: a cluster must not flash as a standalone server.
@@ -147,7 +148,7 @@ export function ClusterPage() {
       {cluster && (
         <Panel title="Resharding">
           <ErrorMessage error={rebalance.error} />
-          <ReshardingPanel progress={progress} onAdd={addNode} onRebalance={rebalanceSlots} />
+          <ReshardingPanel progress={progress} onAdd={addNode} onRebalance={rebalanceSlots} upStarts={hasChaos} />
         </Panel>
       )}
 

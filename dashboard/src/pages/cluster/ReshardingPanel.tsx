@@ -52,10 +52,14 @@ export function ReshardingPanel({
   progress,
   onAdd,
   onRebalance,
+  upStarts = false,
 }: {
   progress: RebalanceProgress | null | undefined;
-  onAdd: (address: string) => void;
+  /** `address` undefined: `freshcache up` starts the new server. */
+  onAdd: (address: string | undefined) => void;
   onRebalance: () => void;
+  /** On the control process of `freshcache up`, which starts a new redis-server when no address is given. */
+  upStarts?: boolean;
 }) {
   const [address, setAddress] = useState('');
   const inputId = useId();
@@ -68,22 +72,34 @@ export function ReshardingPanel({
       <div className="row resharding-actions">
         <label htmlFor={inputId}>
           New primary
-          <input id={inputId} value={address} placeholder="host:port" spellCheck={false} onChange={(event) => setAddress(event.target.value)} />
+          <input id={inputId} value={address} placeholder={upStarts ? 'host:port, or none: up starts one' : 'host:port'} spellCheck={false} onChange={(event) => setAddress(event.target.value)} />
         </label>
-        <ConfirmButton
-          className="primary"
-          question={
-            <>
-              Add <code>{node}</code> as a primary? It must be a running, empty redis-server with cluster mode on. It joins, and a share of the slots
-              moves to it, keys and all.
-            </>
-          }
-          confirmLabel={`Add ${node}`}
-          disabledReason={busy ?? (node === '' ? 'Type the host:port of the new server.' : undefined)}
-          onConfirm={() => onAdd(node)}
-        >
-          Add node
-        </ConfirmButton>
+        {node === '' && upStarts ? (
+          <ConfirmButton
+            className="primary"
+            question="Add a primary? freshcache up starts a new redis-server in cluster mode and supervises it; it joins, and a share of the slots moves to it, keys and all."
+            confirmLabel="Add a new primary"
+            disabledReason={busy}
+            onConfirm={() => onAdd(undefined)}
+          >
+            Add node
+          </ConfirmButton>
+        ) : (
+          <ConfirmButton
+            className="primary"
+            question={
+              <>
+                Add <code>{node}</code> as a primary? It must be a running, empty redis-server with cluster mode on. It joins, and a share of the slots
+                moves to it, keys and all.
+              </>
+            }
+            confirmLabel={`Add ${node}`}
+            disabledReason={busy ?? (node === '' ? 'Type the host:port of the new server.' : undefined)}
+            onConfirm={() => onAdd(node)}
+          >
+            Add node
+          </ConfirmButton>
+        )}
         <ConfirmButton
           className="primary"
           question="Rebalance the slots? Slots move, keys and all, until every primary serves about as many."
