@@ -370,6 +370,23 @@ describe('OutboxFeed on PostgreSQL, reading after the last id', () => {
     expect(inserted(got.changes)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('running, notices the ids went back (a database restored to an earlier point under it) and reads the whole outbox again', async () => {
+    const { sql } = await setUp(0);
+    const feed = feedOn(sql, CONTRACT_TABLES, { pollMs: 60_000 });
+    const got = changeCollector();
+    await feed.start(got.sink);
+    for (let id = 1; id <= 5; id++) await sql.query(`INSERT INTO users (id, name) VALUES ($1, 'u')`, [id]);
+    await got.count(5);
+    await expect.poll(() => countOf(sql)).toBe(0); // handed over, then deleted
+    // As a restore leaves it: the sequence back at 2, and a row numbered 2 (below the 5 read) by a
+    // transaction whose id went back too (below those the feed saw in progress), then a NOTIFY.
+    await sql.query(`SELECT setval('freshcache.outbox_id_seq', 2)`);
+    await sql.query(`INSERT INTO freshcache.outbox (id, txid, table_name, op, new) VALUES (2, 3, 'public.users', 'insert', '{"id": 6, "name": "after the restore"}')`);
+    await sql.query(`SELECT pg_notify('freshcache_outbox', '')`);
+    await got.count(6);
+    expect(inserted(got.changes)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('delivers every committed change of writers interleaved at random, with small batches, and none twice', async () => {
     const clients = 4;
     const { sql, writers } = await setUp(clients);

@@ -23,7 +23,9 @@ export interface OutboxFeedOptions {
  * grown to whole transactions; the last id of those oldest rows (every visible row up to it is in
  * the batch); and the transactions this read's snapshot sees in progress. One
  * statement, one snapshot: a committed transaction's rows are all visible, and the in-progress
- * list belongs to the same moment. The one-row `snapshot` side answers even when no row does.
+ * list belongs to the same moment. The one-row `snapshot` side answers even when no row does,
+ * with the id sequence's last value: below the last id read, the database went back (a restore
+ * to an earlier point) and numbers its new rows below it again.
  */
 const READ_BATCH = `
 WITH
@@ -41,7 +43,8 @@ whole AS MATERIALIZED (SELECT id, table_name FROM ${OUTBOX_TABLE} WHERE txid = A
 SELECT snapshot.*, batch.* FROM
   (SELECT array(SELECT txid_snapshot_xip(txid_current_snapshot())::text) AS in_progress,
           txid_snapshot_xmax(txid_current_snapshot())::text AS unassigned_from,
-          (SELECT max(id) FROM head)::text AS head_last) snapshot
+          (SELECT max(id) FROM head)::text AS head_last,
+          pg_sequence_last_value('${OUTBOX_TABLE}_id_seq'::regclass)::text AS id_last) snapshot
   LEFT JOIN (
     SELECT id, txid, table_name, op, old::text AS old, new::text AS new, committed_at FROM ${OUTBOX_TABLE}
      WHERE id IN (
@@ -176,7 +179,7 @@ export class OutboxFeed implements ChangeFeed {
     do {
       this.wakeAgain = false;
       while (!this.stopped) {
-        const { rows: answer } = await this.sql.query<OutboxRow & { in_progress: string[]; unassigned_from: string; head_last: string | null }>(READ_BATCH, [
+        const { rows: answer } = await this.sql.query<OutboxRow & { in_progress: string[]; unassigned_from: string; head_last: string | null; id_last: string | null }>(READ_BATCH, [
           this.batchSize,
           this.tables,
           this.readAfter,
@@ -186,6 +189,14 @@ export class OutboxFeed implements ChangeFeed {
         const seenInProgress = answer[0]?.in_progress ?? [];
         const seenUnassignedFrom = answer[0]?.unassigned_from ?? this.unassignedFrom;
         const headLast = answer[0]?.head_last ?? null;
+        const idLast = answer[0]?.id_last ?? null;
+        if (idLast !== null && BigInt(idLast) < BigInt(this.readAfter)) {
+          // The database went back under a running feed: read the whole outbox again, as a start does.
+          this.readAfter = '0';
+          this.inProgress = [];
+          this.unassignedFrom = '0';
+          continue;
+        }
         const rows = answer.filter((row) => row.id !== null);
         if (rows.length > 0) {
           await this.sink!.changes(rows.map(toChange));
