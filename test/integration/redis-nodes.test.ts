@@ -44,4 +44,24 @@ describe('describeRedisNodes: the Redis servers of GET /api/nodes', () => {
       expect(slots).toBe(16_384);
     });
   });
+
+  describe('on a Redis Cluster with a replica per primary, nothing written yet', () => {
+    let cluster: RedisCluster;
+    beforeAll(async () => {
+      cluster = await startRedisCluster({ replicas: 1 });
+    }, 60_000);
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+
+    it('shows each replica online once it is in sync, under its primary (not loading until the primary first pings it)', async () => {
+      const nodes = await describeRedisNodes([{ cluster: cluster.nodes.slice(0, 1) }]);
+      const replicas = nodes.filter((n) => n.role === 'replica');
+      expect(replicas).toHaveLength(3);
+      for (const replica of replicas) {
+        expect(replica.health, replica.address).toBe('online');
+        expect(nodes.find((n) => n.id === replica.masterId)?.role).toBe('master');
+      }
+    });
+  });
 });

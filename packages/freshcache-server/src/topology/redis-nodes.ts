@@ -107,10 +107,13 @@ async function withInfo(view: RedisNodeView, at: { host: string; port: number })
   for (const [name, value] of info) if (/^db\d+$/.test(name)) keys += Number(/keys=(\d+)/.exec(value)?.[1] ?? 0);
   const number = (name: string) => (info.has(name) ? Number(info.get(name)) : null);
   const role = info.get('role') === 'slave' ? 'replica' : info.get('role') === 'master' ? 'master' : view.role;
+  // Redis 7.0's CLUSTER SHARDS calls a replica "loading" until its replication offset moves off 0,
+  // which on an idle primary takes its first ping (10 s): its own INFO says whether it is in sync.
+  const inSync = role === 'replica' && info.get('master_link_status') === 'up' && info.get('master_sync_in_progress') === '0';
   return {
     ...view,
     role,
-    health: info.get('loading') === '1' ? 'loading' : view.health,
+    health: info.get('loading') === '1' ? 'loading' : view.health === 'loading' && inSync ? 'online' : view.health,
     replicationOffset: view.replicationOffset ?? number('master_repl_offset'),
     keys,
     memoryBytes: number('used_memory'),
