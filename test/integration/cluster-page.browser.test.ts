@@ -75,6 +75,9 @@ describe('the Cluster page on freshcache up', () => {
     await usEast.getByRole('row', { name: /^us-east-1\b/ }).getByText('up', { exact: true }).waitFor();
     await usEast.getByRole('row', { name: /^us-east-2\b/ }).getByText('up', { exact: true }).waitFor();
     await page.getByRole('table', { name: 'Redis servers' }).getByText('master').waitFor();
+    // up's standalone Redis: one server owning every slot on the ring, and a note that it has none.
+    await page.getByRole('img', { name: /^Hash slot ring: 127\.0\.0\.1:\d+ 16,384 slots$/ }).waitFor();
+    await page.getByText('Standalone Redis: no hash slots', { exact: false }).waitFor();
 
     const processes = page.getByRole('table', { name: 'Processes of this deployment' });
     await processes.getByRole('button', { name: 'Pause us-east-2' }).click();
