@@ -116,6 +116,7 @@ export class RedisFailoverWatch {
     clearInterval(this.timer);
     this.timer = undefined;
     this.before = undefined;
+    this.highestEpoch = 0;
     this.lastLook = null;
   }
 
