@@ -113,6 +113,12 @@ describe('freshcache up --redis cluster', () => {
     expect(view?.role).toBe('master');
     expect(view?.slots.length).toBeGreaterThan(0);
 
+    // up stops no node that still belongs to the cluster, whoever asks its endpoint (the state file's token).
+    const upEndpoint = JSON.parse(await readFile(stateFile, 'utf8')) as { url: string; token: string };
+    const refused = await fetch(`${upEndpoint.url}/redis-nodes/${name}`, { method: 'DELETE', headers: { authorization: `Bearer ${upEndpoint.token}` } });
+    expect(refused.status).toBe(409);
+    expect(await isRunning(pid!)).toBe(true);
+
     // The CLI's remove-node, through up's state file: the slots go back, then up stops the server.
     const removed = runCli('cluster', ['remove-node', added, '--state', stateFile]);
     expect(await removed.exit(), removed.stderr()).toEqual({ code: 0, signal: null });
