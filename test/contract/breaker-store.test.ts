@@ -12,6 +12,7 @@ import type { Entry } from '../../packages/freshcache/src/seams/entry.js';
 import type { ScanOptions, ScanPage, Store } from '../../packages/freshcache/src/seams/store.js';
 import type { RedisServer } from '../testkit/redis-server.js';
 import { startRedis } from '../testkit/redis-server.js';
+import { startRedisCluster } from '../testkit/redis-cluster.js';
 import { entry, storeContract } from '../../packages/freshcache/src/testing/store-contract.js';
 
 /** What the store rejects with while its breaker is open: a coded error whose cause is the breaker's refusal. */
@@ -95,6 +96,103 @@ class SwitchableStore implements Store {
     return op();
   }
 }
+
+/**
+ * A memory store in parts (as a Redis Cluster's primaries) that fail apart: `partOf` says which part
+ * holds a key (a failover moves it), `down` which parts reject every call.
+ */
+class PartedStore extends SwitchableStore {
+  readonly down = new Set<string>();
+  partOf: (key: string) => string = (key) => key.split(':')[0]!;
+  readonly dropCalls: string[][] = [];
+
+  /** The parts that serve keys now. */
+  parts = ['a', 'b'];
+
+  partitionOf(key: string): string {
+    return this.partOf(key);
+  }
+  partitions(): string[] {
+    return this.parts;
+  }
+  override get(key: string): Promise<Entry | undefined> {
+    return this.down.has(this.partOf(key)) ? Promise.reject(new Error(`ECONNREFUSED ${this.partOf(key)}`)) : super.get(key);
+  }
+  override delete(key: string): Promise<boolean> {
+    return this.down.has(this.partOf(key)) ? Promise.reject(new Error(`ECONNREFUSED ${this.partOf(key)}`)) : super.delete(key);
+  }
+  async dropMany(drops: readonly { key: string }[]): Promise<number> {
+    this.dropCalls.push(drops.map((d) => d.key));
+    if (drops.some(({ key }) => this.down.has(this.partOf(key)))) throw new Error('ECONNREFUSED');
+    let dropped = 0;
+    for (const { key } of drops) if (await this.memory.delete(key)) dropped++;
+    return dropped;
+  }
+}
+
+describe('BreakerStore over a store in parts that fail apart (a Redis Cluster; fake clock)', () => {
+  const setup = () => {
+    const clock = new ManualClock();
+    const inner = new PartedStore(clock);
+    const breaker = new CircuitBreaker({ name: 'l2', failureThreshold: 2, callTimeoutMs: 100, openMs: 1_000, clock });
+    const store = new BreakerStore({ store: inner, breaker, partBreaker: (part) => new CircuitBreaker({ name: `l2 ${part}`, failureThreshold: 2, callTimeoutMs: 100, openMs: 1_000, clock }) });
+    return { clock, inner, breaker, store, e: (v: unknown) => entry(v, {}, clock) };
+  };
+
+  it('a part that fails opens its own breaker only: the keys of the other parts are still read from the store', async () => {
+    const { inner, store, breaker, e } = setup();
+    await store.set('a:1', e('a'));
+    await store.set('b:1', e('b'));
+    inner.down.add('a');
+    for (let i = 0; i < 2; i++) expect(await store.get('a:1')).toBeUndefined();
+    expect(store.partBreakers.get('a')?.state).toBe('open');
+    const calls = inner.calls;
+    expect(await store.get('a:1')).toBeUndefined();
+    expect(inner.calls).toBe(calls); // failing fast: the dead part is not called
+    expect((await store.get('b:1'))?.value).toBe('b');
+    expect(store.partBreakers.get('b')?.state).toBe('closed');
+    expect(breaker.state).toBe('closed');
+  });
+
+  it('a delete owed by a key stays owed when a failover moves the key to another part: it is read as a miss, deleted there, and only then read again', async () => {
+    const { inner, store, e } = setup();
+    await store.set('a:1', e('old'));
+    inner.down.add('a');
+    await expect(store.delete('a:1')).rejects.toThrow('ECONNREFUSED');
+    expect(store.pendingDeletes).toBe(1);
+    for (let i = 0; i < 2; i++) await store.get('a:2');
+    expect(store.currentBreakers().map((b) => `${b.name} ${b.state}`)).toEqual(['l2 closed', 'l2 a open']);
+    // The replica that took over part a's slots: the same data, another part.
+    inner.partOf = (key) => (key.startsWith('a:') ? 'a2' : key.split(':')[0]!);
+    inner.parts = ['a2', 'b'];
+    expect(await store.get('a:1')).toBeUndefined();
+    expect(await inner.memory.get('a:1')).toBeUndefined();
+    expect(store.pendingDeletes).toBe(0);
+    await store.set('a:1', e('new'));
+    expect((await store.get('a:1'))?.value).toBe('new');
+    // Part a serves no key any more: its breaker, open for good, is no longer reported.
+    expect(store.currentBreakers().map((b) => `${b.name} ${b.state}`)).toEqual(['l2 closed', 'l2 a2 closed']);
+  });
+
+  it("drops the keys of each part in a call of its own: a dead part's keys are remembered (and the call rejects), the others are dropped", async () => {
+    const { inner, store, e, clock } = setup();
+    for (const key of ['a:1', 'a:2', 'b:1', 'b:2']) await store.set(key, e(key));
+    inner.down.add('a');
+    await expect(store.dropMany(['a:1', 'b:1', 'a:2', 'b:2'].map((key) => ({ key })))).rejects.toThrow('ECONNREFUSED');
+    expect(inner.dropCalls.map((keys) => keys.join(' ')).sort()).toEqual(['a:1 a:2', 'b:1 b:2']);
+    expect(await inner.memory.get('b:1')).toBeUndefined();
+    expect(store.pendingDeletes).toBe(2);
+    // Part a answers again: its breaker closes after its probe, and the owed deletes are replayed.
+    inner.down.delete('a');
+    for (let i = 0; i < 2; i++) await store.get('a:9'); // opens a's breaker (the drop counted once)
+    clock.advance(1_000);
+    await store.get('a:9');
+    expect(store.partBreakers.get('a')?.state).toBe('closed');
+    await store.replayDeletes();
+    expect(store.pendingDeletes).toBe(0);
+    expect(await inner.memory.get('a:1')).toBeUndefined();
+  });
+});
 
 describe('BreakerStore over a store that fails (fake clock)', () => {
   const setup = (options: { failureThreshold?: number; maxPendingDeletes?: number } = {}) => {
@@ -370,6 +468,36 @@ describe('BreakerStore when Redis fails (real redis-server, real time)', () => {
       expect(await client.exists(slotKey(prefix, 'stale'))).toBe(0);
     } finally {
       await cleanup();
+    }
+  });
+});
+
+describe('BreakerStore over RedisStore on a Redis Cluster (real redis-servers)', () => {
+  it("a primary killed: its keys become misses behind its own breaker, while every other primary's keys are still read from Redis", { timeout: 60_000 }, async () => {
+    const cluster = await startRedisCluster();
+    const client = createRedisConnection({ cluster: cluster.nodes, onError: () => {} });
+    try {
+      const inner = new RedisStore({ redis: client, prefix: 'parts:' });
+      const breaker = (name: string) => new CircuitBreaker({ name, failureThreshold: 2, callTimeoutMs: 300, openMs: 60_000 });
+      const store = new BreakerStore({ store: inner, breaker: breaker('l2'), partBreaker: breaker });
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+      for (const key of keys) await store.set(key, entry(key));
+      const parts = new Set(keys.map((key) => inner.partitionOf(key)));
+      expect(parts.size).toBe(3);
+      const victim = cluster.servers[0]!;
+      const dead = `${victim.server.host}:${victim.server.port}`;
+      const deadKeys = keys.filter((key) => inner.partitionOf(key) === dead);
+      const liveKeys = keys.filter((key) => inner.partitionOf(key) !== dead);
+
+      await victim.server.kill();
+      for (const key of deadKeys.slice(0, 2)) expect(await store.get(key)).toBeUndefined();
+      expect(store.partBreakers.get(dead)?.state).toBe('open');
+      for (const key of liveKeys) expect((await store.get(key))?.value, key).toBe(key);
+      for (const [part, partBreaker] of store.partBreakers) if (part !== dead) expect(partBreaker.state, part).toBe('closed');
+      for (const key of deadKeys) expect(await store.get(key)).toBeUndefined();
+    } finally {
+      client.disconnect();
+      await cluster.stop();
     }
   });
 });

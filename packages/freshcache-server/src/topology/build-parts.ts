@@ -91,8 +91,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
     const applyMarks: ApplyMarks = config.log.kind === 'redis' ? new RedisApplyMarks(redis(config.log.redis), config.log.namespace) : new MemoryApplyMarks();
 
     const capture = config.roles.relay ? await captureParts(config, apps, sql, clock, logger) : undefined;
-    const breakers: CircuitBreaker[] = [];
-    const l2s = new Map<string, Store>();
+    const l2s = new Map<string, BreakerStore>();
     const l2 = config.l2;
     return {
       sql,
@@ -100,18 +99,26 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
       applyMarks,
       capture,
       election: config.origin.kind === 'postgres' ? { connectionString: config.origin.url } : undefined,
-      breakers,
+      // Those of the parts each store has now (a failed-over primary's breaker would stay open).
+      get breakers() {
+        return [...l2s.values()].flatMap((store) => store.currentBreakers());
+      },
       logUnreplicated: log instanceof RedisStreamLog ? () => log.unreplicated : undefined,
       sharedL2: (region) => {
         if (l2.kind !== 'redis') return undefined;
         let store = l2s.get(region);
         if (!store) {
-          const breaker = new CircuitBreaker({ name: `l2:${region}`, clock });
-          breaker.onStateChange((change) => logger.warn({ ...change }, 'redis circuit breaker changed state'));
-          breakers.push(breaker);
+          // On a Redis Cluster each primary gets a breaker of its own (l2:REGION HOST:PORT), made
+          // as its keys are first used: a dead primary sends only its own keys to the origin.
+          const watched = (name: string) => {
+            const breaker = new CircuitBreaker({ name, clock });
+            breaker.onStateChange((change) => logger.warn({ ...change }, 'redis circuit breaker changed state'));
+            return breaker;
+          };
           store = new BreakerStore({
             store: new RedisStore({ redis: redis(l2.redis), prefix: `${l2.namespace}${region}:`, clock, name: `redis:${region}` }),
-            breaker,
+            breaker: watched(`l2:${region}`),
+            partBreaker: (part) => watched(`l2:${region} ${part}`),
             onError: (error, operation) => logger.debug({ err: error, operation }, 'shared tier unavailable; served without it'),
           });
           l2s.set(region, store);

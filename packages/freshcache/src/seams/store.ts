@@ -77,6 +77,13 @@ export interface Store {
    * without it the engine removes them key by key, reading each versioned entry first.
    */
   dropMany?(drops: readonly KeyDrop[]): Promise<number>;
+  /**
+   * The part of the store that holds `key` and fails on its own (a Redis Cluster primary), so a
+   * caller can stop calling that part alone. Optional: undefined, or absent, is one part.
+   */
+  partitionOf?(key: string): string | undefined;
+  /** The parts `partitionOf` names now: a failover or a resharding changes them. */
+  partitions?(): readonly string[];
   /** Removes every entry. */
   clear(): Promise<void>;
   /**

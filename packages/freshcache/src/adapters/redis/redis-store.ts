@@ -7,6 +7,7 @@ import { FreshcacheError } from '../../engine/errors.js';
 import { typedJsonSerializer } from '../../engine/typed-json-serializer.js';
 import type { Serializer } from '../../seams/serializer.js';
 import type { KeyDrop, ScanOptions, ScanPage, ScannedEntry, Store, StoreCapabilities } from '../../seams/store.js';
+import { clusterSlot } from './cluster-slot.js';
 import { assertNamespace, entryPattern, keyFromSlotKey, slotKey } from './redis-keys.js';
 import { LEASE_SUFFIX, RedisLeases } from './redis-leases.js';
 import { redisFailure } from './redis-unavailable.js';
@@ -97,6 +98,22 @@ export class RedisStore implements Store {
     this.name = options.name ?? 'redis';
     this.serializer = options.serializer ?? typedJsonSerializer;
     this.leases = new RedisLeases(this.redis, this.prefix, this.clock, this.serializer);
+  }
+
+  /**
+   * On a Cluster, the primary that serves `key`'s slot as this client last learnt it (`host:port`);
+   * a failover or a resharding moves the key to another. Undefined on a standalone Redis, or
+   * before the client knows the slot map.
+   */
+  partitionOf(key: string): string | undefined {
+    if (!(this.redis instanceof Cluster)) return undefined;
+    return this.redis.slots[clusterSlot(slotKey(this.prefix, key))]?.[0];
+  }
+
+  /** On a Cluster, the primaries that serve slots, as this client last learnt them; [] on a standalone Redis. */
+  partitions(): string[] {
+    if (!(this.redis instanceof Cluster)) return [];
+    return [...new Set(this.redis.slots.map((owners) => owners[0]).filter((owner) => owner !== undefined))];
   }
 
   get(key: string): Promise<Entry | undefined> {

@@ -8,6 +8,12 @@ export interface BreakerStoreOptions {
   store: Store;
   /** Default: a CircuitBreaker with its defaults, named after the store. */
   breaker?: CircuitBreaker;
+  /**
+   * The breaker of one part of the store (`store.partitionOf`: a Redis Cluster primary), made the
+   * first time a key of that part is used. Default: a CircuitBreaker with its defaults, named
+   * `<breaker> <part>`.
+   */
+  partBreaker?: (part: string) => CircuitBreaker;
   /** Deletes remembered for replay after recovery; past this the store flushes instead. Default 10,000. */
   maxPendingDeletes?: number;
   /** Time limit for size and clear, which walk the whole namespace, and for a page of scan. Default 30 s. */
@@ -44,6 +50,10 @@ export interface BreakerStoreOptions {
  *   - past `maxPendingDeletes` remembered keys, memory stays bounded by forgetting them all and
  *     clearing the whole store on recovery instead (a cache flush is always safe; it costs
  *     misses). Until that flush succeeds every read is a miss and writes are skipped.
+ * A store in parts that fail apart (`partitionOf`: the primaries of a Redis Cluster) gets a breaker
+ * per part, so one dead primary sends only its own keys to the origin; listings, which walk every
+ * part, use the store's breaker. Remembered deletes are the store's, whichever part failed them: a
+ * failover moves a key to another part, and its delete must still be owed there.
  * What is remembered lives in this process: a node that restarts during an outage forgets its
  * pending deletes. Marks kept in Redis itself are what closes that gap (architecture.md, "L2
  * marks live in the process").
@@ -52,6 +62,8 @@ export class BreakerStore implements Store {
   readonly name: string;
   readonly capabilities: StoreCapabilities;
   readonly breaker: CircuitBreaker;
+  /** The breaker of each part seen, by part (empty for a store in one part). */
+  readonly partBreakers = new Map<string, CircuitBreaker>();
   /** The inner store's leases through the breaker; a failure rejects, and the engine then loads without one. */
   readonly leases: FillLeases | undefined;
   private readonly inner: Store;
@@ -66,26 +78,57 @@ export class BreakerStore implements Store {
   /** Deletes lost (forgotten) so far; a clear that began before the latest one does not settle it. */
   private lost = 0;
   private replaying: Promise<void> | undefined;
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribes: (() => void)[] = [];
+  private readonly partBreaker: (part: string) => CircuitBreaker;
 
   constructor(options: BreakerStoreOptions) {
     this.inner = options.store;
     this.name = options.store.name;
     this.capabilities = options.store.capabilities;
     this.breaker = options.breaker ?? new CircuitBreaker({ name: options.store.name });
+    this.partBreaker = options.partBreaker ?? ((part) => new CircuitBreaker({ name: `${this.breaker.name} ${part}` }));
     this.maxPendingDeletes = options.maxPendingDeletes ?? 10_000;
     this.adminTimeoutMs = options.adminTimeoutMs ?? 30_000;
     this.onError = options.onError;
     const leases = options.store.leases;
     this.leases = leases && {
-      acquire: (key, ttlMs) => this.guarded(() => leases.acquire(key, ttlMs)),
+      acquire: (key, ttlMs) => this.guarded(() => leases.acquire(key, ttlMs), undefined, this.breakerOf(key)),
       // A key with a delete still owed must not be filled: the fill could outlive the delete's replay.
-      fill: async (key, token, entry) => !this.flushNeeded && !this.pending.has(key) && (await this.guarded(() => leases.fill(key, token, entry))),
-      release: (key, token) => this.guarded(() => leases.release(key, token)),
+      fill: async (key, token, entry) => !this.flushNeeded && !this.pending.has(key) && (await this.guarded(() => leases.fill(key, token, entry), undefined, this.breakerOf(key))),
+      release: (key, token) => this.guarded(() => leases.release(key, token), undefined, this.breakerOf(key)),
     };
-    this.unsubscribe = this.breaker.onStateChange((change) => {
-      if (change.to === 'closed') void this.replayDeletes();
-    });
+    this.replayWhenClosed(this.breaker);
+  }
+
+  /**
+   * The store's breaker and those of the parts the store has now: a primary that failed over
+   * serves no key any more, so its breaker would stay open for good, and say so.
+   */
+  currentBreakers(): CircuitBreaker[] {
+    const parts = this.inner.partitions?.();
+    if (parts) for (const part of this.partBreakers.keys()) if (!parts.includes(part)) this.partBreakers.delete(part);
+    return [this.breaker, ...this.partBreakers.values()];
+  }
+
+  /** The breaker that guards calls about `key`: its part's, or the store's. */
+  breakerOf(key: string): CircuitBreaker {
+    const part = this.inner.partitionOf?.(key);
+    if (part === undefined) return this.breaker;
+    let breaker = this.partBreakers.get(part);
+    if (!breaker) {
+      breaker = this.partBreaker(part);
+      this.partBreakers.set(part, breaker);
+      this.replayWhenClosed(breaker);
+    }
+    return breaker;
+  }
+
+  private replayWhenClosed(breaker: CircuitBreaker): void {
+    this.unsubscribes.push(
+      breaker.onStateChange((change) => {
+        if (change.to === 'closed') void this.replayDeletes();
+      }),
+    );
   }
 
   /** Keys whose delete failed and has not been replayed yet. */
@@ -111,7 +154,7 @@ export class BreakerStore implements Store {
       return undefined;
     }
     try {
-      return await this.breaker.run(() => this.inner.get(key));
+      return await this.breakerOf(key).run(() => this.inner.get(key));
     } catch (error) {
       this.report(error, 'get');
       return undefined;
@@ -122,7 +165,7 @@ export class BreakerStore implements Store {
     // A flush is due: whatever is written now would be cleared by it.
     if (this.flushNeeded) return;
     try {
-      await this.breaker.run(() => this.inner.set(key, entry));
+      await this.breakerOf(key).run(() => this.inner.set(key, entry));
     } catch (error) {
       this.report(error, 'set');
     }
@@ -132,7 +175,7 @@ export class BreakerStore implements Store {
   async delete(key: string): Promise<boolean> {
     const before = this.pending.get(key);
     try {
-      const existed = await this.breaker.run(() => this.inner.delete(key));
+      const existed = await this.breakerOf(key).run(() => this.inner.delete(key));
       if (before !== undefined && this.pending.get(key) === before) this.pending.delete(key);
       return existed;
     } catch (error) {
@@ -143,21 +186,36 @@ export class BreakerStore implements Store {
 
   /**
    * As `delete` for each key, keeping an entry that holds its drop's version or newer; a key with
-   * a failed delete pending is deleted whatever it holds. On failure every key is remembered.
+   * a failed delete pending is deleted whatever it holds. One call per part of the store, each
+   * through its breaker; the keys of a call that failed are remembered, and then it rejects.
    */
   async dropMany(drops: readonly KeyDrop[]): Promise<number> {
-    const before = new Map(drops.map(({ key }) => [key, this.pending.get(key)]));
-    const settled = drops.map((drop) => (this.pending.has(drop.key) ? { key: drop.key } : drop));
     const inner = this.inner.dropMany?.bind(this.inner);
+    const settled = drops.map((drop) => (this.pending.has(drop.key) ? { key: drop.key } : drop));
     if (!inner) return this.dropKeyByKey(settled);
-    try {
-      const dropped = await this.breaker.run(() => inner(settled));
-      for (const [key, stamp] of before) if (stamp !== undefined && this.pending.get(key) === stamp) this.pending.delete(key);
-      return dropped;
-    } catch (error) {
-      for (const { key } of drops) this.remember(key);
-      throw unavailable(error);
+    const byBreaker = new Map<CircuitBreaker, KeyDrop[]>();
+    for (const drop of settled) {
+      const breaker = this.breakerOf(drop.key);
+      const part = byBreaker.get(breaker);
+      if (part) part.push(drop);
+      else byBreaker.set(breaker, [drop]);
     }
+    const results = await Promise.allSettled(
+      [...byBreaker].map(async ([breaker, part]) => {
+        const before = part.map(({ key }) => [key, this.pending.get(key)] as const);
+        try {
+          const dropped = await breaker.run(() => inner(part));
+          for (const [key, stamp] of before) if (stamp !== undefined && this.pending.get(key) === stamp) this.pending.delete(key);
+          return dropped;
+        } catch (error) {
+          for (const { key } of part) this.remember(key);
+          throw unavailable(error);
+        }
+      }),
+    );
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.reduce((sum, result) => sum + (result.status === 'fulfilled' ? result.value : 0), 0);
   }
 
   /** For a store without dropMany: each key read (when versioned), then deleted; failed deletes are remembered by `delete`. */
@@ -194,7 +252,7 @@ export class BreakerStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.unsubscribe();
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
     await this.inner.close();
   }
 
@@ -212,20 +270,23 @@ export class BreakerStore implements Store {
   private async replay(): Promise<void> {
     try {
       if (this.flushNeeded) await this.clear();
-      for (const key of [...this.pending.keys()]) {
-        if (this.breaker.state !== 'closed') return;
-        await this.settle(key);
-      }
     } catch (error) {
       // The breaker counted the failure; the next close replays what is left.
       this.report(error, 'replay');
+      return;
+    }
+    for (const key of [...this.pending.keys()]) {
+      // A key whose part is still down waits for that part's breaker to close.
+      if (this.breakerOf(key).state !== 'closed') continue;
+      // A failure is counted by its part's breaker; the next close replays what is left.
+      await this.settle(key).catch((error: unknown) => this.report(error, 'replay'));
     }
   }
 
   /** Deletes a remembered key; forgets it unless a newer delete of it failed meanwhile. */
   private async settle(key: string): Promise<void> {
     const stamp = this.pending.get(key);
-    await this.breaker.run(() => this.inner.delete(key));
+    await this.breakerOf(key).run(() => this.inner.delete(key));
     if (stamp !== undefined && this.pending.get(key) === stamp) this.pending.delete(key);
   }
 
@@ -246,9 +307,9 @@ export class BreakerStore implements Store {
   }
 
   /** A call through the breaker whose rejection leaves coded: an open breaker or a timeout is `store_unavailable`. */
-  private async guarded<T>(call: () => Promise<T>, timeoutMs?: number): Promise<T> {
+  private async guarded<T>(call: () => Promise<T>, timeoutMs?: number, breaker = this.breaker): Promise<T> {
     try {
-      return await this.breaker.run(call, timeoutMs === undefined ? undefined : { timeoutMs });
+      return await breaker.run(call, timeoutMs === undefined ? undefined : { timeoutMs });
     } catch (error) {
       throw unavailable(error);
     }
