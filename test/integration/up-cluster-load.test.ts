@@ -9,7 +9,7 @@ import type { LoadReport } from '../../packages/freshcache-server/src/tools/load
 import type { InvalidationStatus } from '../../packages/freshcache-server/src/topology/invalidation-tracker.js';
 import { runCli } from '../testkit/cli-process.js';
 import { openEvents } from '../testkit/deployment.js';
-import { freshnessSummary, loadProgressLines } from '../testkit/load.js';
+import { freshnessSummary, loadProgressCount, loadProgressLines } from '../testkit/load.js';
 import { startUp } from '../testkit/start-up.js';
 import type { UpProcess } from '../testkit/start-up.js';
 
@@ -73,7 +73,7 @@ describe('freshcache up --redis cluster under freshcache load', () => {
     // Down past the node timeout and an election (its replica takes over), then back as a replica.
     await up.until(new RegExp(`${victim} is back`), from);
     // Three more seconds of load by its own clock, on the cluster as the failover left it.
-    await load.untilStderr(moreProgressLines(load.stderr(), 3));
+    await load.untilStderr(loadProgressLines(loadProgressCount(load.stderr()) + 3));
     load.child.kill('SIGINT');
     const exit = await load.exit();
     const report = JSON.parse(load.stdout()) as LoadReport;
@@ -88,16 +88,6 @@ describe('freshcache up --redis cluster under freshcache load', () => {
     await expectEveryRegionServesTheLastWrite();
   }, 120_000);
 });
-
-/**
- * Matches once `count` more progress lines of `freshcache load` follow what its stderr holds now.
- * Not loadProgressLines(total): after a minute of load, its pattern of some fifty lazy groups
- * backtracks exponentially while it does not match yet (it hung this test); here the text before
- * is skipped at a fixed length and only `count` groups remain.
- */
-function moreProgressLines(stderr: string, count: number): RegExp {
-  return new RegExp(`^[\\s\\S]{${stderr.length}}(?:[\\s\\S]*? s: reads ){${count}}`);
-}
 
 /**
  * A primary to kill: one holding slots with a replica (one of the cluster's first primaries, not

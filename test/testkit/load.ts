@@ -125,10 +125,12 @@ export function startLoad(options: {
 /**
  * For `freshcache load` run as a child (runCli's untilStderr): matches once it has printed
  * `count` progress lines, one a second when its stderr is not a terminal. Its own clock is the
- * clock of a fault test that drives it.
+ * clock of a fault test that drives it. Each group takes the text up to the next line's marker
+ * and nothing past it, so the text splits one way only: a pattern of lazy groups backtracked
+ * exponentially while it did not match yet (minutes of CPU at fifty lines).
  */
 export function loadProgressLines(count: number): RegExp {
-  return new RegExp(`(?: s: reads [^\\n]*\\n[\\s\\S]*?){${count}}`);
+  return new RegExp(`^(?:(?:(?! s: reads )[\\s\\S])* s: reads [^\\n]*\\n){${count}}`);
 }
 
 /** How many progress lines `freshcache load` has printed on this stderr. */
