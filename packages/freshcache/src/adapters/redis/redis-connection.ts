@@ -59,6 +59,10 @@ export function createRedisConnection(options: RedisConnectionOptions): Redis | 
           // "All keys in the pipeline should belong to the same slots allocation group" instead of
           // being redirected (ioredis issue #2075; test/integration/redis-resharding.test.ts).
           enableAutoPipelining: false,
+          // Ask for the slot map every second (default 5 s): the breaker of a dead primary (a part
+          // of BreakerStore) sends nothing that would teach the client its replica took over, so
+          // its keys reach L2 again once this refresh names their new primary.
+          slotsRefreshInterval: 1_000,
         } satisfies ClusterOptions);
   if (options.onError) client.on('error', options.onError);
   return client;
