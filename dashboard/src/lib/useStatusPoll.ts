@@ -1,6 +1,6 @@
 import { useRef } from 'react';
 import type { InvalidationStatus } from '../api/types';
-import { usePolling } from '../pages/overview/usePolling';
+import { usePolling } from './usePolling';
 import { useApi } from './api-context';
 import { useInfo } from './info-context';
 

@@ -4,7 +4,7 @@ import { ErrorMessage } from '../../components/ErrorMessage';
 import { Panel } from '../../components/Panel';
 import { useApi, useAsync, useEvent, useResync } from '../../lib/api-context';
 import { useInfo } from '../../lib/info-context';
-import { usePolling } from '../overview/usePolling';
+import { usePolling } from '../../lib/usePolling';
 import { ChaosTable } from './ChaosTable';
 import { FailoverList } from './FailoverList';
 import { FreshcacheNodeTable } from './FreshcacheNodeTable';

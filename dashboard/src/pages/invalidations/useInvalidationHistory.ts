@@ -3,7 +3,7 @@ import type { InvalidationStatus } from '../../api/types';
 import { useApi, useAsync, useEvent } from '../../lib/api-context';
 import { mergeStatus, statusOfApplied } from '../../lib/merge-status';
 import { useStatusPoll } from '../../lib/useStatusPoll';
-import { usePolling } from '../overview/usePolling';
+import { usePolling } from '../../lib/usePolling';
 
 /** How often the list is asked for again while an invalidation in it is still in progress. */
 export const HISTORY_POLL_MS = 2_000;

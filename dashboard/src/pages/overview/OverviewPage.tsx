@@ -11,7 +11,7 @@ import { hasActivity, regionsOf } from './history-series';
 import { orderRegions } from '../../lib/regions';
 import { RegionStats } from './RegionStats';
 import { ToggleGroup } from '../../components/ToggleGroup';
-import { usePolling } from './usePolling';
+import { usePolling } from '../../lib/usePolling';
 import './overview.css';
 
 const WINDOWS: { value: HistoryWindow; label: string }[] = [
