@@ -33,14 +33,15 @@ describe('parseClusterNodes', () => {
     '',
   ].join('\n');
 
-  it('reads ids, addresses, roles, slot counts and health, and counts open slots', () => {
+  it('reads ids, addresses, roles, slot counts and ranges, epochs and health, and counts open slots', () => {
     const { nodes, openSlots } = parseClusterNodes(text);
     expect(openSlots).toBe(2);
+    const healthy = { unhealthy: false, handshake: false, myself: false };
     expect(nodes).toEqual([
-      { id: 'a1', address: '127.0.0.1:7000', role: 'master', masterId: null, slots: 5461, unhealthy: false, myself: true },
-      { id: 'b2', address: '127.0.0.1:7001', role: 'master', masterId: null, slots: 5462, unhealthy: false, myself: false },
-      { id: 'c3', address: '127.0.0.1:7002', role: 'master', masterId: null, slots: 5461, unhealthy: true, myself: false },
-      { id: 'd4', address: '127.0.0.1:7003', role: 'replica', masterId: 'a1', slots: 0, unhealthy: false, myself: false },
+      { id: 'a1', address: '127.0.0.1:7000', role: 'master', masterId: null, slots: 5461, ranges: [[0, 5460]], epoch: 1, ...healthy, myself: true },
+      { id: 'b2', address: '127.0.0.1:7001', role: 'master', masterId: null, slots: 5462, ranges: [[5461, 10922]], epoch: 2, ...healthy },
+      { id: 'c3', address: '127.0.0.1:7002', role: 'master', masterId: null, slots: 5461, ranges: [[10923, 16383]], epoch: 3, ...healthy, unhealthy: true },
+      { id: 'd4', address: '127.0.0.1:7003', role: 'replica', masterId: 'a1', slots: 0, ranges: [], epoch: 1, ...healthy },
     ]);
   });
 });

@@ -17,8 +17,14 @@ export interface ClusterNodeEntry {
   masterId: string | null;
   /** How many slots it serves (masters). */
   slots: number;
+  /** The slot ranges it serves, `[first, last]` (open slots, migrating or importing, left out). */
+  ranges: [number, number][];
+  /** Its config epoch: a promotion takes one above every epoch the cluster had. */
+  epoch: number;
   /** Marked failed (fail or fail?), or not yet through its handshake. */
   unhealthy: boolean;
+  /** Not yet through its handshake: the others do not know it yet. */
+  handshake: boolean;
   /** The node that answered CLUSTER NODES. */
   myself: boolean;
 }
@@ -359,25 +365,28 @@ export function parseClusterNodes(text: string): { nodes: ClusterNodeEntry[]; op
   for (const line of text.split('\n')) {
     const fields = line.trim().split(' ');
     if (fields.length < 8) continue;
-    const [id, endpoint, flagText, master] = fields as [string, string, string, string];
+    const [id, endpoint, flagText, master, , , epoch] = fields as [string, string, string, string, string, string, string];
     const flags = flagText.split(',');
     if (flags.includes('noaddr')) continue;
-    let slots = 0;
+    const ranges: [number, number][] = [];
     for (const range of fields.slice(8)) {
       if (range.startsWith('[')) {
         openSlots++;
         continue;
       }
       const [first, last = first] = range.split('-').map(Number) as [number, number?];
-      slots += last - first + 1;
+      ranges.push([first, last]);
     }
     nodes.push({
       id,
       address: endpoint.split('@')[0]!.split(',')[0]!,
       role: flags.includes('master') ? 'master' : 'replica',
       masterId: master === '-' ? null : master,
-      slots,
+      slots: ranges.reduce((sum, [first, last]) => sum + last - first + 1, 0),
+      ranges,
+      epoch: Number(epoch),
       unhealthy: flags.some((f) => f === 'fail' || f === 'fail?' || f === 'handshake'),
+      handshake: flags.includes('handshake'),
       myself: flags.includes('myself'),
     });
   }

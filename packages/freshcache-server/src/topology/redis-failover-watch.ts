@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { parseClusterNodes } from './redis-cluster-admin.js';
 
 /** A node in a failover: its cluster id and `host:port`. */
 export interface FailoverNode {
@@ -161,31 +162,11 @@ export function findFailovers(before: ReadonlyMap<string, LookedNode>, after: re
   return failovers;
 }
 
-/** CLUSTER NODES as nodes with their slot ranges and epochs (open slots, `[n->-id]`, are skipped; so are nodes without an address). */
+/** CLUSTER NODES as nodes with their slot ranges and epochs (open slots are skipped; so are nodes without an address, or still in their handshake). */
 export function parseClusterLayout(text: string): LookedNode[] {
-  const nodes: LookedNode[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split(' ');
-    if (fields.length < 8) continue;
-    const [id, endpoint, flagText, master, , , epoch] = fields as [string, string, string, string, string, string, string];
-    const flags = flagText.split(',');
-    if (flags.includes('noaddr') || flags.includes('handshake')) continue;
-    const slots: [number, number][] = [];
-    for (const range of fields.slice(8)) {
-      if (range.startsWith('[')) continue;
-      const [first, last = first] = range.split('-').map(Number) as [number, number?];
-      slots.push([first, last]);
-    }
-    nodes.push({
-      id,
-      address: endpoint.split('@')[0]!.split(',')[0]!,
-      role: flags.includes('master') ? 'master' : 'replica',
-      masterId: master === '-' ? null : master,
-      epoch: Number(epoch),
-      slots,
-    });
-  }
-  return nodes;
+  return parseClusterNodes(text)
+    .nodes.filter((node) => !node.handshake)
+    .map(({ id, address, role, masterId, epoch, ranges }) => ({ id, address, role, masterId, epoch, slots: ranges }));
 }
 
 /** CLUSTER NODES from the first seed that answers; undefined when none does. */
