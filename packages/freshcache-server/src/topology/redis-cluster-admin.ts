@@ -417,7 +417,6 @@ function stripColours(text: string): string {
   return text.replace(/\x1b\[[0-9;]*m/g, '');
 }
 
-/** One command on a connection of its own, bounded in time. */
 /**
  * A node's view of who serves which slots, as redis-cli compares them: each node with slots, its
  * id and its slot ranges, sorted (a line of CLUSTER NODES: id, address, flags, master, ping, pong,
