@@ -71,10 +71,11 @@ describe('Regions page', () => {
     expect(within(card('ap-south')).getByText(/delay 600 ms/)).toBeTruthy();
   });
 
-  it('shows a region this process does not serve with its settings, and does not offer to change them', async () => {
+  it('shows a region this process does not serve with its settings, and changes it through this process (the change reaches its nodes on the log)', async () => {
     const services = fakeServices((call) => {
       if (call.method === 'GET' && call.path === '/api/regions') return { body: { items: REGIONS.map((r) => ({ ...r, served: r.name !== 'eu-west' })) } };
       if (call.method === 'GET' && call.path === '/api/content?limit=50') return { body: { items: [ARTICLE], cursor: null } };
+      if (call.method === 'PATCH') return { body: { ...REGIONS[2], ...(call.body as object), served: false } };
       return undefined;
     });
     render(
@@ -82,9 +83,11 @@ describe('Regions page', () => {
         <RegionsPage />
       </ServicesProvider>,
     );
-    expect((await screen.findByLabelText<HTMLSelectElement>('Strategy of eu-west')).disabled).toBe(true);
+    const select = await screen.findByLabelText<HTMLSelectElement>('Strategy of eu-west');
     expect(within(card('eu-west')).getByText(/served by other processes/)).toBeTruthy();
-    expect(screen.getByLabelText<HTMLSelectElement>('Strategy of us-east').disabled).toBe(false);
+    await userEvent.selectOptions(select, 'lazy');
+    await waitFor(() => expect(select.value).toBe('lazy'));
+    expect(services.calls).toContainEqual({ method: 'PATCH', path: '/api/regions/eu-west', body: { strategy: 'lazy' } });
   });
 
   it('switches a region to lazy with PATCH /api/regions/<name> and shows what the server answered', async () => {

@@ -52,7 +52,6 @@ describe('a process that serves no region', () => {
     ['DELETE', '/api/cache/k?region=eu-west'],
     ['GET', '/edge/us-east/content/1'],
     ['HEAD', '/edge/us-east/content/1'],
-    ['PATCH', '/api/regions/us-east', { strategy: 'lazy' }],
   ])('answers %s %s with 400 no_region, naming the regions and where to go', async (method, url, payload) => {
     const res = await request(method, url, payload);
     if (method === 'HEAD') {
@@ -189,6 +188,32 @@ describe('the control process shows the whole deployment', () => {
     } finally {
       await node.app.close();
       await node.topology.close();
+    }
+  });
+
+  it("changes a region for every node that serves it, from the control process, and for the nodes that start later", async () => {
+    const node = await startNode('node-settings');
+    try {
+      const answer = await request('PATCH', '/api/regions/eu-west', { strategy: 'lazy', maxStaleMs: 12_000 });
+      expect(answer.statusCode, answer.body).toBe(200);
+      expect(answer.json()).toMatchObject({ name: 'eu-west', strategy: 'lazy', maxStaleMs: 12_000, served: false });
+      // The node hears it on the log.
+      const onNode = async () => (await node.app.inject('/api/regions')).json<{ items: { name: string; strategy: string; maxStaleMs: number }[] }>().items;
+      await vi.waitFor(async () => expect((await onNode()).find((r) => r.name === 'eu-west')).toMatchObject({ strategy: 'lazy', maxStaleMs: 12_000 }), { timeout: 10_000, interval: 50 });
+      expect((await onNode()).find((r) => r.name === 'us-east')?.strategy).toBe('eager');
+      expect(node.topology.regions.get('eu-west')!.cache.strategy).toBe('lazy');
+    } finally {
+      await node.app.close();
+      await node.topology.close();
+    }
+    // One started afterwards serves the region as changed, from the start.
+    const later = await startNode('node-later');
+    try {
+      expect(later.topology.regions.get('eu-west')!.config).toMatchObject({ strategy: 'lazy', maxStaleMs: 12_000 });
+      expect(later.topology.regions.get('us-east')!.config.strategy).toBe('eager');
+    } finally {
+      await later.app.close();
+      await later.topology.close();
     }
   });
 

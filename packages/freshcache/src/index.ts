@@ -40,7 +40,7 @@ export { NodeHeartbeat } from './observability/node-heartbeat.js';
 export type { NodeHeartbeatOptions } from './observability/node-heartbeat.js';
 export type { LocalStore } from './seams/local-store.js';
 export type { KeyDrop, Store, StoreCapabilities, ScanOptions, ScanPage } from './seams/store.js';
-export type { InvalidationLog, InvalidationEvent, InvalidationInput, InvalidationKind } from './seams/invalidation-log.js';
+export type { ControlCommand, InvalidationLog, InvalidationEvent, InvalidationInput, InvalidationKind } from './seams/invalidation-log.js';
 export { EVENT_FORMAT_VERSION, formatOf, unknownEvent } from './seams/invalidation-log.js';
 export type { ChangeFeed, ChangeSink } from './seams/change-feed.js';
 export type { Row, RowChange, RowOp } from './seams/row-change.js';

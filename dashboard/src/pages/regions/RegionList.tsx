@@ -19,19 +19,19 @@ export function RegionList({ regions, landings, saving, onChange }: { regions: R
             <h3 id={headingId}>{region.name}</h3>
             <p className="muted">
               delay {formatMs(region.delayMs)} · TTL {formatMs(region.ttlMs)}
-              {!region.served && ' · served by other processes: change it on one of its nodes'}
+              {!region.served && ' · served by other processes: a change here reaches them through the log'}
             </p>
             <div className="row">
               <label>
                 Strategy
-                <select aria-label={`Strategy of ${region.name}`} value={region.strategy} disabled={!region.served || saving.has(region.name)} onChange={(e) => onChange(region.name, { strategy: e.target.value as Strategy })}>
+                <select aria-label={`Strategy of ${region.name}`} value={region.strategy} disabled={saving.has(region.name)} onChange={(e) => onChange(region.name, { strategy: e.target.value as Strategy })}>
                   <option value="eager">eager</option>
                   <option value="lazy">lazy</option>
                 </select>
               </label>
               <label>
                 Mode
-                <select aria-label={`Mode of ${region.name}`} value={region.mode} disabled={!region.served || saving.has(region.name)} onChange={(e) => onChange(region.name, { mode: e.target.value as Mode })}>
+                <select aria-label={`Mode of ${region.name}`} value={region.mode} disabled={saving.has(region.name)} onChange={(e) => onChange(region.name, { mode: e.target.value as Mode })}>
                   <option value="cdc">cdc</option>
                   <option value="ttl">ttl</option>
                 </select>

@@ -6,6 +6,7 @@ import { createPgliteClient } from '../adapters/postgres/pglite-client.js';
 import type { FreshcacheConfig, RedisTarget } from '../config.js';
 import type { Logger } from '../observability/logger.js';
 import type { TopologyApp } from './topology-app.js';
+import { MemoryRegionSettings, RedisRegionSettings, type RegionSettingsStore } from './region-settings-store.js';
 
 /** The adapters a topology runs on, chosen by configuration: embedded (one process) or real (many). */
 export interface TopologyParts {
@@ -13,6 +14,8 @@ export interface TopologyParts {
   log: InvalidationLog;
   /** Where every node says how far it applied the log (on the log's Redis when there is one). */
   applyMarks: ApplyMarks;
+  /** The region settings changed at run time, for the nodes that start later. */
+  regionSettings: RegionSettingsStore;
   /** The origin's changes and what they invalidate, when this process may relay them. */
   capture: PostgresCapture | undefined;
   /** Where a standby relay campaigns for the lock; absent when this process simply leads (embedded). */
@@ -89,6 +92,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
           });
     closers.push(() => log.close());
     const applyMarks: ApplyMarks = config.log.kind === 'redis' ? new RedisApplyMarks(redis(config.log.redis), config.log.namespace) : new MemoryApplyMarks();
+    const regionSettings: RegionSettingsStore = config.log.kind === 'redis' ? new RedisRegionSettings(redis(config.log.redis), config.log.namespace) : new MemoryRegionSettings();
 
     const capture = config.roles.relay ? await captureParts(config, apps, sql, clock, logger) : undefined;
     const l2s = new Map<string, BreakerStore>();
@@ -97,6 +101,7 @@ export async function buildParts({ config, clock, logger, sql: given, apps = [] 
       sql,
       log,
       applyMarks,
+      regionSettings,
       capture,
       election: config.origin.kind === 'postgres' ? { connectionString: config.origin.url } : undefined,
       // Those of the parts each store has now (a failed-over primary's breaker would stay open).

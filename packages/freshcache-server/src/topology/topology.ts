@@ -22,7 +22,7 @@ import { Metrics } from '../observability/metrics.js';
 import type { InvalidationStatus } from './invalidation-tracker.js';
 import { InvalidationTracker } from './invalidation-tracker.js';
 import { Region } from './region.js';
-import type { RegionSettings } from './region.js';
+import type { RegionConfig, RegionSettings } from './region.js';
 import { RegionView } from './region-view.js';
 import type { RegionReader } from './region-view.js';
 import { Relay } from './relay.js';
@@ -91,6 +91,12 @@ export class Topology {
   private readonly drained: Region[] = [];
   /** The newest log position this process's watcher saw. */
   private lastSeenId = 0;
+  /**
+   * The region settings changed at run time (PATCH /api/regions), by region: those saved when this
+   * process started, then each change the log carries. A region's settings are its configuration
+   * with these over it, on every process.
+   */
+  private readonly settingsChanges = new Map<string, Partial<RegionSettings>>();
   /** Read-only views of the regions this process does not serve, made on first use (see RegionView), and their start. */
   private readonly views = new Map<string, { view: RegionView; started: Promise<RegionView> }>();
   private closed = false;
@@ -218,8 +224,10 @@ export class Topology {
     // One watcher of the log sees every event from now on, whoever published it (a relay, a purge on any node).
     this.lastSeenId = await parts.log.lastId();
     this.watcher = parts.log.subscribe({ afterId: this.lastSeenId, onEvent: (event) => this.onPublished(event) });
+    // After the watcher: a change published meanwhile is then both saved and seen, never neither.
+    for (const [name, changes] of Object.entries(await parts.regionSettings.load())) this.settingsChanges.set(name, { ...changes, ...this.settingsChanges.get(name) });
     for (const regionConfig of config.regions.filter((r) => config.roles.regions.includes(r.name))) {
-      const region = new Region(regionConfig, {
+      const region = new Region(this.settingsOf(regionConfig), {
         clock,
         log: parts.log,
         l2: parts.sharedL2(regionConfig.name),
@@ -327,7 +335,7 @@ export class Topology {
     if (this.closed) throw new FreshcacheError('node_draining', `node ${this.config.nodeId} is shutting down`);
     let entry = this.views.get(name);
     if (!entry) {
-      const view = new RegionView(config!, {
+      const view = new RegionView(this.settingsOf(config!), {
         clock: this.clock,
         log: this.log,
         l2: this.parts.sharedL2(name)!,
@@ -346,6 +354,56 @@ export class Topology {
       this.views.set(name, entry);
     }
     return entry.started;
+  }
+
+  /** A declared region's configuration with the settings changed at run time over it. */
+  settingsOf(config: RegionConfig): RegionConfig {
+    return { ...config, ...this.settingsChanges.get(config.name) };
+  }
+
+  /**
+   * Changes region `name` for every node that serves it (PATCH /api/regions/:name): a node of the
+   * region checks it first (a value its cache refuses changes nothing), then a control event on
+   * the log carries it to every process, and it is saved for the nodes that start later.
+   */
+  async changeRegion(name: string, settings: Partial<RegionSettings>): Promise<RegionConfig> {
+    const config = this.config.regions.find((r) => r.name === name);
+    if (!config) this.region(name); // unknown_region
+    this.regions.get(name)?.update(settings);
+    const event = await this.log.publish({
+      kind: 'control',
+      v: 1,
+      keys: [],
+      tags: [],
+      prefixes: [],
+      source: 'purge',
+      committedAt: this.clock.now(),
+      control: { command: 'region-settings', region: name, settings },
+    });
+    await this.parts.regionSettings.save(name, settings, event.id);
+    this.applySettings(name, settings);
+    return this.settingsOf(config!);
+  }
+
+  /** A change of region `name`'s settings, made here or heard on the log: each served region and view follows it. */
+  private applySettings(name: string, settings: Partial<RegionSettings>): void {
+    this.settingsChanges.set(name, { ...this.settingsChanges.get(name), ...settings });
+    const region = this.regions.get(name);
+    const current = region?.config as Record<string, unknown> | undefined;
+    // Its own change comes back on the log: a change that changes nothing is not applied again.
+    if (region && Object.entries(settings).some(([setting, value]) => current?.[setting] !== value)) {
+      try {
+        region.update(settings);
+      } catch (error) {
+        this.logger.warn({ err: error, region: name, settings }, 'a region settings change from the log was refused here');
+      }
+    }
+    // A view judges with the region's settings: the next request makes it again with these.
+    const view = this.views.get(name);
+    if (view) {
+      this.views.delete(name);
+      void view.view.close();
+    }
   }
 
   /** Publishes a purge to every region through the log. */
@@ -430,6 +488,14 @@ export class Topology {
 
   private onPublished(event: InvalidationEvent): void {
     this.lastSeenId = Math.max(this.lastSeenId, event.id);
+    // A command to the fleet, not an invalidation: carried out, and kept out of the history.
+    if (event.kind === 'control') {
+      const { control } = event;
+      if (control?.command === 'region-settings' && typeof control.region === 'string' && control.settings) {
+        this.applySettings(control.region, control.settings as Partial<RegionSettings>);
+      }
+      return;
+    }
     this.metrics.countPublished(event.source);
     this.events.emit('invalidation.published', this.tracker.published(event));
   }
@@ -493,6 +559,7 @@ export class Topology {
 
   private onApplied(applied: Parameters<InvalidationTracker['applied']>[0]): void {
     this.marks.applied(applied.region, applied.event.id, applied.appliedAt);
+    if (applied.event.kind === 'control') return;
     const status = this.tracker.applied(applied);
     const lagMs = lagOf(applied.event, applied.appliedAt);
     if (!applied.skipped && lagMs !== undefined) this.metrics.observeInvalidationLag(applied.region, lagMs / 1000);

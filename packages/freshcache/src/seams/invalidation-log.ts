@@ -8,10 +8,20 @@ import type { NodeRegistry } from './node-registry.js';
 export type InvalidationSource = 'cdc' | 'purge' | 'write';
 
 /**
- * What an event asks of a node. `invalidate`: drop its targets. `control`: reserved for commands
- * to the whole fleet (token revocation, settings); none is defined yet.
+ * What an event asks of a node. `invalidate`: drop its targets. `control`: a command to the whole
+ * fleet (`control`), which the engine skips and the processes that know the command carry out.
  */
 export type InvalidationKind = 'invalidate' | 'control';
+
+/**
+ * The command of a `control` event. `region-settings`: every node of `region` applies `settings`
+ * (a region changed at run time). A node that does not know a command skips it.
+ */
+export interface ControlCommand {
+  command: string;
+  region?: string;
+  settings?: Record<string, unknown>;
+}
 
 /**
  * The newest event format this code reads. Raise it when an event changes meaning: a node of the
@@ -51,6 +61,8 @@ export interface InvalidationInput {
   keyVersions?: Record<string, number>;
   /** When the change committed at the origin (ms epoch); for purges, when it was requested. */
   committedAt: number;
+  /** The command of a `control` event. */
+  control?: ControlCommand;
 }
 
 /**

@@ -11,14 +11,16 @@ function describe(region: Region) {
 
 export const regionRoutes: FastifyPluginAsync<AppOptions> = async (app, { topology }) => {
   // Every region the deployment declares: those this process serves as they run now, the others
-  // (served by other processes; all of them on the control process of `up`) as configured.
+  // (served by other processes; all of them on the control process of `up`) as configured, with
+  // the changes made at run time over it.
+  const describeByName = (name: string) => {
+    const region = topology.regions.get(name);
+    if (region) return describe(region);
+    const { delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs } = topology.settingsOf(topology.config.regions.find((r) => r.name === name)!);
+    return { name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs, served: false };
+  };
   app.get('/api/regions', { schema: { tags: ['regions'], summary: 'Regions with their delay, jitter, strategy, mode and TTL; served: whether this process serves it' } }, async () => ({
-    items: topology.config.regions.map((config) => {
-      const region = topology.regions.get(config.name);
-      if (region) return describe(region);
-      const { name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs } = config;
-      return { name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs, served: false };
-    }),
+    items: topology.config.regions.map((config) => describeByName(config.name)),
   }));
 
   app.patch<{ Params: { name: string }; Body: RegionPatch }>(
@@ -26,18 +28,18 @@ export const regionRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolo
     {
       schema: {
         tags: ['regions'],
-        summary: "Change a region's delay, jitter, strategy (eager | lazy), mode (cdc | ttl) or TTL",
-        description: 'Switching a region from ttl to cdc flushes its cache: in ttl mode it ignored changes, so what it holds may be stale.',
+        summary: "Change a region's delay, jitter, strategy (eager | lazy), mode (cdc | ttl) or TTL, on every node that serves it",
+        description:
+          'Sent to any process (the control process of freshcache up too): a control event on the invalidation log carries the change to every node of the region, and it is kept for the nodes that start later. Switching a region from ttl to cdc flushes its cache: in ttl mode it ignored changes, so what it holds may be stale.',
         params: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
         // The region schema the config file uses: both doors refuse the same values (docs/api.md has the limits).
         body: RegionPatchSchema,
-        response: { 400: errorSchema, 404: errorSchema },
+        response: { 400: errorSchema, 404: errorSchema, 503: errorSchema },
       },
     },
     async (request) => {
-      const region = topology.region(request.params.name);
-      region.update(request.body);
-      return describe(region);
+      await topology.changeRegion(request.params.name, request.body);
+      return describeByName(request.params.name);
     },
   );
 };
