@@ -109,6 +109,29 @@ describe('RedisStreamLog on Redis', () => {
     expect(live.keys()).toEqual(['k1']);
   });
 
+  it('a group consumer closed with nothing pending leaves its group (a restart adds no name for good); one that still holds an event stays, for another to claim it', async () => {
+    const namespace = `close${++logs}:`;
+    const { client } = redisOfFile();
+    const log = new RedisStreamLog({ redis: client, namespace, blockMs: 50, claimAfterMs: 60_000 });
+    onTestFinished(() => log.close());
+    const stream = `${namespace}{log}:events`;
+    const names = async () => ((await client.xinfo('CONSUMERS', stream, 'g')) as unknown[][]).map((fields) => String(fields[fields.indexOf('name') + 1])).sort();
+    const pending = async () => Number(((await client.xpending(stream, 'g')) as unknown[])[0]);
+    const done = eventCollector();
+    const idle = await log.consume({ group: 'g', consumer: 'idle', onEvent: async (event) => done.onEvent(event) });
+    await log.publish(input('k1'));
+    await done.until(() => done.keys().includes('k1'));
+    await expect.poll(pending).toBe(0); // acknowledged
+    await idle.close();
+    expect(await names()).toEqual([]);
+
+    const failing = await log.consume({ group: 'g', consumer: 'failing', onEvent: () => Promise.reject(new Error('cannot apply it')) });
+    await log.publish(input('k2'));
+    await expect.poll(pending).toBe(1);
+    await failing.close();
+    expect(await names()).toEqual(['failing']);
+  });
+
   it('numbers on after the last entry if its counter key was lost (never reusing an id)', async () => {
     const namespace = `counter${++logs}:`;
     const log = new RedisStreamLog({ redis: redisOfFile().client, namespace });

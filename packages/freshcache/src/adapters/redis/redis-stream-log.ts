@@ -118,6 +118,18 @@ end
 return { first, string.format('%d', epoch) }
 `;
 
+/** Deletes consumer ARGV[2] of group ARGV[1] if it holds no pending event (in one script: none can be handed to it in between). */
+const FORGET_IF_IDLE = `
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+  if fields['name'] == ARGV[2] and fields['pending'] == 0 then
+    return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+  end
+end
+return -1
+`;
+
 /**
  * Default of `cutOffMs`: how long a reader goes without a successful read before it reports a
  * cut-off (and its node flushes). Bounds how long a node can serve stale data while Redis is
@@ -508,7 +520,13 @@ export class RedisStreamLog implements InvalidationLog {
       if (error instanceof Error && error.message.includes('NOGROUP')) recreate = true;
     });
     return {
-      close: () => subscription.close(),
+      close: async () => {
+        await subscription.close();
+        // Its name would stay in the group for good (one more per restart: names carry the process
+        // id). Closed, it reads no more, so nothing new can be handed to it: if nothing is pending,
+        // deleting it drops nothing. What is pending stays, for another consumer to claim.
+        await this.redis.eval(FORGET_IF_IDLE, 1, this.streamKey, group, consumer).catch(() => {});
+      },
       leave: async () => {
         leaving = true;
         // A failing event is retried by the loop (with backoff) until it is applied and acknowledged.
