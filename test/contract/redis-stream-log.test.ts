@@ -132,6 +132,23 @@ describe('RedisStreamLog on Redis', () => {
     expect(await names()).toEqual(['failing']);
   });
 
+  it('forgets the consumers of a group not named to keep that hold no event, and keeps one holding an event for another to claim', async () => {
+    const namespace = `forget${++logs}:`;
+    const { client } = redisOfFile();
+    const log = new RedisStreamLog({ redis: client, namespace });
+    onTestFinished(() => log.close());
+    const stream = `${namespace}{log}:events`;
+    expect(await log.forgetConsumers('g', [])).toEqual([]); // no group yet
+    await client.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
+    for (const name of ['live', 'killed', 'killed-holding']) await client.xgroup('CREATECONSUMER', stream, 'g', name);
+    await log.publish(input('k1'));
+    // Killed after it was handed k1, before acknowledging it.
+    await client.xreadgroup('GROUP', 'g', 'killed-holding', 'COUNT', 1, 'STREAMS', stream, '>');
+    expect(await log.forgetConsumers('g', ['live'])).toEqual(['killed']);
+    const names = ((await client.xinfo('CONSUMERS', stream, 'g')) as unknown[][]).map((fields) => String(fields[fields.indexOf('name') + 1])).sort();
+    expect(names).toEqual(['killed-holding', 'live']);
+  });
+
   it('numbers on after the last entry if its counter key was lost (never reusing an id)', async () => {
     const namespace = `counter${++logs}:`;
     const log = new RedisStreamLog({ redis: redisOfFile().client, namespace });

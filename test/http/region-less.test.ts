@@ -217,6 +217,33 @@ describe('the control process shows the whole deployment', () => {
     }
   });
 
+  it("forgets a region group's consumer of a node the registry does not list, and keeps a listed node's", async () => {
+    const stream = 'freshcache:{log}:events';
+    const group = 'region:ap-south';
+    await redis().client.xgroup('CREATE', stream, group, '$', 'MKSTREAM').catch(() => {}); // BUSYGROUP: made by an earlier test
+    const listed = topology.config.nodeId;
+    for (const name of ['killed-node', listed]) await redis().client.xgroup('CREATECONSUMER', stream, group, name);
+    const names = async () => ((await redis().client.xinfo('CONSUMERS', stream, group)) as unknown[][]).map((fields) => String(fields[fields.indexOf('name') + 1]));
+    // Every process sweeps when it starts, then every nodes.removeAfterMs.
+    const sweeper = await startTopology({
+      nodeId: 'sweeper',
+      roles: { regions: [], relay: false },
+      regions: REGIONS.map((name) => ({ name })),
+      origin: { kind: 'postgres', url: postgres().url },
+      capture: { kind: 'outbox' },
+      log: { kind: 'redis', redis: { url: redis().server.url } },
+      l2: { kind: 'redis', redis: { url: redis().server.url } },
+      seed: false,
+    });
+    try {
+      await vi.waitFor(async () => expect(await names()).not.toContain('killed-node'), { timeout: 10_000, interval: 50 });
+      expect(await names()).toContain(listed);
+    } finally {
+      await sweeper.app.close();
+      await sweeper.topology.close();
+    }
+  });
+
   it('leaves out the marks of a node the registry does not show (one that died without withdrawing them)', async () => {
     const published = (await request('POST', '/api/invalidate', { keys: ['ghost:1'] })).json<{ id: number }>();
     const namespace = topology.config.log.kind === 'redis' ? topology.config.log.namespace : '';

@@ -11,6 +11,7 @@ import {
   type InvalidationLog,
   formatOf,
   lagOf,
+  type Timer,
   type WriteOptions,
 } from 'freshcache';
 import { WalFeed, type SqlClient } from 'freshcache/postgres';
@@ -97,6 +98,8 @@ export class Topology {
    * with these over it, on every process.
    */
   private readonly settingsChanges = new Map<string, Partial<RegionSettings>>();
+  /** Forgets, every `nodes.removeAfterMs`, the group consumers of nodes gone from the registry. */
+  private consumerSweep: Timer | undefined;
   /** Read-only views of the regions this process does not serve, made on first use (see RegionView), and their start. */
   private readonly views = new Map<string, { view: RegionView; started: Promise<RegionView> }>();
   private closed = false;
@@ -251,6 +254,10 @@ export class Topology {
     if (this.leader) await this.leader.start();
     else await this.relay?.start();
     await this.presence.start();
+    if (parts.log.forgetConsumers) {
+      void this.forgetGoneConsumers();
+      this.consumerSweep = clock.setInterval(() => void this.forgetGoneConsumers(), config.nodes.removeAfterMs);
+    }
   }
 
   /**
@@ -354,6 +361,26 @@ export class Topology {
       this.views.set(name, entry);
     }
     return entry.started;
+  }
+
+  /**
+   * A node killed without closing leaves its consumer name in each region's group (names carry the
+   * process id, so a restart adds one). Once the registry no longer lists it, its name is deleted
+   * unless it still holds events (those wait to be claimed). Every process does it: it is one
+   * script per region, and the same for all.
+   */
+  private async forgetGoneConsumers(): Promise<void> {
+    const forget = this.parts.log.forgetConsumers?.bind(this.parts.log);
+    if (!forget || this.closed) return;
+    try {
+      const keep = (await this.presence.registry.list()).map((node) => node.id);
+      for (const { name } of this.config.regions) {
+        const forgotten = await forget(`region:${name}`, keep);
+        if (forgotten.length > 0) this.logger.info({ region: name, consumers: forgotten }, 'forgot the group consumers of nodes gone from the registry');
+      }
+    } catch (error) {
+      this.logger.debug({ err: error }, 'could not forget the group consumers of gone nodes; tried again later');
+    }
   }
 
   /** A declared region's configuration with the settings changed at run time over it. */
@@ -480,6 +507,7 @@ export class Topology {
       await region.cache.close();
     }
     this.marks.stop();
+    this.consumerSweep?.cancel();
     // Leaving: its marks would show it behind on every later event.
     await this.parts.applyMarks.forget(this.config.nodeId).catch(() => {});
     await this.parts.close();

@@ -153,6 +153,12 @@ export interface InvalidationLog {
    * Resolves once the group exists: every event published after that reaches it.
    */
   consume(options: { group: string; consumer: string; onEvent: (event: InvalidationEvent) => Promise<void> }): Promise<GroupSubscription>;
+  /**
+   * Deletes the consumers of `group` not named in `keep` that hold no event (one killed without
+   * closing leaves its name otherwise); resolves with their names. One that still holds events
+   * stays, for another to claim them. Optional: a log whose consumers leave no trace lacks it.
+   */
+  forgetConsumers?(group: string, keep: readonly string[]): Promise<string[]>;
   /** The newest id, 0 when empty. */
   lastId(): Promise<number>;
   /**

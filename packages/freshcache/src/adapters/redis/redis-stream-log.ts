@@ -118,6 +118,25 @@ end
 return { first, string.format('%d', epoch) }
 `;
 
+/**
+ * Deletes the consumers of group ARGV[1] not named in ARGV[2..] that hold no pending event, in one
+ * script (none can be handed an event in between); returns their names.
+ */
+const FORGET_CONSUMERS = `
+local keep = {}
+for i = 2, #ARGV do keep[ARGV[i]] = true end
+local forgotten = {}
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local fields = {}
+  for i = 1, #consumer, 2 do fields[consumer[i]] = consumer[i + 1] end
+  if not keep[fields['name']] and fields['pending'] == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], fields['name'])
+    table.insert(forgotten, fields['name'])
+  end
+end
+return forgotten
+`;
+
 /** Deletes consumer ARGV[2] of group ARGV[1] if it holds no pending event (in one script: none can be handed to it in between). */
 const FORGET_IF_IDLE = `
 for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
@@ -534,6 +553,16 @@ export class RedisStreamLog implements InvalidationLog {
         await subscription.close();
       },
     };
+  }
+
+  async forgetConsumers(group: string, keep: readonly string[]): Promise<string[]> {
+    try {
+      return (await this.redis.eval(FORGET_CONSUMERS, 1, this.streamKey, group, ...keep)) as string[];
+    } catch (error) {
+      // A group that does not exist (yet) has nobody to forget.
+      if (error instanceof Error && /NOGROUP|no such key/i.test(error.message)) return [];
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
