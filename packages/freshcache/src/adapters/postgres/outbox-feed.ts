@@ -231,6 +231,9 @@ function toChange(row: OutboxRow): RowChange {
   return change;
 }
 
+/** Text that may hold a number JavaScript cannot hold exactly: 16 digits in a row, or a fraction or exponent. */
+const MAYBE_INEXACT = /\d{16}|\d[.eE]/;
+
 /** A JSON string token, or a number token (outside strings, JSON has no other digits). */
 const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
@@ -240,6 +243,9 @@ const TOKEN = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
  * render the key of another row, and numeric keeps its digits (`1.50`), as pgoutput's text has them.
  */
 function parseRow(json: string): Row {
+  // Most rows hold no such number: without a run of 16 digits or a digit before `.`, `e` or `E`
+  // (in a string too, which only sends it the long way), plain JSON.parse reads it the same.
+  if (!MAYBE_INEXACT.test(json)) return JSON.parse(json) as Row;
   return JSON.parse(
     json.replace(TOKEN, (token) => (token.startsWith('"') || (/^-?\d+$/.test(token) && Number.isSafeInteger(Number(token))) ? token : `"${token}"`)),
   ) as Row;
