@@ -391,7 +391,9 @@ export class Topology {
   /**
    * Changes region `name` for every node that serves it (PATCH /api/regions/:name): a node of the
    * region checks it first (a value its cache refuses changes nothing), then a control event on
-   * the log carries it to every process, and it is saved for the nodes that start later.
+   * the log carries it to every process, and it is saved for the nodes that start later. Every
+   * process, this one too, applies the event as its watcher reads it: in log order, so two changes
+   * sent at once to two processes end the same everywhere. Resolves with the region as changed.
    */
   async changeRegion(name: string, settings: Partial<RegionSettings>): Promise<RegionConfig> {
     const config = this.config.regions.find((r) => r.name === name);
@@ -408,8 +410,7 @@ export class Topology {
       control: { command: 'region-settings', region: name, settings },
     });
     await this.parts.regionSettings.save(name, settings, event.id);
-    this.applySettings(name, settings);
-    return this.settingsOf(config!);
+    return { ...this.settingsOf(config!), ...settings };
   }
 
   /** A change of region `name`'s settings, made here or heard on the log: each served region and view follows it. */

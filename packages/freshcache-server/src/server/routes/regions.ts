@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Region } from '../../topology/region.js';
+import type { Region, RegionConfig } from '../../topology/region.js';
 import { RegionPatchSchema } from '../../topology/region-schema.js';
 import type { RegionPatch } from '../../topology/region-schema.js';
 import type { AppOptions } from '../app.js';
@@ -13,11 +13,10 @@ export const regionRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolo
   // Every region the deployment declares: those this process serves as they run now, the others
   // (served by other processes; all of them on the control process of `up`) as configured, with
   // the changes made at run time over it.
+  const notServed = ({ name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs }: RegionConfig) => ({ name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs, served: false });
   const describeByName = (name: string) => {
     const region = topology.regions.get(name);
-    if (region) return describe(region);
-    const { delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs } = topology.settingsOf(topology.config.regions.find((r) => r.name === name)!);
-    return { name, delayMs, jitter, strategy, mode, ttlMs, maxStaleMs, negativeTtlMs, served: false };
+    return region ? describe(region) : notServed(topology.settingsOf(topology.config.regions.find((r) => r.name === name)!));
   };
   app.get('/api/regions', { schema: { tags: ['regions'], summary: 'Regions with their delay, jitter, strategy, mode and TTL; served: whether this process serves it' } }, async () => ({
     items: topology.config.regions.map((config) => describeByName(config.name)),
@@ -38,8 +37,9 @@ export const regionRoutes: FastifyPluginAsync<AppOptions> = async (app, { topolo
       },
     },
     async (request) => {
-      await topology.changeRegion(request.params.name, request.body);
-      return describeByName(request.params.name);
+      const changed = await topology.changeRegion(request.params.name, request.body);
+      const region = topology.regions.get(request.params.name);
+      return region ? describe(region) : notServed(changed);
     },
   );
 };
