@@ -174,6 +174,20 @@ describe('BreakerStore over a store in parts that fail apart (a Redis Cluster; f
     expect(store.currentBreakers().map((b) => `${b.name} ${b.state}`)).toEqual(['l2 closed', 'l2 a2 closed']);
   });
 
+  it('replays the deletes owed by keys a failover moved to a new part, without a read of them (the old part\'s breaker never closes)', async () => {
+    const { inner, store, e } = setup();
+    for (const key of ['a:1', 'a:2']) await store.set(key, e('old'));
+    inner.down.add('a');
+    for (const key of ['a:1', 'a:2']) await expect(store.delete(key)).rejects.toThrow();
+    expect(store.partBreakers.get('a')?.state).toBe('open');
+    inner.partOf = (key) => (key.startsWith('a:') ? 'a2' : key.split(':')[0]!);
+    inner.parts = ['a2', 'b'];
+    await store.set('a:3', e('new')); // the first call to the new part
+    await expect.poll(() => store.pendingDeletes).toBe(0);
+    expect(await inner.memory.get('a:1')).toBeUndefined();
+    expect(await inner.memory.get('a:2')).toBeUndefined();
+  });
+
   it("drops the keys of each part in a call of its own: a dead part's keys are remembered (and the call rejects), the others are dropped", async () => {
     const { inner, store, e, clock } = setup();
     for (const key of ['a:1', 'a:2', 'b:1', 'b:2']) await store.set(key, e(key));

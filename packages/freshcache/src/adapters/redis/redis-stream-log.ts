@@ -208,6 +208,8 @@ export class RedisStreamLog implements InvalidationLog {
   private isUnreplicated = false;
   /** The WAIT the appends that just answered will share, until it is sent (see replicated()). */
   private nextWait: Promise<number> | undefined;
+  /** Written before each WAIT, in the log's slot (see replicated()). */
+  private readonly barrierKey: string;
   /** The last id this log appended, and its epoch: the log's last id found below it means the log moved backwards. */
   private lastPublished = { id: 0, epoch: 0 };
 
@@ -230,6 +232,7 @@ export class RedisStreamLog implements InvalidationLog {
     this.counterKey = `${namespace}{log}:last`;
     this.firstIdKey = `${namespace}{log}:first`;
     this.epochKey = `${namespace}{log}:epoch`;
+    this.barrierKey = `${namespace}{log}:barrier`;
     this.replication = { ...DEFAULT_LOG_REPLICATION, ...options.replication };
     if (!['auto', 'always', 'never'].includes(this.replication.wait)) throw new Error(`replication.wait must be auto, always or never, got "${this.replication.wait}"`);
     if (!(Number.isInteger(this.replication.timeoutMs) && this.replication.timeoutMs >= 1)) throw new Error(`replication.timeoutMs must be a positive integer, got ${this.replication.timeoutMs}`);
@@ -290,7 +293,10 @@ export class RedisStreamLog implements InvalidationLog {
   private replicated(): Promise<number> {
     this.nextWait ??= Promise.resolve().then(async () => {
       this.nextWait = undefined;
-      return (await this.onLogPrimary((pipeline) => pipeline.exists(this.streamKey).wait(1, this.replication.timeoutMs)))[1] as number;
+      // A write of the log's slot first: WAIT covers this connection's writes, and a connection
+      // that reconnected, or a slot that moved to another primary (whose RESTORE carried the
+      // appends), has made none of them; replicated in order, this one covers what came before.
+      return (await this.onLogPrimary((pipeline) => pipeline.incr(this.barrierKey).wait(1, this.replication.timeoutMs)))[1] as number;
     });
     return this.nextWait;
   }
@@ -544,7 +550,8 @@ export class RedisStreamLog implements InvalidationLog {
         // Its name would stay in the group for good (one more per restart: names carry the process
         // id). Closed, it reads no more, so nothing new can be handed to it: if nothing is pending,
         // deleting it drops nothing. What is pending stays, for another consumer to claim.
-        await this.redis.eval(FORGET_IF_IDLE, 1, this.streamKey, group, consumer).catch(() => {});
+        // Bounded: with the whole cluster unreachable the command would wait for it, and so would a shutdown.
+        await within(this.redis.eval(FORGET_IF_IDLE, 1, this.streamKey, group, consumer).catch(() => {}), CLOSE_SETTLE_MS);
       },
       leave: async () => {
         leaving = true;
@@ -706,6 +713,16 @@ function settled(connection: Redis | Cluster, ms: number): Promise<void> {
   });
 }
 const SETTLED = ['ready', 'close', 'end', 'reconnecting'] as const;
+
+/** Resolves when `work` settles or after `ms`, whichever comes first. */
+function within(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([work.then(() => {}), timeout]).finally(() => clearTimeout(timer));
+}
 
 function epochOf([n, from]: (string | null)[]): [number, number] {
   return [Number(n ?? 0), Number(from ?? 0)];

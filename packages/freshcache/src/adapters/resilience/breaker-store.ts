@@ -119,6 +119,9 @@ export class BreakerStore implements Store {
       breaker = this.partBreaker(part);
       this.partBreakers.set(part, breaker);
       this.replayWhenClosed(breaker);
+      // A new part (a replica took over): the deletes owed by keys it now holds can land there;
+      // the old part's breaker, which no call reaches any more, would never close to replay them.
+      if (this.pending.size > 0) queueMicrotask(() => void this.replayDeletes());
     }
     return breaker;
   }
