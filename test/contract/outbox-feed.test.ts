@@ -387,6 +387,27 @@ describe('OutboxFeed on PostgreSQL, reading after the last id', () => {
     expect(inserted(got.changes)).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('after a read that failed, reads the whole outbox again: a database that came back as another may number rows below the last id read, its sequence already past it', async () => {
+    const { sql } = await setUp(0);
+    let failNext = false;
+    const flaky: SqlClient = { ...sql, query: (text, params) => (failNext && !(failNext = false) ? Promise.reject(new Error('connection terminated')) : sql.query(text, params)) };
+    const errors: unknown[] = [];
+    const feed = feedOn(flaky, CONTRACT_TABLES, { pollMs: 60_000, onError: (error) => errors.push(error) });
+    const got = changeCollector();
+    await feed.start(got.sink);
+    for (let id = 1; id <= 5; id++) await sql.query(`INSERT INTO users (id, name) VALUES ($1, 'u')`, [id]);
+    await got.count(5);
+    await expect.poll(() => countOf(sql)).toBe(0);
+    failNext = true;
+    await feed.wake();
+    expect(errors).toHaveLength(1);
+    // A row numbered 2, by a transaction below those seen in progress; the sequence is not behind.
+    await sql.query(`INSERT INTO freshcache.outbox (id, txid, table_name, op, new) VALUES (2, 3, 'public.users', 'insert', '{"id": 6, "name": "after the outage"}')`);
+    await feed.wake();
+    await got.count(6);
+    expect(inserted(got.changes)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('delivers every committed change of writers interleaved at random, with small batches, and none twice', async () => {
     const clients = 4;
     const { sql, writers } = await setUp(clients);

@@ -166,7 +166,14 @@ export class OutboxFeed implements ChangeFeed {
       return this.draining;
     }
     this.draining = this.drain()
-      .catch((error: unknown) => this.onError(error))
+      .catch((error: unknown) => {
+        // The database may have come back as another (a promoted replica, a restore) whose ids and
+        // transactions went back by more than its sequence shows: the next read takes it whole.
+        this.readAfter = '0';
+        this.inProgress = [];
+        this.unassignedFrom = '0';
+        this.onError(error);
+      })
       .finally(() => {
         this.draining = undefined;
         // A wake-up that came after the drain's last look would otherwise wait for the next poll.
