@@ -41,4 +41,13 @@ describe('HTTP answers while Redis is stopped', () => {
     const put = await app.inject({ method: 'PUT', url: '/api/cache/user:1?region=us-east', payload: { value: 1 } });
     expect([put.statusCode, put.json()]).toEqual([503, { error: { code: 'log_unavailable', message: expect.any(String) } }]);
   });
+
+  it('a region change that cannot be published answers 503 log_unavailable and leaves the region as it was (the other nodes would never hear it)', async () => {
+    const app = await appWithStoppedRedis();
+    const res = await app.inject({ method: 'PATCH', url: '/api/regions/eu-west', payload: { strategy: 'lazy', ttlMs: 5_000 } });
+    expect(res.statusCode, res.body).toBe(503);
+    expect(res.json()).toEqual({ error: { code: 'log_unavailable', message: expect.any(String) } });
+    const regions = (await app.inject('/api/regions')).json<{ items: { name: string; strategy: string; ttlMs: number }[] }>().items;
+    expect(regions.find((r) => r.name === 'eu-west')).toMatchObject({ strategy: 'eager', ttlMs: 60_000 });
+  });
 });

@@ -391,26 +391,43 @@ export class Topology {
   /**
    * Changes region `name` for every node that serves it (PATCH /api/regions/:name): a node of the
    * region checks it first (a value its cache refuses changes nothing), then a control event on
-   * the log carries it to every process, and it is saved for the nodes that start later. Every
-   * process, this one too, applies the event as its watcher reads it: in log order, so two changes
-   * sent at once to two processes end the same everywhere. Resolves with the region as changed.
+   * the log carries it to every process, each of which saves it for the nodes that start later.
+   * Every process, this one too, applies the event as its watcher reads it: in log order, so two
+   * changes sent at once to two processes end the same everywhere. Resolves with the region as
+   * changed. A change the log did not take is undone here, and the error goes up (503).
    */
   async changeRegion(name: string, settings: Partial<RegionSettings>): Promise<RegionConfig> {
     const config = this.config.regions.find((r) => r.name === name);
     if (!config) this.region(name); // unknown_region
-    this.regions.get(name)?.update(settings);
-    const event = await this.log.publish({
-      kind: 'control',
-      v: 1,
-      keys: [],
-      tags: [],
-      prefixes: [],
-      source: 'purge',
-      committedAt: this.clock.now(),
-      control: { command: 'region-settings', region: name, settings },
-    });
-    await this.parts.regionSettings.save(name, settings, event.id);
+    const region = this.regions.get(name);
+    const before = region?.config;
+    region?.update(settings);
+    let event: InvalidationEvent;
+    try {
+      event = await this.log.publish({
+        kind: 'control',
+        v: 1,
+        keys: [],
+        tags: [],
+        prefixes: [],
+        source: 'purge',
+        committedAt: this.clock.now(),
+        control: { command: 'region-settings', region: name, settings },
+      });
+    } catch (error) {
+      // Otherwise this node alone would serve the region so.
+      if (region && before) region.update(Object.fromEntries(Object.keys(settings).map((setting) => [setting, before[setting as keyof RegionSettings]])));
+      throw error;
+    }
+    await this.saveSettings(name, settings, event);
     return { ...this.settingsOf(config!), ...settings };
+  }
+
+  /** Saves a change for the nodes that start later; a failure is logged (every process that reads it saves it too). */
+  private async saveSettings(name: string, settings: Partial<RegionSettings>, event: InvalidationEvent): Promise<void> {
+    await this.parts.regionSettings.save(name, settings, { epoch: event.epoch ?? 0, id: event.id }).catch((error: unknown) => {
+      this.logger.warn({ err: error, region: name }, 'could not save a region settings change for the nodes that start later');
+    });
   }
 
   /** A change of region `name`'s settings, made here or heard on the log: each served region and view follows it. */
@@ -522,6 +539,7 @@ export class Topology {
       const { control } = event;
       if (control?.command === 'region-settings' && typeof control.region === 'string' && control.settings) {
         this.applySettings(control.region, control.settings as Partial<RegionSettings>);
+        void this.saveSettings(control.region, control.settings as Partial<RegionSettings>, event);
       }
       return;
     }
