@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadReport } from '../../packages/freshcache-server/src/tools/load/load-report.js';
 import { runCli } from '../testkit/cli-process.js';
 import { freshnessSummary, loadProgressCount, loadProgressLines } from '../testkit/load.js';
-import { CLI_NODE_ARGS, startUp } from '../testkit/start-up.js';
+import { startUp } from '../testkit/start-up.js';
+import { chaosCli, isRunning, processState } from '../testkit/up-processes.js';
 import type { UpProcess } from '../testkit/start-up.js';
 
 /**
@@ -17,23 +16,12 @@ import type { UpProcess } from '../testkit/start-up.js';
  * node and `resume` brings it back; and a SIGKILL of `up` itself leaves none of its processes.
  * The tests share one `up` (starting one takes seconds); the last one kills it.
  */
-const run = promisify(execFile);
 
 let home: string;
 let up: UpProcess;
 let stateFile: string;
+const { chaos, services } = chaosCli(() => stateFile);
 let urls: { control: string; regions: string[]; node1: string; node2: string };
-
-/** `freshcache chaos …` against this file's up, as a user runs it. */
-async function chaos(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [...CLI_NODE_ARGS, 'chaos', ...args, '--state', stateFile]);
-  return stdout;
-}
-
-async function services(): Promise<Map<string, number>> {
-  const lines = (await chaos('list')).trim().split('\n');
-  return new Map(lines.map((line) => [line.split(/\s+/)[0]!, Number(/pid (\d+)/.exec(line)![1])]));
-}
 
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'freshcache-home-'));
@@ -150,17 +138,6 @@ async function servedVersion(url: string): Promise<number> {
   return Number(response.headers.get('x-cache-version'));
 }
 
-/** The state letter of /proc/PID/stat (R, S, T for stopped, Z), or '' if there is no such process. */
-async function processState(pid: number): Promise<string> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat ? stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) : '';
-}
-
-/** Running: a zombie has exited (this container's init may be slow to reap orphans). */
-async function isRunning(pid: number): Promise<boolean> {
-  const state = await processState(pid);
-  return state !== '' && state !== 'Z';
-}
 
 async function describePid(pid: number): Promise<string> {
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '?');

@@ -1,15 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RebalanceProgress } from '../../packages/freshcache-server/src/topology/redis-cluster-admin.js';
 import { runCli } from '../testkit/cli-process.js';
 import { openEvents } from '../testkit/deployment.js';
-import { CLI_NODE_ARGS, startUp } from '../testkit/start-up.js';
+import { startUp } from '../testkit/start-up.js';
+import { accepts, chaosCli, isRunning } from '../testkit/up-processes.js';
 import type { UpProcess } from '../testkit/start-up.js';
 
 /**
@@ -18,12 +16,12 @@ import type { UpProcess } from '../testkit/start-up.js';
  * for `add-node` and stops after `remove-node`, and Ctrl-C stops them all. The tests share one
  * `up` (starting one takes seconds), in order; the last one stops it.
  */
-const run = promisify(execFile);
 
 type RedisNode = { name: string; host: string; port: number; role: string | undefined };
 let home: string;
 let up: UpProcess;
 let stateFile: string;
+const { chaos, services } = chaosCli(() => stateFile);
 let control: string;
 let node: string;
 let redisNodes: RedisNode[];
@@ -47,16 +45,6 @@ afterAll(async () => {
   await up?.stop();
   await rm(home, { recursive: true, force: true });
 });
-
-/** `freshcache chaos …` against this file's up, as a user runs it. */
-async function chaos(...args: string[]): Promise<string> {
-  return (await run(process.execPath, [...CLI_NODE_ARGS, 'chaos', ...args, '--state', stateFile])).stdout;
-}
-
-/** up's supervised processes and their pids, as `freshcache chaos list` shows them. */
-async function services(): Promise<Map<string, number>> {
-  return new Map((await chaos('list')).trim().split('\n').map((line) => [line.split(/\s+/)[0]!, Number(/pid (\d+)/.exec(line)![1])]));
-}
 
 describe('freshcache up --redis cluster', () => {
   it('runs the L2 and the log on a Redis Cluster with replicas', async () => {
@@ -184,21 +172,3 @@ async function roleOnceSettled({ host, port }: { host: string; port: number }, e
   }
 }
 
-/** Running: a zombie has exited (this container's init may be slow to reap orphans). */
-async function isRunning(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const state = stat ? stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) : '';
-  return state !== '' && state !== 'Z';
-}
-
-/** Whether something listens on host:port. */
-function accepts({ host, port }: { host: string; port: number }): Promise<boolean> {
-  return new Promise((resolveAccepts) => {
-    const socket = connect(port, host);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolveAccepts(true);
-    });
-    socket.once('error', () => resolveAccepts(false));
-  });
-}

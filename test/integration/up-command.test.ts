@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, symlink } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startUp } from '../testkit/start-up.js';
+import { accepts } from '../testkit/up-processes.js';
 
 /** `freshcache up` as a user runs it: everything it starts answers, and Ctrl-C stops all of it. */
 
@@ -94,14 +94,3 @@ function isAlive(pid: number): boolean {
   return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
 }
 
-/** Whether something listens on host:port. */
-function accepts({ host, port }: { host: string; port: number }): Promise<boolean> {
-  return new Promise((resolveAccepts) => {
-    const socket = connect(port, host);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolveAccepts(true);
-    });
-    socket.once('error', () => resolveAccepts(false));
-  });
-}
